@@ -1,0 +1,32 @@
+// Configuration of the installed gateway extension. The installer renders these values into the
+// extension's index.ts; secrets (the Redis password) live in a 0600 env file, never in index.ts.
+
+export interface GatewayConfig {
+  /** which queue this pi session consumes: `main` (tier 1), `gateway` (central), `pid-<pid>` */
+  sessionId: string;
+  /** key prefix, `agent` by default */
+  prefix: string;
+  /** Redis URL without password (`redis://` or `rediss://`) */
+  redisUrl: string;
+  /** KEY=VALUE file (mode 0600) that may hold GATEWAY_REDIS_PASSWORD */
+  secretsFile?: string;
+  /** how long an event id is remembered for de-duplication */
+  dedupeTtlSeconds: number;
+  /** at most this many events are handed to pi in one message */
+  maxBatch: number;
+  /** safety-net poll of the queue, in case a PUBLISH was missed */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
+  sessionId: "main",
+  prefix: "agent",
+  redisUrl: "redis://127.0.0.1:6379",
+  dedupeTtlSeconds: 7 * 24 * 60 * 60,
+  maxBatch: 50,
+  pollIntervalMs: 30_000,
+};
+
+/** Environment variables that override the rendered config at run time. */
+export const ENV_REDIS_URL = "GATEWAY_REDIS_URL";
+export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";

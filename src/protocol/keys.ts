@@ -1,0 +1,59 @@
+// Redis key names of the wire protocol (see DESIGN.md). Self-contained: this folder is also
+// copied into the installed pi extension, so it imports nothing outside itself.
+
+export const DEFAULT_PREFIX = "agent";
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function isValidSessionId(id: unknown): id is string {
+  return typeof id === "string" && SESSION_ID_PATTERN.test(id);
+}
+
+export function assertSessionId(id: unknown): string {
+  if (!isValidSessionId(id)) {
+    throw new Error(
+      `invalid session id ${JSON.stringify(id)}: use 1-64 characters from A-Z a-z 0-9 . _ -`,
+    );
+  }
+  return id;
+}
+
+export function assertPrefix(prefix: unknown): string {
+  if (typeof prefix !== "string" || !PREFIX_PATTERN.test(prefix)) {
+    throw new Error(
+      `invalid key prefix ${JSON.stringify(prefix)}: use 1-64 characters from A-Z a-z 0-9 . _ -`,
+    );
+  }
+  return prefix;
+}
+
+export interface SessionKeys {
+  /** list: producers LPUSH JSON events, oldest at the tail */
+  events: string;
+  /** pub/sub channel: producers PUBLISH after pushing */
+  notify: string;
+  /** list: events claimed by a drain and not yet acknowledged (recovered on next start) */
+  processing: string;
+  /** list: malformed events with the reason they were rejected */
+  deadLetter: string;
+  /** prefix of per-event de-duplication keys (`<seenPrefix><id>`, with a TTL) */
+  seenPrefix: string;
+}
+
+export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
+  assertPrefix(prefix);
+  assertSessionId(sessionId);
+  const base = `${prefix}`;
+  return {
+    events: `${base}:events:${sessionId}`,
+    notify: `${base}:notify:${sessionId}`,
+    processing: `${base}:processing:${sessionId}`,
+    deadLetter: `${base}:deadletter:${sessionId}`,
+    seenPrefix: `${base}:seen:${sessionId}:`,
+  };
+}
+
+/** set of live session ids */
+export function sessionsRegistryKey(prefix: string): string {
+  return `${assertPrefix(prefix)}:gateway:sessions`;
+}

@@ -1,0 +1,102 @@
+// Starts a private redis-server on a free loopback port for tests (never the user's 6379).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron (macOS: brew install redis tmux)";
+
+export function requireBinary(name: string): void {
+  const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+  if (found.status !== 0) {
+    throw new Error(`${name} is not installed but the tests need it; ${INSTALL_HINT}`);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisServerOptions {
+  port?: number;
+  password?: string;
+}
+
+export interface RunningRedis {
+  port: number;
+  url: string;
+  /** stops the server (SIGTERM) and waits for it to exit */
+  stop(): Promise<void>;
+  /** starts it again on the same port (after stop) */
+  restart(): Promise<void>;
+}
+
+async function waitForPing(port: number, password: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const args = ["-h", "127.0.0.1", "-p", String(port), "PING"];
+  const env = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
+  while (Date.now() < deadline) {
+    const result = spawnSync("redis-cli", args, { encoding: "utf8", env });
+    if (result.stdout?.trim() === "PONG") return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RunningRedis> {
+  requireBinary("redis-server");
+  requireBinary("redis-cli");
+  const port = options.port ?? (await freePort());
+  let child: ChildProcess | undefined;
+  let dir: string | undefined;
+
+  const launch = async () => {
+    dir = mkdtempSync(join(tmpdir(), "gateway-redis-"));
+    const args = [
+      "--port", String(port),
+      "--bind", "127.0.0.1",
+      "--save", "",
+      "--appendonly", "no",
+      "--dir", dir,
+      "--logfile", "",
+      "--loglevel", "warning",
+    ];
+    if (options.password) args.push("--requirepass", options.password);
+    child = spawn("redis-server", args, { stdio: "ignore" });
+    await waitForPing(port, options.password, 10_000);
+  };
+
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (running && running.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        running.once("exit", () => resolve());
+        running.kill("SIGTERM");
+      });
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  };
+
+  await launch();
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
+  return {
+    port,
+    url: `redis://${auth}127.0.0.1:${port}`,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { createEvent, parseEvent } from "../src/protocol/event.ts";
+import { assertSessionId, isValidSessionId, sessionKeys } from "../src/protocol/keys.ts";
+
+describe("session ids", () => {
+  it.each(["main", "gateway", "pid-123", "a.b_c-D", "x".repeat(64)])("accepts %s", (id) => {
+    expect(isValidSessionId(id)).toBe(true);
+  });
+  it.each(["", "x".repeat(65), "../etc", "a b", "a:b", "a*", "ü", "main\n", 42, null])("rejects %j", (id) => {
+    expect(isValidSessionId(id)).toBe(false);
+    expect(() => assertSessionId(id)).toThrow(/invalid session id/);
+  });
+  it("derives the protocol key names", () => {
+    expect(sessionKeys("agent", "main")).toMatchObject({ events: "agent:events:main", notify: "agent:notify:main" });
+    expect(() => sessionKeys("agent", "*")).toThrow();
+  });
+});
+
+describe("events", () => {
+  const good = { id: "e1", type: "job.done", source: "cron", payload: { a: 1 }, ts: 1_700_000_000_000 };
+  it("parses a well-formed event", () => {
+    expect(parseEvent(JSON.stringify(good))).toEqual({ ok: true, event: good });
+    expect(parseEvent(JSON.stringify({ ...good, originSession: "pid-1" }))).toMatchObject({ ok: true });
+  });
+  it.each([
+    ["not json", "{nope", /not valid JSON/],
+    ["array", "[]", /JSON object/],
+    ["missing id", JSON.stringify({ ...good, id: undefined }), /"id"/],
+    ["payload array", JSON.stringify({ ...good, payload: [] }), /"payload"/],
+    ["ts string", JSON.stringify({ ...good, ts: "now" }), /"ts"/],
+    ["bad origin", JSON.stringify({ ...good, originSession: "a b" }), /originSession/],
+    ["too large", JSON.stringify({ ...good, payload: { big: "x".repeat(300_000) } }), /larger than/],
+  ])("rejects %s", (_name, raw, reason) => {
+    const result = parseEvent(raw);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+  it("creates events with fresh ids", () => {
+    const a = createEvent({ type: "t" });
+    const b = createEvent({ type: "t" });
+    expect(a.id).not.toBe(b.id);
+    expect(a.source).toBe("gateway-setup");
+    expect(() => createEvent({ type: "" })).toThrow(/"type"/);
+  });
+});
