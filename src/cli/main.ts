@@ -1,0 +1,58 @@
+// The commander program. Heavy modules load inside each action, so `--help` stays fast.
+import { Command, CommanderError, Option } from "commander";
+import { ownVersion } from "../platform/package-root.ts";
+import { EXIT_CANCELLED, EXIT_USAGE } from "./setup.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("gateway-setup")
+    .description(
+      "Make the pi coding agent always-on and reachable: background jobs, cron and other machines push\n" +
+        "events into Redis, and a pi session picks them up as user messages.",
+    )
+    .version(ownVersion(), "-v, --version")
+    .showHelpAfterError("(run gateway-setup --help for usage)")
+    .exitOverride();
+
+  program
+    .command("setup", { isDefault: true })
+    .description("install a tier (asks a few questions unless --yes); the default command")
+    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge (2-4 are not available yet)"))
+    .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
+    .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))
+    .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))
+    .option("--redis-url <url>", "Redis URL, redis:// or rediss:// (default redis://127.0.0.1:6379); put the password in GATEWAY_REDIS_PASSWORD, not here")
+    .option("--prefix <prefix>", "Redis key prefix (default agent)")
+    .addOption(new Option("--scope <scope>", "install the extension for every project (global) or one project").choices(["global", "project"]))
+    .option("--project-dir <dir>", "the project for --scope project (default: current directory)")
+    .option("--install-redis", "install and start Redis with brew/apt if none answers (implied by --yes)")
+    .option("--no-install-redis", "never install Redis")
+    .option("-y, --yes", "accept defaults for every unanswered question and apply without asking")
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (everything rolled back), 2 usage error, 130 cancelled.",
+    )
+    .action(async (flags) => {
+      const { runSetupCommand } = await import("./setup-command.ts");
+      process.exitCode = await runSetupCommand(flags);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    console.error(`gateway-setup: ${(error as Error).stack ?? error}`);
+    process.exitCode = 1;
+  }
+}
+
+export { EXIT_CANCELLED };

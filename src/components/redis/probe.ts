@@ -1,0 +1,75 @@
+// Is Redis there? PING with a short timeout and a diagnosis a user can act on.
+import type { Redis } from "ioredis";
+import { connectionUrl, type RedisTarget } from "./url.ts";
+
+export type RedisProbe =
+  | { status: "ok"; latencyMs: number; version?: string }
+  | { status: "unreachable" | "auth-required" | "auth-failed" | "error"; message: string };
+
+export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<Redis> {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(connectionUrl(target), {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    ...(target.tls ? { tls: {} } : {}),
+  });
+  client.on("error", () => {}); // reported through the failing command instead
+  await client.connect();
+  return client;
+}
+
+export async function probeRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisProbe> {
+  let client: Redis | undefined;
+  const started = Date.now();
+  try {
+    client = await withTimeout(openRedis(target, timeoutMs), timeoutMs + 500);
+    const pong = await client.ping();
+    const latencyMs = Date.now() - started;
+    if (pong !== "PONG") return { status: "error", message: `unexpected reply to PING: ${pong}` };
+    const info = await client.info("server").catch(() => "");
+    const version = /redis_version:(\S+)/.exec(info)?.[1];
+    return { status: "ok", latencyMs, ...(version ? { version } : {}) };
+  } catch (error) {
+    return diagnose(target, error as Error);
+  } finally {
+    client?.disconnect();
+  }
+}
+
+function diagnose(target: RedisTarget, error: Error): RedisProbe {
+  const where = `${target.host}:${target.port}`;
+  const text = error.message ?? String(error);
+  if (/NOAUTH/i.test(text)) {
+    return {
+      status: "auth-required",
+      message: `Redis at ${where} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD or answer the password prompt.`,
+    };
+  }
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(text)) {
+    return { status: "auth-failed", message: `Redis at ${where} rejected the password (WRONGPASS).` };
+  }
+  if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|timed out|timeout|Connection is closed/i.test(text)) {
+    return { status: "unreachable", message: `no Redis answered at ${where} (${shorten(text)}).` };
+  }
+  return { status: "error", message: `Redis at ${where} failed: ${shorten(text)}` };
+}
+
+function shorten(text: string): string {
+  return text.split("\n")[0]!.slice(0, 200);
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,58 @@
+// Redis URLs: validated, split into a password-free URL (safe to show and to render into files)
+// and the password (which only ever goes to a 0600 file or a child's environment).
+
+export interface RedisTarget {
+  /** URL without credentials' password (user name kept) */
+  url: string;
+  password?: string;
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+export class RedisUrlError extends Error {}
+
+export function parseRedisUrl(input: string, password?: string): RedisTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(input);
+  } catch {
+    throw new RedisUrlError(`invalid Redis URL ${JSON.stringify(input)}: expected redis://host:port or rediss://host:port`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new RedisUrlError(`invalid Redis URL ${JSON.stringify(redact(parsed))}: the scheme must be redis:// or rediss://`);
+  }
+  if (!parsed.hostname) throw new RedisUrlError(`invalid Redis URL: no host in ${JSON.stringify(redact(parsed))}`);
+  const fromUrl = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const tls = parsed.protocol === "rediss:";
+  return {
+    url: redact(parsed),
+    password: password || fromUrl || undefined,
+    host: parsed.hostname.replace(/^\[|\]$/g, ""),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    tls,
+  };
+}
+
+function redact(url: URL): string {
+  const copy = new URL(url.href);
+  copy.password = "";
+  return copy.href.replace(/\/$/, "");
+}
+
+export function isLocalHost(target: RedisTarget): boolean {
+  return ["127.0.0.1", "localhost", "::1"].includes(target.host);
+}
+
+/** The URL with the password put back, for a client in this process only. */
+export function connectionUrl(target: RedisTarget): string {
+  if (!target.password) return target.url;
+  const url = new URL(target.url);
+  url.password = encodeURIComponent(target.password);
+  return url.href;
+}
+
+/** `redis://user:secret@host` -> `redis://user:***@host` anywhere in a text such as a command line. */
+export function redactUrlPassword(text: string): string {
+  return text.replace(/(\w+:\/\/[^:@/\s]*:)[^@/\s]+@/g, "$1***@");
+}

@@ -1,0 +1,213 @@
+// Applies a Plan as one transaction: every change is recorded with its undo, and any failure,
+// a failed verification or a cancel (Ctrl-C) rolls everything this run changed back.
+import { existsSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describeFailure, run, type Env } from "../platform/exec.ts";
+import type { CommandStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
+import { ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
+
+export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready";
+
+export interface StepResult {
+  step: PlanStep;
+  outcome: StepOutcome;
+  backup?: string;
+}
+
+export interface ApplyReporter {
+  stepStarted(step: PlanStep): void;
+  stepFinished(result: StepResult): void;
+}
+
+export interface ApplyOptions {
+  env: Env;
+  /** recorded in the manifest */
+  invocation: string;
+  reporter?: ApplyReporter;
+  /** aborting cancels the install and rolls it back */
+  signal?: AbortSignal;
+  waitForRedis(timeoutMs: number): Promise<void>;
+  /** the last step inside the transaction: throwing rolls everything back */
+  verify?(): Promise<void>;
+  now?: () => Date;
+}
+
+export interface ApplyResult {
+  results: StepResult[];
+  changed: boolean;
+  manifestPath: string;
+}
+
+export class InstallCancelledError extends Error {
+  constructor() {
+    super("setup was cancelled; every change it made was rolled back");
+  }
+}
+
+export class ApplyError extends Error {
+  constructor(
+    message: string,
+    readonly step: PlanStep | undefined,
+    readonly rollbackProblems: string[],
+  ) {
+    super(message);
+  }
+}
+
+type Undo = () => void;
+
+export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+  const now = options.now ?? (() => new Date());
+  const undo: Undo[] = [];
+  const results: StepResult[] = [];
+  const previousManifest = readManifest(plan.settings.manifestPath);
+  const stamp = now().toISOString().replace(/[:.]/g, "-");
+  const backupRoot = join(plan.settings.stateDir, "backups", stamp);
+  const createdDirs: string[] = [];
+  const files: ManifestFile[] = [];
+  let current: PlanStep | undefined;
+
+  const checkCancelled = () => {
+    if (options.signal?.aborted) throw new InstallCancelledError();
+  };
+  const mkdirs = (dir: string, mode?: number) => {
+    const made = ensureDir(dir, mode);
+    if (made.length) {
+      createdDirs.push(...made);
+      undo.push(() => removeEmptyDirs(made));
+    }
+  };
+
+  try {
+    for (const step of plan.steps) {
+      checkCancelled();
+      current = step;
+      options.reporter?.stepStarted(step);
+      let result: StepResult;
+      if (step.kind === "file") {
+        result = writeFileStep(step, previousManifest, backupRoot, undo, mkdirs, files);
+      } else if (step.kind === "command") {
+        await runCommandStep(step, options, undo);
+        result = { step, outcome: "ran" };
+      } else {
+        await options.waitForRedis(step.timeoutMs);
+        result = { step, outcome: "ready" };
+      }
+      results.push(result);
+      options.reporter?.stepFinished(result);
+    }
+    current = undefined;
+    checkCancelled();
+    await options.verify?.();
+    checkCancelled();
+
+    const changed = results.some((r) => r.outcome === "created" || r.outcome === "updated" || r.outcome === "ran");
+    if (changed || !previousManifest) {
+      const manifest: Manifest = {
+        tool: "gateway-setup",
+        formatVersion: 1,
+        version: plan.version,
+        command: options.invocation,
+        installedAt: previousManifest?.installedAt ?? now().toISOString(),
+        updatedAt: now().toISOString(),
+        settings: plan.settings,
+        files,
+        commands: plan.steps
+          .filter((s): s is CommandStep => s.kind === "command")
+          .map(({ component, argv, cwd, creates }) => ({ component, argv, ...(cwd ? { cwd } : {}), ...(creates ? { creates } : {}) })),
+        createdDirs: [...new Set([...(previousManifest?.createdDirs ?? []), ...createdDirs])],
+      };
+      const manifestStep: FileStep = {
+        kind: "file",
+        component: "manifest",
+        description: "install manifest",
+        path: plan.settings.manifestPath,
+        contents: renderManifest(manifest),
+        mode: 0o600,
+      };
+      writeFileStep(manifestStep, undefined, backupRoot, undo, mkdirs, []);
+    }
+    return { results, changed, manifestPath: plan.settings.manifestPath };
+  } catch (error) {
+    const problems = rollback(undo);
+    if (error instanceof InstallCancelledError) throw error;
+    const message = (error as Error).message;
+    throw new ApplyError(current ? `failed to ${current.description}: ${message}` : message, current, problems);
+  }
+}
+
+function rollback(undo: Undo[]): string[] {
+  const problems: string[] = [];
+  for (const step of undo.reverse()) {
+    try {
+      step();
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  return problems;
+}
+
+function writeFileStep(
+  step: FileStep,
+  previousManifest: Manifest | undefined,
+  backupRoot: string,
+  undo: Undo[],
+  mkdirs: (dir: string, mode?: number) => void,
+  files: ManifestFile[],
+): StepResult {
+  const existing = readExisting(step.path);
+  const contents = Buffer.from(step.contents, "utf8");
+  const recorded = previousManifest?.files.find((f) => f.path === step.path);
+  let original: ManifestFile["original"] = recorded?.original ?? { existed: false };
+  let outcome: StepOutcome;
+  let backup: string | undefined;
+
+  if (existing && existing.contents.equals(contents) && existing.mode === step.mode) {
+    outcome = "unchanged";
+  } else {
+    mkdirs(dirname(step.path));
+    if (existing) {
+      backup = join(backupRoot, step.path);
+      mkdirs(dirname(backup), 0o700);
+      writeFileAtomic(backup, existing.contents, existing.mode);
+      const backupPath = backup;
+      if (!recorded) original = { existed: true, backup: backupPath };
+      undo.push(() => {
+        writeFileAtomic(step.path, existing.contents, existing.mode);
+        rmSync(backupPath, { force: true });
+      });
+    } else {
+      undo.push(() => rmSync(step.path, { force: true }));
+    }
+    writeFileAtomic(step.path, contents, step.mode);
+    outcome = existing ? "updated" : "created";
+  }
+  files.push({
+    path: step.path,
+    component: step.component,
+    sha256: sha256(contents),
+    mode: step.mode,
+    ...(step.secret ? { secret: true } : {}),
+    original,
+  });
+  return { step, outcome, ...(backup ? { backup } : {}) };
+}
+
+async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[]): Promise<void> {
+  const fresh = (step.creates ?? []).filter((path) => !existsSync(path));
+  undo.push(() => {
+    for (const path of fresh) rmSync(path, { recursive: true, force: true });
+  });
+  const [binary, ...args] = step.argv as [string, ...string[]];
+  const result = await run(binary, args, {
+    env: options.env,
+    stdio: step.interactive ? "inherit" : "pipe",
+    ...(step.cwd ? { cwd: step.cwd } : {}),
+    ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (options.signal?.aborted) throw new InstallCancelledError();
+  if (result.code !== 0) throw new Error(describeFailure(result));
+}

@@ -1,0 +1,66 @@
+// File operations the installer is allowed to do: atomic writes that never leave a half-written
+// file, and directory creation that remembers what it created so rollback can remove it.
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+export function sha256(contents: string | Buffer): string {
+  return createHash("sha256").update(contents).digest("hex");
+}
+
+export interface ExistingFile {
+  contents: Buffer;
+  mode: number;
+}
+
+export function readExisting(path: string): ExistingFile | undefined {
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new Error(`${path} exists and is not a regular file`);
+    return { contents: readFileSync(path), mode: stat.mode & 0o777 };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** mkdir -p that returns the directories it created, outermost first. */
+export function ensureDir(dir: string, mode = 0o755): string[] {
+  const missing: string[] = [];
+  for (let current = dir; !existsSync(current); current = dirname(current)) {
+    missing.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const path of missing) mkdirSync(path, { mode });
+  return missing;
+}
+
+/** Writes via a temp file in the same directory and rename(2): readers see old or new, never half. */
+export function writeFileAtomic(path: string, contents: string | Buffer, mode: number): void {
+  const temp = `${path}.gateway-setup-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+  const fd = openSync(temp, "wx", mode);
+  try {
+    writeSync(fd, typeof contents === "string" ? Buffer.from(contents, "utf8") : contents);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    chmodSync(temp, mode); // the umask may have narrowed the mode given to open
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Removes directories (innermost first) only while they are empty. */
+export function removeEmptyDirs(dirs: string[]): void {
+  for (const dir of [...dirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty or already gone: leave it
+    }
+  }
+}

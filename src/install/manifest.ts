@@ -1,0 +1,55 @@
+// The manifest records everything an install changed, so doctor can check it and uninstall can
+// reverse it. It lives in the gateway's state dir and is itself written atomically.
+import { readFileSync } from "node:fs";
+import type { PlanSettings } from "../plan/plan.ts";
+
+export interface ManifestFile {
+  path: string;
+  component: string;
+  sha256: string;
+  mode: number;
+  secret?: boolean;
+  /** what was at this path before gateway-setup first wrote it */
+  original: { existed: false } | { existed: true; backup: string };
+}
+
+export interface ManifestCommand {
+  component: string;
+  argv: string[];
+  cwd?: string;
+  creates?: string[];
+}
+
+export interface Manifest {
+  tool: "gateway-setup";
+  formatVersion: 1;
+  version: string;
+  /** how gateway-setup was invoked (secrets never appear in argv, so this is safe) */
+  command: string;
+  installedAt: string;
+  updatedAt: string;
+  settings: PlanSettings;
+  files: ManifestFile[];
+  commands: ManifestCommand[];
+  /** directories created by gateway-setup, outermost first (removed on uninstall when empty) */
+  createdDirs: string[];
+}
+
+export function readManifest(path: string): Manifest | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as Manifest;
+  if (parsed.tool !== "gateway-setup" || parsed.formatVersion !== 1) {
+    throw new Error(`${path} is not a gateway-setup manifest this version understands`);
+  }
+  return parsed;
+}
+
+export function renderManifest(manifest: Manifest): string {
+  return JSON.stringify(manifest, null, 2) + "\n";
+}

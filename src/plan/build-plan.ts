@@ -1,0 +1,91 @@
+// Answers + what the machine looks like -> the Plan. Pure: reads files only to decide whether a
+// step is still needed, never writes.
+import { join } from "node:path";
+import { planExtension } from "../components/extension/render.ts";
+import { redisInstallRecipe } from "../components/redis/install-recipe.ts";
+import type { RedisProbe } from "../components/redis/probe.ts";
+import { planSecrets, secretsFilePath } from "../components/redis/secrets.ts";
+import { isLocalHost, parseRedisUrl } from "../components/redis/url.ts";
+import type { Env } from "../platform/exec.ts";
+import { ownVersion } from "../platform/package-root.ts";
+import { agentDir, extensionDir, gatewayStateDir } from "../platform/paths.ts";
+import type { SystemInfo } from "../platform/system.ts";
+import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
+import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
+
+export const MANIFEST_FILE_NAME = "manifest.json";
+/** tier 1: one pi session consumes the `main` queue */
+export const TIER1_SESSION_ID = "main";
+
+export interface PlanInput {
+  answers: Answers;
+  env: Env;
+  system: SystemInfo;
+  redis: RedisProbe;
+}
+
+export class PlanError extends Error {
+  constructor(message: string, readonly fix?: string) {
+    super(message);
+  }
+}
+
+export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
+  assertTierAvailable(answers.tier);
+  const target = parseRedisUrl(answers.redisUrl, answers.redisPassword);
+  const stateDir = gatewayStateDir(env);
+  const settings: PlanSettings = {
+    tier: answers.tier,
+    sessionId: TIER1_SESSION_ID,
+    prefix: answers.prefix,
+    redisUrl: target.url,
+    redisPasswordSet: Boolean(target.password),
+    scope: answers.scope,
+    agentDir: agentDir(env),
+    extensionDir: extensionDir(answers.scope, answers.projectDir, env),
+    stateDir,
+    manifestPath: join(stateDir, MANIFEST_FILE_NAME),
+  };
+  const steps: PlanStep[] = [...planRedis(answers, system, redis)];
+  if (target.password) steps.push(planSecrets(stateDir, target.password));
+  steps.push(...planExtension({ settings, secretsFile: target.password ? secretsFilePath(stateDir) : undefined }));
+  return {
+    tool: "gateway-setup",
+    version: ownVersion(),
+    settings,
+    steps,
+    verification: [
+      `PING Redis at ${settings.redisUrl}`,
+      "load the installed extension as pi does and deliver a test event through Redis",
+      `if a pi session is live on "${settings.sessionId}", deliver a gateway.smoke event to it`,
+    ],
+  };
+}
+
+function planRedis(answers: Answers, system: SystemInfo, redis: RedisProbe): PlanStep[] {
+  if (redis.status === "ok") return [];
+  if (redis.status !== "unreachable") throw new PlanError(redis.message);
+  const target = parseRedisUrl(answers.redisUrl);
+  const recipe = redisInstallRecipe(system);
+  const local = isLocalHost(target);
+  if (!local || !recipe) {
+    throw new PlanError(redis.message, local ? "install and start Redis, then run gateway-setup again" : `check that Redis runs at ${target.url}`);
+  }
+  if (!answers.installRedis) {
+    throw new PlanError(
+      redis.message,
+      `${recipe.commands.map((argv) => argv.join(" ")).join(" && ")}  (or re-run with --install-redis to let gateway-setup do it)`,
+    );
+  }
+  return [
+    ...recipe.commands.map((argv) => ({
+      kind: "command" as const,
+      component: "redis",
+      description: `install/start Redis with ${recipe.manager}`,
+      argv,
+      interactive: true,
+      timeoutMs: 15 * 60_000,
+    })),
+    { kind: "redis-ready" as const, component: "redis", description: `wait until Redis answers at ${target.url}`, timeoutMs: 20_000 },
+  ];
+}

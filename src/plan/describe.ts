@@ -1,0 +1,54 @@
+// The human summary of a Plan: every file it will write and every command it will run.
+import { readExisting } from "../install/fs-ops.ts";
+import type { Env } from "../platform/exec.ts";
+import { displayPath } from "../platform/paths.ts";
+import type { Plan, PlanStep } from "./plan.ts";
+
+export type FileChange = "new" | "changed" | "unchanged";
+
+export function fileChange(path: string, contents: string, mode: number): FileChange {
+  const existing = readExisting(path);
+  if (!existing) return "new";
+  return existing.contents.equals(Buffer.from(contents, "utf8")) && existing.mode === mode ? "unchanged" : "changed";
+}
+
+export function describeStep(step: PlanStep, env: Env): string {
+  switch (step.kind) {
+    case "file":
+      return `${fileChange(step.path, step.contents, step.mode).padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
+    case "command":
+      return `run       ${step.argv.join(" ")}${step.cwd ? `  (in ${displayPath(step.cwd, env)})` : ""}`;
+    case "redis-ready":
+      return `check     ${step.description}`;
+  }
+}
+
+export function describePlan(plan: Plan, env: Env): string {
+  const s = plan.settings;
+  const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
+  const shown = plan.steps.filter((step) => !runtimeFiles.includes(step));
+  const runtimeSummary = runtimeFiles.length
+    ? [`          + ${runtimeFiles.length} runtime files under ${displayPath(s.extensionDir, env)}/lib (${summarizeChanges(runtimeFiles)})`]
+    : [];
+  return [
+    `Tier ${s.tier}, session "${s.sessionId}", keys ${s.prefix}:events:${s.sessionId} / ${s.prefix}:notify:${s.sessionId}`,
+    `Redis     ${s.redisUrl}${s.redisPasswordSet ? " (password stored in a 0600 file)" : ""}`,
+    "",
+    ...shown.map((step) => describeStep(step, env)),
+    ...runtimeSummary,
+    `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
+    "",
+    "Then verify:",
+    ...plan.verification.map((line, i) => `  ${i + 1}. ${line}`),
+  ].join("\n");
+}
+
+function summarizeChanges(steps: PlanStep[]): string {
+  const counts = new Map<FileChange, number>();
+  for (const step of steps) {
+    if (step.kind !== "file") continue;
+    const change = fileChange(step.path, step.contents, step.mode);
+    counts.set(change, (counts.get(change) ?? 0) + 1);
+  }
+  return [...counts].map(([change, n]) => `${n} ${change}`).join(", ");
+}

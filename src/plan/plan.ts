@@ -1,0 +1,70 @@
+// The Plan is plain data: every file to write and every command to run, decided before anything
+// happens. --dry-run prints it, --json emits it, apply runs it, the manifest records it.
+import type { Answers, Tier } from "../wizard/answers.ts";
+
+export interface FileStep {
+  kind: "file";
+  component: string;
+  description: string;
+  path: string;
+  contents: string;
+  mode: number;
+  /** contents are a secret: never printed, never in --json */
+  secret?: boolean;
+}
+
+export interface CommandStep {
+  kind: "command";
+  component: string;
+  description: string;
+  argv: string[];
+  cwd?: string;
+  /** paths the command creates; removed again on rollback unless they existed before */
+  creates?: string[];
+  /** let the user see (and answer) the command, e.g. sudo or a package manager */
+  interactive?: boolean;
+  timeoutMs?: number;
+}
+
+/** Waits (bounded) until Redis answers PING, e.g. after installing it. */
+export interface RedisReadyStep {
+  kind: "redis-ready";
+  component: string;
+  description: string;
+  timeoutMs: number;
+}
+
+export type PlanStep = FileStep | CommandStep | RedisReadyStep;
+
+export interface PlanSettings {
+  tier: Tier;
+  sessionId: string;
+  prefix: string;
+  /** without password */
+  redisUrl: string;
+  redisPasswordSet: boolean;
+  scope: Answers["scope"];
+  agentDir: string;
+  extensionDir: string;
+  stateDir: string;
+  manifestPath: string;
+}
+
+export interface Plan {
+  tool: "gateway-setup";
+  version: string;
+  settings: PlanSettings;
+  steps: PlanStep[];
+  /** what is checked after applying, in order */
+  verification: string[];
+}
+
+export const REDACTED = "<redacted>";
+
+/** The plan as safe JSON: secret file contents replaced. */
+export function planForDisplay(plan: Plan): Plan {
+  return {
+    ...plan,
+    steps: plan.steps.map((step) => (step.kind === "file" && step.secret ? { ...step, contents: REDACTED } : step)),
+  };
+}

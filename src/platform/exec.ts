@@ -1,0 +1,103 @@
+// The one adapter through which every system binary (npm, redis-cli, brew, apt-get, crontab,
+// launchctl, systemctl, tmux...) is found and run. Binaries resolve through PATH at call time,
+// so tests put recording stand-ins first on PATH.
+import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, isAbsolute, join } from "node:path";
+
+export type Env = Record<string, string | undefined>;
+
+export function which(binary: string, env: Env = process.env): string | undefined {
+  if (isAbsolute(binary)) return isExecutable(binary) ? binary : undefined;
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, binary);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Env;
+  /** text written to the child's stdin (then closed) */
+  input?: string;
+  timeoutMs?: number;
+  /** "inherit" lets the user see (and answer, e.g. sudo) the command; default "pipe" */
+  stdio?: "pipe" | "inherit";
+  /** aborting kills the child (SIGTERM) */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  command: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export class CommandNotFoundError extends Error {
+  constructor(readonly binary: string) {
+    super(`${binary} was not found on PATH`);
+  }
+}
+
+export async function run(binary: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = options.env ?? process.env;
+  const resolved = which(binary, env);
+  if (!resolved) throw new CommandNotFoundError(binary);
+  const inherit = options.stdio === "inherit";
+  const child = spawn(resolved, args, {
+    cwd: options.cwd,
+    env: env as NodeJS.ProcessEnv,
+    stdio: [options.input === undefined ? (inherit ? "inherit" : "ignore") : "pipe", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  let timedOut = false;
+  const timer = options.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGTERM");
+      }, options.timeoutMs)
+    : undefined;
+  const onAbort = () => child.kill("SIGTERM");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  return new Promise((resolve, reject) => {
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolve({ command: [binary, ...args], code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+export function describeFailure(result: RunResult): string {
+  const how = result.timedOut
+    ? "timed out"
+    : result.signal
+      ? `was killed by ${result.signal}`
+      : `exited with code ${result.code}`;
+  const output = (result.stderr || result.stdout).trim().split("\n").slice(-15).join("\n");
+  return `\`${result.command.join(" ")}\` ${how}${output ? `:\n${output}` : ""}`;
+}

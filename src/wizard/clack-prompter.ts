@@ -1,0 +1,41 @@
+import * as clack from "@clack/prompts";
+import { WizardCancelledError, type Prompter } from "./prompter.ts";
+
+function answered<T>(value: T): Exclude<T, symbol> {
+  if (clack.isCancel(value)) throw new WizardCancelledError();
+  return value as Exclude<T, symbol>;
+}
+
+export function createClackPrompter(): Prompter {
+  return {
+    intro: (title) => clack.intro(title),
+    note: (message, title) => clack.note(message, title),
+    outro: (message) => clack.outro(message),
+    select: async (q) =>
+      answered(
+        await clack.select({
+          message: q.message,
+          options: q.options.map((o) => ({ value: o.value, label: o.label, ...(o.hint ? { hint: o.hint } : {}) })) as never,
+          ...(q.initialValue !== undefined ? { initialValue: q.initialValue } : {}),
+        }),
+      ) as never,
+    text: async (q) =>
+      answered(
+        await clack.text({
+          message: q.message,
+          ...(q.initialValue !== undefined ? { initialValue: q.initialValue } : {}),
+          ...(q.placeholder !== undefined ? { placeholder: q.placeholder } : {}),
+          ...(q.validate ? { validate: (value: string | undefined) => q.validate!(value ?? "") } : {}),
+        }),
+      ),
+    password: async (q) =>
+      answered(
+        await clack.password({
+          message: q.message,
+          ...(q.validate ? { validate: (value: string | undefined) => q.validate!(value ?? "") } : {}),
+        }),
+      ),
+    confirm: async (q) =>
+      answered(await clack.confirm({ message: q.message, initialValue: q.initialValue ?? true })),
+  };
+}

@@ -1,0 +1,139 @@
+// The wizard: asks only what the flags left open, and maps the answers to a tier.
+import { parseRedisUrl } from "../components/redis/url.ts";
+import {
+  AVAILABLE_TIERS,
+  DEFAULT_REDIS_URL,
+  TIER_NAMES,
+  goalFor,
+  tierFor,
+  type Answers,
+  type EventSources,
+  type Goal,
+  type Scope,
+  type SessionMode,
+  type Tier,
+} from "./answers.ts";
+import { WizardCancelledError, type Prompter } from "./prompter.ts";
+
+const comingSoon = (tier: Tier) => (AVAILABLE_TIERS.includes(tier) ? undefined : "not available yet");
+
+function withHint(label: string, hint: string | undefined, extra?: string) {
+  const hints = [extra, hint].filter(Boolean).join(" · ");
+  return hints ? { label, hint: hints } : { label };
+}
+
+export async function askGoal(prompter: Prompter): Promise<Goal> {
+  return prompter.select<Goal>({
+    id: "goal",
+    message: "What should pi do for you?",
+    options: [
+      { value: "notifications", ...withHint("Tell me about background work", comingSoon(1), "tier 1: Redis event bridge") },
+      { value: "always-on", ...withHint("Keep an agent always on", comingSoon(2), "tier 2: heartbeat + watchdog") },
+      { value: "full-gateway", ...withHint("Full gateway with phone access", comingSoon(4), "tier 4: daemon + Telegram") },
+    ],
+    initialValue: "notifications",
+  });
+}
+
+/** Fills every answer: flags first, then prompts (interactive) or defaults (non-interactive). */
+export async function resolveAnswers(
+  given: Partial<Answers>,
+  prompter: Prompter | undefined,
+  cwd: string,
+): Promise<Answers> {
+  const ask = prompter;
+  const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask) : "notifications");
+  const eventSources =
+    given.eventSources ??
+    (ask && !given.tier
+      ? await ask.select<EventSources>({
+          id: "sources",
+          message: "Where do your background events come from?",
+          options: [
+            { value: "cron", label: "cron jobs and timers" },
+            { value: "inngest", label: "Inngest functions" },
+            { value: "mixed", label: "a mix of both (and scripts)" },
+          ],
+          initialValue: "cron",
+        })
+      : "cron");
+  const sessions =
+    given.sessions ??
+    (ask && !given.tier
+      ? await ask.select<SessionMode>({
+          id: "sessions",
+          message: "How many pi sessions do you run at the same time?",
+          options: [
+            { value: "one", label: "one" },
+            { value: "several", label: "several", hint: "enables routing (tier 3)" },
+          ],
+          initialValue: "one",
+        })
+      : "one");
+  let tier = given.tier ?? tierFor(goal, sessions);
+  let settledGoal = goal;
+  if (ask && !AVAILABLE_TIERS.includes(tier)) {
+    tier = await offerAvailableTier(ask, tier);
+    settledGoal = goalFor(tier);
+  }
+
+  const redisUrl =
+    given.redisUrl ??
+    (ask
+      ? await ask.text({
+          id: "redisUrl",
+          message: "Redis URL",
+          initialValue: DEFAULT_REDIS_URL,
+          validate: (value) => {
+            try {
+              parseRedisUrl(value);
+              return undefined;
+            } catch (error) {
+              return (error as Error).message;
+            }
+          },
+        })
+      : DEFAULT_REDIS_URL);
+  const scope =
+    given.scope ??
+    (ask
+      ? await ask.select<Scope>({
+          id: "scope",
+          message: "Where should the pi extension be installed?",
+          options: [
+            { value: "global", label: "for every project", hint: "the pi agent dir" },
+            { value: "project", label: "for this project only", hint: `${cwd}/.pi/extensions` },
+          ],
+          initialValue: "global",
+        })
+      : "global");
+
+  return {
+    tier,
+    goal: settledGoal,
+    eventSources,
+    sessions,
+    redisUrl,
+    prefix: given.prefix ?? "agent",
+    scope,
+    projectDir: given.projectDir ?? cwd,
+    installRedis: given.installRedis ?? false,
+    ...(given.redisPassword ? { redisPassword: given.redisPassword } : {}),
+  };
+}
+
+async function offerAvailableTier(prompter: Prompter, wanted: Tier): Promise<Tier> {
+  const fallback = AVAILABLE_TIERS[AVAILABLE_TIERS.length - 1]!;
+  prompter.note(
+    `Tier ${wanted} (${TIER_NAMES[wanted]}) is not available yet in this version.\n` +
+      `Tier ${fallback} (${TIER_NAMES[fallback]}) can be installed now, and upgraded later.`,
+    "Not available yet",
+  );
+  const ok = await prompter.confirm({
+    id: "installAvailableTier",
+    message: `Install tier ${fallback} (${TIER_NAMES[fallback]}) instead?`,
+    initialValue: true,
+  });
+  if (!ok) throw new WizardCancelledError();
+  return fallback;
+}

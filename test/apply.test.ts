@@ -1,0 +1,132 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { applyPlan, ApplyError, InstallCancelledError, type ApplyOptions } from "../src/install/apply.ts";
+import { readManifest } from "../src/install/manifest.ts";
+import type { Plan, PlanStep } from "../src/plan/plan.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+let home: string;
+let bin: string;
+
+function planWith(steps: PlanStep[]): Plan {
+  const stateDir = join(home, ".pi/agent/gateway");
+  return {
+    tool: "gateway-setup",
+    version: "0.0.0-test",
+    settings: {
+      tier: 1,
+      sessionId: "main",
+      prefix: "agent",
+      redisUrl: "redis://127.0.0.1:1",
+      redisPasswordSet: false,
+      scope: "global",
+      agentDir: join(home, ".pi/agent"),
+      extensionDir: join(home, ".pi/agent/extensions/gateway"),
+      stateDir,
+      manifestPath: join(stateDir, "manifest.json"),
+    },
+    steps,
+    verification: [],
+  };
+}
+
+const file = (path: string, contents: string, mode = 0o644): PlanStep => ({ kind: "file", component: "extension", description: `write ${path}`, path: join(home, path), contents, mode });
+
+function options(extra: Partial<ApplyOptions> = {}): ApplyOptions {
+  return { env: { HOME: home, PATH: `${bin}:/usr/bin:/bin` }, invocation: "gateway-setup --test", waitForRedis: async () => {}, ...extra };
+}
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), "gw-apply-"));
+  bin = join(home, "bin");
+  mkdirSync(bin);
+  // a stand-in command that creates a directory, then succeeds or fails as told
+  writeFileSync(join(bin, "fake-npm"), `#!/bin/sh\nmkdir -p "$PWD/node_modules/x" && echo installed > "$PWD/node_modules/x/ok"\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`);
+  chmodSync(join(bin, "fake-npm"), 0o755);
+  mkdirSync(join(home, "keep"));
+  writeFileSync(join(home, "keep/user.txt"), "mine");
+});
+
+describe("applyPlan", () => {
+  it("writes files atomically with their modes and records them in a manifest", async () => {
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/gateway/secrets.env", "S", 0o600)]);
+    const result = await applyPlan(plan, options());
+    expect(result.changed).toBe(true);
+    expect(result.results.map((r) => r.outcome)).toEqual(["created", "created"]);
+    expect(readFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "utf8")).toBe("A");
+    expect(statSync(join(home, ".pi/agent/gateway/secrets.env")).mode & 0o777).toBe(0o600);
+    const manifest = readManifest(plan.settings.manifestPath)!;
+    expect(manifest.files.map((f) => [f.path.slice(home.length), f.mode, f.original.existed])).toEqual([
+      ["/.pi/agent/extensions/gateway/index.ts", 0o644, false],
+      ["/.pi/agent/gateway/secrets.env", 0o600, false],
+    ]);
+    expect(manifest.createdDirs).toContain(join(home, ".pi"));
+    expect(statSync(plan.settings.manifestPath).mode & 0o777).toBe(0o600);
+  });
+
+  it("changes nothing when applied twice with the same plan", async () => {
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "A")]);
+    await applyPlan(plan, options());
+    const before = snapshotTree(home);
+    const again = await applyPlan(plan, options());
+    expect(again.changed).toBe(false);
+    expect(again.results.map((r) => r.outcome)).toEqual(["unchanged"]);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("backs up a file it replaces and keeps the original in the manifest", async () => {
+    mkdirSync(join(home, ".pi/agent/extensions/gateway"), { recursive: true });
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "user's own");
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "ours")]);
+    const result = await applyPlan(plan, options({ now: () => new Date("2026-01-01T00:00:00Z") }));
+    expect(result.results[0]).toMatchObject({ outcome: "updated" });
+    const backup = result.results[0]!.backup!;
+    expect(readFileSync(backup, "utf8")).toBe("user's own");
+    const manifest = readManifest(plan.settings.manifestPath)!;
+    expect(manifest.files[0]!.original).toEqual({ existed: true, backup });
+  });
+
+  it.each(["a failing command", "a failing verification", "a cancel"])("rolls everything back after %s", async (failure) => {
+    mkdirSync(join(home, ".pi/agent/extensions/gateway"), { recursive: true });
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "user's own");
+    const before = snapshotTree(home);
+    const abort = new AbortController();
+    const plan = planWith([
+      file(".pi/agent/extensions/gateway/index.ts", "ours"),
+      file(".pi/agent/extensions/gateway/lib/a.ts", "lib"),
+      file(".pi/agent/gateway/secrets.env", "S", 0o600),
+      {
+        kind: "command",
+        component: "extension",
+        description: "install dependencies",
+        argv: ["fake-npm", failure === "a failing command" ? "fail" : "ok"],
+        cwd: join(home, ".pi/agent/extensions/gateway"),
+        creates: [join(home, ".pi/agent/extensions/gateway/node_modules")],
+      },
+      file(".pi/agent/extensions/gateway/after.ts", "after"),
+    ]);
+    const run = applyPlan(
+      plan,
+      options({
+        signal: abort.signal,
+        reporter: {
+          stepStarted: (step) => {
+            if (failure === "a cancel" && step.kind === "file" && step.path.endsWith("after.ts")) abort.abort();
+          },
+          stepFinished: () => {},
+        },
+        verify: async () => {
+          if (failure === "a failing verification") throw new Error("event never arrived");
+        },
+      }),
+    );
+    if (failure === "a cancel") await expect(run).rejects.toBeInstanceOf(InstallCancelledError);
+    else await expect(run).rejects.toBeInstanceOf(ApplyError);
+    await run.catch((error) => {
+      if (failure === "a failing command") expect(error.message).toMatch(/install dependencies.*exited with code 3[\s\S]*npm ERR! boom/);
+    });
+    expect(snapshotTree(home)).toEqual(before);
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { answersFromFlags, UsageError } from "../src/wizard/flags.ts";
+import { resolveAnswers } from "../src/wizard/questions.ts";
+import { CANCEL, createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
+import { WizardCancelledError } from "../src/wizard/prompter.ts";
+import { tierFor } from "../src/wizard/answers.ts";
+import { redactUrlPassword } from "../src/components/redis/url.ts";
+
+describe("flags", () => {
+  it("maps every flag onto its answer", () => {
+    expect(
+      answersFromFlags({
+        tier: "1",
+        goal: "notifications",
+        sources: "mixed",
+        sessions: "one",
+        redisUrl: "rediss://user@redis.example:6380",
+        prefix: "team",
+        scope: "project",
+        projectDir: "/tmp/p",
+        installRedis: false,
+      }),
+    ).toEqual({
+      tier: 1,
+      goal: "notifications",
+      eventSources: "mixed",
+      sessions: "one",
+      redisUrl: "rediss://user@redis.example:6380",
+      prefix: "team",
+      scope: "project",
+      projectDir: "/tmp/p",
+      installRedis: false,
+    });
+  });
+  it.each([
+    [{ tier: "5" }, /--tier must be 1, 2, 3 or 4/],
+    [{ tier: "one" }, /--tier/],
+    [{ goal: "everything" }, /--goal must be one of notifications, always-on, full-gateway/],
+    [{ redisUrl: "http://x" }, /redis:\/\/ or rediss:\/\//],
+    [{ redisUrl: "not a url" }, /invalid Redis URL/],
+    [{ prefix: "a b" }, /--prefix/],
+    [{ scope: "system" }, /--scope/],
+  ])("rejects %j", (flags, message) => {
+    expect(() => answersFromFlags(flags)).toThrow(UsageError);
+    expect(() => answersFromFlags(flags)).toThrow(message);
+  });
+});
+
+describe("wizard", () => {
+  it("asks the three questions and the tier-1 details, in order", async () => {
+    const prompter = createScriptedPrompter({
+      goal: "notifications",
+      sources: "cron",
+      sessions: "one",
+      redisUrl: "redis://127.0.0.1:6390",
+      scope: "project",
+    });
+    const answers = await resolveAnswers({}, prompter, "/work/proj");
+    expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope"]);
+    expect(answers).toMatchObject({ tier: 1, redisUrl: "redis://127.0.0.1:6390", scope: "project", projectDir: "/work/proj", prefix: "agent" });
+  });
+
+  it("asks nothing that a flag already answered", async () => {
+    const prompter = createScriptedPrompter({});
+    const answers = await resolveAnswers(answersFromFlags({ tier: "1", redisUrl: "redis://h:1", scope: "global" }), prompter, "/x");
+    expect(prompter.asked).toEqual([]);
+    expect(answers).toMatchObject({ tier: 1, redisUrl: "redis://h:1", scope: "global" });
+  });
+
+  it("gives the same answers from flags as from prompts", async () => {
+    const fromPrompts = await resolveAnswers(
+      {},
+      createScriptedPrompter({ goal: "notifications", sources: "inngest", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
+      "/x",
+    );
+    const fromFlags = await resolveAnswers(
+      answersFromFlags({ goal: "notifications", sources: "inngest", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
+      undefined,
+      "/x",
+    );
+    expect(fromFlags).toEqual(fromPrompts);
+  });
+
+  it("uses defaults without a prompter", async () => {
+    expect(await resolveAnswers({}, undefined, "/x")).toEqual({
+      tier: 1,
+      goal: "notifications",
+      eventSources: "cron",
+      sessions: "one",
+      redisUrl: "redis://127.0.0.1:6379",
+      prefix: "agent",
+      scope: "global",
+      projectDir: "/x",
+      installRedis: false,
+    });
+  });
+
+  it("says a tier is not available yet and offers tier 1 explicitly", async () => {
+    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", installAvailableTier: true, redisUrl: "redis://h:1", scope: "global" });
+    const answers = await resolveAnswers({}, prompter, "/x");
+    expect(prompter.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) is not available yet/);
+    expect(answers.tier).toBe(1);
+    const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
+    await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
+  });
+
+  it("cancels cleanly at any prompt", async () => {
+    for (const id of ["goal", "sources", "sessions", "redisUrl", "scope"]) {
+      const script = { goal: "notifications", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", [id]: CANCEL } as const;
+      await expect(resolveAnswers({}, createScriptedPrompter({ ...script }), "/x")).rejects.toBeInstanceOf(WizardCancelledError);
+    }
+  });
+
+  it("rejects an invalid Redis URL at the prompt", async () => {
+    const prompter = createScriptedPrompter({ goal: "notifications", sources: "cron", sessions: "one", redisUrl: "http://nope", scope: "global" });
+    await expect(resolveAnswers({}, prompter, "/x")).rejects.toThrow(/redis:\/\/ or rediss:\/\//);
+  });
+
+  it("maps goals and session counts to tiers", () => {
+    expect(tierFor("notifications", "one")).toBe(1);
+    expect(tierFor("always-on", "one")).toBe(2);
+    expect(tierFor("always-on", "several")).toBe(3);
+    expect(tierFor("notifications", "several")).toBe(3);
+    expect(tierFor("full-gateway", "one")).toBe(4);
+  });
+
+  it("keeps passwords out of the recorded command line", () => {
+    expect(redactUrlPassword("--redis-url=redis://:s3cret@h:6379")).toBe("--redis-url=redis://:***@h:6379");
+    expect(redactUrlPassword("rediss://user:p%40ss@h")).toBe("rediss://user:***@h");
+    expect(redactUrlPassword("redis://h:6379")).toBe("redis://h:6379");
+  });
+});
