@@ -1,7 +1,7 @@
 // The commander program. Heavy modules load inside each action, so `--help` stays fast.
 import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
-import { EXIT_CANCELLED, EXIT_USAGE } from "./setup.ts";
+import { EXIT_USAGE } from "./exit-codes.ts";
 
 export function buildProgram(): Command {
   const program = new Command("gateway-setup")
@@ -38,6 +38,20 @@ export function buildProgram(): Command {
       process.exitCode = await runSetupCommand(flags);
     });
 
+  const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
+  program
+    .command("doctor")
+    .description("check that everything installed is still healthy, and say what to run to fix it")
+    .option("--json", "print { ok, checks: [{ id, status, message, fix }] } and nothing else")
+    .option("--fix", "apply the safe repairs (restore drifted files, npm install, prune dead sessions), then check again")
+    .option("--only <ids>", "run only these checks (comma-separated or repeated)", collect)
+    .option("--skip <ids>", "skip these checks (comma-separated or repeated)", collect)
+    .addHelpText("after", "\nChecks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi.\nExit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.")
+    .action(async (flags) => {
+      const { runDoctorCommand } = await import("./doctor-command.ts");
+      process.exitCode = await runDoctorCommand(flags);
+    });
+
   return program;
 }
 
@@ -55,4 +69,4 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-export { EXIT_CANCELLED };
+

@@ -4,7 +4,8 @@ import type { SetupFlags } from "../wizard/flags.ts";
 import { detectSystem } from "../platform/system.ts";
 import { redactUrlPassword } from "../components/redis/url.ts";
 import { createHumanOutput, createJsonOutput } from "./output.ts";
-import { EXIT_CANCELLED, runSetup } from "./setup.ts";
+import { EXIT_CANCELLED } from "./exit-codes.ts";
+import { runSetup } from "./setup.ts";
 
 export async function runSetupCommand(flags: SetupFlags): Promise<number> {
   const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);

@@ -15,12 +15,10 @@ import { TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { resolveAnswers } from "../wizard/questions.ts";
+import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 import type { Output } from "./output.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_CANCELLED = 130;
+export { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE };
 
 export interface SetupContext {
   flags: SetupFlags;

@@ -3,16 +3,13 @@
 import { probeRedis, openRedis } from "../components/redis/probe.ts";
 import type { RedisTarget } from "../components/redis/url.ts";
 import { createEvent } from "../protocol/event.ts";
+import { aliveKey } from "../protocol/keys.ts";
 import { pushEvent } from "../protocol/push.ts";
 import type { PlanSettings } from "../plan/plan.ts";
+import type { Finding } from "../doctor/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
 
-export interface VerificationCheck {
-  id: "redis-ping" | "extension-delivery" | "live-session";
-  status: "ok" | "fail" | "skip";
-  message: string;
-  fix?: string;
-}
+export type VerificationCheck = Finding;
 
 export async function checkRedisPing(target: RedisTarget): Promise<VerificationCheck> {
   const probe = await probeRedis(target);
@@ -37,10 +34,6 @@ export async function checkExtensionDelivery(settings: PlanSettings, target: Red
         message: `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
         fix: `run: cd ${settings.extensionDir} && npm install, then: gateway-setup doctor`,
       };
-}
-
-export function aliveKey(prefix: string, sessionId: string): string {
-  return `${prefix}:gateway:alive:${sessionId}`;
 }
 
 export async function checkLiveSession(settings: PlanSettings, target: RedisTarget, timeoutMs = 30_000): Promise<VerificationCheck> {

@@ -57,3 +57,13 @@ export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
 export function sessionsRegistryKey(prefix: string): string {
   return `${assertPrefix(prefix)}:gateway:sessions`;
 }
+
+/** liveness of a session: JSON {pid, startedAt} with a TTL the session keeps refreshing */
+export function aliveKey(prefix: string, sessionId: string): string {
+  return `${assertPrefix(prefix)}:gateway:alive:${assertSessionId(sessionId)}`;
+}
+
+/** set by a live session after it handed a `gateway.smoke` event to pi */
+export function smokeAckKey(prefix: string, eventId: string): string {
+  return `${assertPrefix(prefix)}:ack:${eventId}`;
+}

@@ -8,6 +8,7 @@ import { renderTemplate } from "../../platform/templates.ts";
 import type { FileStep, PlanStep, PlanSettings } from "../../plan/plan.ts";
 
 export const EXTENSION_COMPONENT = "extension";
+export const NPM_INSTALL_ARGV = ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"];
 const RUNTIME_FOLDERS = ["protocol", "extension"] as const;
 
 export function runtimeSourceFiles(): { relativePath: string; contents: string }[] {
@@ -66,7 +67,7 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
       kind: "command",
       component: EXTENSION_COMPONENT,
       description: "install the extension's dependencies",
-      argv: ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"],
+      argv: NPM_INSTALL_ARGV,
       cwd: dir,
       creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
       timeoutMs: 5 * 60_000,

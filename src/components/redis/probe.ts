@@ -22,22 +22,28 @@ export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<
   return client;
 }
 
-export async function probeRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisProbe> {
+/** Connects and PINGs; on success the client stays open for the caller (who must disconnect it). */
+export async function connectRedis(target: RedisTarget, timeoutMs = 2000): Promise<{ probe: RedisProbe; client?: Redis }> {
   let client: Redis | undefined;
   const started = Date.now();
   try {
     client = await withTimeout(openRedis(target, timeoutMs), timeoutMs + 500);
     const pong = await client.ping();
     const latencyMs = Date.now() - started;
-    if (pong !== "PONG") return { status: "error", message: `unexpected reply to PING: ${pong}` };
+    if (pong !== "PONG") throw new Error(`unexpected reply to PING: ${pong}`);
     const info = await client.info("server").catch(() => "");
     const version = /redis_version:(\S+)/.exec(info)?.[1];
-    return { status: "ok", latencyMs, ...(version ? { version } : {}) };
+    return { probe: { status: "ok", latencyMs, ...(version ? { version } : {}) }, client };
   } catch (error) {
-    return diagnose(target, error as Error);
-  } finally {
     client?.disconnect();
+    return { probe: diagnose(target, error as Error) };
   }
+}
+
+export async function probeRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisProbe> {
+  const { probe, client } = await connectRedis(target, timeoutMs);
+  client?.disconnect();
+  return probe;
 }
 
 function diagnose(target: RedisTarget, error: Error): RedisProbe {

@@ -1,0 +1,89 @@
+// Doctor checks of the live protocol state in Redis: someone listens, queues drain, nothing rots
+// in the dead-letter list, and the session registry has no dead entries.
+import { fail, ok, warn } from "../../doctor/finding.ts";
+import type { DoctorCheck } from "../../doctor/check.ts";
+import { parseEvent } from "../../protocol/event.ts";
+import { aliveKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+
+export const QUEUE_DEPTH_WARN = 100;
+export const QUEUE_AGE_FAIL_MS = 60 * 60_000;
+
+export const listenerCheck: DoctorCheck = {
+  id: "listener",
+  needsRedis: true,
+  async run({ redis, manifest, sessionIds }) {
+    const channels = sessionIds.map((id) => sessionKeys(manifest.settings.prefix, id).notify);
+    const reply = (await redis!.pubsub("NUMSUB", ...channels)) as (string | number)[];
+    const silent = channels.filter((_, i) => Number(reply[i * 2 + 1]) === 0);
+    if (!silent.length) return ok("listener", `a pi session is listening on ${channels.join(", ")}`);
+    return warn(
+      "listener",
+      `no pi session is listening on ${silent.join(", ")}; events wait in the queue until one starts`,
+      "start pi (the gateway extension loads with it), or run /reload in a running pi",
+    );
+  },
+};
+
+export const queueCheck: DoctorCheck = {
+  id: "queue",
+  needsRedis: true,
+  async run({ redis, manifest, sessionIds }) {
+    const now = Date.now();
+    const lines: string[] = [];
+    let worst: "ok" | "warn" | "fail" = "ok";
+    for (const id of sessionIds) {
+      const keys = sessionKeys(manifest.settings.prefix, id);
+      const [depth, oldestRaw] = await Promise.all([redis!.llen(keys.events), redis!.lindex(keys.events, -1)]);
+      const oldest = oldestRaw ? parseEvent(oldestRaw) : undefined;
+      const ageMs = oldest?.ok ? now - oldest.event.ts : 0;
+      lines.push(`${keys.events}: ${depth} pending${depth ? `, oldest ${Math.round(ageMs / 1000)} s old` : ""}`);
+      if (depth && ageMs > QUEUE_AGE_FAIL_MS) worst = "fail";
+      else if (depth > QUEUE_DEPTH_WARN && worst === "ok") worst = "warn";
+    }
+    const message = lines.join("; ");
+    if (worst === "ok") return ok("queue", message);
+    const fix = "start pi (or /reload it) so the gateway drains the queue; gateway-setup doctor shows whether it listens";
+    return worst === "fail" ? fail("queue", `${message} (older than ${QUEUE_AGE_FAIL_MS / 60_000} min)`, fix) : warn("queue", message, fix);
+  },
+};
+
+export const deadLetterCheck: DoctorCheck = {
+  id: "dead-letters",
+  needsRedis: true,
+  async run({ redis, manifest, sessionIds }) {
+    const counts = await Promise.all(
+      sessionIds.map(async (id) => ({ key: sessionKeys(manifest.settings.prefix, id).deadLetter, n: await redis!.llen(sessionKeys(manifest.settings.prefix, id).deadLetter) })),
+    );
+    const full = counts.filter((c) => c.n > 0);
+    if (!full.length) return ok("dead-letters", "no malformed events were dead-lettered");
+    return warn(
+      "dead-letters",
+      full.map((c) => `${c.key}: ${c.n} malformed event(s)`).join("; "),
+      `inspect: redis-cli LRANGE ${full[0]!.key} 0 -1; clear: redis-cli DEL ${full.map((c) => c.key).join(" ")}`,
+    );
+  },
+};
+
+export const staleSessionsCheck: DoctorCheck = {
+  id: "sessions",
+  needsRedis: true,
+  async run(ctx) {
+    const stale = await staleSessions(ctx);
+    const registry = sessionsRegistryKey(ctx.manifest.settings.prefix);
+    return stale.length
+      ? warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix")
+      : ok("sessions", `${registry}: ${ctx.sessionIds.length} session id(s) known, none stale`);
+  },
+  async repair(ctx) {
+    const stale = await staleSessions(ctx);
+    if (stale.length) await ctx.redis!.srem(sessionsRegistryKey(ctx.manifest.settings.prefix), ...stale);
+    return `removed ${stale.length} stale session(s) from the registry`;
+  },
+};
+
+async function staleSessions({ redis, manifest }: Parameters<DoctorCheck["run"]>[0]): Promise<string[]> {
+  const prefix = manifest.settings.prefix;
+  const members = await redis!.smembers(sessionsRegistryKey(prefix));
+  const alive = await Promise.all(members.map((id) => redis!.exists(aliveKey(prefix, id))));
+  return members.filter((_, i) => !alive[i]);
+}

@@ -1,0 +1,27 @@
+// A doctor check belongs to a component; it reads the manifest and the live system, never prompts,
+// and may offer a safe repair for `doctor --fix`.
+import type { Redis } from "ioredis";
+import type { RedisProbe } from "../components/redis/probe.ts";
+import type { RedisTarget } from "../components/redis/url.ts";
+import type { Manifest } from "../install/manifest.ts";
+import type { Env } from "../platform/exec.ts";
+import type { Finding } from "./finding.ts";
+
+export interface DoctorContext {
+  env: Env;
+  manifest: Manifest;
+  target: RedisTarget;
+  redisProbe: RedisProbe;
+  /** open when Redis answered; checks that need it are skipped otherwise */
+  redis?: Redis;
+  /** session ids to inspect: the manifest's own plus every registered one */
+  sessionIds: string[];
+}
+
+export interface DoctorCheck {
+  id: string;
+  needsRedis?: boolean;
+  run(ctx: DoctorContext): Promise<Finding>;
+  /** a safe repair for a non-ok finding; returns what it did */
+  repair?(ctx: DoctorContext, finding: Finding): Promise<string>;
+}

@@ -1,0 +1,123 @@
+// `gateway-setup doctor`: every component's checks against the manifest and the live system,
+// optional safe repairs, then a second look at what is still wrong.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
+import { piCheck } from "../components/pi/check.ts";
+import { deadLetterCheck, listenerCheck, queueCheck, staleSessionsCheck } from "../components/queues/check.ts";
+import { redisCheck } from "../components/redis/check.ts";
+import { connectRedis } from "../components/redis/probe.ts";
+import { parseSecrets, secretsFilePath } from "../components/redis/secrets.ts";
+import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { readManifest, type Manifest } from "../install/manifest.ts";
+import type { Env } from "../platform/exec.ts";
+import { gatewayStateDir } from "../platform/paths.ts";
+import { isValidSessionId, sessionsRegistryKey } from "../protocol/keys.ts";
+import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
+import type { DoctorCheck, DoctorContext } from "./check.ts";
+import { fail, skip, type Finding } from "./finding.ts";
+
+export const DOCTOR_CHECKS: DoctorCheck[] = [
+  redisCheck,
+  extensionFilesCheck,
+  extensionDepsCheck,
+  listenerCheck,
+  queueCheck,
+  deadLetterCheck,
+  staleSessionsCheck,
+  piCheck,
+];
+
+export interface DoctorOptions {
+  env: Env;
+  only?: string[];
+  skip?: string[];
+  fix?: boolean;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: Finding[];
+  repairs?: { id: string; result: string }[];
+}
+
+export class DoctorUsageError extends Error {}
+
+export function selectChecks(only: string[] = [], skipped: string[] = []): DoctorCheck[] {
+  const known = new Set(DOCTOR_CHECKS.map((c) => c.id));
+  for (const id of [...only, ...skipped]) {
+    if (!known.has(id)) throw new DoctorUsageError(`unknown check "${id}"; checks are: ${[...known].join(", ")}`);
+  }
+  return DOCTOR_CHECKS.filter((c) => (!only.length || only.includes(c.id)) && !skipped.includes(c.id));
+}
+
+export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
+  let password = env.GATEWAY_REDIS_PASSWORD;
+  if (!password && manifest.settings.redisPasswordSet) {
+    try {
+      password = parseSecrets(readFileSync(secretsFilePath(manifest.settings.stateDir), "utf8")).GATEWAY_REDIS_PASSWORD;
+    } catch {
+      // reported by the redis check as an authentication problem
+    }
+  }
+  return parseRedisUrl(manifest.settings.redisUrl, password);
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const checks = selectChecks(options.only, options.skip);
+  const manifestPath = join(gatewayStateDir(options.env), MANIFEST_FILE_NAME);
+  const manifest = readManifest(manifestPath);
+  if (!manifest) {
+    return {
+      ok: false,
+      checks: [fail("install", `gateway-setup has not installed anything for this agent dir (no ${manifestPath})`, "npx gateway-setup")],
+    };
+  }
+  const first = await runChecks(checks, manifest, options.env);
+  if (!options.fix) return first;
+  const repairs: { id: string; result: string }[] = [];
+  await withContext(manifest, options.env, async (ctx) => {
+    for (const finding of first.checks) {
+      const check = checks.find((c) => c.id === finding.id);
+      if (finding.status === "ok" || finding.status === "skip" || !check?.repair) continue;
+      if (check.needsRedis && !ctx.redis) continue;
+      try {
+        repairs.push({ id: check.id, result: await check.repair(ctx, finding) });
+      } catch (error) {
+        repairs.push({ id: check.id, result: `repair failed: ${(error as Error).message}` });
+      }
+    }
+  });
+  return { ...(await runChecks(checks, manifest, options.env)), repairs };
+}
+
+async function runChecks(checks: DoctorCheck[], manifest: Manifest, env: Env): Promise<DoctorReport> {
+  const findings = await withContext(manifest, env, async (ctx) => {
+    const results: Finding[] = [];
+    for (const check of checks) {
+      if (check.needsRedis && !ctx.redis) {
+        results.push(skip(check.id, "skipped: Redis is not reachable"));
+        continue;
+      }
+      try {
+        results.push(await check.run(ctx));
+      } catch (error) {
+        results.push(fail(check.id, `the check itself failed: ${(error as Error).message}`));
+      }
+    }
+    return results;
+  });
+  return { ok: !findings.some((f) => f.status === "fail"), checks: findings };
+}
+
+async function withContext<T>(manifest: Manifest, env: Env, body: (ctx: DoctorContext) => Promise<T>): Promise<T> {
+  const target = redisTargetFor(manifest, env);
+  const { probe, client: redis } = await connectRedis(target, 2000);
+  try {
+    const registered = redis ? await redis.smembers(sessionsRegistryKey(manifest.settings.prefix)) : [];
+    const sessionIds = [...new Set([manifest.settings.sessionId, ...registered.filter(isValidSessionId)])];
+    return await body({ env, manifest, target, redisProbe: probe, ...(redis ? { redis } : {}), sessionIds });
+  } finally {
+    redis?.disconnect();
+  }
+}

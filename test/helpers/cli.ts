@@ -1,0 +1,69 @@
+// Runs the built CLI (bin/gateway-setup.js) as a user would, in a temp HOME.
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const CLI = join(REPO_ROOT, "bin/gateway-setup.js");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Sandbox {
+  home: string;
+  bin: string;
+  env: Record<string, string>;
+  /** puts an executable script first on PATH */
+  standIn(name: string, script: string): void;
+}
+
+/** A temp HOME with an empty stand-in bin dir first on PATH; nothing points at the real home. */
+export function createSandbox(): Sandbox {
+  const home = mkdtempSync(join(tmpdir(), "gw-home-"));
+  const bin = mkdtempSync(join(tmpdir(), "gw-bin-"));
+  const env: Record<string, string> = {
+    HOME: home,
+    PATH: `${bin}:${process.env.PATH}`,
+    LANG: "C.UTF-8",
+    npm_config_prefer_offline: "true",
+    npm_config_update_notifier: "false",
+  };
+  return {
+    home,
+    bin,
+    env,
+    standIn(name, script) {
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, name), script);
+      chmodSync(join(bin, name), 0o755);
+    },
+  };
+}
+
+export function runCli(args: string[], options: { env: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number }): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd ?? options.env.HOME,
+      env: options.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdin.end(options.input ?? "");
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`gateway-setup ${args.join(" ")} did not finish in time\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 120_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,57 @@
+// The whole setup flow in-process: the wizard driven through a scripted Prompter, real Redis,
+// a temp HOME. Everything after the answers runs exactly as in the CLI.
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { createJsonOutput, type Output } from "../src/cli/output.ts";
+import { EXIT_CANCELLED, EXIT_OK, runSetup, type SetupContext } from "../src/cli/setup.ts";
+import { detectSystem } from "../src/platform/system.ts";
+import { CANCEL, createScriptedPrompter, type ScriptedAnswer } from "../src/wizard/scripted-prompter.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+
+function context(home: string, script: Record<string, ScriptedAnswer>, output: Output = createJsonOutput(() => {})): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
+  const env = { HOME: home, PATH: process.env.PATH, npm_config_prefer_offline: "true" };
+  return {
+    flags: {},
+    env,
+    cwd: home,
+    isTTY: true,
+    output,
+    prompter: createScriptedPrompter(script),
+    system: detectSystem(env),
+    invocation: "gateway-setup",
+  };
+}
+
+const answers = { goal: "notifications", sources: "cron", sessions: "one", redisUrl, scope: "project" };
+
+describe("setup flow with a scripted wizard", () => {
+  it("asks, shows the plan, confirms, installs into the project and verifies", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+    let report: { ok: boolean; verification: { id: string; status: string }[] } | undefined;
+    const ctx = context(home, { ...answers, confirm: true }, createJsonOutput((text) => (report = JSON.parse(text))));
+    expect(await runSetup(ctx)).toBe(EXIT_OK);
+    expect(ctx.prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "confirm"]);
+    expect(report?.ok).toBe(true);
+    expect(report?.verification.map((c) => c.status)).toEqual(["ok", "ok", "skip"]);
+    const index = join(home, ".pi/extensions/gateway/index.ts");
+    expect(readFileSync(index, "utf8")).toContain(`sessionId: "main"`);
+    expect(existsSync(join(home, ".pi/agent/gateway/manifest.json"))).toBe(true);
+  });
+
+  it.each(["goal", "redisUrl", "scope", "confirm"])("writes nothing when cancelled at %s", async (id) => {
+    const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+    const ctx = context(home, { ...answers, confirm: true, [id]: CANCEL });
+    expect(await runSetup(ctx)).toBe(EXIT_CANCELLED);
+    expect(snapshotTree(home)).toEqual({});
+  });
+
+  it("writes nothing when the plan is declined", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+    expect(await runSetup(context(home, { ...answers, confirm: false }))).toBe(EXIT_CANCELLED);
+    expect(snapshotTree(home)).toEqual({});
+  });
+});
