@@ -52,6 +52,18 @@ export function buildProgram(): Command {
       process.exitCode = await runDoctorCommand(flags);
     });
 
+  program
+    .command("uninstall")
+    .description("remove exactly what gateway-setup installed (from its manifest) and restore what was there before")
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--dry-run", "show what would be removed or restored, change nothing")
+    .option("--json", "print one JSON document and nothing else")
+    .option("--purge-queues", "also delete the session's queues and dead letters in Redis (kept by default)")
+    .action(async (flags) => {
+      const { runUninstallCommand } = await import("./uninstall-command.ts");
+      process.exitCode = await runUninstallCommand(flags);
+    });
+
   return program;
 }
 

@@ -1,0 +1,19 @@
+// `uninstall --purge-queues`: delete a session's protocol keys. Without it, queued events stay.
+import type { Redis } from "ioredis";
+import { aliveKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+
+export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: string): Promise<number> {
+  const keys = sessionKeys(prefix, sessionId);
+  const seen: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, batch] = await redis.scan(cursor, "MATCH", `${keys.seenPrefix}*`, "COUNT", 1000);
+    cursor = next;
+    seen.push(...batch);
+  } while (cursor !== "0");
+  const targets = [keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), ...seen];
+  let deleted = 0;
+  for (let i = 0; i < targets.length; i += 500) deleted += await redis.del(...targets.slice(i, i + 500));
+  await redis.srem(sessionsRegistryKey(prefix), sessionId);
+  return deleted;
+}

@@ -1,0 +1,184 @@
+// doctor and uninstall against a real install in a temp HOME and the test run's redis-server.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { runDoctor } from "../src/doctor/run-doctor.ts";
+import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
+import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
+import { createSandbox, runCli } from "./helpers/cli.ts";
+import { installTier1 } from "./helpers/install.ts";
+import { freePort } from "./helpers/redis-server.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+const statusOf = (report: Awaited<ReturnType<typeof runDoctor>>) => Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
+
+describe("doctor", () => {
+  it("reports a fresh install as healthy except for the missing listener", async () => {
+    const { env } = await installTier1(redisUrl);
+    const report = await runDoctor({ env, skip: ["pi"] });
+    expect(statusOf(report)).toEqual({
+      redis: "ok",
+      "extension-files": "ok",
+      "extension-deps": "ok",
+      listener: "warn",
+      queue: "ok",
+      "dead-letters": "ok",
+      sessions: "ok",
+    });
+    expect(report.ok).toBe(true);
+    expect(report.checks.find((c) => c.id === "listener")?.fix).toMatch(/start pi/);
+  });
+
+  it("detects drift and missing dependencies, and --fix repairs them", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const index = join(plan.settings.extensionDir, "index.ts");
+    writeFileSync(index, "// edited by hand\n");
+    rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
+    rmSync(join(plan.settings.extensionDir, "node_modules"), { recursive: true });
+    const broken = await runDoctor({ env, only: ["extension-files", "extension-deps"] });
+    expect(broken.ok).toBe(false);
+    expect(broken.checks[0]).toMatchObject({ status: "fail", fix: "gateway-setup doctor --fix" });
+    expect(broken.checks[0]!.message).toMatch(/index\.ts \(edited\).*keys\.ts \(missing\)/);
+    expect(broken.checks[1]).toMatchObject({ status: "fail" });
+    expect(broken.checks[1]!.fix).toMatch(/npm install/);
+
+    const fixed = await runDoctor({ env, only: ["extension-files", "extension-deps"], fix: true });
+    expect(fixed.repairs?.map((r) => r.id)).toEqual(["extension-files", "extension-deps"]);
+    expect(statusOf(fixed)).toEqual({ "extension-files": "ok", "extension-deps": "ok" });
+    expect(readFileSync(index, "utf8")).toContain("createGatewayExtension");
+  });
+
+  it("warns about deep queues, dead letters and stale sessions; --fix prunes the stale ones", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const { prefix, sessionId } = plan.settings;
+    const redis = new Redis(redisUrl);
+    try {
+      const keys = sessionKeys(prefix, sessionId);
+      const old = JSON.stringify({ id: "old", type: "t", source: "s", payload: {}, ts: Date.now() - 2 * 3600_000 });
+      await redis.lpush(keys.events, old);
+      await redis.lpush(keys.deadLetter, JSON.stringify({ raw: "{", reason: "not valid JSON" }));
+      await redis.sadd(sessionsRegistryKey(prefix), "pid-999999");
+      const report = await runDoctor({ env, only: ["queue", "dead-letters", "sessions"] });
+      expect(statusOf(report)).toEqual({ queue: "fail", "dead-letters": "warn", sessions: "warn" });
+      expect(report.checks[0]!.message).toContain(`${keys.events}: 1 pending`);
+      expect(report.checks[1]!.fix).toContain(`redis-cli LRANGE ${keys.deadLetter} 0 -1`);
+      expect(report.checks[2]!.message).toContain("pid-999999");
+
+      await redis.set(aliveKey(prefix, "pid-1"), "{}", "EX", 60);
+      await redis.sadd(sessionsRegistryKey(prefix), "pid-1");
+      const fixed = await runDoctor({ env, only: ["sessions"], fix: true });
+      expect(fixed.checks[0]!.status).toBe("ok");
+      expect(await redis.smembers(sessionsRegistryKey(prefix))).toEqual(["pid-1"]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("fails fast with exit 1 and a fix when Redis is down", async () => {
+    const port = await freePort();
+    const { env } = await installTier1(redisUrl);
+    const manifestPath = join(env.HOME, ".pi/agent/gateway/manifest.json");
+    writeFileSync(manifestPath, readFileSync(manifestPath, "utf8").replace(redisUrl, `redis://127.0.0.1:${port}`));
+    const started = Date.now();
+    const result = await runCli(["doctor", "--json", "--skip", "pi"], { env });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.checks[0]).toMatchObject({ id: "redis", status: "fail" });
+    expect(report.checks[0].fix).toMatch(/start Redis/);
+    expect(report.checks.find((c: { id: string }) => c.id === "queue").status).toBe("skip");
+  });
+
+  it("validates its flags and explains an empty home", async () => {
+    const sandbox = createSandbox();
+    const unknown = await runCli(["doctor", "--only", "nonsense"], { env: sandbox.env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown check "nonsense"; checks are: redis, /);
+    const empty = await runCli(["doctor", "--json"], { env: sandbox.env });
+    expect(empty.code).toBe(1);
+    expect(JSON.parse(empty.stdout).checks[0]).toMatchObject({ id: "install", status: "fail", fix: "npx gateway-setup" });
+  });
+
+  it("emits the documented JSON shape", async () => {
+    const { env } = await installTier1(redisUrl);
+    const result = await runCli(["doctor", "--json"], { env });
+    const report = JSON.parse(result.stdout);
+    expect(Object.keys(report).sort()).toEqual(["checks", "ok"]);
+    for (const check of report.checks) {
+      expect(Object.keys(check).filter((k) => !["id", "status", "message", "fix"].includes(k))).toEqual([]);
+      expect(["ok", "warn", "fail", "skip"]).toContain(check.status);
+      expect(typeof check.message).toBe("string");
+      if (check.status === "fail") expect(typeof check.fix).toBe("string");
+    }
+    expect(result.code).toBe(report.ok ? 0 : 1);
+  });
+});
+
+describe("uninstall", () => {
+  it("restores the home directory byte for byte, including a file it had replaced", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-uninstall-"));
+    mkdirSync(join(home, ".pi/agent/extensions/gateway"), { recursive: true });
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "// the user's own experiment\n");
+    mkdirSync(join(home, ".pi/agent/sessions"));
+    const before = snapshotTree(home);
+    const { env } = await installTier1(redisUrl, {}, home);
+    expect(snapshotTree(home)).not.toEqual(before);
+    const dry = await runCli(["uninstall", "--dry-run"], { env });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/restore\s+~\/\.pi\/agent\/extensions\/gateway\/index\.ts/);
+    const refused = await runCli(["uninstall"], { env });
+    expect(refused.code).toBe(2);
+    const result = await runCli(["uninstall", "--yes"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("keeps and names a file the user edited, and keeps queues unless asked", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const redis = new Redis(redisUrl);
+    try {
+      const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);
+      await redis.lpush(keys.events, "{}");
+      const index = join(plan.settings.extensionDir, "index.ts");
+      writeFileSync(index, "// mine now\n");
+      const uninstall = planUninstall(plan.settings.manifestPath)!;
+      expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: index, reason: "edited since install" });
+      applyUninstall(uninstall);
+      expect(readFileSync(index, "utf8")).toBe("// mine now\n");
+      expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts": expect.any(String) });
+      expect(await redis.llen(keys.events)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("--purge-queues deletes the session's keys", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const redis = new Redis(redisUrl);
+    try {
+      const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);
+      await redis.lpush(keys.events, "{}");
+      await redis.lpush(keys.deadLetter, "{}");
+      await redis.set(`${keys.seenPrefix}abc`, "1");
+      const result = await runCli(["uninstall", "--yes", "--purge-queues", "--json"], { env });
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).purged).toBe(3);
+      expect(await redis.exists(keys.events, keys.deadLetter, `${keys.seenPrefix}abc`)).toBe(0);
+      expect(snapshotTree(env.HOME)).toEqual({});
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("says so when nothing is installed", async () => {
+    const sandbox = createSandbox();
+    const result = await runCli(["uninstall", "--yes"], { env: sandbox.env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Nothing to uninstall/);
+  });
+});
+
