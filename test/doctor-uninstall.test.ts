@@ -174,6 +174,20 @@ describe("uninstall", () => {
     }
   });
 
+  it("moving the extension to another scope takes back the old one, and uninstall still restores everything", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-rescope-"));
+    mkdirSync(join(home, "project"));
+    const before = snapshotTree(home);
+    const global = await installTier1(redisUrl, {}, home);
+    const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "project"), prefix: global.plan.settings.prefix }, home);
+    const tree = Object.keys(snapshotTree(home));
+    expect(tree.some((p) => p.startsWith(".pi/agent/extensions/"))).toBe(false);
+    expect(tree).toContain("project/.pi/extensions/gateway/index.ts");
+    expect(tree).toContain("project/.pi/extensions/gateway/node_modules/");
+    applyUninstall(planUninstall(moved.plan.settings.manifestPath)!);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
   it("says so when nothing is installed", async () => {
     const sandbox = createSandbox();
     const result = await runCli(["uninstall", "--yes"], { env: sandbox.env });

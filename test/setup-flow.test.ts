@@ -8,12 +8,13 @@ import { createJsonOutput, type Output } from "../src/cli/output.ts";
 import { EXIT_CANCELLED, EXIT_OK, runSetup, type SetupContext } from "../src/cli/setup.ts";
 import { detectSystem } from "../src/platform/system.ts";
 import { CANCEL, createScriptedPrompter, type ScriptedAnswer } from "../src/wizard/scripted-prompter.ts";
+import { TEST_NPM_ENV } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
 
 function context(home: string, script: Record<string, ScriptedAnswer>, output: Output = createJsonOutput(() => {})): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
-  const env = { HOME: home, PATH: process.env.PATH, npm_config_prefer_offline: "true" };
+  const env = { HOME: home, PATH: process.env.PATH, ...TEST_NPM_ENV };
   return {
     flags: {},
     env,

@@ -53,6 +53,15 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("status")
+    .description("what is installed, sessions, pending events and dead letters")
+    .option("--json", "print one JSON document")
+    .action(async (flags) => {
+      const { runStatusCommand } = await import("./status-command.ts");
+      process.exitCode = await runStatusCommand(flags);
+    });
+
+  program
     .command("uninstall")
     .description("remove exactly what gateway-setup installed (from its manifest) and restore what was there before")
     .option("-y, --yes", "do not ask for confirmation")

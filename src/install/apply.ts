@@ -6,8 +6,9 @@ import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
 import { ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
+import { applyRemovalSteps, planCreatedPathRemoval, planFileRemoval } from "./uninstall.ts";
 
-export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready";
+export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored";
 
 export interface StepResult {
   step: PlanStep;
@@ -66,6 +67,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const backupRoot = join(plan.settings.stateDir, "backups", stamp);
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
+  const onCommit: (() => void)[] = [];
   let current: PlanStep | undefined;
 
   const checkCancelled = () => {
@@ -98,12 +100,16 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       options.reporter?.stepFinished(result);
     }
     current = undefined;
+    const retired = retireStaleInstall(plan, previousManifest, undo, onCommit);
+    results.push(...retired.results);
+    files.push(...retired.kept);
     checkCancelled();
     await options.verify?.();
     checkCancelled();
 
-    const changed = results.some((r) => r.outcome === "created" || r.outcome === "updated" || r.outcome === "ran");
+    const changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
     if (changed || !previousManifest) {
+      mkdirs(plan.settings.stateDir);
       const manifest: Manifest = {
         tool: "gateway-setup",
         formatVersion: 1,
@@ -128,6 +134,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       };
       writeFileStep(manifestStep, undefined, backupRoot, undo, mkdirs, []);
     }
+    for (const commit of onCommit) commit();
     return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
     const problems = rollback(undo);
@@ -210,4 +217,28 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
   });
   if (options.signal?.aborted) throw new InstallCancelledError();
   if (result.code !== 0) throw new Error(describeFailure(result));
+}
+
+/**
+ * Files and directories the previous install wrote that this plan no longer does (a new version's
+ * file list, or the extension moved to another scope) are taken back, inside the transaction.
+ * Files the user edited stay, and stay in the manifest so uninstall names them.
+ */
+function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[]): { results: StepResult[]; kept: ManifestFile[] } {
+  if (!previous) return { results: [], kept: [] };
+  const planned = new Set(plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : [])));
+  const stale = previous.files.filter((file) => !planned.has(file.path));
+  const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
+  const steps = [...planFileRemoval(stale), ...planCreatedPathRemoval(previous.commands, plannedCreates)];
+  applyRemovalSteps(steps, undo, onCommit);
+  const kept = stale.filter((file) => steps.some((step) => step.kind === "keep-file" && step.path === file.path));
+  const results = steps
+    .filter((step) => step.kind !== "keep-file" && step.kind !== "remove-dirs-if-empty")
+    .map((step): StepResult => ({
+      step: { kind: "file", component: "cleanup", description: "take back what the previous install wrote", path: step.path, contents: "", mode: 0 },
+      outcome: step.kind === "restore-file" ? "restored" : "removed",
+    }));
+  const staleDirs = previous.createdDirs.filter((dir) => !plan.steps.some((step) => "path" in step && step.path.startsWith(dir + "/")));
+  onCommit.push(() => removeEmptyDirs([...staleDirs, ...stale.map((f) => dirname(f.path))].sort((a, b) => a.length - b.length)));
+  return { results, kept };
 }

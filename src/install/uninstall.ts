@@ -1,9 +1,9 @@
 // Uninstall is driven by the manifest: remove exactly what was installed, put back what was there
 // before, keep (and name) anything the user edited since. Planned as data first, like install.
-import { existsSync, rmSync, statSync } from "node:fs";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
-import { readManifest, type Manifest } from "./manifest.ts";
+import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 
 export type UninstallStep =
   | { kind: "remove-file"; path: string }
@@ -18,49 +18,69 @@ export interface UninstallPlan {
   steps: UninstallStep[];
 }
 
-export function planUninstall(manifestPath: string): UninstallPlan | undefined {
-  const manifest = readManifest(manifestPath);
-  if (!manifest) return undefined;
-  const steps: UninstallStep[] = [];
-  const keptBackups = new Set<string>();
-  for (const file of manifest.files) {
+/** How to take back files an install wrote: remove, put the original back, or keep an edited one. */
+export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
+  return files.flatMap((file): UninstallStep[] => {
     const current = readExisting(file.path);
     const backup = file.original.existed ? file.original.backup : undefined;
     if (current && sha256(current.contents) !== file.sha256) {
-      steps.push({ kind: "keep-file", path: file.path, reason: "edited since install", ...(backup ? { backup } : {}) });
-      if (backup) keptBackups.add(backup);
-    } else if (backup) {
-      steps.push({ kind: "restore-file", path: file.path, backup });
-    } else if (current) {
-      steps.push({ kind: "remove-file", path: file.path });
+      return [{ kind: "keep-file", path: file.path, reason: "edited since install", ...(backup ? { backup } : {}) }];
     }
-  }
-  for (const command of manifest.commands) {
-    for (const path of command.creates ?? []) if (existsSync(path)) steps.push({ kind: "remove-tree", path });
-  }
+    if (backup) return [{ kind: "restore-file", path: file.path, backup }];
+    return current ? [{ kind: "remove-file", path: file.path }] : [];
+  });
+}
+
+export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<string> = new Set()): UninstallStep[] {
+  return commands.flatMap((command) => (command.creates ?? []).filter((path) => !keep.has(path) && existsSync(path)).map((path) => ({ kind: "remove-tree" as const, path })));
+}
+
+export function planUninstall(manifestPath: string): UninstallPlan | undefined {
+  const manifest = readManifest(manifestPath);
+  if (!manifest) return undefined;
+  const steps = [...planFileRemoval(manifest.files), ...planCreatedPathRemoval(manifest.commands)];
+  const keepsBackups = steps.some((step) => step.kind === "keep-file" && step.backup);
   steps.push({ kind: "remove-file", path: manifestPath });
   const backups = join(manifest.settings.stateDir, "backups");
-  if (existsSync(backups) && keptBackups.size === 0) steps.push({ kind: "remove-tree", path: backups });
+  if (existsSync(backups) && !keepsBackups) steps.push({ kind: "remove-tree", path: backups });
   const dirs = [...new Set([...manifest.createdDirs, ...manifest.files.map((f) => dirname(f.path))])].sort((a, b) => a.length - b.length);
   steps.push({ kind: "remove-dirs-if-empty", paths: dirs });
   return { manifestPath, manifest, steps };
 }
 
 export function applyUninstall(plan: UninstallPlan): void {
-  for (const step of plan.steps) {
+  applyRemovalSteps(plan.steps);
+}
+
+/** Runs removal steps; `undo`, when given, receives how to reverse each file change (for rollback). */
+export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[], onCommit?: (() => void)[]): void {
+  for (const step of steps) {
     switch (step.kind) {
-      case "remove-file":
+      case "remove-file": {
+        const current = readExisting(step.path);
         rmSync(step.path, { force: true });
+        if (current) undo?.push(() => writeFileAtomic(step.path, current.contents, current.mode));
         break;
+      }
       case "restore-file": {
         const original = readExisting(step.backup);
         if (!original) throw new Error(`the backup ${step.backup} of ${step.path} is missing; nothing to restore`);
+        const current = readExisting(step.path);
         writeFileAtomic(step.path, original.contents, original.mode);
-        rmSync(step.backup, { force: true });
+        if (!undo) rmSync(step.backup, { force: true });
+        else if (current) undo.push(() => writeFileAtomic(step.path, current.contents, current.mode));
         break;
       }
       case "remove-tree":
-        rmSync(step.path, { recursive: true, force: true });
+        if (undo) {
+          // inside a transaction: move it aside now, delete it for good only when the install commits
+          const aside = `${step.path}.gateway-setup-retired-${process.pid}`;
+          renameSync(step.path, aside);
+          undo.push(() => renameSync(aside, step.path));
+          onCommit?.push(() => rmSync(aside, { recursive: true, force: true }));
+        } else {
+          rmSync(step.path, { recursive: true, force: true });
+        }
         break;
       case "remove-dirs-if-empty":
         removeEmptyDirs(step.paths.filter((p) => existsSync(p) && statSync(p).isDirectory()));

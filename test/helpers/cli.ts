@@ -7,6 +7,13 @@ import { join, resolve } from "node:path";
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO_ROOT, "bin/gateway-setup.js");
 
+/** npm settings for tests: a cache outside the temp HOME (so HOME stays byte-comparable), prefer it. */
+export const TEST_NPM_ENV = {
+  npm_config_cache: join(tmpdir(), "gateway-setup-test-npm-cache"),
+  npm_config_prefer_offline: "true",
+  npm_config_update_notifier: "false",
+};
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -29,8 +36,7 @@ export function createSandbox(): Sandbox {
     HOME: home,
     PATH: `${bin}:${process.env.PATH}`,
     LANG: "C.UTF-8",
-    npm_config_prefer_offline: "true",
-    npm_config_update_notifier: "false",
+    ...TEST_NPM_ENV,
   };
   return {
     home,

@@ -1,0 +1,93 @@
+// `gateway-setup status`: what is installed, and what the queues look like right now.
+import { join } from "node:path";
+import { connectRedis } from "../components/redis/probe.ts";
+import { ioredisInstalled } from "../components/extension/check.ts";
+import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { readManifest } from "../install/manifest.ts";
+import { displayPath, gatewayStateDir } from "../platform/paths.ts";
+import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
+import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
+import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
+
+export interface SessionStatus {
+  id: string;
+  registered: boolean;
+  alive: boolean;
+  listeners: number;
+  pending: number;
+  processing: number;
+  deadLetters: number;
+}
+
+export interface StatusReport {
+  installed: boolean;
+  version?: string;
+  tier?: number;
+  installedAt?: string;
+  updatedAt?: string;
+  extensionDir?: string;
+  ioredis?: string | null;
+  redis?: { url: string; reachable: boolean; problem?: string };
+  sessions: SessionStatus[];
+}
+
+export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusReport> {
+  const manifest = readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME));
+  if (!manifest) return { installed: false, sessions: [] };
+  const { settings } = manifest;
+  const report: StatusReport = {
+    installed: true,
+    version: manifest.version,
+    tier: settings.tier,
+    installedAt: manifest.installedAt,
+    updatedAt: manifest.updatedAt,
+    extensionDir: settings.extensionDir,
+    ioredis: ioredisInstalled(settings.extensionDir) ?? null,
+    sessions: [],
+  };
+  const { probe, client } = await connectRedis(redisTargetFor(manifest, env));
+  report.redis = { url: settings.redisUrl, reachable: Boolean(client), ...("message" in probe ? { problem: probe.message } : {}) };
+  if (!client) return report;
+  try {
+    const registered = (await client.smembers(sessionsRegistryKey(settings.prefix))).filter(isValidSessionId);
+    for (const id of [...new Set([settings.sessionId, ...registered])].sort()) {
+      const keys = sessionKeys(settings.prefix, id);
+      const [pending, processing, deadLetters, alive, numsub] = await Promise.all([
+        client.llen(keys.events),
+        client.llen(keys.processing),
+        client.llen(keys.deadLetter),
+        client.exists(aliveKey(settings.prefix, id)),
+        client.pubsub("NUMSUB", keys.notify) as Promise<(string | number)[]>,
+      ]);
+      report.sessions.push({ id, registered: registered.includes(id), alive: alive === 1, listeners: Number(numsub[1] ?? 0), pending, processing, deadLetters });
+    }
+  } finally {
+    client.disconnect();
+  }
+  return report;
+}
+
+export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): string {
+  if (!report.installed) return "Not installed. Run: npx gateway-setup";
+  const lines = [
+    `gateway-setup ${report.version}, tier ${report.tier}, installed ${report.installedAt}${report.updatedAt !== report.installedAt ? `, updated ${report.updatedAt}` : ""}`,
+    `extension  ${displayPath(report.extensionDir!, env)} (ioredis ${report.ioredis ?? "MISSING"})`,
+    `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,
+    "last heartbeat  n/a (heartbeats come with tier 2)",
+  ];
+  if (report.sessions.length) {
+    lines.push("", "session          alive  listening  pending  in-flight  dead-letters");
+    for (const s of report.sessions) {
+      lines.push(
+        `${s.id.padEnd(16)} ${(s.alive ? "yes" : "no").padEnd(6)} ${String(s.listeners).padEnd(10)} ${String(s.pending).padEnd(8)} ${String(s.processing).padEnd(10)} ${s.deadLetters}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+export async function runStatusCommand(flags: { json?: boolean }, env = process.env): Promise<number> {
+  const report = await collectStatus(env);
+  process.stdout.write((flags.json ? JSON.stringify(report, null, 2) : formatStatus(report, env)) + "\n");
+  return report.installed && report.redis?.reachable ? EXIT_OK : EXIT_FAILED;
+}
