@@ -1,9 +1,9 @@
 // The built CLI end to end, in a temp HOME, against the test run's real redis-server.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { createSandbox, runCli } from "./helpers/cli.ts";
+import { CLI, createSandbox, runCli } from "./helpers/cli.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
@@ -152,5 +152,26 @@ describe("gateway-setup CLI", () => {
     } finally {
       spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
     }
+  });
+});
+
+describe("gateway-setup interrupted", () => {
+  it("rolls everything back on Ctrl-C (SIGINT) during npm install and exits 130", async () => {
+    const sandbox = createSandbox();
+    const started = join(sandbox.bin, "npm-started");
+    sandbox.standIn("npm", `#!/bin/sh\nmkdir -p node_modules/partial\ntouch "${started}"\nsleep 30\n`);
+    const before = snapshotTree(sandbox.home);
+    const child = spawn(process.execPath, [CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, stdio: "pipe" });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(started) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(started), output).toBe(true);
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(code, output).toBe(130);
+    expect(output).toMatch(/cancelled; every change it made was rolled back/);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });

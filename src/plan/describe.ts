@@ -1,4 +1,5 @@
 // The human summary of a Plan: every file it will write and every command it will run.
+import { createTwoFilesPatch } from "diff";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
@@ -34,13 +35,31 @@ export function describePlan(plan: Plan, env: Env): string {
     `Tier ${s.tier}, session "${s.sessionId}", keys ${s.prefix}:events:${s.sessionId} / ${s.prefix}:notify:${s.sessionId}`,
     `Redis     ${s.redisUrl}${s.redisPasswordSet ? " (password stored in a 0600 file)" : ""}`,
     "",
-    ...shown.map((step) => describeStep(step, env)),
+    ...shown.flatMap((step) => {
+      const diff = step.kind === "file" && !step.secret ? fileDiff(step.path, step.contents, env) : undefined;
+      return diff ? [describeStep(step, env), diff] : [describeStep(step, env)];
+    }),
     ...runtimeSummary,
     `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
     "",
     "Then verify:",
     ...plan.verification.map((line, i) => `  ${i + 1}. ${line}`),
   ].join("\n");
+}
+
+const MAX_DIFF_LINES = 40;
+
+/** A unified diff of what a changed file will become (never for secret files). */
+export function fileDiff(path: string, contents: string, env: Env): string | undefined {
+  const existing = readExisting(path);
+  if (!existing) return undefined;
+  const before = existing.contents.toString("utf8");
+  if (before === contents) return undefined;
+  const shown = displayPath(path, env);
+  const patch = createTwoFilesPatch(`${shown} (now)`, `${shown} (planned)`, before, contents, "", "", { context: 2 });
+  const lines = patch.split("\n").slice(2).filter((line) => line !== "\\ No newline at end of file");
+  const cut = lines.length > MAX_DIFF_LINES ? [...lines.slice(0, MAX_DIFF_LINES), `… ${lines.length - MAX_DIFF_LINES} more lines`] : lines;
+  return cut.map((line) => `          ${line}`).join("\n");
 }
 
 function summarizeChanges(steps: PlanStep[]): string {
