@@ -1,8 +1,8 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { applyPlan, ApplyError, InstallCancelledError, type ApplyOptions } from "../src/install/apply.ts";
+import { applyPlan, ApplyError, BACKUP_GENERATIONS, InstallCancelledError, type ApplyOptions } from "../src/install/apply.ts";
 import { readManifest } from "../src/install/manifest.ts";
 import type { Plan, PlanStep } from "../src/plan/plan.ts";
 import { snapshotTree } from "./helpers/tree.ts";
@@ -86,6 +86,22 @@ describe("applyPlan", () => {
     expect(readFileSync(backup, "utf8")).toBe("user's own");
     const manifest = readManifest(plan.settings.manifestPath)!;
     expect(manifest.files[0]!.original).toEqual({ existed: true, backup });
+  });
+
+  it("keeps a few backup generations, and always the original", async () => {
+    mkdirSync(join(home, ".pi/agent/extensions/gateway"), { recursive: true });
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "the user's original");
+    for (let i = 0; i < 8; i++) {
+      const when = new Date(Date.UTC(2026, 0, 1, 0, 0, i));
+      await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", `version ${i}`)]), options({ now: () => when }));
+    }
+    const manifest = readManifest(join(home, ".pi/agent/gateway/manifest.json"))!;
+    const original = manifest.files[0]!.original;
+    expect(original.existed && readFileSync(original.backup, "utf8")).toBe("the user's original");
+    const generations = readdirSync(join(home, ".pi/agent/gateway/backups"));
+    expect(generations).toHaveLength(BACKUP_GENERATIONS + 1);
+    expect(generations).toContain("2026-01-01T00-00-00-000Z");
+    expect(generations).not.toContain("2026-01-01T00-00-01-000Z");
   });
 
   it.each(["a failing command", "a failing verification", "a cancel"])("rolls everything back after %s", async (failure) => {

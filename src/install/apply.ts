@@ -1,6 +1,6 @@
 // Applies a Plan as one transaction: every change is recorded with its undo, and any failure,
 // a failed verification or a cancel (Ctrl-C) rolls everything this run changed back.
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
@@ -135,6 +135,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       writeFileStep(manifestStep, undefined, backupRoot, undo, mkdirs, []);
     }
     for (const commit of onCommit) commit();
+    pruneBackups(join(plan.settings.stateDir, "backups"), files);
     return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
     const problems = rollback(undo);
@@ -241,4 +242,17 @@ function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Un
   const staleDirs = previous.createdDirs.filter((dir) => !plan.steps.some((step) => "path" in step && step.path.startsWith(dir + "/")));
   onCommit.push(() => removeEmptyDirs([...staleDirs, ...stale.map((f) => dirname(f.path))].sort((a, b) => a.length - b.length)));
   return { results, kept };
+}
+
+export const BACKUP_GENERATIONS = 5;
+
+/** Keeps the newest few backup generations, and always the ones that hold a file's original. */
+function pruneBackups(backups: string, files: ManifestFile[]): void {
+  if (!existsSync(backups)) return;
+  const originals = files.flatMap((file) => (file.original.existed ? [file.original.backup] : []));
+  const generations = readdirSync(backups).sort().reverse();
+  for (const generation of generations.slice(BACKUP_GENERATIONS)) {
+    const dir = join(backups, generation);
+    if (!originals.some((path) => path.startsWith(dir + "/"))) rmSync(dir, { recursive: true, force: true });
+  }
 }
