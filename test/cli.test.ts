@@ -1,6 +1,6 @@
 // The built CLI end to end, in a temp HOME, against the test run's real redis-server.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { CLI, createSandbox, runCli } from "./helpers/cli.ts";
@@ -91,6 +91,18 @@ describe("gateway-setup CLI", () => {
     const second = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", "clitest"], { env: sandbox.env });
     expect(second.code).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, changed: false });
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+
+  it("explains an unwritable agent dir and leaves the home as it was", async () => {
+    const sandbox = createSandbox();
+    writeFileSync(join(sandbox.home, ".pi"), "a file where pi's directory should be");
+    const before = snapshotTree(sandbox.home);
+    const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
+    expect(result.code).toBe(1);
+    expect(result.stderr + result.stdout).toMatch(/could not write .*\.pi\/agent\/extensions\/gateway\/index\.ts/);
+    expect(result.stderr + result.stdout).toMatch(/a file stands where gateway-setup needs a directory/);
+    expect(result.stderr + result.stdout).toMatch(/Every change was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 

@@ -174,7 +174,7 @@ async function applyAndVerify(
       const rollback = error.rollbackProblems.length
         ? ` Rolling back left problems: ${error.rollbackProblems.join("; ")}`
         : " Every change was rolled back.";
-      return fail(EXIT_FAILED, `${error.message}.${rollback}`, failedCheck()?.fix);
+      return fail(EXIT_FAILED, `${error.message}.${rollback}`, error.fix ?? failedCheck()?.fix);
     }
     throw error;
   }

@@ -51,9 +51,25 @@ export class ApplyError extends Error {
     message: string,
     readonly step: PlanStep | undefined,
     readonly rollbackProblems: string[],
+    readonly fix?: string,
   ) {
     super(message);
   }
+}
+
+function failureMessage(step: PlanStep | undefined, error: NodeJS.ErrnoException): string {
+  if (!step) return error.message;
+  if (step.kind === "file") return `could not write ${step.path} (${step.description}): ${error.message}`;
+  return `could not ${step.description}: ${error.message}`;
+}
+
+function fixFor(error: NodeJS.ErrnoException): string | undefined {
+  if (error.code === "EACCES" || error.code === "EPERM" || error.code === "EROFS") {
+    return "make that directory writable for your user, or point PI_CODING_AGENT_DIR at a writable directory, then run gateway-setup again";
+  }
+  if (error.code === "ENOTDIR" || error.code === "EEXIST") return "a file stands where gateway-setup needs a directory: move it aside, then run gateway-setup again";
+  if (error.code === "ENOSPC") return "free some disk space, then run gateway-setup again";
+  return undefined;
 }
 
 type Undo = () => void;
@@ -140,8 +156,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   } catch (error) {
     const problems = rollback(undo);
     if (error instanceof InstallCancelledError) throw error;
-    const message = (error as Error).message;
-    throw new ApplyError(current ? `failed to ${current.description}: ${message}` : message, current, problems);
+    throw new ApplyError(failureMessage(current, error as NodeJS.ErrnoException), current, problems, fixFor(error as NodeJS.ErrnoException));
   }
 }
 
