@@ -10,12 +10,13 @@ export function buildProgram(): Command {
         "events into Redis, and a pi session picks them up as user messages.",
     )
     .version(ownVersion(), "-v, --version")
+    .usage("[options] | <command> [options]")
     .showHelpAfterError("(run gateway-setup --help for usage)")
+    .enablePositionalOptions()
     .exitOverride();
 
+  // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
   program
-    .command("setup", { isDefault: true })
-    .description("install a tier (asks a few questions unless --yes); the default command")
     .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge (2-4 are not available yet)"))
     .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
     .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))

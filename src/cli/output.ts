@@ -9,6 +9,8 @@ export interface Spinner {
 
 export interface Output {
   readonly json: boolean;
+  intro(title: string): void;
+  outro(message: string): void;
   info(message: string): void;
   success(message: string): void;
   warn(message: string): void;
@@ -22,6 +24,8 @@ export interface Output {
 export function createHumanOutput(): Output {
   return {
     json: false,
+    intro: (title) => clack.intro(title),
+    outro: (message) => clack.outro(message),
     info: (m) => clack.log.info(m),
     success: (m) => clack.log.success(m),
     warn: (m) => clack.log.warn(m),
@@ -44,6 +48,8 @@ export function createJsonOutput(write: (text: string) => void = (t) => process.
   const quiet = () => {};
   return {
     json: true,
+    intro: quiet,
+    outro: quiet,
     info: quiet,
     success: quiet,
     warn: quiet,

@@ -7,6 +7,7 @@ import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from ".
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
+import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
@@ -55,6 +56,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
   const finish = (code: number) => {
     report.ok = code === EXIT_OK;
     if (ctx.output.json) ctx.output.document(report);
+    else ctx.output.outro(code === EXIT_OK ? (report.dryRun ? "Dry run: nothing was changed." : "Done.") : code === EXIT_CANCELLED ? "Nothing was changed." : "Nothing was installed.");
     return code;
   };
   const fail = (code: number, message: string, fix?: string) => {
@@ -67,7 +69,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     const given = answersFromFlags(ctx.flags);
     const prompter = ctx.prompter;
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
-    prompter?.intro("gateway-setup: make pi always-on and reachable");
+    ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
 
     const answers = await resolveAnswers(given, prompter, ctx.cwd);
     const target = parseRedisUrl(answers.redisUrl, answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH);
@@ -148,10 +150,10 @@ async function applyAndVerify(
       invocation: ctx.invocation,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       reporter: {
-        stepStarted: () => {},
-        stepFinished: (result) => {
-          if (result.outcome !== "unchanged") ctx.output.info(`${result.outcome}: ${stepTarget(result.step, ctx.env)}`);
+        stepStarted: (step) => {
+          if (step.kind === "command" && !step.satisfied) ctx.output.info(`running ${step.argv.join(" ")}`);
         },
+        stepFinished: () => {},
       },
       waitForRedis: (timeoutMs) => waitForRedis(target, timeoutMs),
       verify: async () => {
@@ -168,13 +170,14 @@ async function applyAndVerify(
     });
     results = applied.results;
     report.changed = applied.changed;
+    ctx.output.success(summarizeResults(results));
     report.applied = results.map((r) => ({ description: r.step.description, target: stepTarget(r.step, ctx.env), outcome: r.outcome }));
   } catch (error) {
     if (error instanceof ApplyError) {
       const rollback = error.rollbackProblems.length
         ? ` Rolling back left problems: ${error.rollbackProblems.join("; ")}`
         : " Every change was rolled back.";
-      return fail(EXIT_FAILED, `${error.message}.${rollback}`, error.fix ?? failedCheck()?.fix);
+      return fail(EXIT_FAILED, `${error.message.replace(/\.$/, "")}.${rollback}`, error.fix ?? failedCheck()?.fix);
     }
     throw error;
   }
@@ -190,14 +193,29 @@ async function applyAndVerify(
   ctx.output.note(
     [
       `Extension: ${displayPath(extensionDir, ctx.env)}`,
-      "Start (or /reload) pi, then push an event from any script:",
-      `  redis-cli LPUSH ${prefix}:events:${sessionId} '{"id":"job-1","type":"job.done","source":"cron","payload":{},"ts":'$(date +%s000)'}' \\`,
-      `    && redis-cli PUBLISH ${prefix}:notify:${sessionId} x`,
-      "Check health any time with: gateway-setup doctor",
+      "Start pi (or /reload a running one); then any script can reach it:",
+      "",
+      `  redis-cli LPUSH ${prefix}:events:${sessionId} \\`,
+      `    '{"id":"job-1","type":"job.done","source":"cron","payload":{},"ts":1}'`,
+      `  redis-cli PUBLISH ${prefix}:notify:${sessionId} job-1`,
+      "",
+      "Health: gateway-setup doctor    Remove: gateway-setup uninstall",
     ].join("\n"),
     "Installed",
   );
   return finish(EXIT_OK);
+}
+
+function summarizeResults(results: StepResult[]): string {
+  const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+  const parts = [
+    count("created") && `${count("created")} file(s) created`,
+    count("updated") && `${count("updated")} updated (previous versions backed up)`,
+    count("unchanged") && `${count("unchanged")} already up to date`,
+    count("ran") && `${count("ran")} command(s) run`,
+    count("removed") + count("restored") && `${count("removed") + count("restored")} left over from an earlier install taken back`,
+  ].filter(Boolean);
+  return parts.join(", ");
 }
 
 function stepTarget(step: PlanStep, env: Env): string {

@@ -1,7 +1,7 @@
 // `gateway-setup status`: what is installed, and what the queues look like right now.
 import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
-import { ioredisInstalled } from "../components/extension/check.ts";
+import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";

@@ -10,6 +10,8 @@ export interface GatewayConfig {
   redisUrl: string;
   /** KEY=VALUE file (mode 0600) that may hold GATEWAY_REDIS_PASSWORD */
   secretsFile?: string;
+  /** only ever passed in memory (the installer's self-test); never rendered into a file */
+  redisPassword?: string;
   /** how long an event id is remembered for de-duplication */
   dedupeTtlSeconds: number;
   /** at most this many events are handed to pi in one message */

@@ -106,8 +106,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       if (step.kind === "file") {
         result = writeFileStep(step, previousManifest, backupRoot, undo, mkdirs, files);
       } else if (step.kind === "command") {
-        await runCommandStep(step, options, undo);
-        result = { step, outcome: "ran" };
+        if (!step.satisfied) await runCommandStep(step, options, undo);
+        result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
       } else {
         await options.waitForRedis(step.timeoutMs);
         result = { step, outcome: "ready" };

@@ -19,7 +19,8 @@ export function readExisting(path: string): ExistingFile | undefined {
     if (!stat.isFile()) throw new Error(`${path} exists and is not a regular file`);
     return { contents: readFileSync(path), mode: stat.mode & 0o777 };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw error;
   }
 }

@@ -18,7 +18,7 @@ export function describeStep(step: PlanStep, env: Env): string {
     case "file":
       return `${fileChange(step.path, step.contents, step.mode).padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
     case "command":
-      return `run       ${step.argv.join(" ")}${step.cwd ? `  (in ${displayPath(step.cwd, env)})` : ""}`;
+      return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `  (in ${displayPath(step.cwd, env)})` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
       return `check     ${step.description}`;
   }

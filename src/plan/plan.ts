@@ -24,6 +24,8 @@ export interface CommandStep {
   /** let the user see (and answer) the command, e.g. sudo or a package manager */
   interactive?: boolean;
   timeoutMs?: number;
+  /** decided when planning: what the command would do is already done, so apply skips it */
+  satisfied?: boolean;
 }
 
 /** Waits (bounded) until Redis answers PING, e.g. after installing it. */

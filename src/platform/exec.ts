@@ -59,9 +59,12 @@ export async function run(binary: string, args: string[], options: RunOptions = 
   const resolved = which(binary, env);
   if (!resolved) throw new CommandNotFoundError(binary);
   const inherit = options.stdio === "inherit";
+  // A piped child gets its own process group so a timeout or cancel can stop everything it
+  // started; an interactive one stays in the terminal's foreground group (sudo may ask there).
   const child = spawn(resolved, args, {
     cwd: options.cwd,
     env: env as NodeJS.ProcessEnv,
+    detached: !inherit,
     stdio: [options.input === undefined ? (inherit ? "inherit" : "ignore") : "pipe", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
   });
   let stdout = "";
@@ -69,14 +72,22 @@ export async function run(binary: string, args: string[], options: RunOptions = 
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   if (options.input !== undefined) child.stdin?.end(options.input);
+  const stop = () => {
+    try {
+      if (!inherit && child.pid) process.kill(-child.pid, "SIGTERM");
+      else child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
   let timedOut = false;
   const timer = options.timeoutMs
     ? setTimeout(() => {
         timedOut = true;
-        child.kill("SIGTERM");
+        stop();
       }, options.timeoutMs)
     : undefined;
-  const onAbort = () => child.kill("SIGTERM");
+  const onAbort = stop;
   options.signal?.addEventListener("abort", onAbort, { once: true });
   return new Promise((resolve, reject) => {
     child.once("error", (error) => {

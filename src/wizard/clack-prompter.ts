@@ -8,9 +8,7 @@ function answered<T>(value: T): Exclude<T, symbol> {
 
 export function createClackPrompter(): Prompter {
   return {
-    intro: (title) => clack.intro(title),
     note: (message, title) => clack.note(message, title),
-    outro: (message) => clack.outro(message),
     select: async (q) =>
       answered(
         await clack.select({

@@ -30,13 +30,11 @@ export interface ConfirmQuestion {
 }
 
 export interface Prompter {
-  intro(title: string): void;
   note(message: string, title?: string): void;
   select<T extends string>(question: SelectQuestion<T>): Promise<T>;
   text(question: TextQuestion): Promise<string>;
   password(question: TextQuestion): Promise<string>;
   confirm(question: ConfirmQuestion): Promise<boolean>;
-  outro(message: string): void;
 }
 
 /** Ctrl-C / Escape at a prompt. Nothing has been written when this is thrown. */

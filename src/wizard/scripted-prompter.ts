@@ -7,7 +7,7 @@ export type ScriptedAnswer = string | boolean | typeof CANCEL;
 export interface ScriptedPrompter extends Prompter {
   /** question ids in the order they were asked */
   readonly asked: string[];
-  /** notes and intro/outro text shown */
+  /** notes shown */
   readonly shown: string[];
 }
 
@@ -35,9 +35,7 @@ export function createScriptedPrompter(script: Record<string, ScriptedAnswer | S
   return {
     asked,
     shown,
-    intro: (title) => void shown.push(title),
     note: (message, title) => void shown.push(title ? `${title}: ${message}` : message),
-    outro: (message) => void shown.push(message),
     select: async (q) => {
       const value = String(next(q.id, q.initialValue));
       if (!q.options.some((o) => o.value === value)) throw new Error(`"${value}" is not an option of "${q.id}"`);

@@ -28,7 +28,9 @@ export interface Sandbox {
   standIn(name: string, script: string): void;
 }
 
-/** A temp HOME with an empty stand-in bin dir first on PATH; nothing points at the real home. */
+export const BLOCKED_SYSTEM_TOOLS = ["apt-get", "brew", "sudo", "service", "systemctl", "launchctl", "crontab"];
+
+/** A temp HOME with a stand-in bin dir first on PATH; nothing points at the real home or services. */
 export function createSandbox(): Sandbox {
   const home = mkdtempSync(join(tmpdir(), "gw-home-"));
   const bin = mkdtempSync(join(tmpdir(), "gw-bin-"));
@@ -38,7 +40,7 @@ export function createSandbox(): Sandbox {
     LANG: "C.UTF-8",
     ...TEST_NPM_ENV,
   };
-  return {
+  const sandbox: Sandbox = {
     home,
     bin,
     env,
@@ -48,6 +50,11 @@ export function createSandbox(): Sandbox {
       chmodSync(join(bin, name), 0o755);
     },
   };
+  // no test may reach the machine's real package managers or service managers by accident
+  for (const name of BLOCKED_SYSTEM_TOOLS) {
+    sandbox.standIn(name, `#!/bin/sh\necho "test stand-in: the real ${name} is blocked in tests" >&2\nexit 97\n`);
+  }
+  return sandbox;
 }
 
 export function runCli(args: string[], options: { env: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number }): Promise<CliResult> {

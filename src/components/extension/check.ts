@@ -1,7 +1,5 @@
 // Doctor checks for the installed extension: its files still match the manifest, and its own
 // node_modules resolve ioredis. Repairs re-render from the manifest's settings.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { fail, ok, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck, DoctorContext } from "../../doctor/check.ts";
 import { readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
@@ -9,7 +7,7 @@ import type { ManifestFile } from "../../install/manifest.ts";
 import { describeFailure, run } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
-import { NPM_INSTALL_ARGV, planExtension } from "./render.ts";
+import { ioredisInstalled, NPM_INSTALL_ARGV, planExtension } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
@@ -62,12 +60,6 @@ export const extensionFilesCheck: DoctorCheck = {
     return parts.join("; ");
   },
 };
-
-export function ioredisInstalled(extensionDir: string): string | undefined {
-  const pkg = join(extensionDir, "node_modules", "ioredis", "package.json");
-  if (!existsSync(pkg)) return undefined;
-  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
-}
 
 export const extensionDepsCheck: DoctorCheck = {
   id: "extension-deps",

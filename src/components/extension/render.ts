@@ -62,23 +62,28 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
     file("package.json", packageJson, "extension dependencies (ioredis)"),
     ...runtimeSourceFiles().map((source) => file(source.relativePath, source.contents, "extension runtime")),
   ];
-  if (needsNpmInstall(dir, packageJson)) {
-    steps.push({
-      kind: "command",
-      component: EXTENSION_COMPONENT,
-      description: "install the extension's dependencies",
-      argv: NPM_INSTALL_ARGV,
-      cwd: dir,
-      creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
-      timeoutMs: 5 * 60_000,
-    });
-  }
+  steps.push({
+    kind: "command",
+    component: EXTENSION_COMPONENT,
+    description: "install the extension's dependencies",
+    argv: NPM_INSTALL_ARGV,
+    cwd: dir,
+    creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
+    timeoutMs: 5 * 60_000,
+    ...(npmInstallSatisfied(dir, packageJson) ? { satisfied: true } : {}),
+  });
   return steps;
 }
 
-/** npm install is skipped when the same package.json is installed and ioredis resolves. */
-function needsNpmInstall(dir: string, packageJson: string): boolean {
+/** npm install is not needed when the same package.json is installed and ioredis resolves. */
+function npmInstallSatisfied(dir: string, packageJson: string): boolean {
   const current = join(dir, "package.json");
-  if (!existsSync(current) || readFileSync(current, "utf8") !== packageJson) return true;
-  return !existsSync(join(dir, "node_modules", "ioredis", "package.json"));
+  return existsSync(current) && readFileSync(current, "utf8") === packageJson && ioredisInstalled(dir) !== undefined;
+}
+
+/** The ioredis version in the extension's own node_modules, if any. */
+export function ioredisInstalled(extensionDir: string): string | undefined {
+  const pkg = join(extensionDir, "node_modules", "ioredis", "package.json");
+  if (!existsSync(pkg)) return undefined;
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }

@@ -6,6 +6,9 @@ export type RedisProbe =
   | { status: "ok"; latencyMs: number; version?: string }
   | { status: "unreachable" | "auth-required" | "auth-failed" | "error"; message: string };
 
+/** The first error the connection itself reported (e.g. WRONGPASS during AUTH), by client. */
+const connectionErrors = new WeakMap<Redis, Error>();
+
 export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<Redis> {
   const { Redis } = await import("ioredis");
   const client = new Redis(connectionUrl(target), {
@@ -14,11 +17,21 @@ export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<
     commandTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
+    // without this, ioredis's own INFO check meets NOAUTH and closes the connection, which would
+    // look like "unreachable"; our PING reports the real reason instead
+    enableReadyCheck: false,
     retryStrategy: () => null,
     ...(target.tls ? { tls: {} } : {}),
   });
-  client.on("error", () => {}); // reported through the failing command instead
-  await client.connect();
+  client.on("error", (error: Error) => {
+    if (!connectionErrors.has(client)) connectionErrors.set(client, error);
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    throw connectionErrors.get(client) ?? error;
+  }
   return client;
 }
 
@@ -26,8 +39,9 @@ export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<
 export async function connectRedis(target: RedisTarget, timeoutMs = 2000): Promise<{ probe: RedisProbe; client?: Redis }> {
   let client: Redis | undefined;
   const started = Date.now();
+  const opening = openRedis(target, timeoutMs);
   try {
-    client = await withTimeout(openRedis(target, timeoutMs), timeoutMs + 500);
+    client = await withTimeout(opening, timeoutMs + 500);
     const pong = await client.ping();
     const latencyMs = Date.now() - started;
     if (pong !== "PONG") throw new Error(`unexpected reply to PING: ${pong}`);
@@ -35,8 +49,10 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000): Promi
     const version = /redis_version:(\S+)/.exec(info)?.[1];
     return { probe: { status: "ok", latencyMs, ...(version ? { version } : {}) }, client };
   } catch (error) {
-    client?.disconnect();
-    return { probe: diagnose(target, error as Error) };
+    const cause = (client && connectionErrors.get(client)) || (error as Error);
+    if (client) client.disconnect();
+    else void opening.then((late) => late.disconnect(), () => {});
+    return { probe: diagnose(target, cause) };
   }
 }
 

@@ -35,14 +35,3 @@ export function planSecrets(stateDir: string, password: string): FileStep {
   };
 }
 
-/** Reads the secrets file written by renderSecrets (KEY='value' lines, shell quoting). */
-export function parseSecrets(text: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!match) continue;
-    const raw = match[2]!.trim();
-    values[match[1]!] = raw.startsWith("'") ? raw.slice(1, -1).replace(/'\\''/g, "'") : raw;
-  }
-  return values;
-}

@@ -1,0 +1,19 @@
+// The pi extension factory. The installed index.ts calls createGatewayExtension(config).
+import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
+import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from "./config.ts";
+import { GatewayRuntime } from "./runtime.ts";
+
+export function createGatewayExtension(config: Partial<GatewayConfig> = {}): (pi: ExtensionAPI) => void {
+  const settings: GatewayConfig = { ...DEFAULT_GATEWAY_CONFIG, ...config };
+  return function gateway(pi: ExtensionAPI) {
+    const runtime = new GatewayRuntime(pi, settings);
+    pi.on("session_start", (_event, ctx) => runtime.start(ctx));
+    pi.on("agent_start", () => runtime.onAgentStart());
+    pi.on("agent_end", (_event, ctx) => runtime.onAgentEnd(ctx));
+    pi.on("session_shutdown", () => runtime.stop());
+    pi.registerCommand("gateway-status", {
+      description: "Show the Redis gateway's connection, queue depth and dead letters",
+      handler: async (_args, ctx) => ctx.ui.notify(await runtime.statusReport(), "info"),
+    });
+  };
+}

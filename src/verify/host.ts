@@ -1,0 +1,227 @@
+// A stand-in for pi that loads an installed extension exactly as pi does (jiti, from its install
+// dir, so `ioredis` resolves from that dir's own node_modules) and implements the part of the
+// ExtensionAPI the gateway uses. Anything else throws, so a new dependency on pi shows up here.
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
+import type { Redis } from "ioredis";
+import { createJiti } from "jiti";
+import type { GatewayConfig } from "../extension/config.ts";
+import { connectRedis } from "../components/redis/probe.ts";
+import { parseRedisUrl } from "../components/redis/url.ts";
+import { createEvent } from "../protocol/event.ts";
+import { pushEvent } from "../protocol/push.ts";
+import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey } from "../protocol/keys.ts";
+
+type Handler = (event: unknown, ctx: ExtensionContext) => unknown;
+type Factory = (pi: ExtensionAPI) => unknown;
+
+export interface SentMessage {
+  text: string;
+  options?: { deliverAs?: "steer" | "followUp" };
+}
+
+export interface InstalledExtensionModule {
+  gatewayConfig: GatewayConfig;
+  createGatewayExtension(config: Partial<GatewayConfig>): Factory;
+}
+
+/** Loads `<extensionDir>/index.ts` the way pi's loader does. */
+export async function loadInstalledExtension(extensionDir: string): Promise<InstalledExtensionModule> {
+  const jiti = createJiti(import.meta.url, { moduleCache: false });
+  return (await jiti.import(join(extensionDir, "index.ts"))) as InstalledExtensionModule;
+}
+
+export class VerificationHost {
+  readonly sent: SentMessage[] = [];
+  readonly notices: { message: string; type?: string }[] = [];
+  readonly statuses = new Map<string, string | undefined>();
+  readonly commands = new Map<string, (args: string, ctx: ExtensionContext) => unknown>();
+  private readonly handlers = new Map<string, Handler[]>();
+  private running = false;
+  private waiters: (() => void)[] = [];
+  /** simulate pi's turn after each sendUserMessage (agent_start, then agent_end) */
+  autoTurn = true;
+  readonly ctx: ExtensionContext;
+  readonly api: ExtensionAPI;
+
+  constructor() {
+    const ui = {
+      notify: (message: string, type?: string) => {
+        this.notices.push({ message, ...(type ? { type } : {}) });
+        this.changed();
+      },
+      setStatus: (key: string, text: string | undefined) => {
+        this.statuses.set(key, text);
+        this.changed();
+      },
+    };
+    const ctxTarget = {
+      ui: notImplemented(ui, "ctx.ui"),
+      hasUI: true,
+      cwd: process.cwd(),
+      isIdle: () => !this.running,
+      hasPendingMessages: () => false,
+    };
+    this.ctx = notImplemented(ctxTarget, "ctx") as unknown as ExtensionContext;
+    const apiTarget = {
+      on: (event: string, handler: Handler) => {
+        this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+      },
+      sendUserMessage: (text: string, options?: SentMessage["options"]) => {
+        this.sent.push({ text, ...(options ? { options } : {}) });
+        this.changed();
+        if (this.autoTurn) setImmediate(() => void this.runTurn());
+      },
+      registerCommand: (name: string, options: { handler: (args: string, ctx: ExtensionContext) => unknown }) => {
+        this.commands.set(name, options.handler);
+      },
+    };
+    this.api = notImplemented(apiTarget, "pi") as unknown as ExtensionAPI;
+  }
+
+  async load(factory: Factory): Promise<void> {
+    await factory(this.api);
+  }
+
+  async emit(event: string, payload: unknown = {}): Promise<void> {
+    for (const handler of this.handlers.get(event) ?? []) await handler(payload, this.ctx);
+  }
+
+  startSession(reason = "startup"): Promise<void> {
+    return this.emit("session_start", { type: "session_start", reason });
+  }
+
+  shutdown(): Promise<void> {
+    return this.emit("session_shutdown", { type: "session_shutdown", reason: "quit" });
+  }
+
+  /** One simulated agent turn: what pi does after a user message. */
+  async runTurn(): Promise<void> {
+    this.running = true;
+    await this.emit("agent_start", { type: "agent_start" });
+    this.running = false;
+    await this.emit("agent_end", { type: "agent_end", messages: [] });
+  }
+
+  async runCommand(name: string, args = ""): Promise<void> {
+    const command = this.commands.get(name);
+    if (!command) throw new Error(`no command /${name} was registered`);
+    await command(args, this.ctx);
+  }
+
+  /** Resolves when `predicate` holds, checked after every message, notice and status change. */
+  waitFor(predicate: () => boolean, timeoutMs: number, what = "condition"): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+        resolve();
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  private changed(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+function notImplemented<T extends object>(target: T, name: string): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      if (typeof property === "symbol" || property in object || property === "then") return Reflect.get(object, property, receiver);
+      throw new Error(`${name}.${property} is not implemented by the gateway-setup verification host`);
+    },
+  });
+}
+
+export interface VerifyOptions {
+  extensionDir: string;
+  /** without password */
+  redisUrl: string;
+  redisPassword?: string;
+  prefix: string;
+  timeoutMs: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  sessionId: string;
+  eventId: string;
+  ms: number;
+  problem?: string;
+}
+
+/**
+ * Loads the installed extension on a throw-away session id, pushes one event the way a shell
+ * producer does, and passes only when that event reached sendUserMessage and the queue is empty.
+ * The throw-away keys are deleted afterwards. Expected failures are returned, not thrown.
+ */
+export async function verifyInstalledExtension(options: VerifyOptions): Promise<VerifyResult> {
+  const started = Date.now();
+  const sessionId = `verify-${randomUUID().slice(0, 8)}`;
+  const event = createEvent({ type: "gateway.verify", source: "gateway-setup", payload: { note: "installer self-test" } });
+  const result = (problem?: string): VerifyResult => ({ ok: !problem, sessionId, eventId: event.id, ms: Date.now() - started, ...(problem ? { problem } : {}) });
+  const target = parseRedisUrl(options.redisUrl, options.redisPassword);
+  const { probe, client } = await connectRedis(target, 2000);
+  if (!client) return result("message" in probe ? probe.message : "Redis is not reachable");
+  const host = new VerificationHost();
+  const keys = sessionKeys(options.prefix, sessionId);
+  try {
+    const mod = await loadInstalledExtension(options.extensionDir);
+    if (typeof mod.createGatewayExtension !== "function" || typeof mod.gatewayConfig !== "object") {
+      return result(`${join(options.extensionDir, "index.ts")} does not export createGatewayExtension and gatewayConfig`);
+    }
+    await host.load(
+      mod.createGatewayExtension({
+        ...mod.gatewayConfig,
+        sessionId,
+        redisUrl: options.redisUrl,
+        ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),
+        pollIntervalMs: 500,
+      }),
+    );
+    await host.startSession();
+    await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning"), options.timeoutMs, "the extension to connect");
+    const warning = host.notices.find((n) => n.type === "warning");
+    if (warning) return result(warning.message);
+    await pushEvent(client, { prefix: options.prefix, sessionId, event });
+    await host.waitFor(() => host.sent.some((m) => m.text.includes(event.id)), options.timeoutMs, `event ${event.id} to reach sendUserMessage`);
+    const deadline = Date.now() + options.timeoutMs;
+    while ((await client.llen(keys.events)) + (await client.llen(keys.processing)) > 0) {
+      if (Date.now() > deadline) return result(`event ${event.id} was delivered but ${keys.events} is not empty`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return result();
+  } catch (error) {
+    return result((error as Error).message);
+  } finally {
+    await host.shutdown().catch(() => {});
+    await cleanUpSession(client, options.prefix, sessionId).catch(() => {});
+    client.disconnect();
+  }
+}
+
+async function cleanUpSession(redis: Redis, prefix: string, sessionId: string): Promise<void> {
+  const keys = sessionKeys(prefix, sessionId);
+  const seen = await redis.keys(`${keys.seenPrefix}*`);
+  await redis.del(keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), ...seen);
+  await redis.srem(sessionsRegistryKey(prefix), sessionId);
+}
+
+/** True once a live session acknowledged the smoke event `eventId`. */
+export async function waitForSmokeAck(redis: Redis, prefix: string, eventId: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await redis.exists(smokeAckKey(prefix, eventId))) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
