@@ -14,6 +14,8 @@ const ALIVE_TTL_SECONDS = 60;
 const ALIVE_REFRESH_MS = 20_000;
 /** a hand-off that never started a turn (pi refused it) stops blocking the drain after this */
 const TURN_START_GRACE_MS = 30_000;
+/** a Redis restart of a second or two only shows in the status line */
+const OUTAGE_NOTICE_AFTER_MS = 3_000;
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 type State = "stopped" | "connecting" | "listening" | "unavailable" | "no-ioredis";
@@ -27,6 +29,7 @@ export class GatewayRuntime {
   private subscriber: Redis | undefined;
   private timers: NodeJS.Timeout[] = [];
   private turnGrace: NodeJS.Timeout | undefined;
+  private outageTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private drainWanted = false;
   private awaitingTurn = false;
@@ -74,6 +77,7 @@ export class GatewayRuntime {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.turnGrace);
+    clearTimeout(this.outageTimer);
     this.timers = [];
     const { commands, subscriber } = this;
     this.commands = this.subscriber = undefined;
@@ -129,11 +133,13 @@ export class GatewayRuntime {
       retryStrategy: (times) => Math.min(200 * times, 5000),
       ...(this.redisUrl().startsWith("rediss:") ? { tls: {} } : {}),
     };
-    this.commands = new Redis(this.redisUrl(), options);
-    this.subscriber = new Redis(this.redisUrl(), options);
+    const name = `gateway:${this.config.sessionId}`;
+    this.commands = new Redis(this.redisUrl(), { ...options, connectionName: `${name}:commands` });
+    this.subscriber = new Redis(this.redisUrl(), { ...options, connectionName: `${name}:subscriber` });
     for (const client of [this.commands, this.subscriber]) {
       client.on("error", (error: Error) => this.onRedisError(error));
     }
+    this.subscriber.on("reconnecting", () => this.onRedisError(new Error(this.lastError ?? "connection lost")));
     this.commands.on("ready", () => {
       void this.register();
       this.requestDrain();
@@ -160,16 +166,19 @@ export class GatewayRuntime {
       .catch((error: Error) => this.onRedisError(error));
   }
 
+  /** The status line shows an outage at once; a notice follows only if it lasts. */
   private onRedisError(error: Error): void {
     if (this.stopped) return;
     this.lastError = error.message.split("\n")[0];
-    if (this.state === "listening" || this.state === "connecting") {
-      this.setState("unavailable");
-      if (!this.outageNoticed) {
-        this.outageNoticed = true;
-        this.notify(`gateway: Redis at ${this.redisUrl()} is unavailable (${this.lastError}); retrying. Events wait in Redis meanwhile.`, "warning");
-      }
-    }
+    if (this.state !== "listening" && this.state !== "connecting") return;
+    this.setState("unavailable");
+    clearTimeout(this.outageTimer);
+    this.outageTimer = setTimeout(() => {
+      if (this.state !== "unavailable" || this.stopped) return;
+      this.outageNoticed = true;
+      this.notify(`gateway: Redis at ${this.redisUrl()} is unavailable (${this.lastError}); retrying. Events wait in Redis meanwhile.`, "warning");
+    }, OUTAGE_NOTICE_AFTER_MS);
+    this.outageTimer.unref();
   }
 
   private async register(): Promise<void> {

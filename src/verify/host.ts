@@ -36,6 +36,8 @@ export class VerificationHost {
   readonly sent: SentMessage[] = [];
   readonly notices: { message: string; type?: string }[] = [];
   readonly statuses = new Map<string, string | undefined>();
+  /** every status text set, in order */
+  readonly statusHistory: string[] = [];
   readonly commands = new Map<string, (args: string, ctx: ExtensionContext) => unknown>();
   private readonly handlers = new Map<string, Handler[]>();
   private running = false;
@@ -53,6 +55,7 @@ export class VerificationHost {
       },
       setStatus: (key: string, text: string | undefined) => {
         this.statuses.set(key, text);
+        if (text !== undefined) this.statusHistory.push(text);
         this.changed();
       },
     };

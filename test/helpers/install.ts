@@ -13,7 +13,7 @@ import { TEST_NPM_ENV } from "./cli.ts";
 
 export interface Installed {
   home: string;
-  env: Record<string, string>;
+  env: Record<string, string> & { HOME: string };
   plan: Plan;
 }
 

@@ -29,6 +29,8 @@ export async function freePort(): Promise<number> {
 export interface RedisServerOptions {
   port?: number;
   password?: string;
+  /** append-only file with fsync on every write, kept across restart() */
+  persistent?: boolean;
 }
 
 export interface RunningRedis {
@@ -60,12 +62,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let dir: string | undefined;
 
   const launch = async () => {
-    dir = mkdtempSync(join(tmpdir(), "gateway-redis-"));
+    dir ??= mkdtempSync(join(tmpdir(), "gateway-redis-"));
     const args = [
       "--port", String(port),
       "--bind", "127.0.0.1",
       "--save", "",
-      "--appendonly", "no",
+      "--appendonly", options.persistent ? "yes" : "no",
+      "--appendfsync", "always",
       "--dir", dir,
       "--logfile", "",
       "--loglevel", "warning",
@@ -75,7 +78,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await waitForPing(port, options.password, 10_000);
   };
 
-  const stop = async () => {
+  const halt = async () => {
     const running = child;
     child = undefined;
     if (running && running.exitCode === null) {
@@ -84,6 +87,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         running.kill("SIGTERM");
       });
     }
+  };
+  const stop = async () => {
+    await halt();
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   };
@@ -95,7 +101,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url: `redis://${auth}127.0.0.1:${port}`,
     stop,
     restart: async () => {
-      await stop();
+      await halt();
       await launch();
     },
   };

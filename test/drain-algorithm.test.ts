@@ -1,0 +1,103 @@
+// The drain algorithm against the real redis-server: order, atomicity, recovery, de-duplication,
+// dead letters.
+import { Redis } from "ioredis";
+import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { claimBatch, drainOnce, type DrainOptions } from "../src/protocol/drain.ts";
+import { createEvent, type GatewayEvent } from "../src/protocol/event.ts";
+import { sessionKeys, type SessionKeys } from "../src/protocol/keys.ts";
+import { pushEvent } from "../src/protocol/push.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
+
+const redis = new Redis(inject("redisUrl"));
+let prefix: string;
+let keys: SessionKeys;
+
+beforeEach(() => {
+  prefix = randomPrefix();
+  keys = sessionKeys(prefix, "main");
+});
+afterAll(() => redis.disconnect());
+
+const push = (id: string) => pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "test", source: "unit" }) });
+const ids = (events: GatewayEvent[]) => events.map((e) => e.id);
+
+function options(handOff: DrainOptions["handOff"] = () => {}, maxBatch = 50): DrainOptions {
+  return { maxBatch, dedupeTtlSeconds: 60, handOff };
+}
+
+describe("drainOnce", () => {
+  it("hands events over oldest first, at most maxBatch at a time", async () => {
+    for (const id of ["e1", "e2", "e3", "e4", "e5"]) await push(id);
+    const first = await drainOnce(redis, keys, options(undefined, 3));
+    expect(ids(first.delivered)).toEqual(["e1", "e2", "e3"]);
+    expect(first.remaining).toBe(2);
+    const second = await drainOnce(redis, keys, options(undefined, 3));
+    expect(ids(second.delivered)).toEqual(["e4", "e5"]);
+    expect(second.remaining).toBe(0);
+    expect(await redis.llen(keys.processing)).toBe(0);
+  });
+
+  it("keeps an event pushed while a batch is being handed over", async () => {
+    await push("before");
+    const result = await drainOnce(redis, keys, options(async () => {
+      await push("during");
+    }));
+    expect(ids(result.delivered)).toEqual(["before"]);
+    expect(result.remaining).toBe(1);
+    expect(ids((await drainOnce(redis, keys, options())).delivered)).toEqual(["during"]);
+  });
+
+  it("acknowledges nothing when the hand-off fails, and the next drain recovers the batch first", async () => {
+    await push("a");
+    await push("b");
+    await expect(drainOnce(redis, keys, options(() => {
+      throw new Error("pi went away");
+    }))).rejects.toThrow("pi went away");
+    expect(await redis.llen(keys.processing)).toBe(2);
+    await push("c");
+    // a new consumer after a restart
+    const recovered = await drainOnce(redis, keys, options());
+    expect(ids(recovered.delivered)).toEqual(["a", "b", "c"]);
+    expect(await redis.llen(keys.processing)).toBe(0);
+  });
+
+  it("recovers a batch claimed by a consumer that crashed before handing it over", async () => {
+    await push("x");
+    await claimBatch(redis, keys, 50); // claimed, then the process died
+    expect(await redis.llen(keys.events)).toBe(0);
+    expect(ids((await drainOnce(redis, keys, options())).delivered)).toEqual(["x"]);
+  });
+
+  it("suppresses duplicate ids within a batch and across restarts", async () => {
+    await push("dup");
+    await push("dup");
+    const first = await drainOnce(redis, keys, options());
+    expect(ids(first.delivered)).toEqual(["dup"]);
+    expect(first.duplicates).toBe(1);
+    await push("dup");
+    const later = await drainOnce(redis, keys, options());
+    expect(later.delivered).toEqual([]);
+    expect(later.duplicates).toBe(1);
+    expect(await redis.ttl(`${keys.seenPrefix}dup`)).toBeGreaterThan(0);
+  });
+
+  it("moves malformed entries to the dead-letter list with the reason", async () => {
+    await redis.lpush(keys.events, "{not json");
+    await push("good");
+    await redis.lpush(keys.events, JSON.stringify({ id: 1, type: "t" }));
+    const handed: string[][] = [];
+    const result = await drainOnce(redis, keys, options((events) => void handed.push(ids(events))));
+    expect(handed).toEqual([["good"]]);
+    expect(result.deadLettered.map((d) => d.reason)).toEqual([expect.stringMatching(/not valid JSON/), expect.stringMatching(/"id"/)]);
+    const letters = (await redis.lrange(keys.deadLetter, 0, -1)).map((l) => JSON.parse(l));
+    expect(letters.map((l) => l.raw).sort()).toEqual(["{not json", JSON.stringify({ id: 1, type: "t" })].sort());
+    expect(await redis.llen(keys.processing)).toBe(0);
+  });
+
+  it("does not call the hand-off for an empty queue", async () => {
+    let called = false;
+    const result = await drainOnce(redis, keys, options(() => void (called = true)));
+    expect(called).toBe(false);
+    expect(result.claimed).toBe(0);
+  });
+});

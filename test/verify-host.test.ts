@@ -1,0 +1,57 @@
+// The installer's self-test: verifyInstalledExtension against the real thing and its failures.
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { verifyInstalledExtension } from "../src/verify/host.ts";
+import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
+import { freePort, startRedisServer } from "./helpers/redis-server.ts";
+
+const redisUrl = inject("redisUrl");
+
+describe("verifyInstalledExtension", () => {
+  it("passes when an event goes through the installed extension, and cleans up its keys", async () => {
+    const prefix = randomPrefix();
+    const extensionDir = createExtensionDir({ prefix, redisUrl });
+    const result = await verifyInstalledExtension({ extensionDir, redisUrl, prefix, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ ok: true, sessionId: expect.stringMatching(/^verify-/) });
+    const redis = new Redis(redisUrl);
+    try {
+      expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("fails clearly and quickly when Redis is not there", async () => {
+    const prefix = randomPrefix();
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const result = await verifyInstalledExtension({ extensionDir: createExtensionDir({ prefix, redisUrl: url }), redisUrl: url, prefix, timeoutMs: 5_000 });
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(result.ok).toBe(false);
+    expect(result.problem).toMatch(/no Redis answered .*ECONNREFUSED/);
+  });
+
+  it("says a password is needed, and passes with it", async () => {
+    const server = await startRedisServer({ password: "verify-pw" });
+    try {
+      const url = `redis://127.0.0.1:${server.port}`;
+      const prefix = randomPrefix();
+      const extensionDir = createExtensionDir({ prefix, redisUrl: url });
+      const without = await verifyInstalledExtension({ extensionDir, redisUrl: url, prefix, timeoutMs: 5_000 });
+      expect(without.ok).toBe(false);
+      expect(without.problem).toMatch(/requires a password.*NOAUTH/);
+      const withIt = await verifyInstalledExtension({ extensionDir, redisUrl: url, redisPassword: "verify-pw", prefix, timeoutMs: 10_000 });
+      expect(withIt).toMatchObject({ ok: true });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("reports an extension whose ioredis is missing instead of hanging", async () => {
+    const prefix = randomPrefix();
+    const extensionDir = createExtensionDir({ prefix, redisUrl, withNodeModules: false });
+    const result = await verifyInstalledExtension({ extensionDir, redisUrl, prefix, timeoutMs: 5_000 });
+    expect(result.ok).toBe(false);
+    expect(result.problem).toMatch(/cannot load ioredis/);
+  });
+});
