@@ -35,7 +35,7 @@ describe("describePlan", () => {
     expect(text).toMatch(/new\s+~\/a\/new\.ts/);
     expect(text).toMatch(/changed\s+~\/a\/secrets\.env \(600\)/);
     expect(text).not.toContain("secret'");
-    expect(text).toMatch(/run\s+npm install\s+\(in ~\/a\)/);
+    expect(text).toMatch(/run\s+npm install\n\s+in ~\/a\n/);
     expect(text).toContain("(password stored in a 0600 file)");
   });
 });

@@ -172,9 +172,10 @@ describe("gateway extension", () => {
   it("holds events while pi is busy and delivers them in one message after agent_end", async () => {
     const { host, prefix, keys } = await startSession();
     try {
-      await host.waitFor(() => listening(host), 10_000, "listening");
+      // pi is busy from the start, so no drain can be under way when the events arrive
       host.autoTurn = false;
       await host.emit("agent_start", {});
+      await host.waitFor(() => listening(host), 10_000, "listening");
       for (const id of ["b1", "b2", "b3"]) await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
       await new Promise((r) => setTimeout(r, 300));
       expect(host.sent).toEqual([]);

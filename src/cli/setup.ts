@@ -165,7 +165,8 @@ async function applyAndVerify(
           spinner.fail(failed.message);
           throw new Error(failed.message);
         }
-        spinner.stop(checks.map((c) => c.message).join("\n"));
+        spinner.stop("Verified");
+        for (const check of checks) ctx.output.success(check.message);
       },
     });
     results = applied.results;

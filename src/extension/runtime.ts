@@ -35,6 +35,7 @@ export class GatewayRuntime {
   private awaitingTurn = false;
   private agentRunning = false;
   private outageNoticed = false;
+  private subscribed = false;
   private lastError: string | undefined;
   private delivered = 0;
   private duplicates = 0;
@@ -139,9 +140,13 @@ export class GatewayRuntime {
     for (const client of [this.commands, this.subscriber]) {
       client.on("error", (error: Error) => this.onRedisError(error));
     }
-    this.subscriber.on("reconnecting", () => this.onRedisError(new Error(this.lastError ?? "connection lost")));
+    this.subscriber.on("reconnecting", () => {
+      this.subscribed = false;
+      this.onRedisError(new Error(this.lastError ?? "connection lost"));
+    });
     this.commands.on("ready", () => {
       void this.register();
+      this.showListeningWhenReady();
       this.requestDrain();
     });
     this.subscriber.on("ready", () => this.onSubscriberReady());
@@ -157,16 +162,23 @@ export class GatewayRuntime {
     this.subscriber
       ?.subscribe(this.keys.notify)
       .then(() => {
-        if (this.outageNoticed) this.notify(`gateway: Redis is back; listening on ${this.keys.notify}`, "info");
-        this.outageNoticed = false;
-        this.lastError = undefined;
-        this.setState("listening");
+        this.subscribed = true;
+        this.showListeningWhenReady();
         this.requestDrain();
       })
       .catch((error: Error) => this.onRedisError(error));
   }
 
   /** The status line shows an outage at once; a notice follows only if it lasts. */
+  /** "listening" means both clients work: the subscription is up and commands can run. */
+  private showListeningWhenReady(): void {
+    if (!this.subscribed || this.commands?.status !== "ready" || this.state === "listening") return;
+    if (this.outageNoticed) this.notify(`gateway: Redis is back; listening on ${this.keys.notify}`, "info");
+    this.outageNoticed = false;
+    this.lastError = undefined;
+    this.setState("listening");
+  }
+
   private onRedisError(error: Error): void {
     if (this.stopped) return;
     this.lastError = error.message.split("\n")[0];
@@ -232,7 +244,7 @@ export class GatewayRuntime {
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
       if (result.delivered.length) await this.acknowledgeSmoke(commands, result.delivered);
       if (result.remaining > 0) this.drainWanted = true;
-      this.setState("listening");
+      if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
       this.lastError = (error as Error).message.split("\n")[0];
       this.drainWanted = true;

@@ -18,7 +18,7 @@ export function describeStep(step: PlanStep, env: Env): string {
     case "file":
       return `${fileChange(step.path, step.contents, step.mode).padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
     case "command":
-      return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `  (in ${displayPath(step.cwd, env)})` : ""}${step.satisfied ? " (already done)" : ""}`;
+      return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
       return `check     ${step.description}`;
   }
@@ -27,19 +27,23 @@ export function describeStep(step: PlanStep, env: Env): string {
 export function describePlan(plan: Plan, env: Env): string {
   const s = plan.settings;
   const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
-  const shown = plan.steps.filter((step) => !runtimeFiles.includes(step));
+  const files = plan.steps.filter((step) => step.kind === "file" && !runtimeFiles.includes(step));
+  const others = plan.steps.filter((step) => step.kind !== "file");
   const runtimeSummary = runtimeFiles.length
-    ? [`          + ${runtimeFiles.length} runtime files under ${displayPath(s.extensionDir, env)}/lib (${summarizeChanges(runtimeFiles)})`]
+    ? [`files     ${runtimeFiles.length} runtime files under ${displayPath(s.extensionDir, env)}/lib (${summarizeChanges(runtimeFiles)})`]
     : [];
+  const lines = (steps: PlanStep[]) =>
+    steps.flatMap((step) => {
+      const diff = step.kind === "file" && !step.secret ? fileDiff(step.path, step.contents, env) : undefined;
+      return diff ? [describeStep(step, env), diff] : [describeStep(step, env)];
+    });
   return [
     `Tier ${s.tier}, session "${s.sessionId}", keys ${s.prefix}:events:${s.sessionId} / ${s.prefix}:notify:${s.sessionId}`,
     `Redis     ${s.redisUrl}${s.redisPasswordSet ? " (password stored in a 0600 file)" : ""}`,
     "",
-    ...shown.flatMap((step) => {
-      const diff = step.kind === "file" && !step.secret ? fileDiff(step.path, step.contents, env) : undefined;
-      return diff ? [describeStep(step, env), diff] : [describeStep(step, env)];
-    }),
+    ...lines(files),
     ...runtimeSummary,
+    ...lines(others),
     `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
     "",
     "Then verify:",
