@@ -148,7 +148,7 @@ describe("gateway-setup CLI", () => {
     const port = await freePort();
     const record = join(sandbox.home, "..", `${sandbox.home.split("/").pop()}-commands.log`);
     const log = `echo "$(basename "$0") $*" >> "${record}"`;
-    sandbox.standIn("apt-get", `#!/bin/sh\n${log}\nexit 0\n`);
+    sandbox.standIn("apt-get", `#!/bin/sh\n${log}\necho "Reading package lists... Done"\nexit 0\n`);
     sandbox.standIn("sudo", `#!/bin/sh\n${log}\nexec "$@"\n`);
     const startRedis = `#!/bin/sh\n${log}\nexec redis-server --port ${port} --bind 127.0.0.1 --save '' --daemonize yes --logfile /dev/null\n`;
     sandbox.standIn("service", startRedis);
@@ -161,6 +161,7 @@ describe("gateway-setup CLI", () => {
       expect(commands).toMatch(/apt-get install -y redis-server\n/);
       expect(commands).toMatch(/(service redis-server start|systemctl start redis-server)\n/);
       expect(JSON.parse(result.stdout).verification[0]).toMatchObject({ id: "redis-ping", status: "ok" });
+      expect(result.stderr).toContain("Reading package lists... Done");
     } finally {
       spawnSync("redis-cli", ["-p", String(port), "shutdown", "nosave"]);
     }

@@ -148,6 +148,7 @@ async function applyAndVerify(
     const applied = await applyPlan(plan, {
       env: ctx.env,
       invocation: ctx.invocation,
+      jsonOutput: ctx.output.json,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       reporter: {
         stepStarted: (step) => {

@@ -29,6 +29,8 @@ export interface ApplyOptions {
   /** aborting cancels the install and rolls it back */
   signal?: AbortSignal;
   waitForRedis(timeoutMs: number): Promise<void>;
+  /** our stdout carries a JSON document: interactive commands print to stderr instead */
+  jsonOutput?: boolean;
   /** the last step inside the transaction: throwing rolls everything back */
   verify?(): Promise<void>;
   now?: () => Date;
@@ -226,7 +228,7 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
   const [binary, ...args] = step.argv as [string, ...string[]];
   const result = await run(binary, args, {
     env: options.env,
-    stdio: step.interactive ? "inherit" : "pipe",
+    stdio: step.interactive ? (options.jsonOutput ? "stderr" : "inherit") : "pipe",
     ...(step.cwd ? { cwd: step.cwd } : {}),
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

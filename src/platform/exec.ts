@@ -33,8 +33,11 @@ export interface RunOptions {
   /** text written to the child's stdin (then closed) */
   input?: string;
   timeoutMs?: number;
-  /** "inherit" lets the user see (and answer, e.g. sudo) the command; default "pipe" */
-  stdio?: "pipe" | "inherit";
+  /**
+   * "inherit" lets the user see (and answer, e.g. sudo) the command; "stderr" does the same but
+   * sends the command's output to our stderr (when our stdout is reserved for JSON); default "pipe"
+   */
+  stdio?: "pipe" | "inherit" | "stderr";
   /** aborting kills the child (SIGTERM) */
   signal?: AbortSignal;
 }
@@ -58,14 +61,15 @@ export async function run(binary: string, args: string[], options: RunOptions = 
   const env = options.env ?? process.env;
   const resolved = which(binary, env);
   if (!resolved) throw new CommandNotFoundError(binary);
-  const inherit = options.stdio === "inherit";
+  const inherit = options.stdio === "inherit" || options.stdio === "stderr";
+  const out = options.stdio === "stderr" ? process.stderr : "inherit";
   // A piped child gets its own process group so a timeout or cancel can stop everything it
   // started; an interactive one stays in the terminal's foreground group (sudo may ask there).
   const child = spawn(resolved, args, {
     cwd: options.cwd,
     env: env as NodeJS.ProcessEnv,
     detached: !inherit,
-    stdio: [options.input === undefined ? (inherit ? "inherit" : "ignore") : "pipe", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
+    stdio: [options.input === undefined ? (inherit ? "inherit" : "ignore") : "pipe", inherit ? out : "pipe", inherit ? "inherit" : "pipe"],
   });
   let stdout = "";
   let stderr = "";

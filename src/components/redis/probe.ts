@@ -74,6 +74,12 @@ function diagnose(target: RedisTarget, error: Error): RedisProbe {
   if (/WRONGPASS|invalid password|invalid username-password/i.test(text)) {
     return { status: "auth-failed", message: `Redis at ${where} rejected the password (WRONGPASS).` };
   }
+  if (/certificate|SSL|TLS|EPROTO/i.test(text)) {
+    return {
+      status: "error",
+      message: `the TLS connection to Redis at ${where} failed (${shorten(text)}). If your Redis uses a private CA, set NODE_EXTRA_CA_CERTS=/path/to/ca.pem.`,
+    };
+  }
   if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|timed out|timeout|Connection is closed/i.test(text)) {
     return { status: "unreachable", message: `no Redis answered at ${where} (${shorten(text)}).` };
   }
