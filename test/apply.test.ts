@@ -146,3 +146,39 @@ describe("applyPlan", () => {
     expect(snapshotTree(home)).toEqual(before);
   });
 });
+
+describe("applyPlan on a real tier-1 plan", () => {
+  it("rolls back fully when any single step fails", async () => {
+    const { buildPlan } = await import("../src/plan/build-plan.ts");
+    const { detectSystem } = await import("../src/platform/system.ts");
+    const env = { HOME: home, PATH: `${bin}:/usr/bin:/bin` };
+    // a stand-in npm that really creates node_modules, so its rollback is exercised too
+    writeFileSync(join(bin, "npm"), `#!/bin/sh\nmkdir -p node_modules/ioredis && echo '{"version":"0"}' > node_modules/ioredis/package.json\n`);
+    chmodSync(join(bin, "npm"), 0o755);
+    const plan = buildPlan({
+      answers: { tier: 1, goal: "notifications", eventSources: "cron", sessions: "one", redisUrl: "redis://:pw@127.0.0.1:6379", prefix: "agent", scope: "global", projectDir: home, installRedis: false },
+      env,
+      system: detectSystem(env),
+      redis: { status: "ok", latencyMs: 1 },
+    });
+    expect(plan.steps.length).toBeGreaterThan(10);
+    const before = snapshotTree(home);
+    for (const [index, failing] of plan.steps.entries()) {
+      let seen = 0;
+      const run = applyPlan(plan, {
+        ...options(),
+        env,
+        reporter: {
+          stepStarted: () => {
+            if (seen++ === index) throw new Error(`injected failure at step ${index}`);
+          },
+          stepFinished: () => {},
+        },
+      });
+      await expect(run, `step ${index}: ${failing.description}`).rejects.toThrow(`injected failure at step ${index}`);
+      expect(snapshotTree(home), `after a failure at step ${index}`).toEqual(before);
+    }
+    await applyPlan(plan, { ...options(), env });
+    expect(snapshotTree(home)).not.toEqual(before);
+  });
+});

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { CLI, createSandbox, runCli } from "./helpers/cli.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
+import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
@@ -53,6 +54,7 @@ describe("gateway-setup CLI", () => {
     const result = await runCli(["--tier", "1", "--dry-run", "--json", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
+    expectSchema("setup-report.schema.json", report);
     expect(report).toMatchObject({ ok: true, dryRun: true, plan: { settings: { tier: 1, sessionId: "main" } } });
     expect(report.plan.steps.some((s: { path?: string }) => s.path === join(sandbox.home, ".pi/agent/extensions/gateway/index.ts"))).toBe(true);
     expect(report.applied).toBeUndefined();
@@ -75,6 +77,7 @@ describe("gateway-setup CLI", () => {
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout);
+    expectSchema("setup-report.schema.json", report);
     expect(report.ok).toBe(true);
     expect(report.changed).toBe(true);
     expect(report.verification.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
@@ -130,6 +133,7 @@ describe("gateway-setup CLI", () => {
 
       const ok = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", url], { env: { ...sandbox.env, GATEWAY_REDIS_PASSWORD: "s3cr3t-pw" } });
       expect(ok.code).toBe(0);
+      expectSchema("setup-report.schema.json", JSON.parse(ok.stdout));
       expect(ok.stdout).not.toContain("s3cr3t-pw");
       const secrets = join(sandbox.home, ".pi/agent/gateway/secrets.env");
       expect(statSync(secrets).mode & 0o777).toBe(0o600);

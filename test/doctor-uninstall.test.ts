@@ -10,6 +10,7 @@ import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
 import { freePort } from "./helpers/redis-server.ts";
+import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
@@ -107,14 +108,11 @@ describe("doctor", () => {
     const { env } = await installTier1(redisUrl);
     const result = await runCli(["doctor", "--json"], { env });
     const report = JSON.parse(result.stdout);
-    expect(Object.keys(report).sort()).toEqual(["checks", "ok"]);
-    for (const check of report.checks) {
-      expect(Object.keys(check).filter((k) => !["id", "status", "message", "fix"].includes(k))).toEqual([]);
-      expect(["ok", "warn", "fail", "skip"]).toContain(check.status);
-      expect(typeof check.message).toBe("string");
-      if (check.status === "fail") expect(typeof check.fix).toBe("string");
-    }
+    expectSchema("doctor-report.schema.json", report);
     expect(result.code).toBe(report.ok ? 0 : 1);
+    const fixed = JSON.parse((await runCli(["doctor", "--json", "--fix"], { env })).stdout);
+    expectSchema("doctor-report.schema.json", fixed);
+    expect(() => expectSchema("doctor-report.schema.json", { ok: false, checks: [{ id: "redis", status: "fail", message: "down" }] })).toThrow(/fix/);
   });
 });
 

@@ -109,13 +109,74 @@ describe("real pi in RPC mode (pi-rpc helper)", () => {
     expect(await pi.stop()).toEqual({ code: 0, signal: null, killed: false });
   });
 
-  it("fails fast with pi's stderr when pi cannot start", async () => {
-    const sandbox = createPiSandbox();
-    cleanups.push(() => sandbox.cleanup());
-    // no models.json: the model cannot be resolved
-    const error = await startPiRpc({ sandbox, model: "fake/missing", readyTimeoutMs: 30_000 }).catch((e: Error) => e);
+  it("fails fast with pi's stderr when pi cannot start (an extension whose import fails: exit 1)", async () => {
+    // the import must be used: an unused import is elided by the TypeScript transform and never fails
+    const { sandbox, modelArg } = sandboxWithExtension("broken", `import missing from "no-such-package-gw"; export default function () { void missing; }`);
+    const error = await startPiRpc({ sandbox, model: modelArg }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/pi exited \(code [1-9]\d*, signal null\) while waiting for the get_state answer/);
-    expect((error as Error).message).toMatch(/stderr:\n(?!\(empty\))/);
+    expect((error as Error).message).toMatch(/pi exited \(code 1, signal null\) while waiting for the get_state answer/);
+    expect((error as Error).message).toMatch(/Failed to load extension .*broken.*Cannot find module 'no-such-package-gw'/);
+  });
+});
+
+// Behaviour of pi 0.73.1 that the gateway extension has to live with; if a pi upgrade changes any
+// of it, these fail first.
+describe("pi quirks around sendUserMessage", () => {
+  it("inside agent_end a followUp is only queued (delivered with the next run); deferred with setTimeout it starts a run", async () => {
+    const stuck = `stuck-${random()}`;
+    const deferred = `deferred-${random()}`;
+    const { sandbox, modelArg } = sandboxWithExtension(
+      "agent-end",
+      `export default function (pi) {
+        let runs = 0;
+        pi.on("agent_end", async () => {
+          runs += 1;
+          if (runs === 1) pi.sendUserMessage("${stuck}", { deliverAs: "followUp" });
+          if (runs === 2) setTimeout(() => pi.sendUserMessage("${deferred}", { deliverAs: "followUp" }), 0);
+        });
+      }`,
+    );
+    model.setReply("ok");
+    const pi = await start(sandbox, modelArg);
+    await pi.request({ type: "prompt", message: "first-prompt" });
+    const queued = await pi.waitForLine((l) => l.type === "queue_update" && JSON.stringify(l.followUp) === JSON.stringify([stuck]), { timeoutMs: 20_000, what: "the queued follow-up" });
+    expect(queued).toEqual({ type: "queue_update", steering: [], followUp: [stuck] });
+    await pi.waitForLine((l) => l.type === "agent_end", { timeoutMs: 20_000, what: "agent_end" });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(model.requests.some((r) => JSON.stringify(r.messages).includes(stuck))).toBe(false); // stuck in the queue
+    expect((await pi.request({ type: "get_state" })).data).toMatchObject({ isStreaming: false, pendingMessageCount: 1 });
+
+    // the next run delivers it after its own turn; that run's agent_end defers the next message
+    await pi.request({ type: "prompt", message: "second-prompt" });
+    await model.waitForRequest(stuck, 20_000);
+    const last = await model.waitForRequest(deferred, 20_000);
+    expect(last.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content))).toEqual([
+      expect.stringContaining("first-prompt"),
+      expect.stringContaining("second-prompt"),
+      expect.stringContaining(stuck),
+      expect.stringContaining(deferred),
+    ]);
+    expect(pi.extensionErrors()).toEqual([]);
+  });
+
+  it("two sendUserMessage calls in a row while idle: the second is rejected as an extension_error, even as followUp", async () => {
+    const { sandbox, modelArg } = sandboxWithExtension(
+      "twice",
+      `export default function (pi) {
+        pi.on("session_start", async () => {
+          setTimeout(() => { pi.sendUserMessage("one-${random()}", { deliverAs: "followUp" }); pi.sendUserMessage("two", { deliverAs: "followUp" }); }, 200);
+        });
+      }`,
+    );
+    const pi = await start(sandbox, modelArg);
+    const error = await pi.waitForLine((l) => l.type === "extension_error", { what: "the rejected second message" });
+    expect(error).toEqual({
+      type: "extension_error",
+      extensionPath: "<runtime>",
+      event: "send_user_message",
+      error: expect.stringContaining("Agent is already processing a prompt"),
+    });
+    await pi.waitForLine((l) => l.type === "agent_end", { timeoutMs: 20_000, what: "agent_end" });
+    expect(model.requests.some((r) => JSON.stringify(r.messages).includes('"two"'))).toBe(false);
   });
 });

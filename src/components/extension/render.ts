@@ -1,6 +1,7 @@
 // The pi extension: a rendered index.ts and package.json, the runtime sources copied verbatim
 // from src/protocol and src/extension (type-checked and tested here), and npm install.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { DEFAULT_GATEWAY_CONFIG } from "../../extension/config.ts";
 import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
@@ -81,9 +82,15 @@ function npmInstallSatisfied(dir: string, packageJson: string): boolean {
   return existsSync(current) && readFileSync(current, "utf8") === packageJson && ioredisInstalled(dir) !== undefined;
 }
 
-/** The ioredis version in the extension's own node_modules, if any. */
+/** The ioredis version that resolves from the extension's folder the way pi resolves it, if any. */
 export function ioredisInstalled(extensionDir: string): string | undefined {
-  const pkg = join(extensionDir, "node_modules", "ioredis", "package.json");
-  if (!existsSync(pkg)) return undefined;
-  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  try {
+    const fromExtension = createRequire(join(extensionDir, "index.ts"));
+    fromExtension.resolve("ioredis");
+    const pkg = fromExtension.resolve("ioredis/package.json");
+    if (!pkg.startsWith(join(extensionDir, "node_modules") + "/")) return undefined;
+    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
 }
