@@ -56,7 +56,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
   const finish = (code: number) => {
     report.ok = code === EXIT_OK;
     if (ctx.output.json) ctx.output.document(report);
-    else ctx.output.outro(code === EXIT_OK ? (report.dryRun ? "Dry run: nothing was changed." : "Done.") : code === EXIT_CANCELLED ? "Nothing was changed." : "Nothing was installed.");
+    else ctx.output.outro(closingLine(code, report));
     return code;
   };
   const fail = (code: number, message: string, fix?: string) => {
@@ -73,6 +73,9 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
 
     const answers = await resolveAnswers(given, prompter, ctx.cwd);
     const target = parseRedisUrl(answers.redisUrl, answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH);
+    if (ctx.flags.redisUrl && parseRedisUrl(ctx.flags.redisUrl).password) {
+      ctx.output.warn("The password in --redis-url is visible to other users in the process list; prefer GATEWAY_REDIS_PASSWORD.");
+    }
     const { redis, settled } = await settleRedis(ctx, answers, target);
     const plan = buildPlan({ answers: settled, env: ctx.env, system: ctx.system, redis });
     report.plan = planForDisplay(plan);
@@ -206,6 +209,12 @@ async function applyAndVerify(
     "Installed",
   );
   return finish(EXIT_OK);
+}
+
+function closingLine(code: number, report: SetupReport): string {
+  if (code === EXIT_OK) return report.dryRun ? "Dry run: nothing was changed." : "Done.";
+  if (code === EXIT_CANCELLED) return "Nothing was changed.";
+  return report.applied ? "Installed, but not verified end to end: see above." : "Nothing was installed.";
 }
 
 function summarizeResults(results: StepResult[]): string {

@@ -113,8 +113,8 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
 
   const session: TmuxSession = {
     socket,
-    type: (text) => void tmux("send-keys", "-t", "t", "-l", "--", text),
-    sendKeys: (...keys) => void tmux("send-keys", "-t", "t", ...keys),
+    type: (text) => void tmux("send-keys", "-t", "t", "-l", "--", escapeSemicolon(text)),
+    sendKeys: (...keys) => void tmux("send-keys", "-t", "t", ...keys.map(escapeSemicolon)),
     capture,
     async waitForText(match, timeoutMs = 10_000, { history = true } = {}) {
       const found = (screen: string) => (typeof match === "string" ? screen.includes(match) : match.test(screen));
@@ -149,4 +149,9 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
   };
   running.add(session);
   return session;
+}
+
+/** tmux reads an argument ending in ";" as a command separator (even with -l); "\\;" is a literal ";". */
+function escapeSemicolon(arg: string): string {
+  return arg.endsWith(";") ? `${arg.slice(0, -1)}\\;` : arg;
 }
