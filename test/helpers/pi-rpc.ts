@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** The repository root (this file is test/helpers/pi-rpc.ts). */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** pi's entry point (what node_modules/.bin/pi links to); run with process.execPath. */
 export const PI_CLI = realpathSync(join(REPO_ROOT, "node_modules/.bin/pi"));

@@ -10,6 +10,7 @@ import { join } from "node:path";
 export interface TmuxOptions {
   /** environment of the command, over a minimal base (PATH, TERM, LANG); nothing else is inherited */
   env?: Record<string, string>;
+  /** working directory of the command; default: the test process's */
   cwd?: string;
   /** terminal size, default 100x30 */
   width?: number;
