@@ -1,0 +1,59 @@
+// The heartbeat producer as one /bin/sh command line: it pushes a `cron.heartbeat` event with a
+// fresh id and the current epoch-ms `ts` by the protocol (LPUSH + PUBLISH). The Redis password
+// comes from the 0600 secrets file through REDISCLI_AUTH, never from the command line.
+import { sessionKeys } from "../../protocol/keys.ts";
+
+export interface HeartbeatCommandInput {
+  redisCli: string;
+  /** Redis URL without password */
+  redisUrl: string;
+  prefix: string;
+  sessionId: string;
+  secretsFile: string;
+  source: string;
+}
+
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@=+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The script the scheduler runs (a single line, meant for `/bin/sh -c`). */
+export function heartbeatScript(input: HeartbeatCommandInput): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(input.source)) throw new Error(`invalid heartbeat source ${JSON.stringify(input.source)}`);
+  const keys = sessionKeys(input.prefix, input.sessionId);
+  const cli = `${shellQuote(input.redisCli)} -u ${shellQuote(input.redisUrl)}${input.redisUrl.startsWith("rediss:") ? " --tls" : ""}`;
+  // inside "...": \" is a literal quote, $id and $ts expand
+  const event = `{\\"id\\":\\"$id\\",\\"type\\":\\"cron.heartbeat\\",\\"source\\":\\"${input.source}\\",\\"payload\\":{},\\"ts\\":$ts}`;
+  const secrets = shellQuote(input.secretsFile);
+  return (
+    `set -a; [ -r ${secrets} ] && . ${secrets}; set +a; ` +
+    `ts=$(date +%s)000; id="hb-$ts-$$"; ` +
+    `${cli} LPUSH ${keys.events} "${event}" >/dev/null && ${cli} PUBLISH ${keys.notify} "$id" >/dev/null`
+  );
+}
+
+/** `/bin/sh -c '<script>'`, the form every scheduler runs. */
+export function heartbeatCommandLine(input: HeartbeatCommandInput): string {
+  return `/bin/sh -c ${shellQuote(heartbeatScript(input))}`;
+}
+
+/** cron turns an unescaped % into a newline: escape every one. */
+export function escapeForCron(command: string): string {
+  return command.replace(/%/g, "\\%");
+}
+
+/** What cron does to a command line: \% becomes %, and the first unescaped % starts stdin. */
+export function unescapeAsCron(line: string): string {
+  let out = "";
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === "\\" && line[i + 1] === "%") {
+      out += "%";
+      i++;
+    } else if (line[i] === "%") {
+      break;
+    } else {
+      out += line[i];
+    }
+  }
+  return out;
+}

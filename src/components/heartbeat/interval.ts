@@ -1,0 +1,33 @@
+// Heartbeat intervals: "15m", "1h", "90s" -> seconds, and the cron schedule that matches.
+
+export class IntervalError extends Error {}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+export function parseInterval(text: string): number {
+  const match = /^(\d+)\s*([smh])$/.exec(text.trim());
+  if (!match) throw new IntervalError(`invalid interval ${JSON.stringify(text)}: use a number with s, m or h, e.g. 15m`);
+  const seconds = Number(match[1]) * UNITS[match[2]!]!;
+  if (seconds < 1) throw new IntervalError("the interval must be at least 1s");
+  return seconds;
+}
+
+export function formatInterval(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+/** cron runs at most once a minute, on a schedule that divides the hour or the day evenly */
+export function cronSchedule(seconds: number): string {
+  const hint = "cron can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source";
+  if (seconds % 60 !== 0) throw new IntervalError(`cron cannot run every ${formatInterval(seconds)}: ${hint}`);
+  const minutes = seconds / 60;
+  if (minutes < 60) {
+    if (60 % minutes !== 0) throw new IntervalError(`cron cannot run every ${minutes}m: ${hint}`);
+    return minutes === 1 ? "* * * * *" : `*/${minutes} * * * *`;
+  }
+  const hours = minutes / 60;
+  if (!Number.isInteger(hours) || 24 % hours !== 0) throw new IntervalError(`cron cannot run every ${formatInterval(seconds)}: ${hint}`);
+  return hours === 1 ? "0 * * * *" : `0 */${hours} * * *`;
+}
