@@ -18,6 +18,19 @@ export interface GatewayConfig {
   maxBatch: number;
   /** safety-net poll of the queue, in case a PUBLISH was missed */
   pollIntervalMs: number;
+  /** the central session's heartbeat handling and in-extension watchdog (tier 2) */
+  heartbeat?: HeartbeatConfig;
+}
+
+export interface HeartbeatConfig {
+  /** how often the heartbeat source pushes; the watchdog alarms after twice this without one */
+  intervalSeconds: number;
+  /** the HEARTBEAT.md checklist sent with every heartbeat */
+  checklistFile: string;
+  /** written on every heartbeat, read by the independent tripwire and by doctor */
+  lastHeartbeatFile: string;
+  /** no alarm this soon after start; defaults to twice the interval */
+  graceSeconds?: number;
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {

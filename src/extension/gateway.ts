@@ -9,7 +9,7 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}): (pi
     const runtime = new GatewayRuntime(pi, settings);
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());
-    pi.on("agent_end", (_event, ctx) => runtime.onAgentEnd(ctx));
+    pi.on("agent_end", (event, ctx) => runtime.onAgentEnd(ctx, event.messages));
     pi.on("session_shutdown", () => runtime.stop());
     pi.registerCommand("gateway-status", {
       description: "Show the Redis gateway's connection, queue depth and dead letters",

@@ -6,6 +6,15 @@ import { drainOnce, type DeadLetter } from "../protocol/drain.ts";
 import type { GatewayEvent } from "../protocol/event.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
 import { ENV_REDIS_PASSWORD, ENV_REDIS_URL, type GatewayConfig } from "./config.ts";
+import {
+  collapseHeartbeats,
+  HeartbeatWatchdog,
+  heartbeatPrompt,
+  isHeartbeat,
+  isHeartbeatAck,
+  writeLastHeartbeat,
+  type LastHeartbeat,
+} from "./heartbeat.ts";
 import { formatEvents } from "./message.ts";
 import { readSecretsFile } from "./secrets.ts";
 
@@ -40,6 +49,10 @@ export class GatewayRuntime {
   private delivered = 0;
   private duplicates = 0;
   private deadLettered = 0;
+  private watchdog: HeartbeatWatchdog | undefined;
+  private pendingAlarm: string | undefined;
+  /** the heartbeat handed to pi in the turn now running, until that turn ends */
+  private heartbeatInTurn: LastHeartbeat | undefined;
   readonly keys: SessionKeys;
 
   constructor(
@@ -66,10 +79,19 @@ export class GatewayRuntime {
   }
 
   /** agent_end: the turn that a hand-off started is over, so the next batch may go. */
-  onAgentEnd(ctx: ExtensionContext): void {
+  onAgentEnd(ctx: ExtensionContext, messages?: unknown): void {
     this.ctx = ctx;
     this.agentRunning = false;
     this.awaitingTurn = false;
+    const heartbeat = this.heartbeatInTurn;
+    this.heartbeatInTurn = undefined;
+    if (heartbeat && this.config.heartbeat && isHeartbeatAck(messages)) {
+      this.writeHeartbeatRecord({ ...heartbeat, acknowledgedAt: Date.now() });
+    }
+    if (this.pendingAlarm) {
+      this.sendAlarm(this.pendingAlarm);
+      return;
+    }
     this.requestDrain(true);
   }
 
@@ -155,6 +177,11 @@ export class GatewayRuntime {
       setInterval(() => this.requestDrain(), this.config.pollIntervalMs),
       setInterval(() => void this.register(), ALIVE_REFRESH_MS),
     );
+    if (this.config.heartbeat) {
+      const watchdog = new HeartbeatWatchdog(this.config.heartbeat, (silentForMs) => this.raiseAlarm(silentForMs));
+      this.watchdog = watchdog;
+      this.timers.push(setInterval(() => watchdog.check(), watchdog.checkEveryMs));
+    }
     for (const timer of this.timers) timer.unref();
   }
 
@@ -252,7 +279,7 @@ export class GatewayRuntime {
   }
 
   private handOff(events: GatewayEvent[]): void {
-    this.pi.sendUserMessage(formatEvents(events, this.config.sessionId), { deliverAs: "followUp" });
+    this.pi.sendUserMessage(this.messageFor(events), { deliverAs: "followUp" });
     this.awaitingTurn = true;
     this.delivered += events.length;
     clearTimeout(this.turnGrace);
@@ -262,6 +289,48 @@ export class GatewayRuntime {
       this.requestDrain();
     }, TURN_START_GRACE_MS);
     this.turnGrace.unref();
+  }
+
+  /** One message for the whole batch; with heartbeats on, they collapse and carry the checklist. */
+  private messageFor(events: GatewayEvent[]): string {
+    const heartbeatConfig = this.config.heartbeat;
+    if (!heartbeatConfig) return formatEvents(events, this.config.sessionId);
+    const { events: kept, collapsed } = collapseHeartbeats(events);
+    const heartbeat = kept.find(isHeartbeat);
+    const others = kept.filter((event) => !isHeartbeat(event));
+    const parts = others.length ? [formatEvents(others, this.config.sessionId)] : [];
+    if (heartbeat) {
+      parts.push(heartbeatPrompt(heartbeat, heartbeatConfig.checklistFile, collapsed));
+      this.heartbeatInTurn = { eventId: heartbeat.id, ts: heartbeat.ts, deliveredAt: Date.now() };
+      this.writeHeartbeatRecord(this.heartbeatInTurn);
+      this.watchdog?.heartbeat();
+    }
+    return parts.join("\n\n");
+  }
+
+  private writeHeartbeatRecord(record: LastHeartbeat): void {
+    try {
+      writeLastHeartbeat(this.config.heartbeat!.lastHeartbeatFile, record);
+    } catch (error) {
+      this.notify(`gateway: cannot write ${this.config.heartbeat!.lastHeartbeatFile} (${(error as Error).message}); the tripwire will think heartbeats stopped`, "warning");
+    }
+  }
+
+  private raiseAlarm(silentForMs: number): void {
+    const minutes = Math.round(silentForMs / 60_000);
+    const text =
+      `[gateway watchdog] No heartbeat has arrived for ${minutes >= 1 ? `${minutes} min` : `${Math.round(silentForMs / 1000)} s`} ` +
+      `(expected every ${this.config.heartbeat!.intervalSeconds} s). The heartbeat source (cron, launchd or systemd timer) may have stopped: ` +
+      "tell the user, and suggest running `gateway-setup doctor`.";
+    this.notify(text, "error");
+    if (this.awaitingTurn || this.agentRunning) this.pendingAlarm = text;
+    else this.sendAlarm(text);
+  }
+
+  private sendAlarm(text: string): void {
+    this.pendingAlarm = undefined;
+    this.pi.sendUserMessage(text, { deliverAs: "followUp" });
+    this.awaitingTurn = true;
   }
 
   private async acknowledgeSmoke(commands: Redis, events: GatewayEvent[]): Promise<void> {

@@ -44,6 +44,8 @@ export class VerificationHost {
   private waiters: (() => void)[] = [];
   /** simulate pi's turn after each sendUserMessage (agent_start, then agent_end) */
   autoTurn = true;
+  /** what the simulated model answers in each turn */
+  reply = "OK";
   readonly ctx: ExtensionContext;
   readonly api: ExtensionAPI;
 
@@ -104,7 +106,8 @@ export class VerificationHost {
     this.running = true;
     await this.emit("agent_start", { type: "agent_start" });
     this.running = false;
-    await this.emit("agent_end", { type: "agent_end", messages: [] });
+    const messages = [{ role: "assistant", content: [{ type: "text", text: this.reply }] }];
+    await this.emit("agent_end", { type: "agent_end", messages });
   }
 
   async runCommand(name: string, args = ""): Promise<void> {

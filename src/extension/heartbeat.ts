@@ -1,0 +1,108 @@
+// Heartbeats in the central session: several pending ones collapse into the newest, the model
+// gets the HEARTBEAT.md checklist, a reply of only HEARTBEAT_OK counts as an acknowledgement,
+// and a watchdog raises one alarm when heartbeats stop arriving (watchdog layer 1).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { GatewayEvent } from "../protocol/event.ts";
+import type { HeartbeatConfig } from "./config.ts";
+
+export const HEARTBEAT_TYPE = "cron.heartbeat";
+export const HEARTBEAT_OK = "HEARTBEAT_OK";
+
+export function isHeartbeat(event: GatewayEvent): boolean {
+  return event.type === HEARTBEAT_TYPE;
+}
+
+/** Keeps every other event and only the newest heartbeat; says how many heartbeats were folded in. */
+export function collapseHeartbeats(events: GatewayEvent[]): { events: GatewayEvent[]; collapsed: number } {
+  const heartbeats = events.filter(isHeartbeat);
+  if (heartbeats.length <= 1) return { events, collapsed: 0 };
+  const newest = heartbeats.reduce((a, b) => (b.ts >= a.ts ? b : a));
+  return { events: events.filter((event) => !isHeartbeat(event) || event === newest), collapsed: heartbeats.length - 1 };
+}
+
+export function heartbeatPrompt(event: GatewayEvent, checklistFile: string, collapsed: number): string {
+  let checklist: string;
+  try {
+    checklist = readFileSync(checklistFile, "utf8").trim();
+  } catch {
+    checklist = `(the checklist ${checklistFile} could not be read; check that everything you are responsible for is fine)`;
+  }
+  const folded = collapsed ? ` (${collapsed} earlier heartbeat${collapsed === 1 ? "" : "s"} folded into this one)` : "";
+  return [
+    `[gateway] heartbeat from ${event.source} at ${new Date(event.ts).toISOString()}${folded}.`,
+    `Go through the checklist below. If nothing needs attention, reply with exactly ${HEARTBEAT_OK} and nothing else.`,
+    "",
+    checklist,
+  ].join("\n");
+}
+
+/** True when the assistant's final reply of a turn is only HEARTBEAT_OK. */
+export function isHeartbeatAck(messages: unknown): boolean {
+  if (!Array.isArray(messages)) return false;
+  const last = [...messages].reverse().find((m) => (m as { role?: string })?.role === "assistant") as { content?: unknown } | undefined;
+  if (!last) return false;
+  const text = typeof last.content === "string"
+    ? last.content
+    : Array.isArray(last.content)
+      ? last.content.filter((c: { type?: string }) => c?.type === "text").map((c: { text?: string }) => c.text ?? "").join("")
+      : "";
+  return text.trim() === HEARTBEAT_OK;
+}
+
+export interface LastHeartbeat {
+  eventId: string;
+  /** the heartbeat's own timestamp */
+  ts: number;
+  deliveredAt: number;
+  acknowledgedAt?: number;
+}
+
+export function writeLastHeartbeat(file: string, record: LastHeartbeat): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(record) + "\n");
+  renameSync(temp, file);
+}
+
+export function readLastHeartbeat(file: string): LastHeartbeat | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as LastHeartbeat;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Watchdog layer 1: one alarm when no heartbeat arrived for twice the interval, after a grace period. */
+export class HeartbeatWatchdog {
+  private lastHeartbeatAt: number;
+  private alarmed = false;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly config: HeartbeatConfig,
+    private readonly alarm: (silentForMs: number) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+    this.lastHeartbeatAt = this.startedAt;
+  }
+
+  get checkEveryMs(): number {
+    return Math.max(250, Math.min(30_000, (this.config.intervalSeconds * 1000) / 4));
+  }
+
+  heartbeat(): void {
+    this.lastHeartbeatAt = this.now();
+    this.alarmed = false;
+  }
+
+  check(): void {
+    const now = this.now();
+    const graceMs = (this.config.graceSeconds ?? this.config.intervalSeconds * 2) * 1000;
+    const silentFor = now - this.lastHeartbeatAt;
+    if (this.alarmed || now - this.startedAt < graceMs || silentFor <= this.config.intervalSeconds * 2000) return;
+    this.alarmed = true;
+    this.alarm(silentFor);
+  }
+}

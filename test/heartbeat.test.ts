@@ -1,0 +1,113 @@
+// Heartbeats in the central session and watchdog layer 1.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck } from "../src/extension/heartbeat.ts";
+import { createEvent } from "../src/protocol/event.ts";
+import { pushEvent } from "../src/protocol/push.ts";
+import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
+import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
+
+const redisUrl = inject("redisUrl");
+const redis = new Redis(redisUrl);
+afterAll(() => redis.disconnect());
+
+const heartbeat = (id: string, ts: number) => createEvent({ id, type: "cron.heartbeat", source: "cron", ts });
+
+describe("heartbeat rules", () => {
+  it("collapses several heartbeats into the newest and keeps everything else", () => {
+    const other = createEvent({ id: "job", type: "job.done", source: "ci" });
+    const { events, collapsed } = collapseHeartbeats([heartbeat("h1", 1000), other, heartbeat("h3", 3000), heartbeat("h2", 2000)]);
+    expect(events.map((e) => e.id)).toEqual(["job", "h3"]);
+    expect(collapsed).toBe(2);
+    expect(collapseHeartbeats([other]).collapsed).toBe(0);
+  });
+
+  it("recognises a HEARTBEAT_OK-only reply", () => {
+    expect(isHeartbeatAck([{ role: "user", content: "x" }, { role: "assistant", content: [{ type: "text", text: " HEARTBEAT_OK\n" }] }])).toBe(true);
+    expect(isHeartbeatAck([{ role: "assistant", content: "HEARTBEAT_OK" }])).toBe(true);
+    expect(isHeartbeatAck([{ role: "assistant", content: [{ type: "text", text: "HEARTBEAT_OK, but the disk is full" }] }])).toBe(false);
+    expect(isHeartbeatAck([])).toBe(false);
+  });
+
+  it("alarms once after twice the interval of silence, never in the grace period, and re-arms on a heartbeat", () => {
+    let now = 0;
+    const alarms: number[] = [];
+    const watchdog = new HeartbeatWatchdog({ intervalSeconds: 60, checklistFile: "", lastHeartbeatFile: "", graceSeconds: 300 }, (ms) => alarms.push(ms), () => now);
+    now = 250_000;
+    watchdog.check();
+    expect(alarms).toEqual([]); // still in the grace period
+    now = 301_000;
+    watchdog.check();
+    expect(alarms).toEqual([301_000]);
+    now = 400_000;
+    watchdog.check();
+    expect(alarms).toHaveLength(1); // fires once
+    watchdog.heartbeat();
+    now = 500_000;
+    watchdog.check();
+    expect(alarms).toHaveLength(1); // 100 s < 120 s
+    now = 521_000;
+    watchdog.check();
+    expect(alarms).toEqual([301_000, 121_000]);
+  });
+});
+
+async function centralSession(intervalSeconds: number) {
+  const prefix = randomPrefix();
+  const dir = mkdtempSync(join(tmpdir(), "gw-hb-"));
+  const checklistFile = join(dir, "HEARTBEAT.md");
+  writeFileSync(checklistFile, "# Heartbeat\n- [ ] the nightly backup ran\n");
+  const lastHeartbeatFile = join(dir, "state/last-heartbeat.json");
+  const extensionDir = createExtensionDir({ prefix, redisUrl });
+  const mod = await loadInstalledExtension(extensionDir);
+  const host = new VerificationHost();
+  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds } }));
+  await host.startSession();
+  await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true, 10_000, "listening");
+  return { host, prefix, lastHeartbeatFile };
+}
+
+describe("the central session with heartbeats", () => {
+  it("hands over one heartbeat with the checklist, records it, and takes HEARTBEAT_OK as the acknowledgement", async () => {
+    const { host, prefix, lastHeartbeatFile } = await centralSession(3600);
+    try {
+      host.autoTurn = false;
+      await host.emit("agent_start", {});
+      const now = Date.now();
+      for (const [i, ts] of [now - 2000, now - 1000, now].entries()) await pushEvent(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
+      await pushEvent(redis, { prefix, sessionId: "gateway", event: createEvent({ id: "deploy", type: "deploy.done", source: "ci" }) });
+      await host.emit("agent_end", { messages: [] });
+      await host.waitFor(() => host.sent.length === 1, 5_000, "the message");
+      const text = host.sent[0]!.text;
+      expect(text).toContain("deploy.done from ci · id deploy");
+      expect(text).toContain("2 earlier heartbeats folded into this one");
+      expect(text).toContain("- [ ] the nightly backup ran");
+      expect(text).toContain("reply with exactly HEARTBEAT_OK");
+      expect(JSON.parse(readFileSync(lastHeartbeatFile, "utf8"))).toMatchObject({ eventId: "hb-2", ts: now });
+      host.reply = "HEARTBEAT_OK";
+      await host.runTurn();
+      expect(JSON.parse(readFileSync(lastHeartbeatFile, "utf8"))).toMatchObject({ eventId: "hb-2", acknowledgedAt: expect.any(Number) });
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("raises the watchdog alarm once when heartbeats stop, and again after they resume and stop", async () => {
+    const { host, prefix } = await centralSession(1);
+    try {
+      const alarms = () => host.sent.filter((m) => m.text.startsWith("[gateway watchdog]")).length;
+      await host.waitFor(() => alarms() === 1, 10_000, "the first alarm");
+      expect(host.notices.some((n) => n.type === "error" && /No heartbeat has arrived/.test(n.message))).toBe(true);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(alarms()).toBe(1);
+      await pushEvent(redis, { prefix, sessionId: "gateway", event: heartbeat("back", Date.now()) });
+      await host.waitFor(() => host.sent.some((m) => m.text.includes("heartbeat from cron")), 5_000, "the heartbeat");
+      await host.waitFor(() => alarms() === 2, 10_000, "the second alarm");
+    } finally {
+      await host.shutdown();
+    }
+  });
+});
