@@ -2,6 +2,7 @@
 // with send-keys and read with capture-pane.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { shellQuote } from "../../src/platform/shell.ts";
 
 export interface Terminal {
   type(text: string): void;
@@ -12,10 +13,6 @@ export interface Terminal {
   /** the program's exit status, once it has ended */
   waitForExit(timeoutMs?: number): Promise<number>;
   kill(): void;
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 export function startTerminal(argv: string[], options: { env: Record<string, string>; cwd: string; width?: number; height?: number }): Terminal {

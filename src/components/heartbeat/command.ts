@@ -1,6 +1,7 @@
 // The heartbeat producer as one /bin/sh command line: it pushes a `cron.heartbeat` event with a
 // fresh id and the current epoch-ms `ts` by the protocol (LPUSH + PUBLISH). The Redis password
 // comes from the 0600 secrets file through REDISCLI_AUTH, never from the command line.
+import { shellQuote } from "../../platform/shell.ts";
 import { sessionKeys } from "../../protocol/keys.ts";
 
 export interface HeartbeatCommandInput {
@@ -13,9 +14,6 @@ export interface HeartbeatCommandInput {
   source: string;
 }
 
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:@=+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The script the scheduler runs (a single line, meant for `/bin/sh -c`). */
 export function heartbeatScript(input: HeartbeatCommandInput): string {

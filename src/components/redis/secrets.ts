@@ -2,15 +2,12 @@
 // GATEWAY_REDIS_PASSWORD; redis-cli (cron, later tiers) reads REDISCLI_AUTH.
 import { join } from "node:path";
 import type { FileStep } from "../../plan/plan.ts";
+import { shellQuote } from "../../platform/shell.ts";
 
 export const SECRETS_FILE_NAME = "secrets.env";
 
 export function secretsFilePath(stateDir: string): string {
   return join(stateDir, SECRETS_FILE_NAME);
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 export function renderSecrets(password: string): string {
