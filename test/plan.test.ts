@@ -62,7 +62,7 @@ describe("buildPlan", () => {
     expect(index.contents).not.toContain("hunter2");
     const secrets = files(plan.steps).find((s) => s.secret)!;
     expect(secrets).toMatchObject({ mode: 0o600, path: join(home, ".pi/agent/gateway/secrets.env") });
-    expect(secrets.contents).toContain("GATEWAY_REDIS_PASSWORD='hunter2'");
+    expect(secrets.contents).toContain("GATEWAY_REDIS_PASSWORD=hunter2");
     const shown = JSON.stringify(planForDisplay(plan));
     expect(shown).not.toContain("hunter2");
     expect(shown).toContain(REDACTED);
