@@ -82,7 +82,17 @@ describe("tmux terminal helper", () => {
     const sleeper = start(["sh", "-c", "echo sleeping; sleep 30"]);
     await sleeper.waitForText("sleeping");
     sleeper.sendKeys("C-c");
-    expect(await sleeper.waitForExit()).toEqual({ status: null, signal: 2 });
+    expect(await sleeper.waitForExit()).toEqual({ status: null, signal: "SIGINT" });
+  });
+
+  it("passes arguments verbatim (no shell, no tmux parsing) and reports a command that cannot start", async () => {
+    const args = start(["sh", "-c", 'printf "[%s]\\n" "$@"; exit 0;', "sh", "$HOME ~", "{x}", "a;", ";"]);
+    expect(await args.waitForExit()).toEqual({ status: 0, signal: null });
+    expect(args.capture()).toBe("[$HOME ~]\n[{x}]\n[a;]\n[;]");
+
+    const missing = start(["no-such-command-gw"]);
+    expect(await missing.waitForExit()).toEqual({ status: 127, signal: null });
+    expect(missing.capture({ history: true })).toMatch(/cannot start no-such-command-gw: spawn no-such-command-gw ENOENT/);
   });
 
   it("fails with the screen in the message on timeout, and at once when the program ended without the text", async () => {

@@ -3,7 +3,7 @@
 // command ends (remain-on-exit), so its last screen and exit status can still be read.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,7 +20,8 @@ export interface TmuxOptions {
 export interface TmuxExit {
   /** exit code, or null when the command was killed by a signal */
   status: number | null;
-  signal: number | null;
+  /** the signal that killed it, e.g. "SIGINT" after C-c */
+  signal: NodeJS.Signals | null;
 }
 
 export interface TmuxSession {
@@ -61,7 +62,7 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
   writeFileSync(config, ["set -g remain-on-exit on", "set -g status off", "set -g history-limit 10000", ""].join("\n"));
 
   const tmux = (...args: string[]) => {
-    const result = spawnSync("tmux", ["-S", socket, "-f", config, ...args], { encoding: "utf8", env: { ...process.env, TMUX: "" } });
+    const result = spawnSync("tmux", ["-S", socket, "-f", config, ...args.map(escapeSemicolon)], { encoding: "utf8", env: { ...process.env, TMUX: "" } });
     if (result.error) throw new Error(`tmux ${args[0]}: ${result.error.message}`);
     if (result.status !== 0) throw new Error(`tmux ${args.join(" ")} failed (${result.status}): ${result.stderr.trim()}`);
     return result.stdout;
@@ -73,31 +74,45 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
     LANG: process.env.LANG || "C.UTF-8",
     ...options.env,
   };
-  // `env -i` so the command sees exactly `env`, not the tmux server's environment
-  const command = ["env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
+  // tmux 3.3 often loses #{pane_dead_status}, so a wrapper records how the command ended; it also
+  // gives the command exactly `env`, not the tmux server's environment
+  const wrapper = join(dir, "run.cjs");
+  const statusFile = join(dir, "exit.json");
+  writeFileSync(wrapper, WRAPPER_SOURCE);
   tmux(
     "new-session", "-d", "-s", "t",
     "-x", String(options.width ?? 100), "-y", String(options.height ?? 30),
     ...(options.cwd ? ["-c", options.cwd] : []),
-    ...command,
+    process.execPath, wrapper, statusFile, JSON.stringify(env), ...argv,
   );
 
   let killed = false;
   let lastExit: TmuxExit | undefined;
+  let deadSince: number | undefined;
+  const paneState = () => {
+    const [dead, status] = tmux("display-message", "-p", "-t", "t", "#{pane_dead}|#{pane_dead_status}").trim().split("|");
+    return { dead: dead === "1", status: status ? Number(status) : null };
+  };
+  // the exit counts once the pane is dead too, so the screen is final by then
   const exit = (): TmuxExit | undefined => {
     if (lastExit || killed) return lastExit;
-    const [dead, status, signal] = tmux("display-message", "-p", "-t", "t", "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}").trim().split("|");
-    if (dead !== "1") return undefined;
-    lastExit = { status: status ? Number(status) : null, signal: signal ? Number(signal) : null };
-    return lastExit;
+    const pane = paneState();
+    if (!pane.dead) return undefined;
+    if (existsSync(statusFile)) return (lastExit = JSON.parse(readFileSync(statusFile, "utf8")) as TmuxExit);
+    // the wrapper itself was killed: fall back to what tmux knows (tmux 3.3 may not know the status)
+    deadSince ??= Date.now();
+    if (Date.now() - deadSince < 500) return undefined;
+    return (lastExit = { status: pane.status, signal: null });
   };
   const capture = ({ history = false } = {}) => {
     if (killed) throw new Error("tmux: capture after kill()");
-    const raw = tmux("capture-pane", "-p", "-J", "-t", "t", ...(history ? ["-S", "-"] : []));
+    // printing its "Pane is dead" banner, tmux scrolls a dead pane up one line: start one line higher
+    const start = history ? ["-S", "-"] : paneState().dead ? ["-S", "-1"] : [];
+    const raw = tmux("capture-pane", "-p", "-J", "-t", "t", ...start);
     return raw
       .split("\n")
       .map((line) => line.trimEnd())
-      .filter((line) => !/^Pane is dead \(/.test(line)) // tmux's remain-on-exit banner
+      .filter((line) => !/^Pane is dead \(/.test(line)) // the banner
       .join("\n")
       .replace(/\n+$/, "");
   };
@@ -114,8 +129,8 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
 
   const session: TmuxSession = {
     socket,
-    type: (text) => void tmux("send-keys", "-t", "t", "-l", "--", escapeSemicolon(text)),
-    sendKeys: (...keys) => void tmux("send-keys", "-t", "t", ...keys.map(escapeSemicolon)),
+    type: (text) => void tmux("send-keys", "-t", "t", "-l", "--", text),
+    sendKeys: (...keys) => void tmux("send-keys", "-t", "t", ...keys),
     capture,
     async waitForText(match, timeoutMs = 10_000, { history = true } = {}) {
       const found = (screen: string) => (typeof match === "string" ? screen.includes(match) : match.test(screen));
@@ -152,7 +167,30 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
   return session;
 }
 
-/** tmux reads an argument ending in ";" as a command separator (even with -l); "\\;" is a literal ";". */
+// Runs `command ...args` with exactly the env given as JSON, then writes {status, signal} to the
+// status file. It shares the terminal's process group, so it ignores the keyboard's SIGINT/SIGQUIT
+// (a handler, not SIG_IGN, so the command still gets the default action).
+const WRAPPER_SOURCE = `const { spawn } = require("node:child_process");
+const { renameSync, writeFileSync } = require("node:fs");
+const [statusFile, envJson, command, ...args] = process.argv.slice(2);
+for (const signal of ["SIGINT", "SIGQUIT"]) process.on(signal, () => {});
+const record = (status, signal) => {
+  writeFileSync(statusFile + ".tmp", JSON.stringify({ status, signal }));
+  renameSync(statusFile + ".tmp", statusFile);
+};
+const child = spawn(command, args, { stdio: "inherit", env: JSON.parse(envJson) });
+child.on("error", (error) => {
+  process.stderr.write("cannot start " + command + ": " + error.message + "\\n");
+  record(127, null);
+  process.exit(127);
+});
+child.on("exit", (status, signal) => {
+  record(status, signal);
+  process.exit(status ?? 1);
+});
+`;
+
+/** tmux reads an argument ending in ";" as a command separator (even in send-keys -l); "\\;" is a literal ";". */
 function escapeSemicolon(arg: string): string {
   return arg.endsWith(";") ? `${arg.slice(0, -1)}\\;` : arg;
 }
