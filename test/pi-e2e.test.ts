@@ -1,85 +1,114 @@
 // End to end with the real pi: installed by the real CLI, pi in RPC mode against a fake model on
-// 127.0.0.1, an event pushed the plain redis-cli way reaches the model inside pi's request.
+// 127.0.0.1, events pushed the plain redis-cli way reach the model inside pi's requests.
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createSandbox, runCli, type Sandbox } from "./helpers/cli.ts";
-import { startFakeModelServer, writeFakeModelsJson, type FakeModelServer } from "./helpers/fake-model-server.ts";
-import { startPi, type RpcLine } from "./helpers/pi-process.ts";
+import { createSandbox, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
+import { requestText, startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
+import { createPiSandbox, startPiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
 
 const redisUrl = inject("redisUrl");
 const redisPort = new URL(redisUrl).port;
-let model: FakeModelServer;
+let model: FakeModel;
 
 beforeAll(async () => {
-  model = await startFakeModelServer();
+  model = await startFakeModel();
 });
 afterAll(() => model.close());
 
-async function install(sandbox: Sandbox, prefix: string): Promise<string> {
-  const agentDir = join(sandbox.home, "agent");
-  sandbox.env.PI_CODING_AGENT_DIR = agentDir;
-  const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+/** gateway-setup --tier 1 --yes into the pi sandbox's agent dir; returns pi's --model value */
+async function install(pi: PiSandbox, prefix: string): Promise<string> {
+  const cli = createSandbox();
+  const env = { ...cli.env, PI_CODING_AGENT_DIR: pi.agentDir };
+  const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env });
   expect(result.code, result.stdout + result.stderr).toBe(0);
-  writeFakeModelsJson(agentDir, model);
-  return agentDir;
+  return writeFakeAgentDir(pi.agentDir, model);
 }
 
-const isStatus = (text: RegExp) => (line: RpcLine) =>
+const gatewayStatus = (text: RegExp) => (line: RpcLine) =>
   line.type === "extension_ui_request" && line.method === "setStatus" && line.statusKey === "gateway" && text.test(String(line.statusText));
 const redisCli = (...args: string[]) => spawnSync("redis-cli", ["-p", redisPort, ...args], { encoding: "utf8" });
+const push = (prefix: string, id: string, type = "build.finished") => {
+  const event = JSON.stringify({ id, type, source: "ci", payload: { status: "green" }, ts: Date.now() });
+  expect(redisCli("LPUSH", `${prefix}:events:main`, event).status).toBe(0);
+  expect(redisCli("PUBLISH", `${prefix}:notify:main`, "x").status).toBe(0);
+};
 
 describe("real pi with the installed gateway extension", () => {
   it("delivers an event pushed with redis-cli LPUSH + PUBLISH into the model's request, and a re-run sees the live session", async () => {
-    const sandbox = createSandbox();
+    const sandbox = createPiSandbox();
     const prefix = randomPrefix();
-    const agentDir = await install(sandbox, prefix);
-    const pi = await startPi({ agentDir, home: sandbox.home });
+    const pi = await startPiRpc({ sandbox, model: await install(sandbox, prefix) });
     try {
-      await pi.waitForLine(isStatus(/gateway: listening on main/), 20_000, "the gateway status line");
-      model.setReply("Noted the build result. HEARTBEAT_OK");
-      const event = JSON.stringify({ id: "e2e-build-42", type: "build.finished", source: "ci", payload: { status: "green" }, ts: Date.now() });
-      expect(redisCli("LPUSH", `${prefix}:events:main`, event).status).toBe(0);
-      expect(redisCli("PUBLISH", `${prefix}:notify:main`, "x").status).toBe(0);
+      await pi.waitForLine(gatewayStatus(/gateway: listening on main/), { timeoutMs: 20_000, what: "the gateway status line" });
+      model.setReply("Noted the build result.");
+      push(prefix, "e2e-build-42");
       const request = await model.waitForRequest("e2e-build-42", 30_000);
-      const user = request.messages.filter((m) => m.role === "user").map((m) => JSON.stringify(m.content)).join("\n");
-      expect(user).toContain("build.finished from ci · id e2e-build-42");
-      expect(user).toContain("green");
-      await pi.waitForLine((line) => line.type === "agent_end", 30_000, "the turn to end");
+      expect(requestText(request)).toContain("build.finished from ci · id e2e-build-42");
+      expect(requestText(request)).toContain("green");
+      await pi.waitForLine((line) => line.type === "agent_end", { timeoutMs: 30_000, what: "the turn to end" });
       expect(JSON.stringify(pi.lines)).toContain("Noted the build result.");
       expect(redisCli("LLEN", `${prefix}:events:main`).stdout.trim()).toBe("0");
 
       // setup again while this pi is live: verification step 3 gets an acknowledgement from it
-      const again = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+      const again = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix], {
+        env: { ...createSandbox().env, PI_CODING_AGENT_DIR: sandbox.agentDir },
+      });
       expect(again.code, again.stdout + again.stderr).toBe(0);
       const live = JSON.parse(again.stdout).verification.find((c: { id: string }) => c.id === "live-session");
       expect(live).toMatchObject({ status: "ok" });
       await model.waitForRequest("gateway.smoke", 30_000);
+      expect(pi.extensionErrors()).toEqual([]);
     } finally {
-      expect(await pi.stop()).toBe(0);
+      expect((await pi.stop()).code).toBe(0);
+      sandbox.cleanup();
     }
     expect(redisCli("SISMEMBER", `${prefix}:gateway:sessions`, "main").stdout.trim()).toBe("0");
   });
 
-  it("still starts, and says why, when the extension's node_modules are missing", async () => {
-    const sandbox = createSandbox();
+  it("delivers what arrived during a turn in a new turn right after it", async () => {
+    const sandbox = createPiSandbox();
     const prefix = randomPrefix();
-    const agentDir = await install(sandbox, prefix);
-    rmSync(join(agentDir, "extensions/gateway/node_modules"), { recursive: true });
-    const pi = await startPi({ agentDir, home: sandbox.home });
+    const pi = await startPiRpc({ sandbox, model: await install(sandbox, prefix) });
     try {
-      const warning = await pi.waitForLine(
-        (line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load ioredis/.test(String(line.message)),
-        20_000,
-        "the ioredis warning",
-      );
-      expect(warning.notifyType).toBe("warning");
-      pi.send({ id: "s2", type: "get_state" });
-      await pi.waitForLine((line) => line.id === "s2" && line.type === "response", 10_000, "pi to keep answering");
+      await pi.waitForLine(gatewayStatus(/gateway: listening on main/), { timeoutMs: 20_000, what: "the gateway status line" });
+      model.setDelay(1500);
+      push(prefix, "first-while-idle");
+      await model.waitForRequest("first-while-idle", 20_000);
+      // pi is now in a turn, waiting for the slow model
+      push(prefix, "second-while-busy");
+      push(prefix, "third-while-busy");
+      model.setDelay(0);
+      const next = await model.waitForRequest("second-while-busy", 20_000);
+      expect(requestText(next)).toContain("third-while-busy");
+      await pi.waitForLine((line) => line.type === "agent_end", { timeoutMs: 20_000, from: pi.lines.indexOf(pi.lines.find((l) => l.type === "agent_end")!) + 1, what: "the second turn to end" });
+      expect(pi.extensionErrors()).toEqual([]);
+      expect(redisCli("LLEN", `${prefix}:events:main`).stdout.trim()).toBe("0");
     } finally {
-      expect(await pi.stop()).toBe(0);
+      model.setDelay(0);
+      expect((await pi.stop()).code).toBe(0);
+      sandbox.cleanup();
+    }
+  });
+
+  it("still starts, and says why, when the extension's node_modules are missing", async () => {
+    const sandbox = createPiSandbox();
+    const prefix = randomPrefix();
+    const modelName = await install(sandbox, prefix);
+    rmSync(join(sandbox.agentDir, "extensions/gateway/node_modules"), { recursive: true });
+    const pi = await startPiRpc({ sandbox, model: modelName });
+    try {
+      const warning = await pi.waitForLine((line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load ioredis/.test(String(line.message)), {
+        timeoutMs: 20_000,
+        what: "the ioredis warning",
+      });
+      expect(warning.notifyType).toBe("warning");
+      expect((await pi.request({ type: "get_state" })).success).toBe(true);
+    } finally {
+      expect((await pi.stop()).code).toBe(0);
+      sandbox.cleanup();
     }
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { CLI, createSandbox } from "./helpers/cli.ts";
-import { startTerminal } from "./helpers/terminal.ts";
+import { startTmux } from "./helpers/tmux.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
@@ -13,27 +13,27 @@ describe("the wizard in a real terminal", () => {
     const sandbox = createSandbox();
     const project = join(sandbox.home, "work/app");
     mkdirSync(project, { recursive: true });
-    const term = startTerminal([process.execPath, CLI], { env: sandbox.env, cwd: project });
+    const term = startTmux([process.execPath, CLI], { env: sandbox.env, cwd: project, width: 110, height: 45 });
     try {
-      await term.waitFor("What should pi do for you?");
-      term.press("Enter");
-      await term.waitFor("Where do your background events come from?");
-      term.press("Enter");
-      await term.waitFor("How many pi sessions");
-      term.press("Enter");
-      await term.waitFor("Redis URL");
-      term.press(...Array(40).fill("BSpace"));
+      await term.waitForText("What should pi do for you?");
+      term.sendKeys("Enter");
+      await term.waitForText("Where do your background events come from?");
+      term.sendKeys("Enter");
+      await term.waitForText("How many pi sessions");
+      term.sendKeys("Enter");
+      await term.waitForText("Redis URL");
+      term.sendKeys(...Array(40).fill("BSpace"));
       term.type(redisUrl);
-      term.press("Enter");
-      await term.waitFor("Where should the pi extension be installed?");
-      term.press("Down", "Enter");
-      await term.waitFor("Apply this plan?");
-      const plan = term.screen();
+      term.sendKeys("Enter");
+      await term.waitForText("Where should the pi extension be installed?");
+      term.sendKeys("Down", "Enter");
+      await term.waitForText("Apply this plan?");
+      const plan = term.capture({ history: true });
       expect(plan).toMatch(/new\s+~\/work\/app\/\.pi\/extensions\/gateway\/index\.ts/);
       expect(plan).toMatch(/npm install --omit=dev/);
-      term.press("Enter");
-      expect(await term.waitForExit(90_000)).toBe(0);
-      const done = term.screen();
+      term.sendKeys("Enter");
+      expect(await term.waitForExit(90_000)).toEqual({ status: 0, signal: null });
+      const done = term.capture({ history: true });
       expect(done).toMatch(/delivered test event/);
       expect(done).toMatch(/Done\./);
       expect(existsSync(join(project, ".pi/extensions/gateway/node_modules/ioredis"))).toBe(true);
@@ -44,14 +44,14 @@ describe("the wizard in a real terminal", () => {
 
   it("Ctrl-C at a question exits 130 and writes nothing", async () => {
     const sandbox = createSandbox();
-    const term = startTerminal([process.execPath, CLI], { env: sandbox.env, cwd: sandbox.home });
+    const term = startTmux([process.execPath, CLI], { env: sandbox.env, cwd: sandbox.home, width: 110, height: 45 });
     try {
-      await term.waitFor("What should pi do for you?");
-      term.press("Down", "Enter");
-      await term.waitFor("Where do your background events come from?");
-      term.press("C-c");
-      expect(await term.waitForExit()).toBe(130);
-      expect(term.screen()).toMatch(/nothing was changed/i);
+      await term.waitForText("What should pi do for you?");
+      term.sendKeys("Down", "Enter");
+      await term.waitForText("Where do your background events come from?");
+      term.sendKeys("C-c");
+      expect(await term.waitForExit()).toEqual({ status: 130, signal: null });
+      expect(term.capture({ history: true })).toMatch(/nothing was changed/i);
       expect(snapshotTree(sandbox.home)).toEqual({});
     } finally {
       term.kill();

@@ -2,6 +2,12 @@
 // extension's index.ts; secrets (the Redis password) live in a 0600 env file, never in index.ts.
 
 export interface GatewayConfig {
+  /**
+   * "single" (tier 1): every pi that loads the extension consumes `sessionId`.
+   * "central" (tier 2): only the pi started with GATEWAY_ROLE=central consumes `sessionId`
+   * (and runs the heartbeat watchdog); any other pi leaves the queue alone.
+   */
+  mode: "single" | "central";
   /** which queue this pi session consumes: `main` (tier 1), `gateway` (central), `pid-<pid>` */
   sessionId: string;
   /** key prefix, `agent` by default */
@@ -34,6 +40,7 @@ export interface HeartbeatConfig {
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
+  mode: "single",
   sessionId: "main",
   prefix: "agent",
   redisUrl: "redis://127.0.0.1:6379",
@@ -45,3 +52,12 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
 /** Environment variables that override the rendered config at run time. */
 export const ENV_REDIS_URL = "GATEWAY_REDIS_URL";
 export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";
+/** `central` | `disabled` (tier 3 adds `satellite`) */
+export const ENV_ROLE = "GATEWAY_ROLE";
+
+/** Whether this pi consumes the queue, from the mode and GATEWAY_ROLE. */
+export function consumesQueue(config: GatewayConfig, env: Record<string, string | undefined>): boolean {
+  const role = env[ENV_ROLE];
+  if (role === "disabled") return false;
+  return config.mode === "single" || role === "central";
+}

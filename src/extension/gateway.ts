@@ -1,11 +1,23 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
-import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from "./config.ts";
+import { consumesQueue, DEFAULT_GATEWAY_CONFIG, ENV_ROLE, type GatewayConfig } from "./config.ts";
 import { GatewayRuntime } from "./runtime.ts";
 
-export function createGatewayExtension(config: Partial<GatewayConfig> = {}): (pi: ExtensionAPI) => void {
+export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
   const settings: GatewayConfig = { ...DEFAULT_GATEWAY_CONFIG, ...config };
   return function gateway(pi: ExtensionAPI) {
+    if (!consumesQueue(settings, env)) {
+      const why =
+        env[ENV_ROLE] === "disabled"
+          ? "gateway: off in this session (GATEWAY_ROLE=disabled)"
+          : `gateway: events go to the central session (${settings.sessionId}), not this one`;
+      pi.on("session_start", (_event, ctx) => ctx.ui.setStatus("gateway", why));
+      pi.registerCommand("gateway-status", {
+        description: "Show the Redis gateway's connection, queue depth and dead letters",
+        handler: async (_args, ctx) => ctx.ui.notify(`${why}. Run gateway-setup status for the central session.`, "info"),
+      });
+      return;
+    }
     const runtime = new GatewayRuntime(pi, settings);
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());

@@ -88,11 +88,12 @@ export class GatewayRuntime {
     if (heartbeat && this.config.heartbeat && isHeartbeatAck(messages)) {
       this.writeHeartbeatRecord({ ...heartbeat, acknowledgedAt: Date.now() });
     }
-    if (this.pendingAlarm) {
-      this.sendAlarm(this.pendingAlarm);
-      return;
-    }
-    this.requestDrain(true);
+    // pi only picks up a new message once its agent loop has wound down after agent_end
+    setTimeout(() => {
+      if (this.stopped) return;
+      if (this.pendingAlarm) this.sendAlarm(this.pendingAlarm);
+      else this.requestDrain(true);
+    }, 0);
   }
 
   async stop(): Promise<void> {

@@ -2,9 +2,11 @@
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+import { REPO_ROOT } from "./pi-rpc.ts";
+
+export { REPO_ROOT };
 export const CLI = join(REPO_ROOT, "bin/gateway-setup.js");
 
 /** npm settings for tests: a cache outside the temp HOME (so HOME stays byte-comparable), prefer it. */

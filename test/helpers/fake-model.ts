@@ -32,6 +32,8 @@ export interface FakeModel {
   readonly requests: readonly ChatRequest[];
   /** changes the reply for the requests that follow */
   setReply(reply: Reply): void;
+  /** holds every streamed reply back this long (keeps pi busy in a turn) */
+  setDelay(ms: number): void;
   /**
    * Resolves with the first request (already received or still to come) whose messages contain
    * `match` (a substring, a regex, or a predicate); rejects after `timeoutMs` listing what did arrive.
@@ -67,6 +69,7 @@ export function requestText(request: ChatRequest): string {
 export async function startFakeModel(options: { reply?: Reply } = {}): Promise<FakeModel> {
   const requests: ChatRequest[] = [];
   let reply: Reply = options.reply ?? "OK";
+  let delayMs = 0;
   const waiters = new Set<() => void>();
 
   const server = createServer((req, res) => {
@@ -111,6 +114,7 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
     const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, ...choice }], ...extra })}\n\n`);
     // a few deltas rather than one, so clients really assemble a stream
@@ -132,6 +136,9 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
     requests,
     setReply(next) {
       reply = next;
+    },
+    setDelay(ms) {
+      delayMs = ms;
     },
     waitForRequest(match, timeoutMs = 15_000) {
       const matches = (request: ChatRequest) =>
