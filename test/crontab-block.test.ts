@@ -1,6 +1,6 @@
 // gateway-setup's crontab block merged into 240 generated crontabs of every odd shape.
 import { describe, expect, it } from "vitest";
-import { BLOCK_BEGIN, BLOCK_END, findBlocks, mergeCronBlock, readCronEntry, removeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
+import { BLOCK_BEGIN, BLOCK_END, findBlocks, mergeCronBlock, readCronEntries, removeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
 import { cronSchedule, parseInterval } from "../src/components/heartbeat/interval.ts";
 
 function random(seed: number): () => number {
@@ -54,14 +54,14 @@ describe("the crontab block", () => {
   });
 
   it.each(crontabs.map((crontab, i) => [i, crontab]))("crontab #%i: merge, re-merge and removal are exact", (_i, original) => {
-    const merged = mergeCronBlock(original, entry(1));
+    const merged = mergeCronBlock(original, [entry(1)]);
     expect(merged.startsWith(original)).toBe(true);
     expect(findBlocks(merged).blocks).toHaveLength(1);
-    expect(readCronEntry(merged)).toEqual(entry(1));
-    expect(mergeCronBlock(merged, entry(1))).toBe(merged);
-    const updated = mergeCronBlock(merged, entry(2));
+    expect(readCronEntries(merged)).toEqual([entry(1)]);
+    expect(mergeCronBlock(merged, [entry(1)])).toBe(merged);
+    const updated = mergeCronBlock(merged, [entry(2)]);
     expect(findBlocks(updated).blocks).toHaveLength(1);
-    expect(readCronEntry(updated)).toEqual(entry(2));
+    expect(readCronEntries(updated)).toEqual([entry(2)]);
     expect(removeCronBlock(updated)).toBe(original);
     const eol = original.includes("\r\n") ? "\r\n" : "\n";
     expect(merged.slice(original.length).split(eol).filter(Boolean).every((line) => !line.includes("\r"))).toBe(true);
@@ -69,14 +69,14 @@ describe("the crontab block", () => {
 
   it("keeps the user's PATH for the lines after the block", () => {
     const original = "PATH=/opt/tools/bin:/usr/bin\n0 1 * * * mytool\n";
-    const merged = mergeCronBlock(original, entry(1));
+    const merged = mergeCronBlock(original, [entry(1)]);
     const after = merged.slice(original.length).split("\n");
     expect(after).toEqual([`${BLOCK_BEGIN}`, expect.stringMatching(/^# heartbeat/), "PATH=/usr/bin:/bin", `*/15 * * * * ${entry(1).command}`, "PATH=/opt/tools/bin:/usr/bin", BLOCK_END, ""]);
   });
 
   it("refuses to touch a damaged block", () => {
     const damaged = `0 1 * * * x\n${BLOCK_BEGIN}\n*/15 * * * * y\n`;
-    expect(() => mergeCronBlock(damaged, entry(1))).toThrow(/damaged gateway-setup block.*crontab -e/);
+    expect(() => mergeCronBlock(damaged, [entry(1)])).toThrow(/damaged gateway-setup block.*crontab -e/);
   });
 
   it("maps intervals to cron schedules, and says which ones cron cannot do", () => {

@@ -96,7 +96,7 @@ describe.skipIf(!isRoot)("the real crontab binary (private spool, root only)", (
     expect(seen.before).toBe("");
     expect(seen.start).toBe(original);
     expect(seen.installed.startsWith(original)).toBe(true);
-    expect(seen.entry).toEqual({ schedule: "*/15 * * * *", command: "/bin/sh -c 'date +\\%s'" });
+    expect(seen.entries).toEqual([{ schedule: "*/15 * * * *", command: "/bin/sh -c 'date +\\%s'" }]);
     expect(seen.twice).toBe(seen.installed);
     expect(seen.after).toBe(original);
   });

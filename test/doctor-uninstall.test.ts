@@ -145,7 +145,7 @@ describe("uninstall", () => {
       writeFileSync(index, "// mine now\n");
       const uninstall = planUninstall(plan.settings.manifestPath)!;
       expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: index, reason: "edited since install" });
-      applyUninstall(uninstall);
+      await applyUninstall(uninstall, env);
       expect(readFileSync(index, "utf8")).toBe("// mine now\n");
       expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts": expect.any(String) });
       expect(await redis.llen(keys.events)).toBe(1);
@@ -182,7 +182,7 @@ describe("uninstall", () => {
     expect(tree.some((p) => p.startsWith(".pi/agent/extensions/"))).toBe(false);
     expect(tree).toContain("project/.pi/extensions/gateway/index.ts");
     expect(tree).toContain("project/.pi/extensions/gateway/node_modules/");
-    applyUninstall(planUninstall(moved.plan.settings.manifestPath)!);
+    await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env);
     expect(snapshotTree(home)).toEqual(before);
   });
 

@@ -28,6 +28,10 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
       return `remove   ${displayPath(step.path, env)}/`;
     case "remove-dirs-if-empty":
       return `remove   directories gateway-setup created, where empty`;
+    case "run":
+      return `run      ${step.argv.join(" ")}`;
+    case "remove-crontab-block":
+      return "remove   gateway-setup's block from your crontab (nothing else in it)";
   }
 }
 
@@ -74,7 +78,8 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
         client.disconnect();
       }
     }
-    applyUninstall(plan);
+    const problems = await applyUninstall(plan, env);
+    for (const problem of problems) process.stderr.write(`gateway-setup uninstall: warning: ${problem}\n`);
   } catch (error) {
     report.ok = false;
     if (flags.json) process.stdout.write(JSON.stringify({ ...report, error: (error as Error).message }, null, 2) + "\n");

@@ -3,7 +3,9 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
-import type { CommandStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
+import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, planCreatedPathRemoval, planFileRemoval } from "./uninstall.ts";
@@ -74,7 +76,7 @@ function fixFor(error: NodeJS.ErrnoException): string | undefined {
   return undefined;
 }
 
-type Undo = () => void;
+type Undo = () => void | Promise<void>;
 
 export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
@@ -110,6 +112,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       } else if (step.kind === "command") {
         if (!step.satisfied) await runCommandStep(step, options, undo);
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
+      } else if (step.kind === "crontab") {
+        result = { step, outcome: await crontabStep(step, options.env, undo) };
       } else {
         await options.waitForRedis(step.timeoutMs);
         result = { step, outcome: "ready" };
@@ -118,7 +122,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       options.reporter?.stepFinished(result);
     }
     current = undefined;
-    const retired = retireStaleInstall(plan, previousManifest, undo, onCommit);
+    const retired = retireStaleInstall(plan, previousManifest, undo, onCommit, options.env);
     results.push(...retired.results);
     files.push(...retired.kept);
     checkCancelled();
@@ -128,6 +132,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     const changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
     if (changed || !previousManifest) {
       mkdirs(plan.settings.stateDir);
+      const crontab = plan.steps.find((s): s is CrontabStep => s.kind === "crontab");
       const manifest: Manifest = {
         tool: "gateway-setup",
         formatVersion: 1,
@@ -139,7 +144,14 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         files,
         commands: plan.steps
           .filter((s): s is CommandStep => s.kind === "command")
-          .map(({ component, argv, cwd, creates }) => ({ component, argv, ...(cwd ? { cwd } : {}), ...(creates ? { creates } : {}) })),
+          .map(({ component, argv, cwd, creates, undoArgv }) => ({
+            component,
+            argv,
+            ...(cwd ? { cwd } : {}),
+            ...(creates ? { creates } : {}),
+            ...(undoArgv ? { undoArgv } : {}),
+          })),
+        ...(crontab ? { crontab: { entries: crontab.entries } } : {}),
         createdDirs: [...new Set([...(previousManifest?.createdDirs ?? []), ...createdDirs])],
       };
       const manifestStep: FileStep = {
@@ -152,21 +164,21 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       };
       writeFileStep(manifestStep, undefined, backupRoot, undo, mkdirs, []);
     }
-    for (const commit of onCommit) commit();
+    for (const commit of onCommit) await commit();
     pruneBackups(join(plan.settings.stateDir, "backups"), files);
     return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
-    const problems = rollback(undo);
+    const problems = await rollback(undo);
     if (error instanceof InstallCancelledError) throw error;
     throw new ApplyError(failureMessage(current, error as NodeJS.ErrnoException), current, problems, fixFor(error as NodeJS.ErrnoException));
   }
 }
 
-function rollback(undo: Undo[]): string[] {
+async function rollback(undo: Undo[]): Promise<string[]> {
   const problems: string[] = [];
   for (const step of undo.reverse()) {
     try {
-      step();
+      await step();
     } catch (error) {
       problems.push((error as Error).message);
     }
@@ -185,6 +197,11 @@ function writeFileStep(
   const existing = readExisting(step.path);
   const contents = Buffer.from(step.contents, "utf8");
   const recorded = previousManifest?.files.find((f) => f.path === step.path);
+  if (step.createOnly && existing) {
+    // the user's file now: keep what we recorded when we created it (uninstall keeps it if edited)
+    if (recorded) files.push(recorded);
+    return { step, outcome: "unchanged" };
+  }
   let original: ManifestFile["original"] = recorded?.original ?? { existed: false };
   let outcome: StepOutcome;
   let backup: string | undefined;
@@ -215,6 +232,7 @@ function writeFileStep(
     sha256: sha256(contents),
     mode: step.mode,
     ...(step.secret ? { secret: true } : {}),
+    ...(step.createOnly ? { createOnly: true } : {}),
     original,
   });
   return { step, outcome, ...(backup ? { backup } : {}) };
@@ -226,6 +244,13 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
     for (const path of fresh) rmSync(path, { recursive: true, force: true });
   });
   const [binary, ...args] = step.argv as [string, ...string[]];
+  if (step.undoArgv) {
+    const [undoBinary, ...undoArgs] = step.undoArgv as [string, ...string[]];
+    undo.push(async () => {
+      const undone = await run(undoBinary, undoArgs, { env: options.env, timeoutMs: 60_000 });
+      if (undone.code !== 0) throw new Error(describeFailure(undone));
+    });
+  }
   const result = await run(binary, args, {
     env: options.env,
     stdio: step.interactive ? (options.jsonOutput ? "stderr" : "inherit") : "pipe",
@@ -234,7 +259,16 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (options.signal?.aborted) throw new InstallCancelledError();
-  if (result.code !== 0) throw new Error(describeFailure(result));
+  if (result.code !== 0 && !step.mayFail) throw new Error(describeFailure(result));
+}
+
+async function crontabStep(step: CrontabStep, env: Env, undo: Undo[]): Promise<StepOutcome> {
+  const before = await readCrontab(env);
+  const after = mergeCronBlock(before, step.entries);
+  if (after === before) return "unchanged";
+  await writeCrontab(after, env);
+  undo.push(() => writeCrontab(before, env));
+  return findBlocks(before).blocks.length ? "updated" : "created";
 }
 
 /**
@@ -242,16 +276,23 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
  * file list, or the extension moved to another scope) are taken back, inside the transaction.
  * Files the user edited stay, and stay in the manifest so uninstall names them.
  */
-function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[]): { results: StepResult[]; kept: ManifestFile[] } {
+function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env): { results: StepResult[]; kept: ManifestFile[] } {
   if (!previous) return { results: [], kept: [] };
   const planned = new Set(plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : [])));
   const stale = previous.files.filter((file) => !planned.has(file.path));
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
   const steps = [...planFileRemoval(stale), ...planCreatedPathRemoval(previous.commands, plannedCreates)];
   applyRemovalSteps(steps, undo, onCommit);
+  if (previous.crontab && !plan.steps.some((step) => step.kind === "crontab")) {
+    onCommit.push(async () => {
+      const before = await readCrontab(env);
+      const after = removeCronBlock(before);
+      if (after !== before) await writeCrontab(after, env);
+    });
+  }
   const kept = stale.filter((file) => steps.some((step) => step.kind === "keep-file" && step.path === file.path));
   const results = steps
-    .filter((step) => step.kind !== "keep-file" && step.kind !== "remove-dirs-if-empty")
+    .flatMap((step) => (step.kind === "remove-file" || step.kind === "restore-file" || step.kind === "remove-tree" ? [step] : []))
     .map((step): StepResult => ({
       step: { kind: "file", component: "cleanup", description: "take back what the previous install wrote", path: step.path, contents: "", mode: 0 },
       outcome: step.kind === "restore-file" ? "restored" : "removed",

@@ -9,6 +9,8 @@ export interface ManifestFile {
   sha256: string;
   mode: number;
   secret?: boolean;
+  /** the user's to edit (HEARTBEAT.md): not drift when changed, kept by uninstall when edited */
+  createOnly?: boolean;
   /** what was at this path before gateway-setup first wrote it */
   original: { existed: false } | { existed: true; backup: string };
 }
@@ -18,6 +20,8 @@ export interface ManifestCommand {
   argv: string[];
   cwd?: string;
   creates?: string[];
+  /** how uninstall takes the command back (e.g. launchctl bootout) */
+  undoArgv?: string[];
 }
 
 export interface Manifest {
@@ -31,6 +35,8 @@ export interface Manifest {
   settings: PlanSettings;
   files: ManifestFile[];
   commands: ManifestCommand[];
+  /** gateway-setup's block in the user's crontab, if it installed one */
+  crontab?: { entries: { schedule: string; command: string }[] };
   /** directories created by gateway-setup, outermost first (removed on uninstall when empty) */
   createdDirs: string[];
 }

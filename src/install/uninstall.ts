@@ -3,9 +3,14 @@
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { readCrontab, writeCrontab } from "../platform/crontab.ts";
+import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 
 export type UninstallStep =
+  | { kind: "run"; argv: string[]; description: string }
+  | { kind: "remove-crontab-block" }
   | { kind: "remove-file"; path: string }
   | { kind: "restore-file"; path: string; backup: string }
   | { kind: "keep-file"; path: string; reason: string; backup?: string }
@@ -38,7 +43,14 @@ export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<st
 export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   const manifest = readManifest(manifestPath);
   if (!manifest) return undefined;
-  const steps = [...planFileRemoval(manifest.files), ...planCreatedPathRemoval(manifest.commands)];
+  const steps: UninstallStep[] = [
+    ...[...manifest.commands].reverse().flatMap((command): UninstallStep[] =>
+      command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}` }] : [],
+    ),
+    ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
+    ...planFileRemoval(manifest.files),
+    ...planCreatedPathRemoval(manifest.commands),
+  ];
   const keepsBackups = steps.some((step) => step.kind === "keep-file" && step.backup);
   steps.push({ kind: "remove-file", path: manifestPath });
   const backups = join(manifest.settings.stateDir, "backups");
@@ -48,8 +60,26 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   return { manifestPath, manifest, steps };
 }
 
-export function applyUninstall(plan: UninstallPlan): void {
+/** Runs the uninstall; service commands that fail are reported, not fatal (the unit may be gone already). */
+export async function applyUninstall(plan: UninstallPlan, env: Env = process.env): Promise<string[]> {
+  const problems: string[] = [];
+  for (const step of plan.steps) {
+    if (step.kind === "run") {
+      const [binary, ...args] = step.argv as [string, ...string[]];
+      try {
+        const result = await run(binary, args, { env, timeoutMs: 60_000 });
+        if (result.code !== 0) problems.push(describeFailure(result));
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    } else if (step.kind === "remove-crontab-block") {
+      const before = await readCrontab(env);
+      const after = removeCronBlock(before);
+      if (after !== before) await writeCrontab(after, env);
+    }
+  }
   applyRemovalSteps(plan.steps);
+  return problems;
 }
 
 /** Runs removal steps; `undo`, when given, receives how to reverse each file change (for rollback). */
@@ -86,6 +116,8 @@ export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[],
         removeEmptyDirs(step.paths.filter((p) => existsSync(p) && statSync(p).isDirectory()));
         break;
       case "keep-file":
+      case "run":
+      case "remove-crontab-block":
         break;
     }
   }

@@ -21,6 +21,8 @@ export function describeStep(step: PlanStep, env: Env): string {
       return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
       return `check     ${step.description}`;
+    case "crontab":
+      return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command.length > 70 ? e.command.slice(0, 67) + "..." : e.command}`)].join("\n");
   }
 }
 

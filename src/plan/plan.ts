@@ -11,6 +11,8 @@ export interface FileStep {
   mode: number;
   /** contents are a secret: never printed, never in --json */
   secret?: boolean;
+  /** the user's to edit (e.g. HEARTBEAT.md): written only when absent, never reported as drift */
+  createOnly?: boolean;
 }
 
 export interface CommandStep {
@@ -26,6 +28,18 @@ export interface CommandStep {
   timeoutMs?: number;
   /** decided when planning: what the command would do is already done, so apply skips it */
   satisfied?: boolean;
+  /** a failure is expected and harmless (e.g. unloading something not loaded) */
+  mayFail?: boolean;
+  /** how to take the command back: run on rollback and by uninstall */
+  undoArgv?: string[];
+}
+
+/** gateway-setup's marked block in the user's crontab (see components/heartbeat/crontab-block.ts) */
+export interface CrontabStep {
+  kind: "crontab";
+  component: string;
+  description: string;
+  entries: { schedule: string; command: string }[];
 }
 
 /** Waits (bounded) until Redis answers PING, e.g. after installing it. */
@@ -36,7 +50,7 @@ export interface RedisReadyStep {
   timeoutMs: number;
 }
 
-export type PlanStep = FileStep | CommandStep | RedisReadyStep;
+export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep;
 
 export interface PlanSettings {
   tier: Tier;

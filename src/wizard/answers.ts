@@ -4,11 +4,13 @@ export const GOALS = ["notifications", "always-on", "full-gateway"] as const;
 export const EVENT_SOURCES = ["cron", "inngest", "mixed"] as const;
 export const SESSION_MODES = ["one", "several"] as const;
 export const SCOPES = ["global", "project"] as const;
+export const HEARTBEAT_SOURCES = ["cron", "launchd", "systemd", "inngest", "none"] as const;
 
 export type Goal = (typeof GOALS)[number];
 export type EventSources = (typeof EVENT_SOURCES)[number];
 export type SessionMode = (typeof SESSION_MODES)[number];
 export type Scope = (typeof SCOPES)[number];
+export type HeartbeatSource = (typeof HEARTBEAT_SOURCES)[number];
 export type Tier = 1 | 2 | 3 | 4;
 
 export const TIER_NAMES: Record<Tier, string> = {
@@ -19,7 +21,7 @@ export const TIER_NAMES: Record<Tier, string> = {
 };
 
 /** Tiers this version can install. */
-export const AVAILABLE_TIERS: readonly Tier[] = [1];
+export const AVAILABLE_TIERS: readonly Tier[] = [1, 2];
 
 export interface Answers {
   tier: Tier;
@@ -34,7 +36,15 @@ export interface Answers {
   projectDir: string;
   /** consent to install/start Redis with the platform's package manager when none answers */
   installRedis: boolean;
+  /** tier 2: what pushes the heartbeat, how often, and the service label */
+  heartbeat?: HeartbeatSource;
+  heartbeatEvery?: string;
+  heartbeatFile?: string;
+  serviceLabel?: string;
 }
+
+export const DEFAULT_HEARTBEAT_EVERY = "15m";
+export const DEFAULT_SERVICE_LABEL = "dev.gateway-setup.pi-central";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 

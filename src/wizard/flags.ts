@@ -2,9 +2,12 @@
 // names the accepted values; an unset flag leaves its question open.
 import { assertPrefix } from "../protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
+import { parseInterval } from "../components/heartbeat/interval.ts";
 import {
+  DEFAULT_SERVICE_LABEL,
   EVENT_SOURCES,
   GOALS,
+  HEARTBEAT_SOURCES,
   SCOPES,
   SESSION_MODES,
   type Answers,
@@ -21,6 +24,10 @@ export interface SetupFlags {
   scope?: string;
   projectDir?: string;
   installRedis?: boolean;
+  heartbeat?: string;
+  heartbeatEvery?: string;
+  heartbeatFile?: string;
+  serviceLabel?: string;
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -67,5 +74,22 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
   }
   if (flags.projectDir !== undefined) answers.projectDir = flags.projectDir;
   if (flags.installRedis !== undefined) answers.installRedis = flags.installRedis;
+  const heartbeat = oneOf("heartbeat", flags.heartbeat, HEARTBEAT_SOURCES);
+  if (heartbeat) answers.heartbeat = heartbeat;
+  if (flags.heartbeatEvery !== undefined) {
+    try {
+      parseInterval(flags.heartbeatEvery);
+    } catch (error) {
+      throw new UsageError(`--heartbeat-every: ${(error as Error).message}`);
+    }
+    answers.heartbeatEvery = flags.heartbeatEvery;
+  }
+  if (flags.heartbeatFile !== undefined) answers.heartbeatFile = flags.heartbeatFile;
+  if (flags.serviceLabel !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/.test(flags.serviceLabel)) {
+      throw new UsageError(`--service-label must be a reverse-DNS name like ${DEFAULT_SERVICE_LABEL} (letters, digits, dots, dashes)`);
+    }
+    answers.serviceLabel = flags.serviceLabel;
+  }
   return answers;
 }

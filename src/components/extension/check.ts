@@ -13,7 +13,7 @@ type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
 function findDrift(files: ManifestFile[]): Drift[] {
   const drift: Drift[] = [];
-  for (const file of files) {
+  for (const file of files.filter((f) => !f.createOnly)) {
     const current = readExisting(file.path);
     if (!current) drift.push({ file, problem: "missing" });
     else if (sha256(current.contents) !== file.sha256) drift.push({ file, problem: "edited" });

@@ -58,13 +58,13 @@ export function removeCronBlock(text: string): string {
   return lines.join("");
 }
 
-export function renderCronBlock(entry: CronEntry, crontabWithoutBlock: string, eol: string, joined: boolean): string {
+export function renderCronBlock(entries: CronEntry[], crontabWithoutBlock: string, eol: string, joined: boolean): string {
   const previousPath = splitLines(crontabWithoutBlock).map(bare).filter((line) => /^\s*PATH\s*=/.test(line)).at(-1);
   const lines = [
     `${BLOCK_BEGIN}${joined ? JOINED_FLAG : ""}`,
     "# heartbeat for the pi gateway; managed by gateway-setup (remove with: gateway-setup uninstall)",
     `PATH=${CRON_PATH}`,
-    `${entry.schedule} ${entry.command}`,
+    ...entries.map((entry) => `${entry.schedule} ${entry.command}`),
     ...(previousPath ? [previousPath] : []),
     BLOCK_END,
   ];
@@ -72,20 +72,22 @@ export function renderCronBlock(entry: CronEntry, crontabWithoutBlock: string, e
 }
 
 /** Adds (or replaces) the block at the end; every other byte stays where it was. */
-export function mergeCronBlock(text: string, entry: CronEntry): string {
-  if (/[\r\n]/.test(entry.command) || /[\r\n]/.test(entry.schedule)) throw new Error("a crontab entry must be a single line");
+export function mergeCronBlock(text: string, entries: CronEntry[]): string {
+  if (entries.some((entry) => /[\r\n]/.test(entry.command + entry.schedule))) throw new Error("a crontab entry must be a single line");
   const without = removeCronBlock(text);
   const eol = without.includes("\r\n") ? "\r\n" : "\n";
   const joined = without.length > 0 && !without.endsWith("\n");
-  return without + (joined ? eol : "") + renderCronBlock(entry, without, eol, joined);
+  return without + (joined ? eol : "") + renderCronBlock(entries, without, eol, joined);
 }
 
-/** The entry inside the block, if there is exactly one block. */
-export function readCronEntry(text: string): CronEntry | undefined {
+/** The entries inside the block, if there is exactly one block. */
+export function readCronEntries(text: string): CronEntry[] | undefined {
   const { blocks } = findBlocks(text);
   if (blocks.length !== 1) return undefined;
   const lines = splitLines(text).slice(blocks[0]!.start + 1, blocks[0]!.end).map(bare);
-  const job = lines.find((line) => /^\s*[^#\s]/.test(line) && !/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line));
-  const match = job ? /^\s*((?:\S+\s+){5})(.*)$/.exec(job) : null;
-  return match ? { schedule: match[1]!.trim(), command: match[2]! } : undefined;
+  const jobs = lines.filter((line) => /^\s*[^#\s]/.test(line) && !/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line));
+  return jobs.flatMap((job) => {
+    const match = /^\s*((?:\S+\s+){5})(.*)$/.exec(job);
+    return match ? [{ schedule: match[1]!.trim(), command: match[2]! }] : [];
+  });
 }
