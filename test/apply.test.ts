@@ -17,6 +17,7 @@ function planWith(steps: PlanStep[]): Plan {
     version: "0.0.0-test",
     settings: {
       tier: 1,
+      mode: "single",
       sessionId: "main",
       prefix: "agent",
       redisUrl: "redis://127.0.0.1:1",
@@ -28,6 +29,7 @@ function planWith(steps: PlanStep[]): Plan {
       manifestPath: join(stateDir, "manifest.json"),
     },
     steps,
+    notes: [],
     verification: [],
   };
 }

@@ -11,7 +11,8 @@ const plan: Plan = {
   tool: "gateway-setup",
   version: "0",
   settings: {
-    tier: 1, sessionId: "main", prefix: "agent", redisUrl: "redis://127.0.0.1:6379", redisPasswordSet: true, scope: "global",
+    tier: 1,
+    mode: "single", sessionId: "main", prefix: "agent", redisUrl: "redis://127.0.0.1:6379", redisPasswordSet: true, scope: "global",
     agentDir: join(home, ".pi/agent"), extensionDir: join(home, ".pi/agent/extensions/gateway"), stateDir: join(home, ".pi/agent/gateway"),
     manifestPath: join(home, ".pi/agent/gateway/manifest.json"),
   },
@@ -21,6 +22,7 @@ const plan: Plan = {
     { kind: "file", component: "redis", description: "secret", path: join(home, "a/secrets.env"), contents: "PW='new-secret'\n", mode: 0o600, secret: true },
     { kind: "command", component: "extension", description: "npm", argv: ["npm", "install"], cwd: join(home, "a") },
   ],
+  notes: [],
   verification: ["PING"],
 };
 

@@ -12,8 +12,8 @@ import type { RedisProbe } from "../src/components/redis/probe.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-plan-"));
 const env = { HOME: home, PATH: "/usr/bin:/bin" };
-const linux: SystemInfo = { platform: "linux", isRoot: false, binaries: { "apt-get": "/usr/bin/apt-get" }, systemdRunning: false };
-const mac: SystemInfo = { platform: "darwin", isRoot: false, binaries: { brew: "/opt/homebrew/bin/brew" }, systemdRunning: false };
+const linux: SystemInfo = { platform: "linux", isRoot: false, binaries: { "apt-get": "/usr/bin/apt-get" }, systemdRunning: false, uid: 1000, serviceManager: "none" };
+const mac: SystemInfo = { platform: "darwin", isRoot: false, binaries: { brew: "/opt/homebrew/bin/brew" }, systemdRunning: false, uid: 501, serviceManager: "launchd" };
 const ok: RedisProbe = { status: "ok", latencyMs: 1 };
 const down: RedisProbe = { status: "unreachable", message: "no Redis answered at 127.0.0.1:6379" };
 const answers: Answers = {
@@ -116,7 +116,7 @@ describe("buildPlan", () => {
   });
 
   it("refuses tiers that do not exist yet", () => {
-    for (const tier of [2, 3, 4] as const) {
+    for (const tier of [3, 4] as const) {
       expect(() => buildPlan({ answers: { ...answers, tier }, env, system: linux, redis: ok })).toThrow(TierUnavailableError);
     }
   });

@@ -95,13 +95,22 @@ describe("wizard", () => {
     });
   });
 
-  it("says a tier is not available yet and offers tier 1 explicitly", async () => {
-    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", installAvailableTier: true, redisUrl: "redis://h:1", scope: "global" });
+  it("says a tier is not available yet and offers the best available one explicitly", async () => {
+    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "several", installAvailableTier: true, heartbeat: "cron", heartbeatEvery: "30m", redisUrl: "redis://h:1", scope: "global" });
     const answers = await resolveAnswers({}, prompter, "/x");
-    expect(prompter.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) is not available yet/);
-    expect(answers.tier).toBe(1);
+    expect(prompter.shown.join("\n")).toMatch(/Tier 3 \(Multi-session\) is not available yet/);
+    expect(answers).toMatchObject({ tier: 2, heartbeat: "cron", heartbeatEvery: "30m" });
     const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
     await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
+  });
+
+  it("asks tier 2's heartbeat questions with this machine's default, and checks the interval against cron", async () => {
+    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", heartbeatEvery: "5m", redisUrl: "redis://h:1", scope: "global" });
+    const answers = await resolveAnswers({}, prompter, "/x", { heartbeat: "systemd" });
+    expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
+    expect(answers).toMatchObject({ tier: 2, heartbeat: "systemd", heartbeatEvery: "5m" });
+    const badCron = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "cron", heartbeatEvery: "7m" });
+    await expect(resolveAnswers({}, badCron, "/x")).rejects.toThrow(/cron cannot run every 7m/);
   });
 
   it("cancels cleanly at any prompt", async () => {

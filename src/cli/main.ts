@@ -17,7 +17,7 @@ export function buildProgram(): Command {
 
   // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
   program
-    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge (2-4 are not available yet)"))
+    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat (3-4 are not available yet)"))
     .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
     .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))
     .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))
@@ -25,6 +25,11 @@ export function buildProgram(): Command {
     .option("--prefix <prefix>", "Redis key prefix (default agent)")
     .addOption(new Option("--scope <scope>", "install the extension for every project (global) or one project").choices(["global", "project"]))
     .option("--project-dir <dir>", "the project for --scope project (default: current directory)")
+    .addOption(new Option("--heartbeat <source>", "tier 2: what pushes the heartbeat (default: launchd on macOS, systemd where available, else cron)").choices(["cron", "launchd", "systemd", "inngest", "none"]))
+    .option("--heartbeat-every <interval>", "tier 2: heartbeat interval, e.g. 15m, 1h (cron: whole minutes dividing the hour)")
+    .option("--heartbeat-file <path>", "tier 2: the HEARTBEAT.md checklist (default: <agent dir>/HEARTBEAT.md)")
+    .addOption(new Option("--service <manager>", "tier 2: what keeps the central session alive (detected)").choices(["launchd", "systemd", "none"]))
+    .option("--service-label <label>", "tier 2: launchd label / systemd unit name (default dev.gateway-setup.pi-central)")
     .option("--install-redis", "install and start Redis with brew/apt if none answers (implied by --yes)")
     .option("--no-install-redis", "never install Redis")
     .option("-y, --yes", "accept defaults for every unanswered question and apply without asking")
@@ -47,7 +52,7 @@ export function buildProgram(): Command {
     .option("--fix", "apply the safe repairs (restore drifted files, npm install, prune dead sessions), then check again")
     .option("--only <ids>", "run only these checks (comma-separated or repeated)", collect)
     .option("--skip <ids>", "skip these checks (comma-separated or repeated)", collect)
-    .addHelpText("after", "\nChecks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi.\nExit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.")
+    .addHelpText("after", "\nChecks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi,\nand with tier 2: service, tmux, heartbeat, tripwire, crontab.\nExit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.")
     .action(async (flags) => {
       const { runDoctorCommand } = await import("./doctor-command.ts");
       process.exitCode = await runDoctorCommand(flags);

@@ -11,6 +11,7 @@ import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
+import { defaultHeartbeatSource } from "../plan/tier2.ts";
 import { planForDisplay, type Plan, type PlanStep } from "../plan/plan.ts";
 import { TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
@@ -71,7 +72,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
 
-    const answers = await resolveAnswers(given, prompter, ctx.cwd);
+    const answers = await resolveAnswers(given, prompter, ctx.cwd, { heartbeat: defaultHeartbeatSource(ctx.system) });
     const target = parseRedisUrl(answers.redisUrl, answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH);
     if (ctx.flags.redisUrl && parseRedisUrl(ctx.flags.redisUrl).password) {
       ctx.output.warn("The password in --redis-url is visible to other users in the process list; prefer GATEWAY_REDIS_PASSWORD.");
@@ -198,7 +199,13 @@ async function applyAndVerify(
   ctx.output.note(
     [
       `Extension: ${displayPath(extensionDir, ctx.env)}`,
-      "Start pi (or /reload a running one); then any script can reach it:",
+      ...(plan.settings.service
+        ? [
+            `The central pi session runs in tmux: tmux attach -t ${plan.settings.service.tmuxSession}`,
+            ...plan.notes.map((note) => `Note: ${note}`),
+            "Any script can reach it:",
+          ]
+        : ["Start pi (or /reload a running one); then any script can reach it:"]),
       "",
       `  redis-cli LPUSH ${prefix}:events:${sessionId} \\`,
       `    '{"id":"job-1","type":"job.done","source":"cron","payload":{},"ts":1}'`,

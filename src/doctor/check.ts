@@ -21,6 +21,8 @@ export interface DoctorContext {
 export interface DoctorCheck {
   id: string;
   needsRedis?: boolean;
+  /** checks of parts this install does not have (e.g. tier 2 on tier 1) are left out of the report */
+  applies?(manifest: Manifest): boolean;
   run(ctx: DoctorContext): Promise<Finding>;
   /** a safe repair for a non-ok finding; returns what it did */
   repair?(ctx: DoctorContext, finding: Finding): Promise<string>;

@@ -6,6 +6,7 @@ import { extensionDepsCheck, extensionFilesCheck } from "../components/extension
 import { piCheck } from "../components/pi/check.ts";
 import { deadLetterCheck, listenerCheck, queueCheck, staleSessionsCheck } from "../components/queues/check.ts";
 import { redisCheck } from "../components/redis/check.ts";
+import { crontabCheck, heartbeatCheck, serviceCheck, tmuxCheck, tripwireCheck } from "../components/service/check.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseSecrets } from "../extension/secrets.ts";
@@ -27,6 +28,11 @@ export const DOCTOR_CHECKS: DoctorCheck[] = [
   deadLetterCheck,
   staleSessionsCheck,
   piCheck,
+  serviceCheck,
+  tmuxCheck,
+  heartbeatCheck,
+  tripwireCheck,
+  crontabCheck,
 ];
 
 export interface DoctorOptions {
@@ -96,6 +102,7 @@ async function runChecks(checks: DoctorCheck[], manifest: Manifest, env: Env): P
   const findings = await withContext(manifest, env, async (ctx) => {
     const results: Finding[] = [];
     for (const check of checks) {
+      if (check.applies && !check.applies(manifest)) continue;
       if (check.needsRedis && !ctx.redis) {
         results.push(skip(check.id, "skipped: Redis is not reachable"));
         continue;

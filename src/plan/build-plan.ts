@@ -12,6 +12,8 @@ import { agentDir, extensionDir, gatewayStateDir } from "../platform/paths.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
 import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
+import { PlanError } from "./plan-error.ts";
+import { CENTRAL_SESSION_ID, planTier2, tier2Settings } from "./tier2.ts";
 
 export const MANIFEST_FILE_NAME = "manifest.json";
 /** tier 1: one pi session consumes the `main` queue */
@@ -24,19 +26,17 @@ export interface PlanInput {
   redis: RedisProbe;
 }
 
-export class PlanError extends Error {
-  constructor(message: string, readonly fix?: string) {
-    super(message);
-  }
-}
+export { PlanError };
 
 export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
   assertTierAvailable(answers.tier);
   const target = parseRedisUrl(answers.redisUrl, answers.redisPassword);
   const stateDir = gatewayStateDir(env);
+  const central = answers.tier >= 2;
   const settings: PlanSettings = {
     tier: answers.tier,
-    sessionId: TIER1_SESSION_ID,
+    mode: central ? "central" : "single",
+    sessionId: central ? CENTRAL_SESSION_ID : TIER1_SESSION_ID,
     prefix: answers.prefix,
     redisUrl: target.url,
     redisPasswordSet: Boolean(target.password),
@@ -45,15 +45,19 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
     extensionDir: extensionDir(answers.scope, answers.projectDir, env),
     stateDir,
     manifestPath: join(stateDir, MANIFEST_FILE_NAME),
+    ...(central ? tier2Settings(answers, system, agentDir(env), stateDir) : {}),
   };
   const steps: PlanStep[] = [...planRedis(answers, system, redis)];
   if (target.password) steps.push(planSecrets(stateDir, target.password));
   steps.push(...planExtension({ settings, secretsFile: target.password ? secretsFilePath(stateDir) : undefined }));
+  const tier2 = central ? planTier2(settings, system, env) : { steps: [], notes: [] };
+  steps.push(...tier2.steps);
   return {
     tool: "gateway-setup",
     version: ownVersion(),
     settings,
     steps,
+    notes: tier2.notes,
     verification: [
       `PING Redis at ${settings.redisUrl}`,
       "load the installed extension as pi does and deliver a test event through Redis",

@@ -1,5 +1,6 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 import { createTwoFilesPatch } from "diff";
+import { formatInterval } from "../components/heartbeat/interval.ts";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
@@ -42,6 +43,12 @@ export function describePlan(plan: Plan, env: Env): string {
   return [
     `Tier ${s.tier}, session "${s.sessionId}", keys ${s.prefix}:events:${s.sessionId} / ${s.prefix}:notify:${s.sessionId}`,
     `Redis     ${s.redisUrl}${s.redisPasswordSet ? " (password stored in a 0600 file)" : ""}`,
+    ...(s.heartbeat && s.service
+      ? [
+          `Heartbeat ${s.heartbeat.source}, every ${formatInterval(s.heartbeat.intervalSeconds)}; checklist ${displayPath(s.heartbeat.checklistFile, env)}`,
+          `Service   ${s.service.manager === "none" ? "none found: the wrapper alone" : `${s.service.manager} (${s.service.name})`}, pi in tmux session ${s.service.tmuxSession}`,
+        ]
+      : []),
     "",
     ...lines(files),
     ...runtimeSummary,
@@ -50,6 +57,7 @@ export function describePlan(plan: Plan, env: Env): string {
     "",
     "Then verify:",
     ...plan.verification.map((line, i) => `  ${i + 1}. ${line}`),
+    ...(plan.notes.length ? ["", "Then it is up to you:", ...plan.notes.map((note) => `  - ${note}`)] : []),
   ].join("\n");
 }
 

@@ -54,6 +54,8 @@ export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep;
 
 export interface PlanSettings {
   tier: Tier;
+  /** "single": every pi consumes the queue (tier 1); "central": only GATEWAY_ROLE=central (tier 2) */
+  mode: "single" | "central";
   sessionId: string;
   prefix: string;
   /** without password */
@@ -64,6 +66,20 @@ export interface PlanSettings {
   extensionDir: string;
   stateDir: string;
   manifestPath: string;
+  /** tier 2 */
+  heartbeat?: {
+    source: "cron" | "launchd" | "systemd" | "inngest" | "none";
+    intervalSeconds: number;
+    checklistFile: string;
+    lastHeartbeatFile: string;
+  };
+  service?: {
+    manager: "launchd" | "systemd" | "none";
+    /** launchd label / systemd unit name */
+    name: string;
+    tmuxSession: string;
+    wrapperPath: string;
+  };
 }
 
 export interface Plan {
@@ -71,6 +87,8 @@ export interface Plan {
   version: string;
   settings: PlanSettings;
   steps: PlanStep[];
+  /** what the user still has to do (e.g. start the wrapper where no service manager exists) */
+  notes: string[];
   /** what is checked after applying, in order */
   verification: string[];
 }

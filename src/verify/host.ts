@@ -188,6 +188,9 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
     await host.load(
       mod.createGatewayExtension({
         ...mod.gatewayConfig,
+        // the self-test consumes its own throw-away queue whatever role this process has
+        mode: "single",
+        heartbeat: undefined,
         sessionId,
         redisUrl: options.redisUrl,
         ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),

@@ -41,6 +41,8 @@ export interface Answers {
   heartbeatEvery?: string;
   heartbeatFile?: string;
   serviceLabel?: string;
+  /** what keeps the central session running; detected unless given */
+  service?: "launchd" | "systemd" | "none";
 }
 
 export const DEFAULT_HEARTBEAT_EVERY = "15m";

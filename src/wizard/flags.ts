@@ -28,6 +28,7 @@ export interface SetupFlags {
   heartbeatEvery?: string;
   heartbeatFile?: string;
   serviceLabel?: string;
+  service?: string;
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -85,6 +86,8 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
     answers.heartbeatEvery = flags.heartbeatEvery;
   }
   if (flags.heartbeatFile !== undefined) answers.heartbeatFile = flags.heartbeatFile;
+  const service = oneOf("service", flags.service, ["launchd", "systemd", "none"] as const);
+  if (service) answers.service = service;
   if (flags.serviceLabel !== undefined) {
     if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/.test(flags.serviceLabel)) {
       throw new UsageError(`--service-label must be a reverse-DNS name like ${DEFAULT_SERVICE_LABEL} (letters, digits, dots, dashes)`);

@@ -1,7 +1,9 @@
 // The wizard: asks only what the flags left open, and maps the answers to a tier.
+import { cronSchedule, parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import {
   AVAILABLE_TIERS,
+  DEFAULT_HEARTBEAT_EVERY,
   DEFAULT_REDIS_URL,
   TIER_NAMES,
   goalFor,
@@ -9,6 +11,7 @@ import {
   type Answers,
   type EventSources,
   type Goal,
+  type HeartbeatSource,
   type Scope,
   type SessionMode,
   type Tier,
@@ -36,10 +39,16 @@ export async function askGoal(prompter: Prompter): Promise<Goal> {
 }
 
 /** Fills every answer: flags first, then prompts (interactive) or defaults (non-interactive). */
+export interface AnswerDefaults {
+  /** the heartbeat source this machine supports best (launchd on macOS, systemd, else cron) */
+  heartbeat: HeartbeatSource;
+}
+
 export async function resolveAnswers(
   given: Partial<Answers>,
   prompter: Prompter | undefined,
   cwd: string,
+  defaults: AnswerDefaults = { heartbeat: "cron" },
 ): Promise<Answers> {
   const ask = prompter;
   const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask) : "notifications");
@@ -108,7 +117,9 @@ export async function resolveAnswers(
         })
       : "global");
 
+  const tier2 = tier >= 2 ? await askTier2(given, ask, defaults) : {};
   return {
+    ...tier2,
     tier,
     goal: settledGoal,
     eventSources,
@@ -119,6 +130,50 @@ export async function resolveAnswers(
     projectDir: given.projectDir ?? cwd,
     installRedis: given.installRedis ?? false,
     ...(given.redisPassword ? { redisPassword: given.redisPassword } : {}),
+  };
+}
+
+async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defaults: AnswerDefaults): Promise<Partial<Answers>> {
+  const heartbeat =
+    given.heartbeat ??
+    (ask
+      ? await ask.select<HeartbeatSource>({
+          id: "heartbeat",
+          message: "What should send the heartbeat?",
+          options: [
+            { value: "launchd", label: "launchd", hint: "macOS" },
+            { value: "systemd", label: "a systemd timer", hint: "Linux" },
+            { value: "cron", label: "cron", hint: "a marked block in your crontab" },
+            { value: "inngest", label: "an Inngest function", hint: "you serve it" },
+            { value: "none", label: "nothing for now" },
+          ],
+          initialValue: defaults.heartbeat,
+        })
+      : defaults.heartbeat);
+  const heartbeatEvery =
+    given.heartbeatEvery ??
+    (ask
+      ? await ask.text({
+          id: "heartbeatEvery",
+          message: "Heartbeat interval",
+          initialValue: DEFAULT_HEARTBEAT_EVERY,
+          validate: (value) => {
+            try {
+              const seconds = parseInterval(value);
+              if (heartbeat === "cron") cronSchedule(seconds);
+              return undefined;
+            } catch (error) {
+              return (error as Error).message;
+            }
+          },
+        })
+      : DEFAULT_HEARTBEAT_EVERY);
+  return {
+    heartbeat,
+    heartbeatEvery,
+    ...(given.heartbeatFile ? { heartbeatFile: given.heartbeatFile } : {}),
+    ...(given.serviceLabel ? { serviceLabel: given.serviceLabel } : {}),
+    ...(given.service ? { service: given.service } : {}),
   };
 }
 

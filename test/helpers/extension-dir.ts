@@ -13,6 +13,7 @@ export function createExtensionDir(options: { prefix: string; redisUrl: string; 
   const extensionDir = join(root, "extensions", "gateway");
   const settings: PlanSettings = {
     tier: 1,
+    mode: "single",
     sessionId: "main",
     prefix: options.prefix,
     redisUrl: options.redisUrl,

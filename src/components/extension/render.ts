@@ -23,8 +23,13 @@ export function runtimeSourceFiles(): { relativePath: string; contents: string }
 }
 
 export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
+  const heartbeat = settings.heartbeat
+    ? { intervalSeconds: settings.heartbeat.intervalSeconds, checklistFile: settings.heartbeat.checklistFile, lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile }
+    : undefined;
   return renderTemplate("extension/index.ts.hbs", {
     version: ownVersion(),
+    mode: settings.mode,
+    heartbeat,
     sessionId: settings.sessionId,
     prefix: settings.prefix,
     redisUrl: settings.redisUrl,
