@@ -1,0 +1,157 @@
+// Tier 2 plans as data: launchd plists parsed back key by key, systemd units, the crontab block,
+// and the choices a machine cannot honour.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import plist from "plist";
+import { describe, expect, it } from "vitest";
+import { buildPlan } from "../src/plan/build-plan.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/plan/plan.ts";
+import { PlanError } from "../src/plan/plan-error.ts";
+import type { SystemInfo } from "../src/platform/system.ts";
+import type { Answers } from "../src/wizard/answers.ts";
+
+const home = mkdtempSync(join(tmpdir(), "gw-t2plan-"));
+const env = { HOME: home, USER: "dev" };
+const binaries = { pi: "/opt/homebrew/bin/pi", node: "/opt/homebrew/bin/node", tmux: "/opt/homebrew/bin/tmux", "redis-cli": "/opt/homebrew/bin/redis-cli", launchctl: "/bin/launchctl", crontab: "/usr/bin/crontab" };
+const mac: SystemInfo = { platform: "darwin", isRoot: false, binaries, systemdRunning: false, uid: 501, serviceManager: "launchd" };
+const linux: SystemInfo = { platform: "linux", isRoot: false, binaries: { ...binaries, pi: "/usr/local/bin/pi", tmux: "/usr/bin/tmux", "redis-cli": "/usr/bin/redis-cli", node: "/usr/bin/node" }, systemdRunning: true, uid: 1000, serviceManager: "systemd" };
+const answers: Answers = { tier: 2, goal: "always-on", eventSources: "cron", sessions: "one", redisUrl: "redis://127.0.0.1:6379", prefix: "agent", scope: "global", projectDir: home, installRedis: false };
+const ok = { status: "ok" as const, latencyMs: 1 };
+const hasSystemdAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
+
+const file = (plan: Plan, path: string) => plan.steps.find((s): s is FileStep => s.kind === "file" && s.path === path);
+const commands = (plan: Plan) => plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.component === "service").map((s) => s.argv.join(" "));
+
+describe("tier 2 on macOS (launchd)", () => {
+  const plan = buildPlan({ answers, env, system: mac, redis: ok });
+  const agents = join(home, "Library/LaunchAgents");
+
+  it("runs the central session in tmux through a KeepAlive agent, built from data and valid when parsed back", () => {
+    expect(plan.settings).toMatchObject({ mode: "central", sessionId: "gateway", heartbeat: { source: "launchd", intervalSeconds: 900 } });
+    const central = file(plan, join(agents, "dev.gateway-setup.pi-central.plist"))!;
+    const parsed = plist.parse(central.contents) as Record<string, unknown>;
+    expect(parsed.Label).toBe("dev.gateway-setup.pi-central");
+    expect(parsed.ProgramArguments).toEqual(["/bin/sh", join(home, ".pi/agent/gateway/run-central.sh")]);
+    expect(parsed.RunAtLoad).toBe(true);
+    expect(parsed.KeepAlive).toBe(true);
+    expect(parsed.ThrottleInterval).toBe(10);
+    expect(parsed.WorkingDirectory).toBe(home);
+    const environment = parsed.EnvironmentVariables as Record<string, string>;
+    expect(environment.GATEWAY_ROLE).toBe("central");
+    expect(environment.HOME).toBe(home);
+    expect(environment.PATH.split(":")).toEqual(expect.arrayContaining(["/opt/homebrew/bin", "/usr/bin", "/bin"]));
+    expect(parsed.StandardOutPath).toBe(join(home, "Library/Logs/pi-gateway/dev.gateway-setup.pi-central.out.log"));
+    expect(parsed.StandardErrorPath).toBe(join(home, "Library/Logs/pi-gateway/dev.gateway-setup.pi-central.err.log"));
+    for (const path of [parsed.ProgramArguments as string[], [parsed.WorkingDirectory as string]].flat()) expect(path.startsWith("/")).toBe(true);
+  });
+
+  it("pushes heartbeats and runs the tripwire with StartInterval agents", () => {
+    const heartbeat = plist.parse(file(plan, join(agents, "dev.gateway-setup.pi-central.heartbeat.plist"))!.contents) as Record<string, unknown>;
+    expect(heartbeat.StartInterval).toBe(900);
+    expect(heartbeat.KeepAlive).toBeUndefined();
+    const [sh, flag, script] = heartbeat.ProgramArguments as string[];
+    expect([sh, flag]).toEqual(["/bin/sh", "-c"]);
+    expect(script).toContain("/opt/homebrew/bin/redis-cli -u redis://127.0.0.1:6379 LPUSH agent:events:gateway");
+    const tripwire = plist.parse(file(plan, join(agents, "dev.gateway-setup.pi-central.tripwire.plist"))!.contents) as Record<string, unknown>;
+    expect(tripwire.ProgramArguments).toEqual(["/bin/sh", join(home, ".pi/agent/gateway/tripwire.sh")]);
+    expect(tripwire.StartInterval).toBe(900);
+  });
+
+  it("loads with the modern launchctl verbs and takes them back with bootout", () => {
+    const label = "dev.gateway-setup.pi-central";
+    expect(commands(plan)).toEqual([
+      `launchctl bootout gui/501/${label}`,
+      `launchctl enable gui/501/${label}`,
+      `launchctl bootstrap gui/501 ${join(agents, `${label}.plist`)}`,
+      `launchctl bootout gui/501/${label}.heartbeat`,
+      `launchctl enable gui/501/${label}.heartbeat`,
+      `launchctl bootstrap gui/501 ${join(agents, `${label}.heartbeat.plist`)}`,
+      `launchctl bootout gui/501/${label}.tripwire`,
+      `launchctl enable gui/501/${label}.tripwire`,
+      `launchctl bootstrap gui/501 ${join(agents, `${label}.tripwire.plist`)}`,
+      `mkdir -p ${join(home, "Library/Logs/pi-gateway")}`,
+    ]);
+    const bootstrap = plan.steps.find((s): s is CommandStep => s.kind === "command" && s.argv[1] === "bootstrap")!;
+    expect(bootstrap.undoArgv).toEqual(["launchctl", "bootout", `gui/501/${label}`]);
+    expect(plan.steps.some((s) => s.kind === "crontab")).toBe(false);
+  });
+
+  it("writes HEARTBEAT.md only when it is not there, and renders the central settings into index.ts", () => {
+    expect(file(plan, join(home, ".pi/agent/HEARTBEAT.md"))).toMatchObject({ createOnly: true });
+    const index = file(plan, join(home, ".pi/agent/extensions/gateway/index.ts"))!.contents;
+    expect(index).toContain(`mode: "central" as const`);
+    expect(index).toContain(`sessionId: "gateway"`);
+    expect(index).toMatch(/heartbeat: \{"intervalSeconds":900,"checklistFile":".*HEARTBEAT\.md","lastHeartbeatFile":".*last-heartbeat\.json"\}/);
+  });
+});
+
+describe("tier 2 on Linux", () => {
+  it("uses a systemd user unit with Restart=always and timers for heartbeat and tripwire", () => {
+    const plan = buildPlan({ answers: { ...answers, heartbeatEvery: "5m" }, env, system: linux, redis: ok });
+    const dir = join(home, ".config/systemd/user");
+    const unit = file(plan, join(dir, "dev.gateway-setup.pi-central.service"))!.contents;
+    expect(unit).toContain(`ExecStart=/bin/sh ${join(home, ".pi/agent/gateway/run-central.sh")}`);
+    expect(unit).toContain("Restart=always");
+    expect(unit).toContain("Environment=GATEWAY_ROLE=central");
+    expect(unit).toContain("WantedBy=default.target");
+    const timer = file(plan, join(dir, "dev.gateway-setup.pi-central-heartbeat.timer"))!.contents;
+    expect(timer).toContain("OnUnitActiveSec=300s");
+    expect(timer).toContain("Unit=dev.gateway-setup.pi-central-heartbeat.service");
+    expect(file(plan, join(dir, "dev.gateway-setup.pi-central-heartbeat.service"))!.contents).toMatch(/Type=oneshot\nExecStart=\/bin\/sh -c ".*LPUSH agent:events:gateway/);
+    expect(commands(plan)).toEqual([
+      "systemctl --user daemon-reload",
+      "systemctl --user enable dev.gateway-setup.pi-central.service",
+      "systemctl --user restart dev.gateway-setup.pi-central.service",
+      "systemctl --user enable dev.gateway-setup.pi-central-heartbeat.timer",
+      "systemctl --user restart dev.gateway-setup.pi-central-heartbeat.timer",
+      "systemctl --user enable dev.gateway-setup.pi-central-tripwire.timer",
+      "systemctl --user restart dev.gateway-setup.pi-central-tripwire.timer",
+    ]);
+    expect(plan.notes.join("\n")).toContain("loginctl enable-linger dev");
+  });
+
+  it.skipIf(!hasSystemdAnalyze)("writes units that systemd-analyze verify accepts", () => {
+    const plan = buildPlan({ answers: { ...answers, redisUrl: "redis://127.0.0.1:6379", heartbeatEvery: "5m" }, env, system: linux, redis: ok });
+    const dir = mkdtempSync(join(tmpdir(), "gw-units-"));
+    const units = plan.steps.filter((s): s is FileStep => s.kind === "file" && /\.(service|timer)$/.test(s.path));
+    expect(units).toHaveLength(5);
+    for (const unit of units) writeFileSync(join(dir, basename(unit.path)), unit.contents);
+    const result = spawnSync("systemd-analyze", ["verify", ...units.map((u) => join(dir, basename(u.path)))], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toBe("");
+  });
+
+  it("falls back to the tmux wrapper alone and cron where no service manager exists", () => {
+    const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
+    const plan = buildPlan({ answers: { ...answers, heartbeatEvery: "10m" }, env, system: container, redis: ok });
+    expect(plan.settings.heartbeat?.source).toBe("cron");
+    const cron = plan.steps.find((s): s is CrontabStep => s.kind === "crontab")!;
+    expect(cron.entries.map((e) => e.schedule)).toEqual(["*/10 * * * *", "*/10 * * * *"]);
+    expect(cron.entries[0]!.command).toMatch(/^\/bin\/sh -c '.*date \+\\%s/);
+    expect(cron.entries[1]!.command).toBe(`/bin/sh ${join(home, ".pi/agent/gateway/tripwire.sh")}`);
+    expect(commands(plan)).toEqual([]);
+    expect(plan.notes.join("\n")).toMatch(/No service manager here.*nohup \/bin\/sh .*run-central\.sh/);
+  });
+
+  it("writes an Inngest function for --heartbeat inngest and runs no server", () => {
+    const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: linux, redis: ok });
+    const fn = file(plan, join(home, ".pi/agent/gateway/inngest/gateway-heartbeat.ts"))!.contents;
+    expect(fn).toContain(`{ cron: "*/15 * * * *" }`);
+    expect(fn).toContain(`lpush("agent:events:gateway"`);
+    expect(fn).toContain("serveHost");
+    expect(plan.notes.join("\n")).toMatch(/Serve .*gateway-heartbeat\.ts from your Inngest app/);
+  });
+
+  it.each([
+    [{ heartbeat: "launchd" as const }, linux, /launchd needs macOS/],
+    [{ heartbeat: "systemd" as const }, { ...linux, serviceManager: "none" as const }, /systemd user manager/],
+    [{ heartbeat: "cron" as const, heartbeatEvery: "45s" }, linux, /cron cannot run every 45s/],
+    [{}, { ...linux, binaries: { ...linux.binaries, pi: undefined } }, /pi is not on PATH/],
+    [{}, { ...linux, binaries: { ...linux.binaries, tmux: undefined } }, /tmux is not on PATH/],
+  ])("refuses %j on a machine that cannot do it", (extra, system, message) => {
+    expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(PlanError);
+    expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(message);
+  });
+});

@@ -1,0 +1,70 @@
+// Watchdog layer 2 for real: the rendered tripwire script run by /bin/sh against a last-heartbeat
+// file that is fresh, stale, or missing.
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderTripwire, tripwirePaths } from "../src/components/watchdog/tripwire.ts";
+
+function setup(bootGraceSeconds = 0) {
+  const stateDir = mkdtempSync(join(tmpdir(), "gw-tripwire-"));
+  const bin = mkdtempSync(join(tmpdir(), "gw-tripwire-bin-"));
+  const alerts = join(stateDir, "alerts.log");
+  // stand-ins, so no test ever broadcasts to real terminals
+  for (const tool of ["wall", "notify-send"]) {
+    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> ${JSON.stringify(alerts)}\ncat >/dev/null\n`);
+    chmodSync(join(bin, tool), 0o755);
+  }
+  const last = join(stateDir, "last-heartbeat.json");
+  const paths = tripwirePaths(stateDir);
+  writeFileSync(paths.script, renderTripwire(stateDir, last, 5, bootGraceSeconds), { mode: 0o755 });
+  const run = () => spawnSync("/bin/sh", [paths.script], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir }, encoding: "utf8" });
+  const age = (path: string, seconds: number) => {
+    const when = Date.now() / 1000 - seconds;
+    utimesSync(path, when, when);
+  };
+  return { last, paths, alerts, run, age };
+}
+
+describe("the tripwire", () => {
+  it("stays quiet while heartbeats are fresh", () => {
+    const { last, paths, run } = setup();
+    writeFileSync(last, "{}");
+    expect(run().status).toBe(0);
+    expect(existsSync(paths.log)).toBe(false);
+  });
+
+  it("alerts once when the last heartbeat is older than twice the interval, and re-arms when heartbeats return", () => {
+    const { last, paths, alerts, run, age } = setup();
+    writeFileSync(last, "{}");
+    age(last, 30);
+    const first = run();
+    expect(first.status).toBe(0);
+    expect(first.stderr).toMatch(/pi gateway: no heartbeat for 3\d s \(expected every 5 s\)\. Run: gateway-setup doctor/);
+    expect(readFileSync(paths.log, "utf8")).toMatch(/no heartbeat for/);
+    expect(readFileSync(alerts, "utf8")).toMatch(/^wall /);
+    expect(run().stderr).toBe("");
+    expect(readFileSync(paths.log, "utf8").trim().split("\n")).toHaveLength(1);
+    writeFileSync(last, "{}");
+    expect(run().stderr).toBe("");
+    expect(existsSync(paths.alertedMarker)).toBe(false);
+    age(last, 30);
+    expect(run().stderr).toMatch(/no heartbeat/);
+    expect(readFileSync(paths.log, "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  it("gives a fresh install time for its first heartbeat, then alerts if none came", () => {
+    const { paths, run, age } = setup();
+    expect(run().stderr).toBe("");
+    age(paths.script, 60);
+    expect(run().stderr).toMatch(/no heartbeat for/);
+  });
+
+  it("stays quiet right after boot", () => {
+    const { last, run, age } = setup(10 ** 9);
+    writeFileSync(last, "{}");
+    age(last, 3600);
+    expect(run().stderr).toBe("");
+  });
+});
