@@ -71,8 +71,8 @@ describe("tier 2 on macOS (launchd)", () => {
       `launchctl bootout gui/501/${label}.tripwire`,
       `launchctl enable gui/501/${label}.tripwire`,
       `launchctl bootstrap gui/501 ${join(agents, `${label}.tripwire.plist`)}`,
-      `mkdir -p ${join(home, "Library/Logs/pi-gateway")}`,
     ]);
+    expect(plan.steps).toContainEqual({ kind: "dir", component: "service", description: "launchd log folder", path: join(home, "Library/Logs/pi-gateway") });
     const bootstrap = plan.steps.find((s): s is CommandStep => s.kind === "command" && s.argv[1] === "bootstrap")!;
     expect(bootstrap.undoArgv).toEqual(["launchctl", "bootout", `gui/501/${label}`]);
     expect(plan.steps.some((s) => s.kind === "crontab")).toBe(false);

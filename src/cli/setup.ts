@@ -237,7 +237,7 @@ function summarizeResults(results: StepResult[]): string {
 }
 
 function stepTarget(step: PlanStep, env: Env): string {
-  return step.kind === "file" ? displayPath(step.path, env) : step.kind === "command" ? step.argv.join(" ") : step.description;
+  return "path" in step ? displayPath(step.path, env) : step.kind === "command" ? step.argv.join(" ") : step.description;
 }
 
 async function waitForRedis(target: RedisTarget, timeoutMs: number): Promise<void> {

@@ -114,6 +114,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
       } else if (step.kind === "crontab") {
         result = { step, outcome: await crontabStep(step, options.env, undo) };
+      } else if (step.kind === "dir") {
+        const before = createdDirs.length;
+        mkdirs(step.path);
+        result = { step, outcome: createdDirs.length > before ? "created" : "unchanged" };
       } else {
         await options.waitForRedis(step.timeoutMs);
         result = { step, outcome: "ready" };

@@ -4,6 +4,7 @@ import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { runtimeArtifacts } from "../plan/tier2.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
@@ -50,6 +51,7 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
     ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
     ...planFileRemoval(manifest.files),
     ...planCreatedPathRemoval(manifest.commands),
+    ...runtimeArtifacts(manifest.settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
   ];
   const keepsBackups = steps.some((step) => step.kind === "keep-file" && step.backup);
   steps.push({ kind: "remove-file", path: manifestPath });

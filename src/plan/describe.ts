@@ -1,6 +1,7 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 import { createTwoFilesPatch } from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
+import { existsSync } from "node:fs";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
@@ -22,6 +23,8 @@ export function describeStep(step: PlanStep, env: Env): string {
       return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
       return `check     ${step.description}`;
+    case "dir":
+      return `${existsSync(step.path) ? "exists   " : "new      "} ${displayPath(step.path, env)}/ (${step.description})`;
     case "crontab":
       return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command.length > 70 ? e.command.slice(0, 67) + "..." : e.command}`)].join("\n");
   }

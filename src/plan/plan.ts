@@ -50,7 +50,15 @@ export interface RedisReadyStep {
   timeoutMs: number;
 }
 
-export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep;
+/** A directory something else needs (e.g. launchd's log folder); removed again only while empty. */
+export interface DirStep {
+  kind: "dir";
+  component: string;
+  description: string;
+  path: string;
+}
+
+export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | DirStep;
 
 export interface PlanSettings {
   tier: Tier;

@@ -20,6 +20,13 @@ import { PlanError } from "./plan-error.ts";
 
 export const CENTRAL_SESSION_ID = "gateway";
 
+/** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
+export function runtimeArtifacts(settings: PlanSettings): string[] {
+  if (!settings.heartbeat) return [];
+  const tripwire = tripwirePaths(settings.stateDir);
+  return [settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log];
+}
+
 export function defaultHeartbeatSource(system: SystemInfo): HeartbeatSource {
   return system.serviceManager === "launchd" ? "launchd" : system.serviceManager === "systemd" ? "systemd" : "cron";
 }
@@ -122,7 +129,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
       steps.push(file(plistPath, contents, 0o644, job.what));
       steps.push(...launchdLoadSteps(component, system.uid, job.label, plistPath, fileChange(plistPath, contents, 0o644) === "unchanged"));
     }
-    steps.push({ kind: "command", component, description: "create the launchd log folder", argv: ["mkdir", "-p", logDir], creates: [logDir] });
+    steps.push({ kind: "dir", component, description: "launchd log folder", path: logDir });
   } else if (service.manager === "systemd") {
     const dir = systemdUserDir(home, env);
     const units: { name: string; contents: string; what: string }[] = [

@@ -1,0 +1,105 @@
+// Tier 2 end to end: installed by the CLI (launchd agents through a recording launchctl stand-in),
+// the real pi as the central session, heartbeats pushed by the installed heartbeat job exactly as
+// launchd would run it, HEARTBEAT.md reaching the model, and the watchdog alarm when they stop.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import plist from "plist";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
+import { requestText, startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
+import { createPiSandbox, startPiRpc, type RpcLine } from "./helpers/pi-rpc.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+let model: FakeModel;
+beforeAll(async () => {
+  model = await startFakeModel();
+});
+afterAll(() => model.close());
+
+function runLaunchdJob(plistPath: string): { status: number | null; stderr: string } {
+  const job = plist.parse(readFileSync(plistPath, "utf8")) as { ProgramArguments: string[]; EnvironmentVariables: Record<string, string>; WorkingDirectory: string };
+  const [program, ...args] = job.ProgramArguments;
+  const result = spawnSync(program!, args, { env: job.EnvironmentVariables, cwd: job.WorkingDirectory, encoding: "utf8" });
+  return { status: result.status, stderr: result.stderr };
+}
+
+describe("tier 2 end to end", () => {
+  it("keeps a central session fed with heartbeats, and the watchdog speaks up when they stop", async () => {
+    const cli = createSandbox();
+    const launchctlLog = join(cli.bin, "launchctl.log");
+    cli.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(launchctlLog)}\nexit 0\n`);
+    const pi = createPiSandbox();
+    const prefix = randomPrefix();
+    const env = { ...cli.env, PATH: `${cli.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: pi.agentDir };
+    const homeBefore = snapshotTree(cli.home);
+    const label = `dev.gateway-setup.e2e-${prefix}`;
+
+    const result = await runCli(
+      ["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", "2s", "--service-label", label],
+      { env },
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.verification.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual(["redis-ping:ok", "extension-delivery:ok", "live-session:skip"]);
+    const agents = join(cli.home, "Library/LaunchAgents");
+    const uid = process.getuid!();
+    expect(readFileSync(launchctlLog, "utf8").trim().split("\n")).toEqual(
+      [label, `${label}.heartbeat`, `${label}.tripwire`].flatMap((job) => [
+        `launchctl bootout gui/${uid}/${job}`,
+        `launchctl enable gui/${uid}/${job}`,
+        `launchctl bootstrap gui/${uid} ${join(agents, `${job}.plist`)}`,
+      ]),
+    );
+    const checklist = readFileSync(join(pi.agentDir, "HEARTBEAT.md"), "utf8");
+    expect(checklist).toContain("HEARTBEAT_OK");
+
+    // the central session: what the service would start, with GATEWAY_ROLE=central
+    const central = await startPiRpc({ sandbox: pi, model: writeFakeAgentDir(pi.agentDir, model), env: { GATEWAY_ROLE: "central" } });
+    try {
+      await central.waitForLine(
+        (line: RpcLine) => line.type === "extension_ui_request" && line.method === "setStatus" && /listening on gateway/.test(String(line.statusText)),
+        { timeoutMs: 20_000, what: "the central gateway to listen" },
+      );
+      model.setReply("HEARTBEAT_OK");
+      expect(runLaunchdJob(join(agents, `${label}.heartbeat.plist`))).toMatchObject({ status: 0 });
+      const request = await model.waitForRequest("heartbeat from launchd", 20_000);
+      expect(requestText(request)).toContain("# Heartbeat checklist");
+      expect(requestText(request)).toContain("reply with exactly HEARTBEAT_OK");
+      await central.waitForLine((line) => line.type === "agent_end", { timeoutMs: 20_000, what: "the heartbeat turn" });
+      const lastFile = join(pi.agentDir, "gateway/last-heartbeat.json");
+      await expect.poll(() => existsSync(lastFile) && JSON.parse(readFileSync(lastFile, "utf8")).acknowledgedAt, { timeout: 5_000 }).toBeTruthy();
+
+      // heartbeats stop: after twice the interval the watchdog in the central session raises its alarm
+      model.setReply("I will tell the user.");
+      const alarm = await model.waitForRequest("[gateway watchdog]", 20_000);
+      expect(requestText(alarm)).toMatch(/No heartbeat has arrived for \d+ s/);
+      expect(central.uiRequests("notify").some((n) => n.notifyType === "error" && /No heartbeat/.test(String(n.message)))).toBe(true);
+
+      // watchdog layer 2, independent of pi: the tripwire job as launchd runs it
+      const uptime = Number(readFileSync("/proc/uptime", "utf8").split(".")[0]);
+      if (uptime > 600) {
+        await expect.poll(() => runLaunchdJob(join(agents, `${label}.tripwire.plist`)).stderr, { timeout: 10_000, interval: 500 }).toMatch(/pi gateway: no heartbeat for \d+ s/);
+      } else {
+        expect(runLaunchdJob(join(agents, `${label}.tripwire.plist`)).stderr).toBe(""); // still inside the boot grace
+      }
+
+      const doctor = JSON.parse((await runCli(["doctor", "--json", "--only", "service,heartbeat,tripwire"], { env })).stdout);
+      expect(doctor.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual(["service:ok", "heartbeat:fail", "tripwire:ok"]);
+      expect(central.extensionErrors()).toEqual([]);
+    } finally {
+      expect((await central.stop()).code).toBe(0);
+    }
+
+    const uninstall = await runCli(["uninstall", "--yes"], { env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    const calls = readFileSync(launchctlLog, "utf8").trim().split("\n").slice(-3);
+    expect(calls.sort()).toEqual([label, `${label}.heartbeat`, `${label}.tripwire`].map((job) => `launchctl bootout gui/${uid}/${job}`).sort());
+    expect(snapshotTree(cli.home)).toEqual(homeBefore);
+    expect(existsSync(join(pi.agentDir, "extensions/gateway"))).toBe(false);
+    expect(existsSync(join(pi.agentDir, "gateway"))).toBe(false);
+    pi.cleanup();
+  });
+});
