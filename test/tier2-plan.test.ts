@@ -41,7 +41,7 @@ describe("tier 2 on macOS (launchd)", () => {
     const environment = parsed.EnvironmentVariables as Record<string, string>;
     expect(environment.GATEWAY_ROLE).toBe("central");
     expect(environment.HOME).toBe(home);
-    expect(environment.PATH.split(":")).toEqual(expect.arrayContaining(["/opt/homebrew/bin", "/usr/bin", "/bin"]));
+    expect(environment.PATH!.split(":")).toEqual(expect.arrayContaining(["/opt/homebrew/bin", "/usr/bin", "/bin"]));
     expect(parsed.StandardOutPath).toBe(join(home, "Library/Logs/pi-gateway/dev.gateway-setup.pi-central.out.log"));
     expect(parsed.StandardErrorPath).toBe(join(home, "Library/Logs/pi-gateway/dev.gateway-setup.pi-central.err.log"));
     for (const path of [parsed.ProgramArguments as string[], [parsed.WorkingDirectory as string]].flat()) expect(path.startsWith("/")).toBe(true);
