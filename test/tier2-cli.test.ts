@@ -1,0 +1,111 @@
+// Tier 2 through the CLI on Linux: systemd user units via a recording systemctl, rollback when a
+// service command fails, and the cron + wrapper-only path with a file-backed crontab stand-in.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { readCronEntries } from "../src/components/heartbeat/crontab-block.ts";
+import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
+import { parseEvent } from "../src/protocol/event.ts";
+import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+
+function tier2Sandbox(): { sandbox: Sandbox; env: Record<string, string>; log: string } {
+  const sandbox = createSandbox();
+  const log = join(sandbox.bin, "calls.log");
+  const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") };
+  return { sandbox, env, log };
+}
+
+const calls = (log: string) => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []);
+
+describe("tier 2 with systemd", () => {
+  it("installs user units, loads them, and uninstall disables them and restores the home", async () => {
+    const { sandbox, env, log } = tier2Sandbox();
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    const before = snapshotTree(sandbox.home);
+    const prefix = randomPrefix();
+    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const unit = "dev.gateway-setup.pi-central";
+    expect(calls(log)).toEqual([
+      "systemctl --user daemon-reload",
+      `systemctl --user enable ${unit}.service`,
+      `systemctl --user restart ${unit}.service`,
+      `systemctl --user enable ${unit}-heartbeat.timer`,
+      `systemctl --user restart ${unit}-heartbeat.timer`,
+      `systemctl --user enable ${unit}-tripwire.timer`,
+      `systemctl --user restart ${unit}-tripwire.timer`,
+    ]);
+    expect(readFileSync(join(sandbox.home, `.config/systemd/user/${unit}.service`), "utf8")).toContain("Restart=always");
+
+    const again = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, changed: false });
+    expect(calls(log)).toHaveLength(7);
+
+    const uninstall = await runCli(["uninstall", "--yes"], { env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect(calls(log).slice(7).sort()).toEqual([`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`).sort());
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+
+  it("rolls back the units it enabled when a service command fails", async () => {
+    const { sandbox, env, log } = tier2Sandbox();
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`);
+    const before = snapshotTree(sandbox.home);
+    const result = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr + result.stdout).toMatch(/could not start dev\.gateway-setup\.pi-central-tripwire\.timer.*exited with code 5[\s\S]*unit not found[\s\S]*Every change was rolled back/);
+    const undo = calls(log).slice(7);
+    expect(undo).toEqual([
+      "systemctl --user disable --now dev.gateway-setup.pi-central-tripwire.timer",
+      "systemctl --user disable --now dev.gateway-setup.pi-central-heartbeat.timer",
+      "systemctl --user disable --now dev.gateway-setup.pi-central.service",
+    ]);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("tier 2 with cron and no service manager", () => {
+  it("adds its crontab block without touching the rest, the entry lands a heartbeat, doctor --fix re-adds it, uninstall restores the crontab", async () => {
+    const { sandbox, env } = tier2Sandbox();
+    const crontabFile = join(sandbox.bin, "crontab.txt");
+    const original = "MAILTO=me@example.com\r\n0 3 * * * /usr/local/bin/backup\r\n# no final newline";
+    writeFileSync(crontabFile, original);
+    sandbox.standIn(
+      "crontab",
+      `#!/bin/sh\nF=${JSON.stringify(crontabFile)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for tester" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
+    );
+    const prefix = randomPrefix();
+    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "cron", "--heartbeat-every", "1m"], { env });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.plan.notes.join("\n")).toMatch(/No service manager here.*run-central\.sh/);
+    const crontab = readFileSync(crontabFile, "utf8");
+    expect(crontab.startsWith(original)).toBe(true);
+    const entries = readCronEntries(crontab)!;
+    expect(entries.map((e) => e.schedule)).toEqual(["* * * * *", "* * * * *"]);
+
+    const ran = spawnSync("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", unescapeAsCron(entries[0]!.command)], { encoding: "utf8" });
+    expect(ran.status, ran.stderr).toBe(0);
+    const redis = new Redis(redisUrl);
+    const raw = await redis.lindex(`${prefix}:events:gateway`, 0);
+    redis.disconnect();
+    expect(parseEvent(raw!)).toMatchObject({ ok: true, event: { type: "cron.heartbeat", source: "cron" } });
+
+    writeFileSync(crontabFile, original);
+    const broken = JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout);
+    expect(broken.checks[0]).toMatchObject({ id: "crontab", status: "fail", fix: "gateway-setup doctor --fix" });
+    const fixed = JSON.parse((await runCli(["doctor", "--json", "--only", "crontab", "--fix"], { env })).stdout);
+    expect(fixed.checks[0]).toMatchObject({ status: "ok" });
+    expect(readFileSync(crontabFile, "utf8")).toBe(crontab);
+
+    const uninstall = await runCli(["uninstall", "--yes"], { env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect(readFileSync(crontabFile, "utf8")).toBe(original);
+  });
+});
