@@ -47,9 +47,17 @@ describe("tier 2 with systemd", () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, changed: false });
     expect(calls(log)).toHaveLength(7);
 
+    sandbox.standIn("loginctl", `#!/bin/sh
+echo "Linger=no"
+`);
+    const doctor = JSON.parse((await runCli(["doctor", "--json", "--only", "service"], { env: { ...env, USER: "tester" } })).stdout);
+    expect(doctor.checks[0]).toMatchObject({ id: "service", status: "warn", fix: "loginctl enable-linger tester" });
+    expect(calls(log).at(-1)).toBe(`systemctl --user is-active --quiet ${unit}.service`);
+    const logged = calls(log).length;
+
     const uninstall = await runCli(["uninstall", "--yes"], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    expect(calls(log).slice(7).sort()).toEqual([`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`).sort());
+    expect(calls(log).slice(logged).sort()).toEqual([`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`).sort());
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 

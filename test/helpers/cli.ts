@@ -30,7 +30,7 @@ export interface Sandbox {
   standIn(name: string, script: string): void;
 }
 
-export const BLOCKED_SYSTEM_TOOLS = ["apt-get", "brew", "sudo", "service", "systemctl", "launchctl", "crontab"];
+export const BLOCKED_SYSTEM_TOOLS = ["apt-get", "brew", "sudo", "service", "systemctl", "launchctl", "crontab", "loginctl"];
 
 /** A temp HOME with a stand-in bin dir first on PATH; nothing points at the real home or services. */
 export function createSandbox(): Sandbox {

@@ -38,9 +38,22 @@ export const serviceCheck: DoctorCheck = {
         ? await succeeds(["launchctl", "print", `gui/${uid}/${service.name}`], env)
         : await succeeds(["systemctl", "--user", "is-active", "--quiet", `${service.name}.service`], env);
     const fix = service.manager === "launchd" ? `launchctl bootstrap gui/${uid} ~/Library/LaunchAgents/${service.name}.plist` : `systemctl --user enable --now ${service.name}.service`;
-    return loaded ? ok("service", `${service.manager} runs ${service.name}`) : fail("service", `${service.manager} does not run ${service.name}`, fix);
+    if (!loaded) return fail("service", `${service.manager} does not run ${service.name}`, fix);
+    if (service.manager === "systemd" && (await lingerIsOff(env))) {
+      return warn("service", `systemd runs ${service.name}, but only while you are logged in (linger is off)`, `loginctl enable-linger ${env.USER ?? "$USER"}`);
+    }
+    return ok("service", `${service.manager} runs ${service.name}`);
   },
 };
+
+async function lingerIsOff(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Promise<boolean> {
+  try {
+    const result = await run("loginctl", ["show-user", env.USER ?? String(process.getuid?.() ?? ""), "--property=Linger"], { env, timeoutMs: 10_000 });
+    return result.code === 0 && /Linger=no/.test(result.stdout);
+  } catch {
+    return false;
+  }
+}
 
 export const tmuxCheck: DoctorCheck = {
   id: "tmux",
