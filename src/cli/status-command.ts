@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
 import { readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
@@ -28,6 +29,7 @@ export interface StatusReport {
   extensionDir?: string;
   ioredis?: string | null;
   redis?: { url: string; reachable: boolean; problem?: string };
+  heartbeat?: { source: string; intervalSeconds: number; last?: LastHeartbeat };
   sessions: SessionStatus[];
 }
 
@@ -45,6 +47,10 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
     ioredis: ioredisInstalled(settings.extensionDir) ?? null,
     sessions: [],
   };
+  if (settings.heartbeat) {
+    const last = readLastHeartbeat(settings.heartbeat.lastHeartbeatFile);
+    report.heartbeat = { source: settings.heartbeat.source, intervalSeconds: settings.heartbeat.intervalSeconds, ...(last ? { last } : {}) };
+  }
   const { probe, client } = await connectRedis(redisTargetFor(manifest, env));
   report.redis = { url: settings.redisUrl, reachable: Boolean(client), ...("message" in probe ? { problem: probe.message } : {}) };
   if (!client) return report;
@@ -67,13 +73,20 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
   return report;
 }
 
+function describeHeartbeat(heartbeat: NonNullable<StatusReport["heartbeat"]>): string {
+  const every = `${heartbeat.source}, every ${heartbeat.intervalSeconds} s`;
+  if (!heartbeat.last) return `${every}; none handed to pi yet`;
+  const ago = Math.round((Date.now() - heartbeat.last.deliveredAt) / 1000);
+  return `${every}; last handed to pi ${ago} s ago${heartbeat.last.acknowledgedAt ? " (HEARTBEAT_OK)" : ""}`;
+}
+
 export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): string {
   if (!report.installed) return "Not installed. Run: npx gateway-setup";
   const lines = [
     `gateway-setup ${report.version}, tier ${report.tier}, installed ${report.installedAt}${report.updatedAt !== report.installedAt ? `, updated ${report.updatedAt}` : ""}`,
     `extension  ${displayPath(report.extensionDir!, env)} (ioredis ${report.ioredis ?? "MISSING"})`,
     `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,
-    "last heartbeat  n/a (heartbeats come with tier 2)",
+    `heartbeat  ${report.heartbeat ? describeHeartbeat(report.heartbeat) : "none (tier 1)"}`,
   ];
   if (report.sessions.length) {
     lines.push("", "session          alive  listening  pending  in-flight  dead-letters");

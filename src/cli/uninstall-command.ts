@@ -1,5 +1,6 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
 import * as clack from "@clack/prompts";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
@@ -25,7 +26,7 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
     case "keep-file":
       return `keep     ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
     case "remove-tree":
-      return `remove   ${displayPath(step.path, env)}/`;
+      return `remove   ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/" : ""}`;
     case "remove-dirs-if-empty":
       return `remove   directories gateway-setup created, where empty`;
     case "run":

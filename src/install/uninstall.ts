@@ -10,7 +10,7 @@ import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 
 export type UninstallStep =
-  | { kind: "run"; argv: string[]; description: string }
+  | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
   | { kind: "remove-crontab-block" }
   | { kind: "remove-file"; path: string }
   | { kind: "restore-file"; path: string; backup: string }
@@ -44,10 +44,13 @@ export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<st
 export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   const manifest = readManifest(manifestPath);
   if (!manifest) return undefined;
+  const service = manifest.settings.service;
   const steps: UninstallStep[] = [
     ...[...manifest.commands].reverse().flatMap((command): UninstallStep[] =>
       command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}` }] : [],
     ),
+    // the service manager stops the wrapper; the tmux session (and the central pi in it) goes too
+    ...(service ? [{ kind: "run" as const, argv: ["tmux", "kill-session", "-t", `=${service.tmuxSession}`], description: "stop the central pi session", mayFail: true }] : []),
     ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
     ...planFileRemoval(manifest.files),
     ...planCreatedPathRemoval(manifest.commands),
@@ -70,9 +73,9 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
       const [binary, ...args] = step.argv as [string, ...string[]];
       try {
         const result = await run(binary, args, { env, timeoutMs: 60_000 });
-        if (result.code !== 0) problems.push(describeFailure(result));
+        if (result.code !== 0 && !step.mayFail) problems.push(describeFailure(result));
       } catch (error) {
-        problems.push((error as Error).message);
+        if (!step.mayFail) problems.push((error as Error).message);
       }
     } else if (step.kind === "remove-crontab-block") {
       const before = await readCrontab(env);

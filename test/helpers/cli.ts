@@ -40,6 +40,8 @@ export function createSandbox(): Sandbox {
     HOME: home,
     PATH: `${bin}:${process.env.PATH}`,
     LANG: "C.UTF-8",
+    // a private tmux server: nothing the CLI does can reach the developer's own tmux sessions
+    TMUX_TMPDIR: mkdtempSync(join(tmpdir(), "gw-tmux-")),
     ...TEST_NPM_ENV,
   };
   const sandbox: Sandbox = {
