@@ -55,7 +55,7 @@ describe("heartbeat rules", () => {
   });
 });
 
-async function centralSession(intervalSeconds: number) {
+async function centralSession(intervalSeconds: number, busy = false) {
   const prefix = randomPrefix();
   const dir = mkdtempSync(join(tmpdir(), "gw-hb-"));
   const checklistFile = join(dir, "HEARTBEAT.md");
@@ -65,6 +65,10 @@ async function centralSession(intervalSeconds: number) {
   const mod = await loadInstalledExtension(extensionDir);
   const host = new VerificationHost();
   await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds } }));
+  if (busy) {
+    host.autoTurn = false;
+    await host.emit("agent_start", {});
+  }
   await host.startSession();
   await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true, 10_000, "listening");
   return { host, prefix, lastHeartbeatFile };
@@ -72,10 +76,8 @@ async function centralSession(intervalSeconds: number) {
 
 describe("the central session with heartbeats", () => {
   it("hands over one heartbeat with the checklist, records it, and takes HEARTBEAT_OK as the acknowledgement", async () => {
-    const { host, prefix, lastHeartbeatFile } = await centralSession(3600);
+    const { host, prefix, lastHeartbeatFile } = await centralSession(3600, true);
     try {
-      host.autoTurn = false;
-      await host.emit("agent_start", {});
       const now = Date.now();
       for (const [i, ts] of [now - 2000, now - 1000, now].entries()) await pushEvent(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
       await pushEvent(redis, { prefix, sessionId: "gateway", event: createEvent({ id: "deploy", type: "deploy.done", source: "ci" }) });

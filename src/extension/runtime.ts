@@ -26,6 +26,12 @@ const TURN_START_GRACE_MS = 30_000;
 /** a Redis restart of a second or two only shows in the status line */
 const OUTAGE_NOTICE_AFTER_MS = 3_000;
 
+class PiBusyError extends Error {
+  constructor() {
+    super("pi started a turn; the batch waits for agent_end");
+  }
+}
+
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 type State = "stopped" | "connecting" | "listening" | "unavailable" | "no-ioredis";
 
@@ -274,12 +280,15 @@ export class GatewayRuntime {
       if (result.remaining > 0) this.drainWanted = true;
       if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
-      this.lastError = (error as Error).message.split("\n")[0];
+      if (!(error instanceof PiBusyError)) this.lastError = (error as Error).message.split("\n")[0];
       this.drainWanted = true;
     }
   }
 
   private handOff(events: GatewayEvent[]): void {
+    // a turn started while this batch was being claimed: leave it unacknowledged in `processing`,
+    // the drain after agent_end hands it over first
+    if (this.agentRunning || this.awaitingTurn) throw new PiBusyError();
     this.pi.sendUserMessage(this.messageFor(events), { deliverAs: "followUp" });
     this.awaitingTurn = true;
     this.delivered += events.length;
