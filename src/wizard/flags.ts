@@ -36,12 +36,31 @@ export interface SetupFlags {
 
 export class UsageError extends Error {}
 
+/** Turns a throwing check into a validator that returns the problem, or undefined. */
+export function problemWith(check: (value: string) => unknown): (value: string) => string | undefined {
+  return (value) => {
+    try {
+      check(value);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+}
+
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
   }
   return value as T;
+}
+
+/** The value, if `check` accepts it; otherwise a usage error that names the flag. */
+function checked(flag: string, value: string, check: (value: string) => unknown): string {
+  const problem = problemWith(check)(value);
+  if (problem) throw new UsageError(`--${flag}: ${problem}`);
+  return value;
 }
 
 export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
@@ -58,33 +77,13 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
   if (sessions) answers.sessions = sessions;
   const scope = oneOf("scope", flags.scope, SCOPES);
   if (scope) answers.scope = scope;
-  if (flags.redisUrl !== undefined) {
-    try {
-      parseRedisUrl(flags.redisUrl);
-    } catch (error) {
-      throw new UsageError(`--redis-url: ${(error as Error).message}`);
-    }
-    answers.redisUrl = flags.redisUrl;
-  }
-  if (flags.prefix !== undefined) {
-    try {
-      answers.prefix = assertPrefix(flags.prefix);
-    } catch (error) {
-      throw new UsageError(`--prefix: ${(error as Error).message}`);
-    }
-  }
+  if (flags.redisUrl !== undefined) answers.redisUrl = checked("redis-url", flags.redisUrl, parseRedisUrl);
+  if (flags.prefix !== undefined) answers.prefix = checked("prefix", flags.prefix, assertPrefix);
   if (flags.projectDir !== undefined) answers.projectDir = flags.projectDir;
   if (flags.installRedis !== undefined) answers.installRedis = flags.installRedis;
   const heartbeat = oneOf("heartbeat", flags.heartbeat, HEARTBEAT_SOURCES);
   if (heartbeat) answers.heartbeat = heartbeat;
-  if (flags.heartbeatEvery !== undefined) {
-    try {
-      parseInterval(flags.heartbeatEvery);
-    } catch (error) {
-      throw new UsageError(`--heartbeat-every: ${(error as Error).message}`);
-    }
-    answers.heartbeatEvery = flags.heartbeatEvery;
-  }
+  if (flags.heartbeatEvery !== undefined) answers.heartbeatEvery = checked("heartbeat-every", flags.heartbeatEvery, parseInterval);
   if (flags.heartbeatFile !== undefined) answers.heartbeatFile = flags.heartbeatFile;
   const service = oneOf("service", flags.service, ["launchd", "systemd", "none"] as const);
   if (service) answers.service = service;

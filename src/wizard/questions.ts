@@ -16,6 +16,7 @@ import {
   type SessionMode,
   type Tier,
 } from "./answers.ts";
+import { problemWith } from "./flags.ts";
 import { WizardCancelledError, type Prompter } from "./prompter.ts";
 
 const comingSoon = (tier: Tier) => (AVAILABLE_TIERS.includes(tier) ? undefined : "not available yet");
@@ -93,14 +94,7 @@ export async function resolveAnswers(
           id: "redisUrl",
           message: "Redis URL",
           initialValue: DEFAULT_REDIS_URL,
-          validate: (value) => {
-            try {
-              parseRedisUrl(value);
-              return undefined;
-            } catch (error) {
-              return (error as Error).message;
-            }
-          },
+          validate: problemWith(parseRedisUrl),
         })
       : DEFAULT_REDIS_URL);
   const scope =
@@ -157,15 +151,10 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
           id: "heartbeatEvery",
           message: "Heartbeat interval",
           initialValue: DEFAULT_HEARTBEAT_EVERY,
-          validate: (value) => {
-            try {
-              const seconds = parseInterval(value);
-              if (heartbeat === "cron") cronSchedule(seconds);
-              return undefined;
-            } catch (error) {
-              return (error as Error).message;
-            }
-          },
+          validate: problemWith((value) => {
+            const seconds = parseInterval(value);
+            if (heartbeat === "cron") cronSchedule(seconds);
+          }),
         })
       : DEFAULT_HEARTBEAT_EVERY);
   return {
