@@ -5,7 +5,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { claimBatch, drainOnce, type DrainOptions } from "../src/protocol/drain.ts";
 import { createEvent, type GatewayEvent } from "../src/protocol/event.ts";
 import { sessionKeys, type SessionKeys } from "../src/protocol/keys.ts";
-import { pushEvent } from "../src/protocol/push.ts";
+import { pushToSession } from "../src/protocol/push.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
 const redis = new Redis(inject("redisUrl"));
@@ -18,7 +18,7 @@ beforeEach(() => {
 });
 afterAll(() => redis.disconnect());
 
-const push = (id: string) => pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "test", source: "unit" }) });
+const push = (id: string) => pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "test", source: "unit" }) });
 const ids = (events: GatewayEvent[]) => events.map((e) => e.id);
 
 function options(handOff: DrainOptions["handOff"] = () => {}, maxBatch = 50): DrainOptions {

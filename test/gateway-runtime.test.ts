@@ -9,7 +9,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
 import { createEvent } from "../src/protocol/event.ts";
 import { sessionKeys } from "../src/protocol/keys.ts";
-import { pushEvent } from "../src/protocol/push.ts";
+import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
@@ -69,7 +69,7 @@ describe("gateway extension", () => {
           const ids: string[] = [];
           for (let i = 0; i < 1250; i++) {
             const event = createEvent({ id: `p${p}-${i}`, type: "burst", source: `producer-${p}` });
-            await pushEvent(producer, { prefix, sessionId: "main", event });
+            await pushToSession(producer, { prefix, sessionId: "main", event });
             ids.push(event.id);
           }
           return ids;
@@ -102,7 +102,7 @@ describe("gateway extension", () => {
       const pushBatch = async (from: number, to: number) => {
         for (let i = from; i < to; i++) {
           const event = createEvent({ id: `r-${i}`, type: "burst", source: "restart" });
-          await pushEvent(producer, { prefix, sessionId: "main", event });
+          await pushToSession(producer, { prefix, sessionId: "main", event });
           ids.push(event.id);
         }
       };
@@ -141,7 +141,7 @@ describe("gateway extension", () => {
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       await redis.lpush(keys.events, "this is not json");
-      await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id: "fine", type: "t", source: "s" }) });
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "fine", type: "t", source: "s" }) });
       await host.waitFor(() => deliveredIds(host).includes("fine"), 10_000, "the good event");
       await host.waitFor(() => host.notices.some((n) => n.message.includes(keys.deadLetter)), 5_000, "the dead-letter notice");
       expect(JSON.parse((await redis.lindex(keys.deadLetter, 0))!)).toMatchObject({ raw: "this is not json", reason: expect.stringMatching(/not valid JSON/) });
@@ -158,7 +158,7 @@ describe("gateway extension", () => {
       await host.waitFor(() => listening(host), 10_000, "listening");
       const clients = (await redis.client("LIST")) as string;
       expect(clients.match(/name=gateway:main:(commands|subscriber)/g)?.length).toBe(2);
-      await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id: "once", type: "t", source: "s" }) });
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "once", type: "t", source: "s" }) });
       await host.waitFor(() => host.sent.length > 0, 10_000, "delivery");
       await new Promise((r) => setTimeout(r, 300));
       expect(deliveredIds(host)).toEqual(["once"]);
@@ -176,14 +176,14 @@ describe("gateway extension", () => {
       host.autoTurn = false;
       await host.emit("agent_start", {});
       await host.waitFor(() => listening(host), 10_000, "listening");
-      for (const id of ["b1", "b2", "b3"]) await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
+      for (const id of ["b1", "b2", "b3"]) await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
       await new Promise((r) => setTimeout(r, 300));
       expect(host.sent).toEqual([]);
       await host.emit("agent_end", { messages: [] });
       await host.waitFor(() => host.sent.length === 1, 5_000, "one batched message");
       expect(deliveredIds(host)).toEqual(["b1", "b2", "b3"]);
       // no second message before pi has run the turn the first one started
-      await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id: "b4", type: "t", source: "s" }) });
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "b4", type: "t", source: "s" }) });
       await new Promise((r) => setTimeout(r, 300));
       expect(host.sent.length).toBe(1);
       await host.runTurn();
@@ -200,7 +200,7 @@ describe("gateway extension", () => {
     expect(await redis.sismember(`${prefix}:gateway:sessions`, "main")).toBe(1);
     host.autoTurn = false;
     await host.emit("agent_start", {});
-    await pushEvent(redis, { prefix, sessionId: "main", event: createEvent({ id: "kept", type: "t", source: "s" }) });
+    await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "kept", type: "t", source: "s" }) });
     await host.shutdown();
     expect(await redis.llen(keys.events)).toBe(1);
     expect(await redis.sismember(`${prefix}:gateway:sessions`, "main")).toBe(0);

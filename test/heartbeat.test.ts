@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck } from "../src/extension/heartbeat.ts";
 import { createEvent } from "../src/protocol/event.ts";
-import { pushEvent } from "../src/protocol/push.ts";
+import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
 
@@ -79,8 +79,8 @@ describe("the central session with heartbeats", () => {
     const { host, prefix, lastHeartbeatFile } = await centralSession(3600, true);
     try {
       const now = Date.now();
-      for (const [i, ts] of [now - 2000, now - 1000, now].entries()) await pushEvent(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
-      await pushEvent(redis, { prefix, sessionId: "gateway", event: createEvent({ id: "deploy", type: "deploy.done", source: "ci" }) });
+      for (const [i, ts] of [now - 2000, now - 1000, now].entries()) await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
+      await pushToSession(redis, { prefix, sessionId: "gateway", event: createEvent({ id: "deploy", type: "deploy.done", source: "ci" }) });
       await host.emit("agent_end", { messages: [] });
       await host.waitFor(() => host.sent.length === 1, 5_000, "the message");
       const text = host.sent[0]!.text;
@@ -105,7 +105,7 @@ describe("the central session with heartbeats", () => {
       expect(host.notices.some((n) => n.type === "error" && /No heartbeat has arrived/.test(n.message))).toBe(true);
       await new Promise((r) => setTimeout(r, 2500));
       expect(alarms()).toBe(1);
-      await pushEvent(redis, { prefix, sessionId: "gateway", event: heartbeat("back", Date.now()) });
+      await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat("back", Date.now()) });
       await host.waitFor(() => host.sent.some((m) => m.text.includes("heartbeat from cron")), 5_000, "the heartbeat");
       await host.waitFor(() => alarms() === 2, 10_000, "the second alarm");
     } finally {

@@ -59,6 +59,26 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("push")
+    .description("push one event by the protocol, routed to the right session(s)")
+    .argument("<type>", "event type, e.g. job.done")
+    .option("--payload <json>", "event payload, a JSON object (default {})")
+    .option("--source <source>", "who sends it (default gateway-setup)")
+    .option("--origin <session>", "the session that started the work; it gets the event too, with the central one")
+    .option("--id <id>", "event id (default: a fresh UUID); the same id is delivered only once")
+    .option("--redis-url <url>", "Redis URL (default: the installed one); password in GATEWAY_REDIS_PASSWORD")
+    .option("--prefix <prefix>", "key prefix (default: the installed one, or agent)")
+    .option("--json", "print { ok, event, targets } and nothing else")
+    .addHelpText(
+      "after",
+      "\nShell equivalent for one target session S (what every producer may keep doing):\n  redis-cli LPUSH agent:events:S '<event json>' && redis-cli PUBLISH agent:notify:S <id>",
+    )
+    .action(async (type, flags) => {
+      const { runPushCommand } = await import("./push-command.ts");
+      process.exitCode = await runPushCommand(type, flags);
+    });
+
+  program
     .command("status")
     .description("what is installed, sessions, pending events and dead letters")
     .option("--json", "print one JSON document")

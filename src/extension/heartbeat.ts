@@ -3,14 +3,13 @@
 // and a watchdog raises one alarm when heartbeats stop arriving (watchdog layer 1).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { GatewayEvent } from "../protocol/event.ts";
+import { HEARTBEAT_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
 import type { HeartbeatConfig } from "./config.ts";
 
-export const HEARTBEAT_TYPE = "cron.heartbeat";
 export const HEARTBEAT_OK = "HEARTBEAT_OK";
 
 export function isHeartbeat(event: GatewayEvent): boolean {
-  return event.type === HEARTBEAT_TYPE;
+  return event.type === HEARTBEAT_EVENT_TYPE;
 }
 
 /** Keeps every other event and only the newest heartbeat; says how many heartbeats were folded in. */

@@ -4,7 +4,7 @@ import { probeRedis, openRedis } from "../components/redis/probe.ts";
 import type { RedisTarget } from "../components/redis/url.ts";
 import { createEvent } from "../protocol/event.ts";
 import { aliveKey } from "../protocol/keys.ts";
-import { pushEvent } from "../protocol/push.ts";
+import { pushToSession } from "../protocol/push.ts";
 import type { PlanSettings } from "../plan/plan.ts";
 import type { Finding } from "../doctor/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
@@ -43,7 +43,7 @@ export async function checkLiveSession(settings: PlanSettings, target: RedisTarg
       return { id: "live-session", status: "skip", message: `no pi session is live on "${settings.sessionId}" right now; start pi to receive events` };
     }
     const event = createEvent({ type: "gateway.smoke", source: "gateway-setup", payload: { note: "installer check, no action needed" } });
-    await pushEvent(redis, { prefix: settings.prefix, sessionId: settings.sessionId, event });
+    await pushToSession(redis, { prefix: settings.prefix, sessionId: settings.sessionId, event });
     const acked = await waitForSmokeAck(redis, settings.prefix, event.id, timeoutMs);
     return acked
       ? { id: "live-session", status: "ok", message: `the live pi session on "${settings.sessionId}" acknowledged smoke event ${event.id}` }

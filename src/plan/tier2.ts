@@ -18,7 +18,7 @@ import { fileChange } from "./describe.ts";
 import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
 
-export const CENTRAL_SESSION_ID = "gateway";
+export { CENTRAL_SESSION as CENTRAL_SESSION_ID } from "../protocol/route.ts";
 
 /** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
 export function runtimeArtifacts(settings: PlanSettings): string[] {

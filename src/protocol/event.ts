@@ -12,6 +12,8 @@ export interface GatewayEvent {
 }
 
 export const MAX_EVENT_BYTES = 256 * 1024;
+/** the heartbeat's event type (tier 2) */
+export const HEARTBEAT_EVENT_TYPE = "cron.heartbeat";
 const MAX_ID_LENGTH = 256;
 const MAX_NAME_LENGTH = 128;
 

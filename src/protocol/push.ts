@@ -1,5 +1,5 @@
 // Pushing one event to one session's queue, exactly as a shell producer does:
-// LPUSH P:events:S <json> && PUBLISH P:notify:S <id>. (Routing to several sessions wraps this.)
+// LPUSH P:events:S <json> && PUBLISH P:notify:S <id>. route.ts decides which sessions get it.
 import type { Redis } from "ioredis";
 import { validateEvent, type GatewayEvent } from "./event.ts";
 import { sessionKeys } from "./keys.ts";
@@ -10,7 +10,7 @@ export interface PushTarget {
   event: GatewayEvent;
 }
 
-export async function pushEvent(redis: Redis, { prefix, sessionId, event }: PushTarget): Promise<void> {
+export async function pushToSession(redis: Redis, { prefix, sessionId, event }: PushTarget): Promise<void> {
   const checked = validateEvent(event);
   if (!checked.ok) throw new Error(`refusing to push an invalid event: ${checked.reason}`);
   const keys = sessionKeys(prefix, sessionId);

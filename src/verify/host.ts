@@ -10,7 +10,7 @@ import type { GatewayConfig } from "../extension/config.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { createEvent } from "../protocol/event.ts";
-import { pushEvent } from "../protocol/push.ts";
+import { pushToSession } from "../protocol/push.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey } from "../protocol/keys.ts";
 
 type Handler = (event: unknown, ctx: ExtensionContext) => unknown;
@@ -201,7 +201,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
     await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning"), options.timeoutMs, "the extension to connect");
     const warning = host.notices.find((n) => n.type === "warning");
     if (warning) return result(warning.message);
-    await pushEvent(client, { prefix: options.prefix, sessionId, event });
+    await pushToSession(client, { prefix: options.prefix, sessionId, event });
     await host.waitFor(() => host.sent.some((m) => m.text.includes(event.id)), options.timeoutMs, `event ${event.id} to reach sendUserMessage`);
     const deadline = Date.now() + options.timeoutMs;
     while ((await client.llen(keys.events)) + (await client.llen(keys.processing)) > 0) {
