@@ -95,11 +95,11 @@ export class GatewayRuntime {
       this.writeHeartbeatRecord({ ...heartbeat, acknowledgedAt: Date.now() });
     }
     // pi only picks up a new message once its agent loop has wound down after agent_end
-    setTimeout(() => {
+    setImmediate(() => {
       if (this.stopped) return;
       if (this.pendingAlarm) this.sendAlarm(this.pendingAlarm);
       else this.requestDrain(true);
-    }, 0);
+    });
   }
 
   async stop(): Promise<void> {

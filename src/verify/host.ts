@@ -19,6 +19,8 @@ type Factory = (pi: ExtensionAPI) => unknown;
 export interface SentMessage {
   text: string;
   options?: { deliverAs?: "steer" | "followUp" };
+  /** performance.now() when the extension handed it over */
+  at: number;
 }
 
 export interface InstalledExtensionModule {
@@ -74,7 +76,7 @@ export class VerificationHost {
         this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
       },
       sendUserMessage: (text: string, options?: SentMessage["options"]) => {
-        this.sent.push({ text, ...(options ? { options } : {}) });
+        this.sent.push({ text, ...(options ? { options } : {}), at: performance.now() });
         this.changed();
         if (this.autoTurn) setImmediate(() => void this.runTurn());
       },
