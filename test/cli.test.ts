@@ -41,7 +41,7 @@ describe("gateway-setup CLI", () => {
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
-  it.each(["3", "4"])("says tier %s is not available yet instead of falling back", async (tier) => {
+  it.each(["4"])("says tier %s is not available yet instead of falling back", async (tier) => {
     const sandbox = createSandbox();
     const result = await runCli(["--tier", tier, "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(2);

@@ -116,6 +116,34 @@ describe("doctor", () => {
   });
 });
 
+describe("status", () => {
+  it("shows what is installed and the queues, and prunes dead sessions while looking", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const { prefix } = plan.settings;
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.sadd(sessionsRegistryKey(prefix), "pid-999999");
+      await redis.lpush(sessionKeys(prefix, "main").events, "{}", "{}");
+      const json = await runCli(["status", "--json"], { env });
+      expect(json.code).toBe(0);
+      const report = JSON.parse(json.stdout);
+      expect(report).toMatchObject({ installed: true, tier: 1, redis: { reachable: true }, pruned: ["pid-999999"] });
+      expect(report.sessions).toEqual([{ id: "main", registered: false, alive: false, listeners: 0, pending: 2, processing: 0, deadLetters: 0 }]);
+      expect(await redis.sismember(sessionsRegistryKey(prefix), "pid-999999")).toBe(0);
+      const human = await runCli(["status"], { env });
+      expect(human.stdout).toMatch(/tier 1[\s\S]*main\s+no\s+0\s+2\s+0\s+0/);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("says so when nothing is installed, with a non-zero exit", async () => {
+    const result = await runCli(["status"], { env: createSandbox().env });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Not installed\. Run: npx gateway-setup/);
+  });
+});
+
 describe("uninstall", () => {
   it("restores the home directory byte for byte, including a file it had replaced", async () => {
     const home = mkdtempSync(join(tmpdir(), "gw-uninstall-"));

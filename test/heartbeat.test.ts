@@ -64,7 +64,8 @@ async function centralSession(intervalSeconds: number, busy = false) {
   const extensionDir = createExtensionDir({ prefix, redisUrl });
   const mod = await loadInstalledExtension(extensionDir);
   const host = new VerificationHost();
-  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds } }));
+  const config = { ...mod.gatewayConfig, mode: "central" as const, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds } };
+  await host.load(mod.createGatewayExtension(config, { GATEWAY_ROLE: "central" }));
   if (busy) {
     host.autoTurn = false;
     await host.emit("agent_start", {});

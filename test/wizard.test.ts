@@ -96,10 +96,10 @@ describe("wizard", () => {
   });
 
   it("says a tier is not available yet and offers the best available one explicitly", async () => {
-    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "several", installAvailableTier: true, heartbeat: "cron", heartbeatEvery: "30m", redisUrl: "redis://h:1", scope: "global" });
+    const prompter = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "several", installAvailableTier: true, heartbeat: "cron", heartbeatEvery: "30m", redisUrl: "redis://h:1", scope: "global" });
     const answers = await resolveAnswers({}, prompter, "/x");
-    expect(prompter.shown.join("\n")).toMatch(/Tier 3 \(Multi-session\) is not available yet/);
-    expect(answers).toMatchObject({ tier: 2, heartbeat: "cron", heartbeatEvery: "30m" });
+    expect(prompter.shown.join("\n")).toMatch(/Tier 4 \(Full gateway\) is not available yet/);
+    expect(answers).toMatchObject({ tier: 3, heartbeat: "cron", heartbeatEvery: "30m" });
     const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
     await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
   });

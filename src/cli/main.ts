@@ -17,7 +17,7 @@ export function buildProgram(): Command {
 
   // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
   program
-    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat (3-4 are not available yet)"))
+    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat, 3 multi-session (4 is not available yet)"))
     .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
     .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))
     .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))

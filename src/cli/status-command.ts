@@ -5,6 +5,7 @@ import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
 import { readManifest } from "../install/manifest.ts";
+import { pruneDeadSessions } from "../protocol/sessions.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
@@ -30,6 +31,8 @@ export interface StatusReport {
   ioredis?: string | null;
   redis?: { url: string; reachable: boolean; problem?: string };
   heartbeat?: { source: string; intervalSeconds: number; last?: LastHeartbeat };
+  /** dead sessions removed from the registry while looking */
+  pruned?: string[];
   sessions: SessionStatus[];
 }
 
@@ -55,6 +58,7 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
   report.redis = { url: settings.redisUrl, reachable: Boolean(client), ...("message" in probe ? { problem: probe.message } : {}) };
   if (!client) return report;
   try {
+    report.pruned = await pruneDeadSessions(client, settings.prefix);
     const registered = (await client.smembers(sessionsRegistryKey(settings.prefix))).filter(isValidSessionId);
     for (const id of [...new Set([settings.sessionId, ...registered])].sort()) {
       const keys = sessionKeys(settings.prefix, id);
@@ -88,6 +92,7 @@ export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): stri
     `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,
     `heartbeat  ${report.heartbeat ? describeHeartbeat(report.heartbeat) : "none (tier 1)"}`,
   ];
+  if (report.pruned?.length) lines.push(`pruned     ${report.pruned.length} dead session(s): ${report.pruned.join(", ")}`);
   if (report.sessions.length) {
     lines.push("", "session          alive  listening  pending  in-flight  dead-letters");
     for (const s of report.sessions) {

@@ -3,11 +3,14 @@
 
 export interface GatewayConfig {
   /**
-   * "single" (tier 1): every pi that loads the extension consumes `sessionId`.
+   * "single" (tier 1): a pi that loads the extension consumes `sessionId`.
    * "central" (tier 2): only the pi started with GATEWAY_ROLE=central consumes `sessionId`
    * (and runs the heartbeat watchdog); any other pi leaves the queue alone.
+   * "multi" (tier 3): GATEWAY_ROLE=central consumes `sessionId`; every other pi joins as a
+   * satellite on its own queue `pid-<pid>`.
+   * In every mode one session id has one consumer: a second pi claiming it is refused.
    */
-  mode: "single" | "central";
+  mode: "single" | "central" | "multi";
   /** which queue this pi session consumes: `main` (tier 1), `gateway` (central), `pid-<pid>` */
   sessionId: string;
   /** key prefix, `agent` by default */
@@ -55,9 +58,18 @@ export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";
 /** `central` | `disabled` (tier 3 adds `satellite`) */
 export const ENV_ROLE = "GATEWAY_ROLE";
 
-/** Whether this pi consumes the queue, from the mode and GATEWAY_ROLE. */
-export function consumesQueue(config: GatewayConfig, env: Record<string, string | undefined>): boolean {
+export interface SessionRole {
+  sessionId: string;
+  /** the central session gets the heartbeats and runs the watchdog */
+  central: boolean;
+}
+
+/** Which queue this pi consumes, from the mode and GATEWAY_ROLE; undefined: none. */
+export function sessionRole(config: GatewayConfig, env: Record<string, string | undefined>, pid = process.pid): SessionRole | undefined {
   const role = env[ENV_ROLE];
-  if (role === "disabled") return false;
-  return config.mode === "single" || role === "central";
+  if (role === "disabled") return undefined;
+  if (role === "central" && config.mode !== "single") return { sessionId: config.sessionId, central: true };
+  if (config.mode === "single") return { sessionId: config.sessionId, central: false };
+  if (config.mode === "multi") return { sessionId: `pid-${pid}`, central: false };
+  return undefined;
 }

@@ -1,12 +1,13 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
-import { consumesQueue, DEFAULT_GATEWAY_CONFIG, ENV_ROLE, type GatewayConfig } from "./config.ts";
+import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, sessionRole, type GatewayConfig } from "./config.ts";
 import { GatewayRuntime } from "./runtime.ts";
 
 export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
   const settings: GatewayConfig = { ...DEFAULT_GATEWAY_CONFIG, ...config };
   return function gateway(pi: ExtensionAPI) {
-    if (!consumesQueue(settings, env)) {
+    const role = sessionRole(settings, env);
+    if (!role) {
       const why =
         env[ENV_ROLE] === "disabled"
           ? "gateway: off in this session (GATEWAY_ROLE=disabled)"
@@ -18,7 +19,8 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
       });
       return;
     }
-    const runtime = new GatewayRuntime(pi, settings);
+    const { heartbeat, ...rest } = settings;
+    const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());
     pi.on("agent_end", (event, ctx) => runtime.onAgentEnd(ctx, event.messages));

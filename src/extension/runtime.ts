@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { drainOnce, type DeadLetter } from "../protocol/drain.ts";
 import type { GatewayEvent } from "../protocol/event.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
+import { claimSession, ownerToken, parseAlive, pruneDeadSessions, type AliveRecord } from "../protocol/sessions.ts";
 import { ENV_REDIS_PASSWORD, ENV_REDIS_URL, type GatewayConfig } from "./config.ts";
 import {
   collapseHeartbeats,
@@ -33,7 +34,7 @@ class PiBusyError extends Error {
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
-type State = "stopped" | "connecting" | "listening" | "unavailable" | "no-ioredis";
+type State = "stopped" | "connecting" | "listening" | "unavailable" | "no-ioredis" | "refused";
 
 export class GatewayRuntime {
   private ctx: ExtensionContext | undefined;
@@ -51,6 +52,10 @@ export class GatewayRuntime {
   private agentRunning = false;
   private outageNoticed = false;
   private subscribed = false;
+  /** this pi holds the session id's claim (see protocol/sessions.ts) */
+  private owner = false;
+  private refused = false;
+  private readonly startedAt = Date.now();
   private lastError: string | undefined;
   private delivered = 0;
   private duplicates = 0;
@@ -174,9 +179,10 @@ export class GatewayRuntime {
       this.onRedisError(new Error(this.lastError ?? "connection lost"));
     });
     this.commands.on("ready", () => {
-      void this.register();
-      this.showListeningWhenReady();
-      this.requestDrain();
+      void this.register().then(() => {
+        this.showListeningWhenReady();
+        this.requestDrain();
+      });
     });
     this.subscriber.on("ready", () => this.onSubscriberReady());
     this.subscriber.on("message", () => this.requestDrain());
@@ -206,7 +212,7 @@ export class GatewayRuntime {
   /** The status line shows an outage at once; a notice follows only if it lasts. */
   /** "listening" means both clients work: the subscription is up and commands can run. */
   private showListeningWhenReady(): void {
-    if (!this.subscribed || this.commands?.status !== "ready" || this.state === "listening") return;
+    if (!this.owner || !this.subscribed || this.commands?.status !== "ready" || this.state === "listening") return;
     if (this.outageNoticed) this.notify(`gateway: Redis is back; listening on ${this.keys.notify}`, "info");
     this.outageNoticed = false;
     this.lastError = undefined;
@@ -214,7 +220,7 @@ export class GatewayRuntime {
   }
 
   private onRedisError(error: Error): void {
-    if (this.stopped) return;
+    if (this.stopped || this.refused) return;
     this.lastError = error.message.split("\n")[0];
     if (this.state !== "listening" && this.state !== "connecting") return;
     this.setState("unavailable");
@@ -227,22 +233,48 @@ export class GatewayRuntime {
     this.outageTimer.unref();
   }
 
+  /**
+   * Claims this session's id (refreshing the claim later). Refused when another live pi holds it:
+   * then this pi leaves the queue alone, so two sessions never compete for one queue.
+   */
   private async register(): Promise<void> {
     const commands = this.commands;
-    if (!commands || commands.status !== "ready" || this.stopped) return;
-    const alive = JSON.stringify({ pid: process.pid, startedAt: Date.now() });
-    await commands
-      .multi()
-      .sadd(sessionsRegistryKey(this.config.prefix), this.config.sessionId)
-      .set(aliveKey(this.config.prefix, this.config.sessionId), alive, "EX", ALIVE_TTL_SECONDS)
-      .exec()
-      .catch(() => {});
+    if (!commands || commands.status !== "ready" || this.stopped || this.refused) return;
+    try {
+      const claim = await claimSession(commands, this.config.prefix, this.config.sessionId, ALIVE_TTL_SECONDS, this.startedAt);
+      if (claim.ok) {
+        if (!this.owner) {
+          this.owner = true;
+          await pruneDeadSessions(commands, this.config.prefix).catch(() => []);
+          this.showListeningWhenReady();
+          this.requestDrain();
+        }
+        return;
+      }
+      this.refuse(claim.holder);
+    } catch (error) {
+      this.lastError = (error as Error).message.split("\n")[0];
+    }
+  }
+
+  private refuse(holder: AliveRecord | undefined): void {
+    const who = holder ? `pid ${holder.pid} on ${holder.host}` : "another pi session";
+    this.refused = true;
+    this.owner = false;
+    this.setState("refused", `gateway: ${this.config.sessionId} belongs to ${who}`);
+    this.notify(`gateway: ${who} already receives the events for "${this.config.sessionId}"; this session leaves them alone.`, "error");
+    const { commands, subscriber } = this;
+    this.commands = this.subscriber = undefined;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    void Promise.all([commands, subscriber].map((client) => client && closeClient(client)));
   }
 
   private async unregister(commands: Redis): Promise<void> {
+    if (!this.owner) return;
     const key = aliveKey(this.config.prefix, this.config.sessionId);
-    const current = await commands.get(key);
-    if (current && (JSON.parse(current) as { pid?: number }).pid !== process.pid) return;
+    const current = parseAlive(await commands.get(key));
+    if (current && current.owner !== ownerToken()) return;
     await commands.multi().srem(sessionsRegistryKey(this.config.prefix), this.config.sessionId).del(key).exec();
   }
 
@@ -251,7 +283,7 @@ export class GatewayRuntime {
    * a drain is wanted and does it after the turn.
    */
   private requestDrain(afterTurn = false): void {
-    if (this.stopped || !this.commands) return;
+    if (this.stopped || !this.commands || !this.owner) return;
     const idle = afterTurn || (!this.agentRunning && (this.ctx?.isIdle() ?? true));
     if (this.draining || this.awaitingTurn || !idle) {
       this.drainWanted = true;
@@ -357,9 +389,10 @@ export class GatewayRuntime {
     this.notify(`gateway: ${letters.length} malformed event(s) moved to ${this.keys.deadLetter} (${reasons})`, "warning");
   }
 
-  private setState(state: State): void {
+  private setState(state: State, detail?: string): void {
     this.state = state;
     const text: Record<State, string> = {
+      refused: detail ?? "gateway: another session receives these events",
       stopped: "gateway: stopped",
       connecting: "gateway: connecting to Redis…",
       listening: `gateway: listening on ${this.config.sessionId}${this.delivered ? ` (${this.delivered} delivered)` : ""}`,

@@ -35,7 +35,7 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
   const central = answers.tier >= 2;
   const settings: PlanSettings = {
     tier: answers.tier,
-    mode: central ? "central" : "single",
+    mode: answers.tier >= 3 ? "multi" : central ? "central" : "single",
     sessionId: central ? CENTRAL_SESSION_ID : TIER1_SESSION_ID,
     prefix: answers.prefix,
     redisUrl: target.url,

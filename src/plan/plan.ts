@@ -62,8 +62,8 @@ export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | D
 
 export interface PlanSettings {
   tier: Tier;
-  /** "single": every pi consumes the queue (tier 1); "central": only GATEWAY_ROLE=central (tier 2) */
-  mode: "single" | "central";
+  /** "single" (tier 1), "central" (tier 2), "multi" (tier 3): see extension/config.ts */
+  mode: "single" | "central" | "multi";
   sessionId: string;
   prefix: string;
   /** without password */

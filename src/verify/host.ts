@@ -25,7 +25,7 @@ export interface SentMessage {
 
 export interface InstalledExtensionModule {
   gatewayConfig: GatewayConfig;
-  createGatewayExtension(config: Partial<GatewayConfig>): Factory;
+  createGatewayExtension(config: Partial<GatewayConfig>, env?: Record<string, string | undefined>): Factory;
 }
 
 /** Loads `<extensionDir>/index.ts` the way pi's loader does. */
@@ -197,7 +197,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
         redisUrl: options.redisUrl,
         ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),
         pollIntervalMs: 500,
-      }),
+      }, {}),
     );
     await host.startSession();
     await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning"), options.timeoutMs, "the extension to connect");

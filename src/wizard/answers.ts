@@ -21,7 +21,7 @@ export const TIER_NAMES: Record<Tier, string> = {
 };
 
 /** Tiers this version can install. */
-export const AVAILABLE_TIERS: readonly Tier[] = [1, 2];
+export const AVAILABLE_TIERS: readonly Tier[] = [1, 2, 3];
 
 export interface Answers {
   tier: Tier;

@@ -8,13 +8,13 @@ import { planExtension } from "../../src/components/extension/render.ts";
 import type { PlanSettings } from "../../src/plan/plan.ts";
 import { REPO_ROOT } from "./cli.ts";
 
-export function createExtensionDir(options: { prefix: string; redisUrl: string; secretsFile?: string; withNodeModules?: boolean }): string {
+export function createExtensionDir(options: { prefix: string; redisUrl: string; secretsFile?: string; withNodeModules?: boolean; mode?: PlanSettings["mode"] }): string {
   const root = mkdtempSync(join(tmpdir(), "gw-ext-"));
   const extensionDir = join(root, "extensions", "gateway");
   const settings: PlanSettings = {
     tier: 1,
-    mode: "single",
-    sessionId: "main",
+    mode: options.mode ?? "single",
+    sessionId: options.mode && options.mode !== "single" ? "gateway" : "main",
     prefix: options.prefix,
     redisUrl: options.redisUrl,
     redisPasswordSet: Boolean(options.secretsFile),

@@ -3,7 +3,8 @@
 import { fail, ok, warn } from "../../doctor/finding.ts";
 import type { DoctorCheck } from "../../doctor/check.ts";
 import { parseEvent } from "../../protocol/event.ts";
-import { aliveKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+import { sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+import { deadSessions, pruneDeadSessions } from "../../protocol/sessions.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
 export const QUEUE_AGE_FAIL_MS = 60 * 60_000;
@@ -68,22 +69,14 @@ export const staleSessionsCheck: DoctorCheck = {
   id: "sessions",
   needsRedis: true,
   async run(ctx) {
-    const stale = await staleSessions(ctx);
+    const stale = await deadSessions(ctx.redis!, ctx.manifest.settings.prefix);
     const registry = sessionsRegistryKey(ctx.manifest.settings.prefix);
     return stale.length
       ? warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix")
       : ok("sessions", `${registry}: ${ctx.sessionIds.length} session id(s) known, none stale`);
   },
   async repair(ctx) {
-    const stale = await staleSessions(ctx);
-    if (stale.length) await ctx.redis!.srem(sessionsRegistryKey(ctx.manifest.settings.prefix), ...stale);
-    return `removed ${stale.length} stale session(s) from the registry`;
+    const pruned = await pruneDeadSessions(ctx.redis!, ctx.manifest.settings.prefix);
+    return `removed ${pruned.length} stale session(s) from the registry`;
   },
 };
-
-async function staleSessions({ redis, manifest }: Parameters<DoctorCheck["run"]>[0]): Promise<string[]> {
-  const prefix = manifest.settings.prefix;
-  const members = await redis!.smembers(sessionsRegistryKey(prefix));
-  const alive = await Promise.all(members.map((id) => redis!.exists(aliveKey(prefix, id))));
-  return members.filter((_, i) => !alive[i]);
-}
