@@ -56,6 +56,14 @@ describe("gateway-setup push", () => {
     }
   });
 
+  it("takes the origin from GATEWAY_SESSION_ID, as a command run inside a pi session would", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    await register(prefix, "gateway", "pid-77");
+    const result = await runCli(["push", "job.done", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-77" } });
+    expect(JSON.parse(result.stdout).targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["pid-77", "gateway"]);
+  });
+
   it.each([
     [["push", "t", "--payload", "{nope"], /--payload is not valid JSON/],
     [["push", "t", "--payload", "[1]"], /--payload must be a JSON object/],

@@ -64,7 +64,7 @@ export function buildProgram(): Command {
     .argument("<type>", "event type, e.g. job.done")
     .option("--payload <json>", "event payload, a JSON object (default {})")
     .option("--source <source>", "who sends it (default gateway-setup)")
-    .option("--origin <session>", "the session that started the work; it gets the event too, with the central one")
+    .option("--origin <session>", "the session that started the work; it gets the event too, with the central one (default: $GATEWAY_SESSION_ID, set inside pi sessions)")
     .option("--id <id>", "event id (default: a fresh UUID); the same id is delivered only once")
     .option("--redis-url <url>", "Redis URL (default: the installed one); password in GATEWAY_REDIS_PASSWORD")
     .option("--prefix <prefix>", "key prefix (default: the installed one, or agent)")

@@ -44,14 +44,16 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   const manifest = readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME));
   let event;
   let prefix: string;
+  // inside a pi session (its bash tool), the session's own id is the natural origin
+  const origin = flags.origin ?? env.GATEWAY_SESSION_ID;
   try {
-    if (flags.origin !== undefined) assertSessionId(flags.origin);
+    if (origin !== undefined) assertSessionId(origin);
     prefix = assertPrefix(flags.prefix ?? manifest?.settings.prefix ?? DEFAULT_PREFIX);
     event = createEvent({
       type,
       source: flags.source ?? "gateway-setup",
       payload: parsePayload(flags.payload),
-      ...(flags.origin ? { originSession: flags.origin } : {}),
+      ...(origin ? { originSession: origin } : {}),
       ...(flags.id ? { id: flags.id } : {}),
     });
   } catch (error) {

@@ -19,6 +19,8 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
       });
       return;
     }
+    // commands pi runs (its bash tool) inherit this, so `gateway-setup push --origin` can default to it
+    process.env.GATEWAY_SESSION_ID = role.sessionId;
     const { heartbeat, ...rest } = settings;
     const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
