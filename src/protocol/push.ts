@@ -14,7 +14,9 @@ export async function pushToSession(redis: Redis, { prefix, sessionId, event }: 
   const checked = validateEvent(event);
   if (!checked.ok) throw new Error(`refusing to push an invalid event: ${checked.reason}`);
   const keys = sessionKeys(prefix, sessionId);
-  const replies = await redis.multi().lpush(keys.events, JSON.stringify(checked.event)).publish(keys.notify, checked.event.id).exec();
+  // a pipeline, like `LPUSH ... && PUBLISH ...`: the push lands first; a lost PUBLISH only delays
+  // delivery until the session's next poll
+  const replies = await redis.pipeline().lpush(keys.events, JSON.stringify(checked.event)).publish(keys.notify, checked.event.id).exec();
   const failed = replies?.find(([error]) => error);
   if (!replies || failed) throw new Error(`pushing to ${keys.events} failed: ${failed?.[0]?.message ?? "transaction aborted"}`);
 }
