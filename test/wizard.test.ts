@@ -109,6 +109,8 @@ describe("wizard", () => {
     const answers = await resolveAnswers({}, prompter, "/x", { heartbeat: "systemd" });
     expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
     expect(answers).toMatchObject({ tier: 2, heartbeat: "systemd", heartbeatEvery: "5m" });
+    const linuxOnly = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "launchd" });
+    await expect(resolveAnswers({}, linuxOnly, "/x", { heartbeat: "cron", heartbeats: ["cron", "inngest", "none"] })).rejects.toThrow(/"launchd" is not an option/);
     const badCron = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "cron", heartbeatEvery: "7m" });
     await expect(resolveAnswers({}, badCron, "/x")).rejects.toThrow(/cron cannot run every 7m/);
   });

@@ -13,7 +13,7 @@ import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { defaultHeartbeatSource } from "../plan/tier2.ts";
 import { planForDisplay, type Plan, type PlanStep } from "../plan/plan.ts";
-import { TierUnavailableError, type Answers } from "../wizard/answers.ts";
+import { HEARTBEAT_SOURCES, TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { resolveAnswers } from "../wizard/questions.ts";
@@ -72,7 +72,10 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
 
-    const answers = await resolveAnswers(given, prompter, ctx.cwd, { heartbeat: defaultHeartbeatSource(ctx.system) });
+    const answers = await resolveAnswers(given, prompter, ctx.cwd, {
+      heartbeat: defaultHeartbeatSource(ctx.system),
+      heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? ctx.system.serviceManager === source : true)),
+    });
     const target = parseRedisUrl(answers.redisUrl, answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH);
     if (ctx.flags.redisUrl && parseRedisUrl(ctx.flags.redisUrl).password) {
       ctx.output.warn("The password in --redis-url is visible to other users in the process list; prefer GATEWAY_REDIS_PASSWORD.");

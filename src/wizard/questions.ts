@@ -43,6 +43,8 @@ export async function askGoal(prompter: Prompter): Promise<Goal> {
 export interface AnswerDefaults {
   /** the heartbeat source this machine supports best (launchd on macOS, systemd, else cron) */
   heartbeat: HeartbeatSource;
+  /** the sources this machine can run; the wizard offers only these */
+  heartbeats?: readonly HeartbeatSource[];
 }
 
 export async function resolveAnswers(
@@ -134,13 +136,15 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
       ? await ask.select<HeartbeatSource>({
           id: "heartbeat",
           message: "What should send the heartbeat?",
-          options: [
-            { value: "launchd", label: "launchd", hint: "macOS" },
-            { value: "systemd", label: "a systemd timer", hint: "Linux" },
-            { value: "cron", label: "cron", hint: "a marked block in your crontab" },
-            { value: "inngest", label: "an Inngest function", hint: "you serve it" },
-            { value: "none", label: "nothing for now" },
-          ],
+          options: (
+            [
+              { value: "launchd", label: "launchd", hint: "macOS" },
+              { value: "systemd", label: "a systemd timer", hint: "Linux" },
+              { value: "cron", label: "cron", hint: "a marked block in your crontab" },
+              { value: "inngest", label: "an Inngest function", hint: "you serve it" },
+              { value: "none", label: "nothing for now" },
+            ] as const
+          ).filter((option) => !defaults.heartbeats || defaults.heartbeats.includes(option.value)),
           initialValue: defaults.heartbeat,
         })
       : defaults.heartbeat);
