@@ -3,7 +3,8 @@
 //
 //   claim:  atomically move up to N events from `events` (tail = oldest) onto `processing` and
 //           read `processing` back: a producer's LPUSH mid-drain just stays in `events`, and a
-//           batch left in `processing` by a crash is returned again on the next claim.
+//           batch left in `processing` by a crash is returned again on the next claim. The same
+//           script says which ids were already delivered (one round trip for both).
 //   hand off: valid, not-yet-seen events go to pi in one call.
 //   ack:    only after the hand-off returned: mark ids seen (TTL), dead-letter malformed entries
 //           and clear `processing`, in one MULTI. If the hand-off throws nothing is acknowledged.
@@ -11,6 +12,8 @@ import type { Redis } from "ioredis";
 import { parseEvent, type GatewayEvent } from "./event.ts";
 import type { SessionKeys } from "./keys.ts";
 
+// KEYS: events, processing. ARGV: max batch, seen-key prefix.
+// Returns { processing entries (newest first), 1/0 per entry: its id was seen before }.
 const CLAIM_SCRIPT = `
 local held = redis.call('LLEN', KEYS[2])
 local max = tonumber(ARGV[1])
@@ -18,7 +21,17 @@ while held < max do
   if not redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) then break end
   held = held + 1
 end
-return redis.call('LRANGE', KEYS[2], 0, -1)
+local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+local seen = {}
+for i, raw in ipairs(entries) do
+  local ok, event = pcall(cjson.decode, raw)
+  if ok and type(event) == 'table' and type(event.id) == 'string' then
+    seen[i] = redis.call('EXISTS', ARGV[2] .. event.id)
+  else
+    seen[i] = 0
+  end
+end
+return { entries, seen }
 `;
 
 export interface DeadLetter {
@@ -45,31 +58,32 @@ export interface DrainResult {
   remaining: number;
 }
 
+export interface ClaimedEntry {
+  raw: string;
+  /** the entry's id was delivered before (as far as Redis remembers) */
+  seen: boolean;
+}
+
 /** Claimed raw entries, oldest first. */
-export async function claimBatch(redis: Redis, keys: SessionKeys, maxBatch: number): Promise<string[]> {
-  const newestFirst = (await redis.eval(CLAIM_SCRIPT, 2, keys.events, keys.processing, String(maxBatch))) as string[];
-  return newestFirst.reverse();
+export async function claimBatch(redis: Redis, keys: SessionKeys, maxBatch: number): Promise<ClaimedEntry[]> {
+  const [entries, seen] = (await redis.eval(CLAIM_SCRIPT, 2, keys.events, keys.processing, String(maxBatch), keys.seenPrefix)) as [string[], number[]];
+  return entries.map((raw, i) => ({ raw, seen: seen[i] === 1 })).reverse();
 }
 
 export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainOptions): Promise<DrainResult> {
   const now = options.now ?? Date.now;
-  const raws = await claimBatch(redis, keys, options.maxBatch);
-  const result: DrainResult = { claimed: raws.length, delivered: [], duplicates: 0, deadLettered: [], remaining: 0 };
-  if (!raws.length) return result;
+  const claimed = await claimBatch(redis, keys, options.maxBatch);
+  const result: DrainResult = { claimed: claimed.length, delivered: [], duplicates: 0, deadLettered: [], remaining: 0 };
+  if (!claimed.length) return result;
 
-  const valid: GatewayEvent[] = [];
-  for (const raw of raws) {
-    const parsed = parseEvent(raw);
-    if (parsed.ok) valid.push(parsed.event);
-    else result.deadLettered.push({ raw, reason: parsed.reason, at: now() });
-  }
-  const seen = valid.length ? await redis.mget(...valid.map((event) => keys.seenPrefix + event.id)) : [];
   const batchIds = new Set<string>();
-  for (const [i, event] of valid.entries()) {
-    if (seen[i] !== null || batchIds.has(event.id)) result.duplicates++;
+  for (const { raw, seen } of claimed) {
+    const parsed = parseEvent(raw);
+    if (!parsed.ok) result.deadLettered.push({ raw, reason: parsed.reason, at: now() });
+    else if (seen || batchIds.has(parsed.event.id)) result.duplicates++;
     else {
-      batchIds.add(event.id);
-      result.delivered.push(event);
+      batchIds.add(parsed.event.id);
+      result.delivered.push(parsed.event);
     }
   }
 
