@@ -1,7 +1,7 @@
 // gateway-setup's crontab block merged into 240 generated crontabs of every odd shape.
 import { describe, expect, it } from "vitest";
 import { BLOCK_BEGIN, BLOCK_END, findBlocks, mergeCronBlock, readCronEntries, removeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
-import { cronSchedule, parseInterval } from "../src/components/heartbeat/interval.ts";
+import { cronSchedule, nearestCronSchedule, parseInterval } from "../src/components/heartbeat/interval.ts";
 
 function random(seed: number): () => number {
   let state = seed;
@@ -87,5 +87,9 @@ describe("the crontab block", () => {
     expect(() => cronSchedule(parseInterval("7m"))).toThrow(/cron cannot run every 7m/);
     expect(() => cronSchedule(parseInterval("30s"))).toThrow(/cron cannot run every 30s/);
     expect(() => parseInterval("soon")).toThrow(/invalid interval/);
+    expect(nearestCronSchedule(parseInterval("7m"))).toBe("*/6 * * * *");
+    expect(nearestCronSchedule(parseInterval("30s"))).toBe("* * * * *");
+    expect(nearestCronSchedule(parseInterval("5h"))).toBe("0 */4 * * *");
+    expect(nearestCronSchedule(parseInterval("72h"))).toBe("0 */24 * * *");
   });
 });

@@ -135,6 +135,13 @@ describe("tier 2 on Linux", () => {
     expect(plan.notes.join("\n")).toMatch(/No service manager here.*nohup \/bin\/sh .*run-central\.sh/);
   });
 
+  it("schedules the tripwire and the Inngest cron as close to an interval cron cannot do exactly", () => {
+    const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
+    const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: "7m" }, env, system: container, redis: ok });
+    expect(plan.steps.find((s): s is CrontabStep => s.kind === "crontab")!.entries.map((e) => e.schedule)).toEqual(["*/6 * * * *"]);
+    expect(file(plan, join(home, ".pi/agent/gateway/inngest/gateway-heartbeat.ts"))!.contents).toContain(`{ cron: "*/6 * * * *" }`);
+  });
+
   it("writes an Inngest function for --heartbeat inngest and runs no server", () => {
     const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: linux, redis: ok });
     const fn = file(plan, join(home, ".pi/agent/gateway/inngest/gateway-heartbeat.ts"))!.contents;

@@ -13,7 +13,8 @@ import type { SystemInfo } from "../platform/system.ts";
 import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
 import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
-import { CENTRAL_SESSION_ID, planTier2, tier2Settings } from "./tier2.ts";
+import { CENTRAL_SESSION } from "../protocol/route.ts";
+import { planTier2, tier2Settings } from "./tier2.ts";
 
 export const MANIFEST_FILE_NAME = "manifest.json";
 /** tier 1: one pi session consumes the `main` queue */
@@ -36,7 +37,7 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
   const settings: PlanSettings = {
     tier: answers.tier,
     mode: answers.tier >= 3 ? "multi" : central ? "central" : "single",
-    sessionId: central ? CENTRAL_SESSION_ID : TIER1_SESSION_ID,
+    sessionId: central ? CENTRAL_SESSION : TIER1_SESSION_ID,
     prefix: answers.prefix,
     redisUrl: target.url,
     redisPasswordSet: Boolean(target.password),

@@ -3,7 +3,7 @@
 import { dirname, join } from "node:path";
 import { renderChecklist, renderInngestHeartbeat } from "../components/heartbeat/checklist.ts";
 import { heartbeatCommandLine, escapeForCron, heartbeatScript } from "../components/heartbeat/command.ts";
-import { cronSchedule, parseInterval, IntervalError } from "../components/heartbeat/interval.ts";
+import { cronSchedule, IntervalError, nearestCronSchedule, parseInterval } from "../components/heartbeat/interval.ts";
 import { launchAgentsDir, launchdLoadSteps, renderLaunchdPlist } from "../components/service/launchd.ts";
 import { renderSystemdService, renderSystemdTimer, systemdLoadSteps, systemdUserDir } from "../components/service/systemd.ts";
 import { DEFAULT_TMUX_SESSION, renderWrapper, wrapperPath } from "../components/service/wrapper.ts";
@@ -15,10 +15,9 @@ import type { SystemInfo } from "../platform/system.ts";
 import { sessionKeys } from "../protocol/keys.ts";
 import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
 import { fileChange } from "./describe.ts";
-import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
+import type { CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
 
-export { CENTRAL_SESSION as CENTRAL_SESSION_ID } from "../protocol/route.ts";
 
 /** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
 export function runtimeArtifacts(settings: PlanSettings): string[] {
@@ -111,7 +110,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   }
   if (heartbeat.source === "inngest") {
     const inngestFile = join(settings.stateDir, "inngest", "gateway-heartbeat.ts");
-    steps.push(file(inngestFile, renderInngestHeartbeat({ cron: cronSchedule(Math.max(60, heartbeat.intervalSeconds - (heartbeat.intervalSeconds % 60))), redisUrl: settings.redisUrl, eventsKey: keys.events, notifyKey: keys.notify }), 0o644, "Inngest heartbeat function"));
+    steps.push(file(inngestFile, renderInngestHeartbeat({ cron: nearestCronSchedule(heartbeat.intervalSeconds), redisUrl: settings.redisUrl, eventsKey: keys.events, notifyKey: keys.notify }), 0o644, "Inngest heartbeat function"));
     notes.push(`Serve ${inngestFile} from your Inngest app (see the comment at its top); gateway-setup runs no Inngest server.`);
   }
 
@@ -148,7 +147,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
     steps.push(...systemdLoadSteps(component, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`), unchanged));
     notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
   } else {
-    cronEntries.push({ schedule: cronSchedule(Math.max(60, heartbeat.intervalSeconds - (heartbeat.intervalSeconds % 60))), command: escapeForCron(`/bin/sh ${tripwire.script}`) });
+    cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${tripwire.script}`) });
     notes.push(
       `No service manager here (a container?): start the central session yourself with: nohup /bin/sh ${service.wrapperPath} >/dev/null 2>&1 &` +
         ` (it keeps pi in tmux session ${service.tmuxSession}; attach with: tmux attach -t ${service.tmuxSession})`,
@@ -161,4 +160,3 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   return { steps, notes };
 }
 
-export type { CommandStep };
