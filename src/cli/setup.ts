@@ -98,7 +98,8 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     }
     if (error instanceof UsageError || error instanceof TierUnavailableError) return fail(EXIT_USAGE, error.message);
     if (error instanceof PlanError) return fail(EXIT_FAILED, error.message, error.fix);
-    throw error;
+    if (ctx.env.GATEWAY_SETUP_DEBUG) throw error;
+    return fail(EXIT_FAILED, `gateway-setup stopped on an unexpected error: ${(error as Error).message}`, "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace");
   }
 }
 
