@@ -148,12 +148,12 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         files,
         commands: plan.steps
           .filter((s): s is CommandStep => s.kind === "command")
-          .map(({ component, argv, cwd, creates, undoArgv }) => ({
+          .map(({ component, argv, cwd, creates, undoArgv, rollbackOnly }) => ({
             component,
             argv,
             ...(cwd ? { cwd } : {}),
             ...(creates ? { creates } : {}),
-            ...(undoArgv ? { undoArgv } : {}),
+            ...(undoArgv && !rollbackOnly ? { undoArgv } : {}),
           })),
         ...(crontab ? { crontab: { entries: crontab.entries } } : {}),
         createdDirs: [...new Set([...(previousManifest?.createdDirs ?? []), ...createdDirs])],

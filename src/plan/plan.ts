@@ -32,6 +32,11 @@ export interface CommandStep {
   mayFail?: boolean;
   /** how to take the command back: run on rollback and by uninstall */
   undoArgv?: string[];
+  /**
+   * undoArgv only puts back what was there before this run (e.g. reload a service that an upgrade
+   * stopped): run on rollback, never by uninstall, so it is not recorded in the manifest
+   */
+  rollbackOnly?: boolean;
 }
 
 /** gateway-setup's marked block in the user's crontab (see components/heartbeat/crontab-block.ts) */

@@ -58,6 +58,14 @@ export function sessionsRegistryKey(prefix: string): string {
   return `${assertPrefix(prefix)}:gateway:sessions`;
 }
 
+/**
+ * the session id that consumes events when no central session is alive: set (no TTL) by the
+ * installed single/central session when it claims its id, read by routing; absent means `main`
+ */
+export function defaultSessionKey(prefix: string): string {
+  return `${assertPrefix(prefix)}:gateway:default`;
+}
+
 /** liveness of a session: JSON {pid, startedAt} with a TTL the session keeps refreshing */
 export function aliveKey(prefix: string, sessionId: string): string {
   return `${assertPrefix(prefix)}:gateway:alive:${assertSessionId(sessionId)}`;
