@@ -1,12 +1,18 @@
 // Routing and `gateway-setup push` against the real redis-server.
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { parseEvent } from "../src/protocol/event.ts";
-import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
-import { routeTargets } from "../src/protocol/route.ts";
+import { drainOnce } from "../src/protocol/drain.ts";
+import { createEvent, MAX_EVENT_BYTES, parseEvent, type GatewayEvent } from "../src/protocol/event.ts";
+import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
+import { pushToSession } from "../src/protocol/push.ts";
+import { liveSessions, pushEvent, routeTargets } from "../src/protocol/route.ts";
+import { deadSessions, pruneDeadSessions, pruneDeadSessionsDetailed } from "../src/protocol/sessions.ts";
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { installTier1 } from "./helpers/install.ts";
+import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 
 const redisUrl = inject("redisUrl");
 const redis = new Redis(redisUrl);
@@ -32,6 +38,126 @@ async function register(prefix: string, ...ids: string[]) {
     await redis.set(aliveKey(prefix, id), "{}", "EX", 60);
   }
 }
+
+/** A satellite killed without shutting down: registered, its liveness key not yet expired, its process gone. */
+async function registerKilledSatellite(prefix: string): Promise<string> {
+  const pid = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+  const id = `pid-${pid}`;
+  await redis.sadd(sessionsRegistryKey(prefix), id);
+  await redis.set(aliveKey(prefix, id), JSON.stringify({ owner: `${hostname()}:${pid}:dead`, pid: Number(pid), host: hostname(), startedAt: 1 }), "EX", 60);
+  return id;
+}
+
+const sessionsOf = (routed: { targets: { sessionId: string }[] }) => routed.targets.map((t) => t.sessionId);
+const job = (fields: Partial<GatewayEvent> = {}) => createEvent({ type: "job.done", source: "ci", ...fields });
+
+describe("pushEvent: where events go when central is not alive", () => {
+  it("uses the session named by the default key, not main (a live satellite does not change that)", async () => {
+    const prefix = randomPrefix();
+    await register(prefix, "pid-5");
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job() }))).toEqual(["main"]);
+    await redis.set(defaultSessionKey(prefix), "gateway");
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job({ originSession: "pid-5" }) }))).toEqual(["pid-5", "gateway"]);
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job({ type: "cron.heartbeat" }) }))).toEqual(["gateway"]);
+    expect(await redis.llen(sessionKeys(prefix, "gateway").events)).toBe(2);
+    expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(1);
+  });
+
+  it("an explicit fallback wins over the default key; the default key wins over the last resort; a live central wins over both", async () => {
+    const prefix = randomPrefix();
+    await redis.set(defaultSessionKey(prefix), "gateway");
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job(), fallbackSession: "ops" }))).toEqual(["ops"]);
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job(), lastResortSession: "ops" }))).toEqual(["gateway"]);
+    await redis.del(defaultSessionKey(prefix));
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job(), lastResortSession: "ops" }))).toEqual(["ops"]);
+    await register(prefix, "gateway");
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job(), fallbackSession: "ops" }))).toEqual(["gateway"]);
+  });
+
+  it("a default key that is not a session id is ignored", async () => {
+    const prefix = randomPrefix();
+    await redis.set(defaultSessionKey(prefix), "../x y");
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job() }))).toEqual(["main"]);
+  });
+
+  it("push --redis-url without a manifest follows the default key", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    await redis.set(defaultSessionKey(prefix), "gateway");
+    const result = await runCli(["push", "job.done", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["gateway"]);
+    expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(0);
+  });
+});
+
+describe("a satellite killed without shutting down", () => {
+  it("is not alive for routing while its liveness key lasts: its origin events go to central only", async () => {
+    const prefix = randomPrefix();
+    await register(prefix, "gateway");
+    const dead = await registerKilledSatellite(prefix);
+    expect([...(await liveSessions(redis, prefix))]).toEqual(["gateway"]);
+    expect(await deadSessions(redis, prefix)).toEqual([dead]);
+    expect(sessionsOf(await pushEvent(redis, { prefix, event: job({ originSession: dead }) }))).toEqual(["gateway"]);
+    expect(await redis.llen(sessionKeys(prefix, dead).events)).toBe(0);
+  });
+
+  it("is pruned with its pending and unacknowledged events moved to central, oldest first, and central delivers each id once", async () => {
+    const prefix = randomPrefix();
+    await register(prefix, "gateway");
+    const satellite = "pid-2147483000";
+    await register(prefix, satellite);
+    // routed while the satellite was alive: one copy each for the satellite and central
+    const routed = await pushEvent(redis, { prefix, event: job({ id: "both", originSession: satellite }) });
+    expect(sessionsOf(routed)).toEqual([satellite, "gateway"]);
+    const central = sessionKeys(prefix, "gateway");
+    const delivered: string[] = [];
+    const drain = () => drainOnce(redis, central, { maxBatch: 100, dedupeTtlSeconds: 600, handOff: (events) => void delivered.push(...events.map((e) => e.id)) });
+    await drain();
+    expect(delivered).toEqual(["both"]);
+    // the satellite had claimed "both" (unacknowledged) when it died; "later" was still pending
+    const own = sessionKeys(prefix, satellite);
+    await redis.rpoplpush(own.events, own.processing);
+    await pushToSession(redis, { prefix, sessionId: satellite, event: job({ id: "later" }) });
+    await redis.del(aliveKey(prefix, satellite));
+
+    const listener = new Redis(redisUrl);
+    const notices: string[] = [];
+    await listener.subscribe(central.notify);
+    listener.on("message", (_channel, message: string) => notices.push(message));
+    try {
+      expect(await pruneDeadSessionsDetailed(redis, prefix)).toEqual([{ sessionId: satellite, moved: 2, movedTo: "gateway" }]);
+      expect(await pruneDeadSessionsDetailed(redis, prefix)).toEqual([]);
+      expect(await redis.sismember(sessionsRegistryKey(prefix), satellite)).toBe(0);
+      expect(await redis.exists(own.events, own.processing)).toBe(0);
+      const queued = (await redis.lrange(central.events, 0, -1)).map((raw) => JSON.parse(raw).id);
+      expect(queued).toEqual(["later", "both"]);
+      await drain();
+      expect(delivered).toEqual(["both", "later"]);
+      await expect.poll(() => notices).toEqual([`moved-from:${satellite}`]);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it("a pruned session that is not a satellite keeps its queue (its id comes back)", async () => {
+    const prefix = randomPrefix();
+    await redis.sadd(sessionsRegistryKey(prefix), "main");
+    await pushToSession(redis, { prefix, sessionId: "main", event: job() });
+    expect(await pruneDeadSessions(redis, prefix)).toEqual(["main"]);
+    expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(1);
+  });
+});
+
+describe("events larger than a session accepts", () => {
+  const big = () => job({ payload: { blob: "x".repeat(MAX_EVENT_BYTES) } });
+  it("are refused at push time, by pushEvent and pushToSession alike, and nothing is queued", async () => {
+    const prefix = randomPrefix();
+    await expect(pushEvent(redis, { prefix, event: big() })).rejects.toThrow(/bytes is more than the 262144 a session accepts/);
+    await expect(pushToSession(redis, { prefix, sessionId: "main", event: big() })).rejects.toThrow(/a session accepts/);
+    expect(await redis.exists(sessionKeys(prefix, "main").events)).toBe(0);
+  });
+});
 
 describe("gateway-setup push", () => {
   it("pushes a valid event to the installed session and says where it went", async () => {
@@ -72,8 +198,33 @@ describe("gateway-setup push", () => {
     [["push", "t", "--prefix", "a b"], /invalid key prefix/],
   ])("rejects %j with exit 2 before connecting", async (args, message) => {
     const sandbox = createSandbox();
-    const result = await runCli([...args, "--redis-url", redisUrl], { env: sandbox.env });
+    // nothing listens there: connecting would fail with exit 1
+    const result = await runCli([...args, "--redis-url", `redis://127.0.0.1:${await freePort()}`], { env: sandbox.env });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it("an invalid Redis URL is a usage error with a clear message, as JSON with --json", async () => {
+    const sandbox = createSandbox();
+    const plain = await runCli(["push", "t", "--redis-url", "notaurl"], { env: sandbox.env });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toBe('gateway-setup push: invalid Redis URL "notaurl": expected redis://host:port or rediss://host:port\n');
+    const json = await runCli(["push", "t", "--redis-url", "notaurl", "--json"], { env: sandbox.env });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({ ok: false, error: expect.stringMatching(/^invalid Redis URL "notaurl"/) });
+    expect(json.stderr).toBe("");
+  });
+
+  it("Redis without the password says how to give it", async () => {
+    const locked = await startRedisServer({ password: "s3cret" });
+    try {
+      const sandbox = createSandbox();
+      const result = await runCli(["push", "t", "--redis-url", `redis://127.0.0.1:${locked.port}`], { env: sandbox.env });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/NOAUTH\)\. Set GATEWAY_REDIS_PASSWORD/);
+      expect(result.stderr).not.toMatch(/prompt/);
+    } finally {
+      await locked.stop();
+    }
   });
 });

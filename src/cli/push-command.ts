@@ -1,13 +1,14 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
 import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
-import { parseRedisUrl } from "../components/redis/url.ts";
+import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { readManifest } from "../install/manifest.ts";
 import { gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import { createEvent } from "../protocol/event.ts";
 import { assertPrefix, assertSessionId, DEFAULT_PREFIX } from "../protocol/keys.ts";
+import { serializeEvent } from "../protocol/push.ts";
 import { pushEvent } from "../protocol/route.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
@@ -44,6 +45,7 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   const manifest = readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME));
   let event;
   let prefix: string;
+  let target: RedisTarget;
   // inside a pi session (its bash tool), the session's own id is the natural origin
   const origin = flags.origin ?? env.GATEWAY_SESSION_ID;
   try {
@@ -56,18 +58,25 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
       ...(origin ? { originSession: origin } : {}),
       ...(flags.id ? { id: flags.id } : {}),
     });
+    serializeEvent(event);
+    target = flags.redisUrl
+      ? parseRedisUrl(flags.redisUrl, env.GATEWAY_REDIS_PASSWORD)
+      : manifest
+        ? redisTargetFor(manifest, env)
+        : parseRedisUrl("redis://127.0.0.1:6379", env.GATEWAY_REDIS_PASSWORD);
   } catch (error) {
     return fail(EXIT_USAGE, (error as Error).message);
   }
-  const target = flags.redisUrl
-    ? parseRedisUrl(flags.redisUrl, env.GATEWAY_REDIS_PASSWORD)
-    : manifest
-      ? redisTargetFor(manifest, env)
-      : parseRedisUrl("redis://127.0.0.1:6379", env.GATEWAY_REDIS_PASSWORD);
   const { probe, client } = await connectRedis(target);
-  if (!client) return fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
+  if (!client) {
+    if (probe.status === "auth-required") {
+      return fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to it (push has no password prompt).`);
+    }
+    return fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
+  }
   try {
-    const pushed = await pushEvent(client, { prefix, event, fallbackSession: manifest?.settings.sessionId ?? "main" });
+    // the installed session is where events go when Redis names no default session
+    const pushed = await pushEvent(client, { prefix, event, ...(manifest ? { lastResortSession: manifest.settings.sessionId } : {}) });
     if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...pushed }, null, 2) + "\n");
     else {
       for (const t of pushed.targets) {

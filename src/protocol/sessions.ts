@@ -4,6 +4,8 @@
 import type { Redis } from "ioredis";
 import { hostname } from "node:os";
 import { aliveKey, sessionsRegistryKey } from "./keys.ts";
+import { pruneSessions, registeredSessions, type PrunedSession } from "./registry-scripts.ts";
+import type { ScriptClient } from "./scripts.ts";
 
 export interface AliveRecord {
   owner: string;
@@ -62,18 +64,26 @@ export async function claimSession(redis: Redis, prefix: string, sessionId: stri
   return reply === "ok" ? { ok: true } : { ok: false, holder: parseAlive(reply) };
 }
 
-/** Registered sessions that are gone: no liveness key, or an owner process on this machine that died. */
-export async function deadSessions(redis: Redis, prefix: string): Promise<string[]> {
-  const members = await redis.smembers(sessionsRegistryKey(prefix));
-  if (!members.length) return [];
-  const records = await redis.mget(...members.map((id) => aliveKey(prefix, id)));
-  return members.filter((_, i) => records[i] === null || isDeadHere(parseAlive(records[i]!)));
+/** The one deadness test (routing, doctor, status, pruning): no liveness key, or an owner process on this machine that died. */
+export function isSessionGone(record: string | null): boolean {
+  return record === null || isDeadHere(parseAlive(record));
 }
 
-export async function pruneDeadSessions(redis: Redis, prefix: string): Promise<string[]> {
-  const dead = await deadSessions(redis, prefix);
-  if (dead.length) {
-    await redis.multi().srem(sessionsRegistryKey(prefix), ...dead).del(...dead.map((id) => aliveKey(prefix, id))).exec();
-  }
-  return dead;
+/** Registered sessions that are gone. */
+export async function deadSessions(redis: ScriptClient, prefix: string): Promise<string[]> {
+  return (await registeredSessions(redis, prefix)).filter((s) => isSessionGone(s.record)).map((s) => s.id);
+}
+
+/**
+ * Removes dead sessions from the registry; a dead satellite's pending and unacknowledged events
+ * move to the session consuming in its place (central, else the default session), atomically.
+ */
+export async function pruneDeadSessionsDetailed(redis: ScriptClient, prefix: string): Promise<PrunedSession[]> {
+  const dead = (await registeredSessions(redis, prefix)).filter((s) => isSessionGone(s.record));
+  return pruneSessions(redis, prefix, dead);
+}
+
+/** pruneDeadSessionsDetailed, returning only the pruned ids. */
+export async function pruneDeadSessions(redis: ScriptClient, prefix: string): Promise<string[]> {
+  return (await pruneDeadSessionsDetailed(redis, prefix)).map((p) => p.sessionId);
 }
