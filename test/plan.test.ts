@@ -40,7 +40,13 @@ describe("buildPlan", () => {
     expect(paths).toContain(join(dir, "lib/protocol/keys.ts"));
     expect(paths).toContain(join(dir, "lib/extension/config.ts"));
     const npm = plan.steps.find((s) => s.kind === "command");
-    expect(npm).toMatchObject({ argv: ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], cwd: dir });
+    // npm's cache and logs go to a scratch dir in the state dir (removed after the install), never ~/.npm
+    const scratch = join(home, ".pi/agent/gateway/npm-cache.tmp");
+    expect(npm).toMatchObject({
+      argv: ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error", `--cache=${scratch}`, `--logs-dir=${scratch}/_logs`, "--update-notifier=false"],
+      cwd: dir,
+      scratch: [scratch],
+    });
   });
 
   it("honours PI_CODING_AGENT_DIR and the project scope", () => {

@@ -2,6 +2,7 @@
 import pc from "picocolors";
 import { DoctorUsageError, runDoctor, type DoctorReport } from "../doctor/run-doctor.ts";
 import type { CheckStatus } from "../doctor/finding.ts";
+import { ManifestError } from "../install/manifest.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface DoctorFlags {
@@ -32,8 +33,9 @@ export async function runDoctorCommand(flags: DoctorFlags, env = process.env): P
     report = await runDoctor({ env, fix: Boolean(flags.fix), ...(flags.only ? { only: flags.only } : {}), ...(flags.skip ? { skip: flags.skip } : {}) });
   } catch (error) {
     const message = error instanceof DoctorUsageError ? error.message : `doctor could not run: ${(error as Error).message}`;
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, error: message, checks: [] }, null, 2) + "\n");
-    else process.stderr.write(`gateway-setup doctor: ${message}\n`);
+    const fix = error instanceof ManifestError ? error.fix : undefined;
+    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, error: fix ? `${message}; fix: ${fix}` : message, checks: [] }, null, 2) + "\n");
+    else process.stderr.write(`gateway-setup doctor: ${message}\n${fix ? `  fix: ${fix}\n` : ""}`);
     return EXIT_USAGE;
   }
   process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatDoctorReport(report) + "\n");

@@ -4,7 +4,7 @@ import { connectRedis } from "../components/redis/probe.ts";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
-import { readManifest } from "../install/manifest.ts";
+import { ManifestError, readManifest } from "../install/manifest.ts";
 import { pruneDeadSessions } from "../protocol/sessions.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
@@ -105,7 +105,15 @@ export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): stri
 }
 
 export async function runStatusCommand(flags: { json?: boolean }, env = process.env): Promise<number> {
-  const report = await collectStatus(env);
+  let report: StatusReport;
+  try {
+    report = await collectStatus(env);
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    if (flags.json) process.stdout.write(JSON.stringify({ installed: true, error: error.message, fix: error.fix, sessions: [] }, null, 2) + "\n");
+    else process.stderr.write(`gateway-setup status: ${error.message}\n  fix: ${error.fix}\n`);
+    return EXIT_FAILED;
+  }
   process.stdout.write((flags.json ? JSON.stringify(report, null, 2) : formatStatus(report, env)) + "\n");
   return report.installed && report.redis?.reachable ? EXIT_OK : EXIT_FAILED;
 }

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { ManifestError, type Manifest } from "../install/manifest.ts";
 import { applyUninstall, planUninstall, type UninstallStep } from "../install/uninstall.ts";
+import { sessionKeys } from "../protocol/keys.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
@@ -39,7 +41,15 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
 export async function runUninstallCommand(flags: UninstallFlags, env = process.env): Promise<number> {
   const say = (text: string) => (flags.json ? undefined : process.stdout.write(text + "\n"));
   const manifestPath = join(gatewayStateDir(env), MANIFEST_FILE_NAME);
-  const plan = planUninstall(manifestPath);
+  let plan: ReturnType<typeof planUninstall>;
+  try {
+    plan = planUninstall(manifestPath);
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, installed: true, steps: [], error: error.message, fix: error.fix }, null, 2) + "\n");
+    else process.stderr.write(`gateway-setup uninstall: ${error.message}\n  fix: ${error.fix}\n`);
+    return EXIT_FAILED;
+  }
   if (!plan) {
     if (flags.json) process.stdout.write(JSON.stringify({ ok: true, installed: false, steps: [] }) + "\n");
     say(`Nothing to uninstall: gateway-setup has no manifest at ${displayPath(manifestPath, env)}.`);
@@ -53,14 +63,23 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
       : `keep     queued events in Redis (${settings.prefix}:events:${settings.sessionId}); add --purge-queues to delete them`,
   );
   say(lines.join("\n"));
-  const report = { ok: true, installed: true, dryRun: Boolean(flags.dryRun), steps: plan.steps, purged: 0 };
+  const report: { ok: boolean; installed: true; dryRun: boolean; steps: UninstallStep[]; purged: number; warnings: string[]; error?: string } = {
+    ok: true,
+    installed: true,
+    dryRun: Boolean(flags.dryRun),
+    steps: plan.steps,
+    purged: 0,
+    warnings: [],
+  };
   if (flags.dryRun) {
     if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     return EXIT_OK;
   }
   if (!flags.yes) {
     if (!process.stdin.isTTY || flags.json) {
-      process.stderr.write("gateway-setup uninstall: not an interactive terminal; re-run with --yes to confirm (or --dry-run to only look)\n");
+      const message = "not an interactive terminal; re-run with --yes to confirm (or --dry-run to only look)";
+      if (flags.json) process.stdout.write(JSON.stringify({ ...report, ok: false, error: message }, null, 2) + "\n");
+      process.stderr.write(`gateway-setup uninstall: ${message}\n`);
       return EXIT_USAGE;
     }
     const answer = await clack.confirm({ message: "Uninstall?", initialValue: false });
@@ -69,26 +88,46 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
       return EXIT_CANCELLED;
     }
   }
+  // the queues first (the manifest says where they are), but files are uninstalled even when Redis is down
+  if (flags.purgeQueues) {
+    const purged = await purgeQueues(plan.manifest, env);
+    if (typeof purged === "number") report.purged = purged;
+    else report.warnings.push(purged.problem);
+  }
   try {
-    if (flags.purgeQueues) {
-      const { probe, client } = await connectRedis(redisTargetFor(plan.manifest, env));
-      if (!client) throw new Error(`cannot purge queues: ${"message" in probe ? probe.message : "Redis unavailable"}`);
-      try {
-        report.purged = await purgeSessionKeys(client, settings.prefix, settings.sessionId);
-      } finally {
-        client.disconnect();
-      }
-    }
-    const problems = await applyUninstall(plan, env);
-    for (const problem of problems) process.stderr.write(`gateway-setup uninstall: warning: ${problem}\n`);
+    report.warnings.push(...(await applyUninstall(plan, env)));
   } catch (error) {
     report.ok = false;
-    if (flags.json) process.stdout.write(JSON.stringify({ ...report, error: (error as Error).message }, null, 2) + "\n");
-    else process.stderr.write(`gateway-setup uninstall: ${(error as Error).message}\n`);
-    return EXIT_FAILED;
+    report.error = (error as Error).message;
   }
+  for (const warning of report.warnings) process.stderr.write(`gateway-setup uninstall: warning: ${warning}\n`);
+  if (report.error) process.stderr.write(`gateway-setup uninstall: ${report.error}\n`);
+  const unpurged = flags.purgeQueues && report.warnings.some((w) => w.startsWith(QUEUES_NOT_PURGED));
+  if (unpurged) report.ok = false;
   if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  if (report.error) return EXIT_FAILED;
   const kept = plan.steps.filter((s) => s.kind === "keep-file");
-  say(kept.length ? `Uninstalled. Kept ${kept.length} file(s) you edited (listed above).` : "Uninstalled.");
-  return EXIT_OK;
+  say(kept.length ? `Uninstalled. Kept ${kept.length} file(s) (listed above).` : "Uninstalled.");
+  if (unpurged) say(`The queues in Redis were NOT purged (Redis did not answer); once it runs: redis-cli DEL ${settingsKeys(plan.manifest)}`);
+  return unpurged ? EXIT_FAILED : EXIT_OK;
+}
+
+const QUEUES_NOT_PURGED = "the queues could not be purged";
+
+async function purgeQueues(manifest: Manifest, env: NodeJS.ProcessEnv): Promise<number | { problem: string }> {
+  const { settings } = manifest;
+  const { probe, client } = await connectRedis(redisTargetFor(manifest, env));
+  if (!client) return { problem: `${QUEUES_NOT_PURGED}: ${"message" in probe ? probe.message : "Redis unavailable"}` };
+  try {
+    return await purgeSessionKeys(client, settings.prefix, settings.sessionId);
+  } catch (error) {
+    return { problem: `${QUEUES_NOT_PURGED}: ${(error as Error).message}` };
+  } finally {
+    client.disconnect();
+  }
+}
+
+function settingsKeys(manifest: Manifest): string {
+  const keys = sessionKeys(manifest.settings.prefix, manifest.settings.sessionId);
+  return [keys.events, keys.processing, keys.deadLetter].join(" ");
 }

@@ -1,6 +1,7 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
 import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
 import { join } from "node:path";
 import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
 import { piCheck } from "../components/pi/check.ts";
@@ -80,10 +81,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       checks: [fail("install", `gateway-setup has not installed anything for this agent dir (no ${manifestPath})`, "npx gateway-setup")],
     };
   }
-  const first = await runChecks(checks, manifest, options.env);
-  if (!options.fix) return first;
-  const repairs: { id: string; result: string }[] = [];
-  await withContext(manifest, options.env, async (ctx) => {
+  // one connection for the whole run: a hung Redis costs its deadline once, not once per pass
+  return withContext(manifest, options.env, async (ctx) => {
+    const first = await runChecks(checks, ctx, Boolean(options.only?.length));
+    if (!options.fix) return first;
+    const repairs: { id: string; result: string }[] = [];
     for (const finding of first.checks) {
       const check = checks.find((c) => c.id === finding.id);
       if (finding.status === "ok" || finding.status === "skip" || !check?.repair) continue;
@@ -94,36 +96,48 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
         repairs.push({ id: check.id, result: `repair failed: ${(error as Error).message}` });
       }
     }
+    ctx.sessionIds = await sessionIdsFor(manifest, ctx.redis);
+    return { ...(await runChecks(checks, ctx, Boolean(options.only?.length))), repairs };
   });
-  return { ...(await runChecks(checks, manifest, options.env)), repairs };
 }
 
-async function runChecks(checks: DoctorCheck[], manifest: Manifest, env: Env): Promise<DoctorReport> {
-  const findings = await withContext(manifest, env, async (ctx) => {
-    const results: Finding[] = [];
-    for (const check of checks) {
-      if (check.applies && !check.applies(manifest)) continue;
-      if (check.needsRedis && !ctx.redis) {
-        results.push(skip(check.id, "skipped: Redis is not reachable"));
-        continue;
-      }
-      try {
-        results.push(await check.run(ctx));
-      } catch (error) {
-        results.push(fail(check.id, `the check itself failed: ${(error as Error).message}`));
-      }
+/** How to see why a check itself broke. */
+export function debugFix(id: string): string {
+  return `GATEWAY_SETUP_DEBUG=1 gateway-setup doctor --only ${id}`;
+}
+
+async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: boolean): Promise<DoctorReport> {
+  const results: Finding[] = [];
+  for (const check of checks) {
+    if (check.applies && !check.applies(ctx.manifest)) {
+      // asked for by name: say why nothing was checked rather than leave it out
+      if (requested) results.push(skip(check.id, `not part of this install (tier ${ctx.manifest.settings.tier}), so there is nothing to check`));
+      continue;
     }
-    return results;
-  });
-  return { ok: !findings.some((f) => f.status === "fail"), checks: findings };
+    if (check.needsRedis && !ctx.redis) {
+      results.push(skip(check.id, "skipped: Redis is not reachable"));
+      continue;
+    }
+    try {
+      results.push(await check.run(ctx));
+    } catch (error) {
+      if (ctx.env.GATEWAY_SETUP_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+      results.push(fail(check.id, `the check itself failed: ${(error as Error).message}`, debugFix(check.id)));
+    }
+  }
+  return { ok: !results.some((f) => f.status === "fail"), checks: results };
+}
+
+async function sessionIdsFor(manifest: Manifest, redis: Redis | undefined): Promise<string[]> {
+  const registered = redis ? await redis.smembers(sessionsRegistryKey(manifest.settings.prefix)) : [];
+  return [...new Set([manifest.settings.sessionId, ...registered.filter(isValidSessionId)])];
 }
 
 async function withContext<T>(manifest: Manifest, env: Env, body: (ctx: DoctorContext) => Promise<T>): Promise<T> {
   const target = redisTargetFor(manifest, env);
   const { probe, client: redis } = await connectRedis(target, 2000);
   try {
-    const registered = redis ? await redis.smembers(sessionsRegistryKey(manifest.settings.prefix)) : [];
-    const sessionIds = [...new Set([manifest.settings.sessionId, ...registered.filter(isValidSessionId)])];
+    const sessionIds = await sessionIdsFor(manifest, redis);
     return await body({ env, manifest, target, redisProbe: probe, ...(redis ? { redis } : {}), sessionIds });
   } finally {
     redis?.disconnect();

@@ -6,7 +6,8 @@ import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
-import { ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { fileStepStatus } from "../plan/describe.ts";
+import { assertWritableDir, backupPath as backupFor, backupRoot, ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, planCreatedPathRemoval, planFileRemoval } from "./uninstall.ts";
 
@@ -83,8 +84,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const undo: Undo[] = [];
   const results: StepResult[] = [];
   const previousManifest = readManifest(plan.settings.manifestPath);
-  const stamp = now().toISOString().replace(/[:.]/g, "-");
-  const backupRoot = join(plan.settings.stateDir, "backups", stamp);
+  const backups = backupRoot(plan.settings.stateDir, now());
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
   const onCommit: (() => void)[] = [];
@@ -102,15 +102,16 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   };
 
   try {
+    assertTargetsWritable(plan, previousManifest);
     for (const step of plan.steps) {
       checkCancelled();
       current = step;
       options.reporter?.stepStarted(step);
       let result: StepResult;
       if (step.kind === "file") {
-        result = writeFileStep(step, previousManifest, backupRoot, undo, mkdirs, files);
+        result = writeFileStep(step, previousManifest, backups, undo, mkdirs, files);
       } else if (step.kind === "command") {
-        if (!step.satisfied) await runCommandStep(step, options, undo);
+        if (!step.satisfied) await runCommandStep(step, options, undo, mkdirs);
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
       } else if (step.kind === "crontab") {
         result = { step, outcome: await crontabStep(step, options.env, undo) };
@@ -166,7 +167,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         contents: renderManifest(manifest),
         mode: 0o600,
       };
-      writeFileStep(manifestStep, undefined, backupRoot, undo, mkdirs, []);
+      writeFileStep(manifestStep, undefined, backups, undo, mkdirs, []);
     }
     for (const commit of onCommit) await commit();
     pruneBackups(join(plan.settings.stateDir, "backups"), files);
@@ -176,6 +177,24 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     if (error instanceof InstallCancelledError) throw error;
     throw new ApplyError(failureMessage(current, error as NodeJS.ErrnoException), current, problems, fixFor(error as NodeJS.ErrnoException));
   }
+}
+
+/** Every directory this run will write into must take a new file, before the first change is made. */
+function assertTargetsWritable(plan: Plan, previous: Manifest | undefined): void {
+  const targets = new Map<string, string>();
+  let changes = !previous;
+  for (const step of plan.steps) {
+    if (step.kind === "file" && ["new", "changed"].includes(fileStepStatus(step))) {
+      targets.set(dirname(step.path), step.path);
+      changes = true;
+    }
+    if (step.kind === "command" && !step.satisfied) {
+      for (const dir of step.scratch ?? []) targets.set(dirname(dir), dir);
+      changes = true;
+    }
+  }
+  if (changes) targets.set(plan.settings.stateDir, plan.settings.manifestPath);
+  for (const [dir, target] of targets) assertWritableDir(dir, target);
 }
 
 async function rollback(undo: Undo[]): Promise<string[]> {
@@ -215,7 +234,7 @@ function writeFileStep(
   } else {
     mkdirs(dirname(step.path));
     if (existing) {
-      backup = join(backupRoot, step.path);
+      backup = backupFor(backupRoot, step.path);
       mkdirs(dirname(backup), 0o700);
       writeFileAtomic(backup, existing.contents, existing.mode);
       const backupPath = backup;
@@ -233,7 +252,7 @@ function writeFileStep(
   files.push({
     path: step.path,
     component: step.component,
-    sha256: sha256(contents),
+    ...(step.secret ? {} : { sha256: sha256(contents) }),
     mode: step.mode,
     ...(step.secret ? { secret: true } : {}),
     ...(step.createOnly ? { createOnly: true } : {}),
@@ -242,11 +261,20 @@ function writeFileStep(
   return { step, outcome, ...(backup ? { backup } : {}) };
 }
 
-async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[]): Promise<void> {
+async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[], mkdirs: (dir: string) => void): Promise<void> {
   const fresh = (step.creates ?? []).filter((path) => !existsSync(path));
   undo.push(() => {
     for (const path of fresh) rmSync(path, { recursive: true, force: true });
   });
+  for (const dir of step.scratch ?? []) mkdirs(dirname(dir));
+  try {
+    await runCommand(step, options, undo);
+  } finally {
+    for (const dir of step.scratch ?? []) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runCommand(step: CommandStep, options: ApplyOptions, undo: Undo[]): Promise<void> {
   const [binary, ...args] = step.argv as [string, ...string[]];
   if (step.undoArgv) {
     const [undoBinary, ...undoArgs] = step.undoArgv as [string, ...string[]];

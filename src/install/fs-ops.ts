@@ -2,7 +2,7 @@
 // file, and directory creation that remembers what it created so rollback can remove it.
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 
 export function sha256(contents: string | Buffer): string {
   return createHash("sha256").update(contents).digest("hex");
@@ -39,7 +39,12 @@ export function ensureDir(dir: string, mode = 0o755): string[] {
 /** Writes via a temp file in the same directory and rename(2): readers see old or new, never half. */
 export function writeFileAtomic(path: string, contents: string | Buffer, mode: number): void {
   const temp = `${path}.gateway-setup-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  const fd = openSync(temp, "wx", mode);
+  let fd: number;
+  try {
+    fd = openSync(temp, "wx", mode);
+  } catch (error) {
+    throw namingPath(error as NodeJS.ErrnoException, path);
+  }
   try {
     writeSync(fd, typeof contents === "string" ? Buffer.from(contents, "utf8") : contents);
     fsyncSync(fd);
@@ -55,6 +60,29 @@ export function writeFileAtomic(path: string, contents: string | Buffer, mode: n
   }
 }
 
+/** The same error, naming the file we meant to write rather than its temp file. */
+function namingPath(error: NodeJS.ErrnoException, path: string): NodeJS.ErrnoException {
+  const named: NodeJS.ErrnoException = new Error(`${error.code ?? "error"}: cannot write ${path} (${dirname(path)} is not writable)`);
+  if (error.code) named.code = error.code;
+  return named;
+}
+
+/** Throws (naming `target`) unless a file can be created in `dir`, or in its nearest existing ancestor. */
+export function assertWritableDir(dir: string, target: string): void {
+  let existing = dir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const probe = join(existing, `.gateway-setup-probe-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    closeSync(openSync(probe, "wx", 0o600));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const named: NodeJS.ErrnoException = new Error(`cannot write ${target}: ${existing} is not writable (${code ?? (error as Error).message})`);
+    if (code) named.code = code;
+    throw named;
+  }
+  rmSync(probe, { force: true });
+}
+
 /** Removes directories (innermost first) only while they are empty. */
 export function removeEmptyDirs(dirs: string[]): void {
   for (const dir of [...dirs].reverse()) {
@@ -64,4 +92,13 @@ export function removeEmptyDirs(dirs: string[]): void {
       // not empty or already gone: leave it
     }
   }
+}
+
+/** One backup generation: <state dir>/backups/<time stamp>/, holding copies under their full paths. */
+export function backupRoot(stateDir: string, when: Date): string {
+  return join(stateDir, "backups", when.toISOString().replace(/[:.]/g, "-"));
+}
+
+export function backupPath(root: string, path: string): string {
+  return join(root, path);
 }

@@ -6,7 +6,8 @@ import type { PlanSettings } from "../plan/plan.ts";
 export interface ManifestFile {
   path: string;
   component: string;
-  sha256: string;
+  /** absent for secret files: no fingerprint of a secret is stored */
+  sha256?: string;
   mode: number;
   secret?: boolean;
   /** the user's to edit (HEARTBEAT.md): not drift when changed, kept by uninstall when edited */
@@ -50,11 +51,25 @@ export function readManifest(path: string): Manifest | undefined {
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as Manifest;
-  if (parsed.tool !== "gateway-setup" || parsed.formatVersion !== 1) {
-    throw new Error(`${path} is not a gateway-setup manifest this version understands`);
+  let parsed: Manifest;
+  try {
+    parsed = JSON.parse(text) as Manifest;
+  } catch (error) {
+    throw new ManifestError(path, `is not valid JSON (truncated or corrupt: ${(error as Error).message})`);
+  }
+  if (parsed?.tool !== "gateway-setup" || parsed.formatVersion !== 1 || !parsed.settings || !Array.isArray(parsed.files)) {
+    throw new ManifestError(path, "is not a gateway-setup manifest this version understands");
   }
   return parsed;
+}
+
+/** The manifest exists but cannot be used: say which file, and how to get a good one again. */
+export class ManifestError extends Error {
+  readonly fix: string;
+  constructor(readonly path: string, problem: string) {
+    super(`the install manifest ${path} ${problem}`);
+    this.fix = `move it aside (mv ${path} ${path}.broken) and run gateway-setup again to record the install afresh; then doctor, status and uninstall work again`;
+  }
 }
 
 export function renderManifest(manifest: Manifest): string {

@@ -14,7 +14,7 @@ export type UninstallStep =
   | { kind: "remove-crontab-block" }
   | { kind: "remove-file"; path: string }
   | { kind: "restore-file"; path: string; backup: string }
-  | { kind: "keep-file"; path: string; reason: string; backup?: string }
+  | { kind: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
   | { kind: "remove-tree"; path: string }
   | { kind: "remove-dirs-if-empty"; paths: string[] };
 
@@ -29,8 +29,12 @@ export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
   return files.flatMap((file): UninstallStep[] => {
     const current = readExisting(file.path);
     const backup = file.original.existed ? file.original.backup : undefined;
-    if (current && sha256(current.contents) !== file.sha256) {
+    // secret files carry no fingerprint: they are ours to remove whatever they hold
+    if (current && file.sha256 !== undefined && sha256(current.contents) !== file.sha256) {
       return [{ kind: "keep-file", path: file.path, reason: "edited since install", ...(backup ? { backup } : {}) }];
+    }
+    if (backup && !existsSync(backup)) {
+      return current ? [{ kind: "keep-file", path: file.path, reason: `the backup of what was there before (${backup}) is missing, so it cannot be put back`, missingBackup: true }] : [];
     }
     if (backup) return [{ kind: "restore-file", path: file.path, backup }];
     return current ? [{ kind: "remove-file", path: file.path }] : [];
@@ -55,6 +59,8 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
     ...planFileRemoval(manifest.files),
     ...planCreatedPathRemoval(manifest.commands),
     ...runtimeArtifacts(manifest.settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
+    // with the unit files gone, systemd's unit list is only as before after a reload
+    ...(service?.manager === "systemd" ? [{ kind: "run" as const, argv: ["systemctl", "--user", "daemon-reload"], description: "make systemd forget the removed units", mayFail: true }] : []),
   ];
   const keepsBackups = steps.some((step) => step.kind === "keep-file" && step.backup);
   steps.push({ kind: "remove-file", path: manifestPath });
@@ -65,7 +71,10 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   return { manifestPath, manifest, steps };
 }
 
-/** Runs the uninstall; service commands that fail are reported, not fatal (the unit may be gone already). */
+/**
+ * Runs the uninstall in order; commands that fail are reported, not fatal (the unit may be gone
+ * already), and so is an original that cannot be put back.
+ */
 export async function applyUninstall(plan: UninstallPlan, env: Env = process.env): Promise<string[]> {
   const problems: string[] = [];
   for (const step of plan.steps) {
@@ -81,9 +90,11 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
       const before = await readCrontab(env);
       const after = removeCronBlock(before);
       if (after !== before) await writeCrontab(after, env);
+    } else {
+      if (step.kind === "keep-file" && step.missingBackup) problems.push(`kept ${step.path}: ${step.reason}`);
+      applyRemovalSteps([step]);
     }
   }
-  applyRemovalSteps(plan.steps);
   return problems;
 }
 

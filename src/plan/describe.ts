@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import type { Plan, PlanStep } from "./plan.ts";
+import type { FileStep, Plan, PlanStep } from "./plan.ts";
 
 export type FileChange = "new" | "changed" | "unchanged";
 
@@ -15,10 +15,35 @@ export function fileChange(path: string, contents: string, mode: number): FileCh
   return existing.contents.equals(Buffer.from(contents, "utf8")) && existing.mode === mode ? "unchanged" : "changed";
 }
 
+/** What applying a file step does: a createOnly file that exists is the user's and stays as it is. */
+export type FileStepStatus = FileChange | "kept";
+
+export function fileStepStatus(step: FileStep): FileStepStatus {
+  const change = fileChange(step.path, step.contents, step.mode);
+  return step.createOnly && change !== "new" ? "kept" : change;
+}
+
+/** Would applying the plan change nothing but (maybe) the crontab block? Needs an existing install. */
+export function planChangesNothing(plan: Plan): boolean {
+  return (
+    existsSync(plan.settings.manifestPath) &&
+    plan.steps.every((step) => {
+      if (step.kind === "file") return fileStepStatus(step) !== "new" && fileStepStatus(step) !== "changed";
+      if (step.kind === "command") return Boolean(step.satisfied);
+      if (step.kind === "dir") return existsSync(step.path);
+      return step.kind === "crontab";
+    })
+  );
+}
+
 export function describeStep(step: PlanStep, env: Env): string {
   switch (step.kind) {
-    case "file":
-      return `${fileChange(step.path, step.contents, step.mode).padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
+    case "file": {
+      const status = fileStepStatus(step);
+      return status === "kept"
+        ? `kept      ${displayPath(step.path, env)} (yours: ${step.description}; left as it is)`
+        : `${status.padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
+    }
     case "command":
       return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
@@ -26,7 +51,7 @@ export function describeStep(step: PlanStep, env: Env): string {
     case "dir":
       return `${existsSync(step.path) ? "exists   " : "new      "} ${displayPath(step.path, env)}/ (${step.description})`;
     case "crontab":
-      return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command.length > 70 ? e.command.slice(0, 67) + "..." : e.command}`)].join("\n");
+      return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command}`)].join("\n");
   }
 }
 
@@ -40,7 +65,7 @@ export function describePlan(plan: Plan, env: Env): string {
     : [];
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
-      const diff = step.kind === "file" && !step.secret ? fileDiff(step.path, step.contents, env) : undefined;
+      const diff = step.kind === "file" && !step.secret && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
       return diff ? [describeStep(step, env), diff] : [describeStep(step, env)];
     });
   return [
@@ -56,7 +81,9 @@ export function describePlan(plan: Plan, env: Env): string {
     ...lines(files),
     ...runtimeSummary,
     ...lines(others),
-    `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
+    planChangesNothing(plan)
+      ? `Nothing would change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? " (the crontab block is rewritten only if it differs)" : ""}.`
+      : `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
     "",
     "Then verify:",
     ...plan.verification.map((line, i) => `  ${i + 1}. ${line}`),
@@ -74,16 +101,20 @@ export function fileDiff(path: string, contents: string, env: Env): string | und
   if (before === contents) return undefined;
   const shown = displayPath(path, env);
   const patch = createTwoFilesPatch(`${shown} (now)`, `${shown} (planned)`, before, contents, "", "", { context: 2 });
-  const lines = patch.split("\n").slice(2).filter((line) => line !== "\\ No newline at end of file");
+  const lines = patch
+    .split("\n")
+    .slice(1) // the ==== rule
+    .filter((line) => line !== "\\ No newline at end of file")
+    .map((line, i) => (i < 2 ? line.trimEnd() : line)); // the ---/+++ headers end in a tab before the (empty) date
   const cut = lines.length > MAX_DIFF_LINES ? [...lines.slice(0, MAX_DIFF_LINES), `… ${lines.length - MAX_DIFF_LINES} more lines`] : lines;
   return cut.map((line) => `          ${line}`).join("\n");
 }
 
 function summarizeChanges(steps: PlanStep[]): string {
-  const counts = new Map<FileChange, number>();
+  const counts = new Map<FileStepStatus, number>();
   for (const step of steps) {
     if (step.kind !== "file") continue;
-    const change = fileChange(step.path, step.contents, step.mode);
+    const change = fileStepStatus(step);
     counts.set(change, (counts.get(change) ?? 0) + 1);
   }
   return [...counts].map(([change, n]) => `${n} ${change}`).join(", ");

@@ -1,6 +1,7 @@
 // The Plan is plain data: every file to write and every command to run, decided before anything
 // happens. --dry-run prints it, --json emits it, apply runs it, the manifest records it.
 import type { Answers, Tier } from "../wizard/answers.ts";
+import { fileStepStatus } from "./describe.ts";
 
 export interface FileStep {
   kind: "file";
@@ -23,6 +24,8 @@ export interface CommandStep {
   cwd?: string;
   /** paths the command creates; removed again on rollback unless they existed before */
   creates?: string[];
+  /** scratch directories the command writes (e.g. npm's cache): removed as soon as it finished, whatever the outcome */
+  scratch?: string[];
   /** let the user see (and answer) the command, e.g. sudo or a package manager */
   interactive?: boolean;
   timeoutMs?: number;
@@ -108,10 +111,10 @@ export interface Plan {
 
 export const REDACTED = "<redacted>";
 
-/** The plan as safe JSON: secret file contents replaced. */
+/** The plan as safe JSON: secret file contents replaced; each file step says what applying would do to it. */
 export function planForDisplay(plan: Plan): Plan {
   return {
     ...plan,
-    steps: plan.steps.map((step) => (step.kind === "file" && step.secret ? { ...step, contents: REDACTED } : step)),
+    steps: plan.steps.map((step) => (step.kind === "file" ? { ...step, change: fileStepStatus(step), ...(step.secret ? { contents: REDACTED } : {}) } : step)),
   };
 }

@@ -1,13 +1,18 @@
-// Doctor checks for the installed extension: its files still match the manifest, and its own
-// node_modules resolve ioredis. Repairs re-render from the manifest's settings.
+// Doctor checks for the installed files: they still match the manifest, and the extension's own
+// node_modules hold ioredis. Repairs re-render from the manifest's settings through the plan code.
+import { dirname } from "node:path";
 import { fail, ok, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck, DoctorContext } from "../../doctor/check.ts";
-import { readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
-import type { ManifestFile } from "../../install/manifest.ts";
-import { describeFailure, run } from "../../platform/exec.ts";
+import { rerunCommand } from "../../doctor/rerun.ts";
+import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
+import type { Manifest, ManifestFile } from "../../install/manifest.ts";
+import { planTier2 } from "../../plan/tier2.ts";
+import type { PlanStep } from "../../plan/plan.ts";
+import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
+import { detectSystem } from "../../platform/system.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
-import { ioredisInstalled, NPM_INSTALL_ARGV, planExtension } from "./render.ts";
+import { ioredisFits, ioredisInstalled, NPM_INSTALL_ARGV, planExtension, requiredIoredisMajor, runNpmInstall } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
@@ -16,19 +21,28 @@ function findDrift(files: ManifestFile[]): Drift[] {
   for (const file of files.filter((f) => !f.createOnly)) {
     const current = readExisting(file.path);
     if (!current) drift.push({ file, problem: "missing" });
-    else if (sha256(current.contents) !== file.sha256) drift.push({ file, problem: "edited" });
+    else if (file.sha256 !== undefined && sha256(current.contents) !== file.sha256) drift.push({ file, problem: "edited" });
     else if (current.mode !== file.mode) drift.push({ file, problem: "mode" });
   }
   return drift;
 }
 
-/** What the install wrote, rendered again for the manifest's settings (only where it still matches). */
-function renderedByHash(ctx: DoctorContext): Map<string, string> {
-  const { settings } = ctx.manifest;
+/** What the install wrote, rendered again for the manifest's settings, for the files whose hash still matches. */
+function restorableContents(manifest: Manifest, env: Env): Map<string, string> {
+  const { settings } = manifest;
   const secretsFile = settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined;
+  const steps: PlanStep[] = planExtension({ settings, secretsFile });
+  if (settings.service) {
+    try {
+      steps.push(...planTier2(settings, detectSystem(env), env).steps);
+    } catch {
+      // this machine can no longer build the tier-2 plan (e.g. pi left PATH): those files need a re-run
+    }
+  }
+  const recorded = new Map(manifest.files.map((file) => [file.path, file.sha256]));
   const byPath = new Map<string, string>();
-  for (const step of planExtension({ settings, secretsFile })) {
-    if (step.kind === "file") byPath.set(step.path, step.contents);
+  for (const step of steps) {
+    if (step.kind === "file" && recorded.get(step.path) === sha256(step.contents)) byPath.set(step.path, step.contents);
   }
   return byPath;
 }
@@ -39,24 +53,36 @@ export const extensionFilesCheck: DoctorCheck = {
     const drift = findDrift(manifest.files);
     if (!drift.length) return ok("extension-files", `${manifest.files.length} installed files match the manifest`);
     const list = drift.map((d) => `${displayPath(d.file.path, env)} (${d.problem})`).join(", ");
-    return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, "gateway-setup doctor --fix");
+    const restorable = restorableContents(manifest, env);
+    const fix = drift.every((d) => restorable.has(d.file.path)) ? "gateway-setup doctor --fix" : `re-run the install: ${rerunCommand(manifest)}`;
+    return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, fix);
   },
   async repair(ctx) {
-    const rendered = renderedByHash(ctx);
+    const rendered = restorableContents(ctx.manifest, ctx.env);
+    const backups = backupRoot(ctx.manifest.settings.stateDir, new Date());
     const done: string[] = [];
     const cannot: string[] = [];
-    for (const { file } of findDrift(ctx.manifest.files)) {
+    for (const { file, problem } of findDrift(ctx.manifest.files)) {
       const contents = rendered.get(file.path);
-      if (contents !== undefined && sha256(contents) === file.sha256) {
-        writeFileAtomic(file.path, contents, file.mode);
-        done.push(displayPath(file.path, ctx.env));
-      } else {
+      if (contents === undefined) {
         cannot.push(displayPath(file.path, ctx.env));
+        continue;
       }
+      const current = problem === "edited" ? readExisting(file.path) : undefined;
+      let saved = "";
+      if (current) {
+        const backup = backupPath(backups, file.path);
+        ensureDir(dirname(backup), 0o700);
+        writeFileAtomic(backup, current.contents, current.mode);
+        saved = ` (your edited copy is in ${displayPath(backup, ctx.env)})`;
+      }
+      ensureDir(dirname(file.path));
+      writeFileAtomic(file.path, contents, file.mode);
+      done.push(displayPath(file.path, ctx.env) + saved);
     }
     const parts = [];
     if (done.length) parts.push(`restored ${done.join(", ")}`);
-    if (cannot.length) parts.push(`cannot restore ${cannot.join(", ")} from this version: re-run gateway-setup with your settings`);
+    if (cannot.length) parts.push(`cannot re-create ${cannot.join(", ")} from this install's settings; re-run the install: ${rerunCommand(ctx.manifest)}`);
     return parts.join("; ");
   },
 };
@@ -66,16 +92,13 @@ export const extensionDepsCheck: DoctorCheck = {
   async run({ manifest }): Promise<Finding> {
     const dir = manifest.settings.extensionDir;
     const version = ioredisInstalled(dir);
-    return version
-      ? ok("extension-deps", `ioredis ${version} resolves from the extension's node_modules`)
-      : fail("extension-deps", "the extension's node_modules do not contain ioredis, so pi starts without the gateway", `cd ${dir} && ${NPM_INSTALL_ARGV.join(" ")}`);
+    const fix = `gateway-setup doctor --fix (or: cd ${dir} && ${NPM_INSTALL_ARGV.join(" ")})`;
+    if (!version) return fail("extension-deps", "the extension's own node_modules do not contain ioredis, so pi starts without the gateway", fix);
+    if (!ioredisFits(version)) return fail("extension-deps", `the extension's node_modules hold ioredis ${version}, but it needs ioredis ${requiredIoredisMajor()}.x`, fix);
+    return ok("extension-deps", `ioredis ${version} is installed in the extension's node_modules`);
   },
-  async repair({ manifest, env }) {
-    const [binary, ...args] = NPM_INSTALL_ARGV;
-    const result = await run(binary!, args, { cwd: manifest.settings.extensionDir, env, timeoutMs: 5 * 60_000 });
-    if (result.code !== 0) throw new Error(describeFailure(result));
+  async repair({ manifest, env }: DoctorContext) {
+    await runNpmInstall(manifest.settings.extensionDir, manifest.settings.stateDir, env);
     return "ran npm install in the extension dir";
   },
 };
-
-

@@ -1,15 +1,24 @@
 // The pi extension: a rendered index.ts and package.json, the runtime sources copied verbatim
 // from src/protocol and src/extension (type-checked and tested here), and npm install.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_GATEWAY_CONFIG } from "../../extension/config.ts";
 import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
+import { describeFailure, run, type Env } from "../../platform/exec.ts";
 import { renderTemplate } from "../../platform/templates.ts";
 import type { FileStep, PlanStep, PlanSettings } from "../../plan/plan.ts";
 
 export const EXTENSION_COMPONENT = "extension";
 export const NPM_INSTALL_ARGV = ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"];
+
+/** npm's cache and logs go to a scratch dir in the state dir, removed after the install, so ~/.npm stays as it was. */
+export function npmScratchDir(stateDir: string): string {
+  return join(stateDir, "npm-cache.tmp");
+}
+
+export function npmInstallArgv(scratchDir: string): string[] {
+  return [...NPM_INSTALL_ARGV, `--cache=${scratchDir}`, `--logs-dir=${join(scratchDir, "_logs")}`, "--update-notifier=false"];
+}
 const RUNTIME_FOLDERS = ["protocol", "extension"] as const;
 
 export function runtimeSourceFiles(): { relativePath: string; contents: string }[] {
@@ -23,7 +32,8 @@ export function runtimeSourceFiles(): { relativePath: string; contents: string }
 }
 
 export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
-  const heartbeat = settings.heartbeat
+  // no heartbeat source (--heartbeat none): no heartbeat handling and no watchdog to raise false alarms
+  const heartbeat = settings.heartbeat && settings.heartbeat.source !== "none"
     ? { intervalSeconds: settings.heartbeat.intervalSeconds, checklistFile: settings.heartbeat.checklistFile, lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile }
     : undefined;
   return renderTemplate("extension/index.ts.hbs", {
@@ -45,6 +55,18 @@ export function renderPackageJson(): string {
     version: ownVersion(),
     ioredisVersion: ownPackageJson().dependencies.ioredis,
   });
+}
+
+/** npm install outside a Plan (doctor --fix), with the same scratch cache. */
+export async function runNpmInstall(extensionDir: string, stateDir: string, env: Env): Promise<void> {
+  const scratch = npmScratchDir(stateDir);
+  const [binary, ...args] = npmInstallArgv(scratch) as [string, ...string[]];
+  try {
+    const result = await run(binary, args, { cwd: extensionDir, env, timeoutMs: 5 * 60_000 });
+    if (result.code !== 0) throw new Error(describeFailure(result));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export interface ExtensionPlanInput {
@@ -72,9 +94,10 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
     kind: "command",
     component: EXTENSION_COMPONENT,
     description: "install the extension's dependencies",
-    argv: NPM_INSTALL_ARGV,
+    argv: npmInstallArgv(npmScratchDir(settings.stateDir)),
     cwd: dir,
     creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
+    scratch: [npmScratchDir(settings.stateDir)],
     timeoutMs: 5 * 60_000,
     ...(npmInstallSatisfied(dir, packageJson) ? { satisfied: true } : {}),
   });
@@ -84,17 +107,28 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
 /** npm install is not needed when the same package.json is installed and ioredis resolves. */
 function npmInstallSatisfied(dir: string, packageJson: string): boolean {
   const current = join(dir, "package.json");
-  return existsSync(current) && readFileSync(current, "utf8") === packageJson && ioredisInstalled(dir) !== undefined;
+  return existsSync(current) && readFileSync(current, "utf8") === packageJson && ioredisFits(ioredisInstalled(dir));
 }
 
-/** The ioredis version that resolves from the extension's folder the way pi resolves it, if any. */
+/** The ioredis major version the extension's package.json asks for. */
+export function requiredIoredisMajor(): number {
+  return Number(/\d+/.exec(ownPackageJson().dependencies.ioredis ?? "")?.[0]);
+}
+
+export function ioredisFits(version: string | undefined): version is string {
+  return version !== undefined && Number(version.split(".")[0]) === requiredIoredisMajor();
+}
+
+/**
+ * The ioredis version installed in the extension's own node_modules, read from disk each time:
+ * pi resolves from there, and an ioredis in a parent folder's node_modules does not count.
+ */
 export function ioredisInstalled(extensionDir: string): string | undefined {
   try {
-    const fromExtension = createRequire(join(extensionDir, "index.ts"));
-    fromExtension.resolve("ioredis");
-    const pkg = fromExtension.resolve("ioredis/package.json");
-    if (!pkg.startsWith(join(extensionDir, "node_modules") + "/")) return undefined;
-    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+    const dir = join(extensionDir, "node_modules", "ioredis");
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: unknown; main?: unknown };
+    if (typeof pkg.version !== "string") return undefined;
+    return existsSync(join(dir, typeof pkg.main === "string" ? pkg.main : "index.js")) ? pkg.version : undefined;
   } catch {
     return undefined;
   }

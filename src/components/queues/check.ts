@@ -71,9 +71,9 @@ export const staleSessionsCheck: DoctorCheck = {
   async run(ctx) {
     const stale = await deadSessions(ctx.redis!, ctx.manifest.settings.prefix);
     const registry = sessionsRegistryKey(ctx.manifest.settings.prefix);
-    return stale.length
-      ? warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix")
-      : ok("sessions", `${registry}: ${ctx.sessionIds.length} session id(s) known, none stale`);
+    if (stale.length) return warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix");
+    const registered = (await ctx.redis!.smembers(registry)).sort();
+    return ok("sessions", registered.length ? `${registry}: ${registered.length} live session(s) registered (${registered.join(", ")})` : `${registry}: no session is registered right now, so none is stale`);
   },
   async repair(ctx) {
     const pruned = await pruneDeadSessions(ctx.redis!, ctx.manifest.settings.prefix);

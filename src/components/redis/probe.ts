@@ -21,6 +21,10 @@ export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<
     // look like "unreachable"; our PING reports the real reason instead
     enableReadyCheck: false,
     retryStrategy: () => null,
+    // CLIENT SETINFO on connect would wait on a hung server before our PING could time out
+    disableClientInfo: true,
+    // disconnecting an already closed stream would otherwise keep the process alive this long
+    disconnectTimeout: 100,
     ...(target.tls ? { tls: {} } : {}),
   });
   client.on("error", (error: Error) => {
