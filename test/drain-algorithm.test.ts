@@ -81,6 +81,37 @@ describe("drainOnce", () => {
     expect(await redis.ttl(`${keys.seenPrefix}dup`)).toBeGreaterThan(0);
   });
 
+  it("suppresses duplicates of ids that Lua's JSON decoder cannot read (lone surrogates)", async () => {
+    const id = "\ud800x";
+    const raw = JSON.stringify({ id, type: "t", source: "s", payload: {}, ts: 1 });
+    await redis.lpush(keys.events, raw);
+    expect(ids((await drainOnce(redis, keys, options())).delivered)).toEqual([id]);
+    await redis.lpush(keys.events, raw);
+    const again = await drainOnce(redis, keys, options());
+    expect(again.delivered).toEqual([]);
+    expect(again.duplicates).toBe(1);
+  });
+
+  it("hands over at most a byte budget per batch, but always at least one event however large", async () => {
+    const big = (id: string) => createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } });
+    for (const id of ["b1", "b2", "b3"]) await pushToSession(redis, { prefix, sessionId: "main", event: big(id) });
+    const batches: string[][] = [];
+    const budget = { ...options((events) => void batches.push(ids(events))), maxBatchBytes: 250_000 };
+    await drainOnce(redis, keys, budget);
+    await drainOnce(redis, keys, { ...budget, maxBatchBytes: 50_000 });
+    expect(batches).toEqual([["b1", "b2"], ["b3"]]);
+    expect(await redis.llen(keys.events)).toBe(0);
+  });
+
+  it("counts a recovered batch against the byte budget", async () => {
+    for (const id of ["r1", "r2"]) await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } }) });
+    await claimBatch(redis, keys, 1); // r1 claimed, then the consumer died
+    const handed: string[][] = [];
+    await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events))), maxBatchBytes: 150_000 });
+    expect(handed).toEqual([["r1"]]);
+    expect(await redis.llen(keys.events)).toBe(1);
+  });
+
   it("moves malformed entries to the dead-letter list with the reason", async () => {
     await redis.lpush(keys.events, "{not json");
     await push("good");

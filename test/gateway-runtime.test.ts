@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
+import type { GatewayConfig } from "../src/extension/config.ts";
 import { createEvent } from "../src/protocol/event.ts";
-import { sessionKeys } from "../src/protocol/keys.ts";
+import { defaultSessionKey, sessionKeys, smokeAckKey } from "../src/protocol/keys.ts";
 import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
@@ -25,13 +26,17 @@ interface Session {
   keys: ReturnType<typeof sessionKeys>;
 }
 
-async function startSession(options: { url?: string; secretsFile?: string; withNodeModules?: boolean; maxBatch?: number } = {}): Promise<Session> {
-  const prefix = randomPrefix();
+async function startSession(options: { url?: string; secretsFile?: string; withNodeModules?: boolean; maxBatch?: number; prefix?: string; config?: Partial<GatewayConfig>; busy?: boolean } = {}): Promise<Session> {
+  const prefix = options.prefix ?? randomPrefix();
   const url = options.url ?? redisUrl;
   const dir = createExtensionDir({ prefix, redisUrl: url, ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}), ...(options.withNodeModules === false ? { withNodeModules: false } : {}) });
   const mod = await loadInstalledExtension(dir);
   const host = new VerificationHost();
-  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}) }));
+  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}), ...options.config }));
+  if (options.busy) {
+    host.autoTurn = false;
+    await host.emit("agent_start", {});
+  }
   await host.startSession();
   return { host, prefix, keys: sessionKeys(prefix, "main") };
 }
@@ -241,6 +246,145 @@ describe("gateway extension", () => {
     }
   });
 
+  it("dead-letters an event whose ts no date can hold and keeps delivering, without spinning", async () => {
+    const { host, prefix, keys } = await startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      await redis.lpush(keys.events, JSON.stringify({ id: "poison", type: "t", source: "s", payload: {}, ts: 1e16 }));
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "after-poison", type: "t", source: "s" }) });
+      await host.waitFor(() => deliveredIds(host).includes("after-poison"), 10_000, "the good event");
+      await host.waitFor(() => host.notices.some((n) => /malformed/.test(n.message)), 5_000, "the dead-letter notice");
+      expect(JSON.parse((await redis.lindex(keys.deadLetter, 0))!)).toMatchObject({ reason: expect.stringMatching(/"ts"/) });
+      expect(await redis.llen(keys.processing)).toBe(0);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("does not spin against Redis when a turn starts while a batch is being claimed", async () => {
+    const server = await startRedisServer();
+    const probe = new Redis(server.url);
+    const { host, keys } = await startSession({ url: server.url, config: { pollIntervalMs: 100 } });
+    const evalCalls = async () => Number(/cmdstat_eval:calls=(\d+)/.exec((await probe.info("commandstats")) as string)?.[1] ?? 0);
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      host.autoTurn = false;
+      // queued without PUBLISH, so the 100 ms poll claims it while writes are paused: the claim
+      // is held up in Redis until the user's turn has started
+      await probe.lpush(keys.events, JSON.stringify(createEvent({ id: "raced", type: "t", source: "s" })));
+      await probe.client("PAUSE", 10_000, "WRITE");
+      await new Promise((r) => setTimeout(r, 350));
+      await host.emit("agent_start", {});
+      await probe.client("UNPAUSE"); // the claim returns into a busy pi
+      await new Promise((r) => setTimeout(r, 200));
+      const before = await evalCalls();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await evalCalls()) - before).toBeLessThan(5);
+      expect(host.sent).toEqual([]);
+      expect(await probe.llen(keys.processing)).toBe(1);
+      host.autoTurn = true;
+      await host.emit("agent_end", { messages: [] });
+      await host.waitFor(() => deliveredIds(host).includes("raced"), 5_000, "the raced event after agent_end");
+    } finally {
+      await host.shutdown();
+      probe.disconnect();
+      await server.stop();
+    }
+  });
+
+  it("acknowledges a batch only when pi starts its turn; one pi does not take stays queued and is retried", async () => {
+    const { host, prefix, keys } = await startSession({ config: { acceptTimeoutMs: 300 } });
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      host.autoTurn = false; // like a pi with no API key: sendUserMessage returns, no turn starts
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "not-taken", type: "t", source: "s" }) });
+      await host.waitFor(() => host.sent.length === 1, 5_000, "the hand-off");
+      await host.waitFor(() => host.notices.some((n) => /did not start a turn/.test(n.message)), 5_000, "the notice");
+      expect(host.notices.find((n) => /did not start a turn/.test(n.message))?.message).toMatch(/stay queued in Redis/);
+      expect(await redis.llen(keys.processing)).toBe(1);
+      expect(await redis.exists(`${keys.seenPrefix}not-taken`)).toBe(0);
+      // pi works again (the user fixed the key and ran a turn): the batch goes out once more and is acknowledged
+      host.autoTurn = true;
+      await host.runTurn();
+      await host.waitFor(() => host.sent.length === 2, 5_000, "the retry");
+      const deadline = Date.now() + 5_000;
+      while ((await redis.llen(keys.processing)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await redis.llen(keys.processing)).toBe(0);
+      expect(await redis.exists(`${keys.seenPrefix}not-taken`)).toBe(1);
+      expect(deliveredIds(host)).toEqual(["not-taken", "not-taken"]);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("acknowledges the installer's smoke event without showing it to the model", async () => {
+    const { host, prefix } = await startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      const smoke = createEvent({ type: "gateway.smoke", source: "gateway-setup" });
+      await pushToSession(redis, { prefix, sessionId: "main", event: smoke });
+      const deadline = Date.now() + 5_000;
+      while (!(await redis.exists(smokeAckKey(prefix, smoke.id))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await redis.exists(smokeAckKey(prefix, smoke.id))).toBe(1);
+      expect(host.sent).toEqual([]);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("a second pi on the same id is refused, and takes over when the first one quits", async () => {
+    const prefix = randomPrefix();
+    const config = { claimRefreshMs: 200 };
+    const first = await startSession({ prefix, config });
+    await first.host.waitFor(() => listening(first.host), 10_000, "the first listening");
+    const second = await startSession({ prefix, config });
+    try {
+      await second.host.waitFor(() => second.host.notices.some((n) => /already receives the events/.test(n.message)), 10_000, "the refusal");
+      expect(second.host.statuses.get("gateway")).toMatch(/belongs to pid \d+/);
+      expect(Number(((await redis.pubsub("NUMSUB", first.keys.notify)) as [string, number])[1])).toBe(1);
+      await first.host.shutdown();
+      await second.host.waitFor(() => listening(second.host), 10_000, "the takeover");
+      expect(second.host.notices.some((n) => /free again/.test(n.message))).toBe(true);
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "to-second", type: "t", source: "s" }) });
+      await second.host.waitFor(() => deliveredIds(second.host).includes("to-second"), 5_000, "delivery to the second");
+    } finally {
+      await second.host.shutdown();
+    }
+  });
+
+  it("tells routing it is the default session; the installer's self-test never does", async () => {
+    const { host, prefix } = await startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      expect(await redis.get(defaultSessionKey(prefix))).toBe("main");
+    } finally {
+      await host.shutdown();
+    }
+    const quiet = await startSession({ config: { announceDefault: false } });
+    try {
+      await quiet.host.waitFor(() => listening(quiet.host), 10_000, "listening");
+      expect(await redis.exists(defaultSessionKey(quiet.prefix))).toBe(0);
+    } finally {
+      await quiet.host.shutdown();
+    }
+  });
+
+  it("says at once that Redis refused the password, and where to put the right one", async () => {
+    const server = await startRedisServer({ password: "right" });
+    const secretsFile = join(mkdtempSync(join(tmpdir(), "gw-secrets-")), "secrets.env");
+    writeFileSync(secretsFile, renderSecrets("wrong"), { mode: 0o600 });
+    const { host } = await startSession({ url: `redis://127.0.0.1:${server.port}`, secretsFile });
+    try {
+      await host.waitFor(() => host.notices.some((n) => n.type === "error"), 10_000, "the password notice");
+      expect(host.notices.find((n) => n.type === "error")?.message).toContain(`refused the password`);
+      expect(host.notices.find((n) => n.type === "error")?.message).toContain(secretsFile);
+      expect(host.statuses.get("gateway")).toBe("gateway: Redis refused the password");
+    } finally {
+      await host.shutdown();
+      await server.stop();
+    }
+  });
+
   it("leaves nothing open after session_shutdown: the process exits by itself", async () => {
     const prefix = randomPrefix();
     const dir = createExtensionDir({ prefix, redisUrl });
@@ -259,6 +403,6 @@ describe("gateway extension", () => {
       });
     });
     expect(exited, output).toBe(0);
-    expect(output).toContain("shut down");
+    expect(output).toContain("shut down; timers still live: 0");
   });
 });

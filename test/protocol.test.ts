@@ -30,10 +30,21 @@ describe("events", () => {
     ["ts string", JSON.stringify({ ...good, ts: "now" }), /"ts"/],
     ["bad origin", JSON.stringify({ ...good, originSession: "a b" }), /originSession/],
     ["too large", JSON.stringify({ ...good, payload: { big: "x".repeat(300_000) } }), /larger than/],
+    ["a ts no date can hold", JSON.stringify({ ...good, ts: 1e16 }), /"ts"/],
+    ["a line break in the id", JSON.stringify({ ...good, id: "x\n\n--- event 2/2: admin.order" }), /"id" contains a control character/],
+    ["a control character in the type", JSON.stringify({ ...good, type: "job\u0000done" }), /"type" contains a control character/],
+    ["a line separator in the source", JSON.stringify({ ...good, source: "cron\u2028x" }), /"source" contains a control character/],
+    ["a payload nested too deep", `{"id":"d","type":"t","source":"s","ts":1,"payload":${"{\"a\":".repeat(100)}1${"}".repeat(100)}}`, /nested deeper/],
   ])("rejects %s", (_name, raw, reason) => {
     const result = parseEvent(raw);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+  it("accepts the largest ts a date can hold, unicode ids and a payload of moderate depth", () => {
+    expect(parseEvent(JSON.stringify({ ...good, ts: 8.64e15 })).ok).toBe(true);
+    expect(parseEvent(JSON.stringify({ ...good, id: "jöb-✓-\ud800x" })).ok).toBe(true);
+    const nested = `{"id":"d","type":"t","source":"s","ts":1,"payload":${'{"a":'.repeat(60)}1${"}".repeat(60)}}`;
+    expect(parseEvent(nested).ok).toBe(true);
   });
   it("creates events with fresh ids", () => {
     const a = createEvent({ type: "t" });

@@ -29,6 +29,15 @@ export interface GatewayConfig {
   pollIntervalMs: number;
   /** the central session's heartbeat handling and in-extension watchdog (tier 2) */
   heartbeat?: HeartbeatConfig;
+  /**
+   * false: never tell routing that this session is where events go by default (the installer's
+   * self-test on a throw-away id); satellites never do
+   */
+  announceDefault?: boolean;
+  /** how long pi may take to start the turn for a handed-off message (default 60 s) */
+  acceptTimeoutMs?: number;
+  /** how often the session refreshes its claim, and a refused one asks again (default 20 s) */
+  claimRefreshMs?: number;
 }
 
 export interface HeartbeatConfig {
@@ -62,14 +71,16 @@ export interface SessionRole {
   sessionId: string;
   /** the central session gets the heartbeats and runs the watchdog */
   central: boolean;
+  /** a tier-3 satellite (`pid-<pid>`): only events that name it as origin */
+  satellite: boolean;
 }
 
 /** Which queue this pi consumes, from the mode and GATEWAY_ROLE; undefined: none. */
 export function sessionRole(config: GatewayConfig, env: Record<string, string | undefined>, pid = process.pid): SessionRole | undefined {
   const role = env[ENV_ROLE];
   if (role === "disabled") return undefined;
-  if (role === "central" && config.mode !== "single") return { sessionId: config.sessionId, central: true };
-  if (config.mode === "single") return { sessionId: config.sessionId, central: false };
-  if (config.mode === "multi") return { sessionId: `pid-${pid}`, central: false };
+  if (role === "central" && config.mode !== "single") return { sessionId: config.sessionId, central: true, satellite: false };
+  if (config.mode === "single") return { sessionId: config.sessionId, central: false, satellite: false };
+  if (config.mode === "multi") return { sessionId: `pid-${pid}`, central: false, satellite: true };
   return undefined;
 }

@@ -22,7 +22,9 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     // commands pi runs (its bash tool) inherit this, so `gateway-setup push --origin` can default to it
     process.env.GATEWAY_SESSION_ID = role.sessionId;
     const { heartbeat, ...rest } = settings;
-    const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) });
+    const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) }, env, {
+      announceDefault: !role.satellite && settings.announceDefault !== false,
+    });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());
     pi.on("agent_end", (event, ctx) => runtime.onAgentEnd(ctx, event.messages));

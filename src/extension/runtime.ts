@@ -3,9 +3,10 @@
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { Redis, RedisOptions } from "ioredis";
 import { drainOnce, type DeadLetter } from "../protocol/drain.ts";
-import type { GatewayEvent } from "../protocol/event.ts";
-import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
-import { claimSession, ownerToken, parseAlive, pruneDeadSessions, type AliveRecord } from "../protocol/sessions.ts";
+import { SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
+import { defaultSessionKey, sessionKeys, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
+import { claimSession, newOwner, pruneDeadSessions, releaseSession, type AliveRecord } from "../protocol/sessions.ts";
+import { Acceptance, NotAcceptedError } from "./acceptance.ts";
 import { ENV_REDIS_PASSWORD, ENV_REDIS_URL, type GatewayConfig } from "./config.ts";
 import {
   collapseHeartbeats,
@@ -21,11 +22,20 @@ import { readSecretsFile } from "./secrets.ts";
 
 const STATUS_KEY = "gateway";
 const ALIVE_TTL_SECONDS = 60;
-const ALIVE_REFRESH_MS = 20_000;
-/** a hand-off that never started a turn (pi refused it) stops blocking the drain after this */
-const TURN_START_GRACE_MS = 30_000;
+/** also how often a refused session asks again whether the id is free */
+const CLAIM_REFRESH_MS = 20_000;
+/** how long pi may take to start the turn for a handed-off message before it counts as refused */
+const ACCEPT_TIMEOUT_MS = 60_000;
+/** ... unless pi is visibly busy (e.g. compacting before the turn): then up to this long */
+const ACCEPT_MAX_WAIT_MS = 10 * 60_000;
 /** a Redis restart of a second or two only shows in the status line */
 const OUTAGE_NOTICE_AFTER_MS = 3_000;
+/** after a failed drain: retry after this, doubling up to the maximum */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** after pi did not take a message: retry after this, doubling up to the maximum */
+const REFUSED_RETRY_FIRST_MS = 60_000;
+const REFUSED_RETRY_MAX_MS = 15 * 60_000;
 
 class PiBusyError extends Error {
   constructor() {
@@ -34,7 +44,18 @@ class PiBusyError extends Error {
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
-type State = "stopped" | "connecting" | "listening" | "unavailable" | "no-ioredis" | "refused";
+type State = "stopped" | "connecting" | "listening" | "unavailable" | "auth-failed" | "no-ioredis" | "refused";
+
+export interface RuntimeOptions {
+  /**
+   * this session is where events go when no central session is alive (the tier-1 `main`, the
+   * central `gateway`): it says so in Redis for routing. Satellites and the installer's
+   * throw-away self-test are not.
+   */
+  announceDefault: boolean;
+}
+
+const AUTH_ERROR = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i;
 
 export class GatewayRuntime {
   private ctx: ExtensionContext | undefined;
@@ -44,8 +65,11 @@ export class GatewayRuntime {
   private commands: Redis | undefined;
   private subscriber: Redis | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private turnGrace: NodeJS.Timeout | undefined;
   private outageTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
+  private notTakenNoticed = false;
+  private readonly acceptance = new Acceptance();
   private draining = false;
   private drainWanted = false;
   private awaitingTurn = false;
@@ -55,7 +79,7 @@ export class GatewayRuntime {
   /** this pi holds the session id's claim (see protocol/sessions.ts) */
   private owner = false;
   private refused = false;
-  private readonly startedAt = Date.now();
+  private readonly identity: AliveRecord = newOwner(Date.now());
   private lastError: string | undefined;
   private delivered = 0;
   private duplicates = 0;
@@ -70,6 +94,7 @@ export class GatewayRuntime {
     private readonly pi: ExtensionAPI,
     private readonly config: GatewayConfig,
     private readonly env: Record<string, string | undefined> = process.env,
+    private readonly options: RuntimeOptions = { announceDefault: false },
   ) {
     this.keys = sessionKeys(config.prefix, config.sessionId);
   }
@@ -86,7 +111,7 @@ export class GatewayRuntime {
   onAgentStart(): void {
     this.agentRunning = true;
     this.awaitingTurn = false;
-    clearTimeout(this.turnGrace);
+    this.acceptance.accepted();
   }
 
   /** agent_end: the turn that a hand-off started is over, so the next batch may go. */
@@ -111,13 +136,14 @@ export class GatewayRuntime {
     if (this.stopped) return;
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.turnGrace);
     clearTimeout(this.outageTimer);
+    clearTimeout(this.retryTimer);
     this.timers = [];
+    this.acceptance.cancel(new Error("pi is shutting down; the batch stays in Redis for the next start"));
     const { commands, subscriber } = this;
     this.commands = this.subscriber = undefined;
-    if (commands && commands.status === "ready") {
-      await Promise.race([this.unregister(commands).catch(() => {}), delay(1000)]);
+    if (commands && commands.status === "ready" && this.owner) {
+      await atMost(releaseSession(commands, this.config.prefix, this.config.sessionId, this.identity), 1000);
     }
     await Promise.all([commands, subscriber].map((client) => client && closeClient(client)));
     this.state = "stopped";
@@ -184,24 +210,28 @@ export class GatewayRuntime {
         this.requestDrain();
       });
     });
-    this.subscriber.on("ready", () => this.onSubscriberReady());
+    this.subscriber.on("ready", () => this.subscribeWhenOwner());
     this.subscriber.on("message", () => this.requestDrain());
     this.timers.push(
       setInterval(() => this.requestDrain(), this.config.pollIntervalMs),
-      setInterval(() => void this.register(), ALIVE_REFRESH_MS),
+      setInterval(() => void this.register(), this.config.claimRefreshMs ?? CLAIM_REFRESH_MS),
     );
     if (this.config.heartbeat) {
       const watchdog = new HeartbeatWatchdog(this.config.heartbeat, (silentForMs) => this.raiseAlarm(silentForMs));
       this.watchdog = watchdog;
-      this.timers.push(setInterval(() => watchdog.check(), watchdog.checkEveryMs));
+      this.timers.push(setInterval(() => this.owner && watchdog.check(), watchdog.checkEveryMs));
     }
     for (const timer of this.timers) timer.unref();
   }
 
-  private onSubscriberReady(): void {
-    this.subscriber
-      ?.subscribe(this.keys.notify)
+  /** Only the owner of the session id listens, so doctor's listener count means something. */
+  private subscribeWhenOwner(): void {
+    const subscriber = this.subscriber;
+    if (!this.owner || this.subscribed || subscriber?.status !== "ready") return;
+    subscriber
+      .subscribe(this.keys.notify)
       .then(() => {
+        if (!this.owner) return void subscriber.unsubscribe(this.keys.notify).catch(() => {});
         this.subscribed = true;
         this.showListeningWhenReady();
         this.requestDrain();
@@ -209,7 +239,6 @@ export class GatewayRuntime {
       .catch((error: Error) => this.onRedisError(error));
   }
 
-  /** The status line shows an outage at once; a notice follows only if it lasts. */
   /** "listening" means both clients work: the subscription is up and commands can run. */
   private showListeningWhenReady(): void {
     if (!this.owner || !this.subscribed || this.commands?.status !== "ready" || this.state === "listening") return;
@@ -219,9 +248,17 @@ export class GatewayRuntime {
     this.setState("listening");
   }
 
+  /** The status line shows an outage at once; a notice follows only if it lasts. A refused password is said at once. */
   private onRedisError(error: Error): void {
-    if (this.stopped || this.refused) return;
+    if (this.stopped) return;
     this.lastError = error.message.split("\n")[0];
+    if (AUTH_ERROR.test(error.message)) {
+      if (this.state === "auth-failed") return;
+      this.setState("auth-failed");
+      const where = this.config.secretsFile ? `${ENV_REDIS_PASSWORD}=... in ${this.config.secretsFile} (mode 0600)` : `${ENV_REDIS_PASSWORD} in pi's environment`;
+      this.notify(`gateway: Redis at ${this.redisUrl()} refused the password (${this.lastError}). Put the right password in ${where}, then /reload.`, "error");
+      return;
+    }
     if (this.state !== "listening" && this.state !== "connecting") return;
     this.setState("unavailable");
     clearTimeout(this.outageTimer);
@@ -234,48 +271,49 @@ export class GatewayRuntime {
   }
 
   /**
-   * Claims this session's id (refreshing the claim later). Refused when another live pi holds it:
-   * then this pi leaves the queue alone, so two sessions never compete for one queue.
+   * Claims this session's id, and keeps refreshing the claim. Refused while another live pi holds
+   * it: then this pi leaves the queue alone (two sessions never compete for one queue) and asks
+   * again on every refresh, taking over once the holder is gone.
    */
   private async register(): Promise<void> {
     const commands = this.commands;
-    if (!commands || commands.status !== "ready" || this.stopped || this.refused) return;
+    if (!commands || commands.status !== "ready" || this.stopped) return;
     try {
-      const claim = await claimSession(commands, this.config.prefix, this.config.sessionId, ALIVE_TTL_SECONDS, this.startedAt);
-      if (claim.ok) {
-        if (!this.owner) {
-          this.owner = true;
-          await pruneDeadSessions(commands, this.config.prefix).catch(() => []);
-          this.showListeningWhenReady();
-          this.requestDrain();
-        }
-        return;
-      }
-      this.refuse(claim.holder);
+      const claim = await claimSession(commands, this.config.prefix, this.config.sessionId, ALIVE_TTL_SECONDS, this.identity);
+      if (this.stopped) return;
+      if (!claim.ok) return this.refuse(claim.holder);
+      // refreshed with every claim: a Redis restart without persistence forgets it
+      if (this.options.announceDefault) await commands.set(defaultSessionKey(this.config.prefix), this.config.sessionId);
+      if (this.owner) return;
+      this.owner = true;
+      if (this.refused) this.notify(`gateway: "${this.config.sessionId}" is free again; this session receives its events now.`, "info");
+      this.refused = false;
+      if (this.state === "refused" || this.state === "auth-failed") this.setState("connecting");
+      await pruneDeadSessions(commands, this.config.prefix).catch(() => []);
+      this.subscribeWhenOwner();
+      this.showListeningWhenReady();
+      this.requestDrain();
     } catch (error) {
-      this.lastError = (error as Error).message.split("\n")[0];
+      this.onRedisError(error as Error);
     }
   }
 
   private refuse(holder: AliveRecord | undefined): void {
-    const who = holder ? `pid ${holder.pid} on ${holder.host}` : "another pi session";
-    this.refused = true;
+    const lostClaim = this.owner;
     this.owner = false;
+    if (this.subscribed) {
+      this.subscribed = false;
+      void this.subscriber?.unsubscribe(this.keys.notify).catch(() => {});
+    }
+    if (this.refused && !lostClaim) return;
+    this.refused = true;
+    const who = holder ? `pid ${holder.pid} on ${holder.host}` : "another pi session";
     this.setState("refused", `gateway: ${this.config.sessionId} belongs to ${who}`);
-    this.notify(`gateway: ${who} already receives the events for "${this.config.sessionId}"; this session leaves them alone.`, "error");
-    const { commands, subscriber } = this;
-    this.commands = this.subscriber = undefined;
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
-    void Promise.all([commands, subscriber].map((client) => client && closeClient(client)));
-  }
-
-  private async unregister(commands: Redis): Promise<void> {
-    if (!this.owner) return;
-    const key = aliveKey(this.config.prefix, this.config.sessionId);
-    const current = parseAlive(await commands.get(key));
-    if (current && current.owner !== ownerToken()) return;
-    await commands.multi().srem(sessionsRegistryKey(this.config.prefix), this.config.sessionId).del(key).exec();
+    this.notify(
+      `gateway: ${who} already receives the events for "${this.config.sessionId}"; this session leaves them alone ` +
+        "and takes over if that session ends.",
+      "error",
+    );
   }
 
   /**
@@ -291,9 +329,13 @@ export class GatewayRuntime {
     }
     this.drainWanted = false;
     this.draining = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     void this.drain().finally(() => {
       this.draining = false;
-      if (this.drainWanted && !this.awaitingTurn) setImmediate(() => this.requestDrain(true));
+      if (this.pendingAlarm && !this.awaitingTurn && !this.agentRunning) return this.sendAlarm(this.pendingAlarm);
+      // a turn in progress drains at agent_end; a failed drain waits for its retry timer
+      if (this.drainWanted && !this.awaitingTurn && !this.agentRunning && !this.retryTimer) setImmediate(() => this.requestDrain(true));
     });
   }
 
@@ -306,31 +348,68 @@ export class GatewayRuntime {
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,
         handOff: (events) => this.handOff(events),
       });
+      this.retryDelayMs = 0;
+      this.notTakenNoticed = false;
       this.duplicates += result.duplicates;
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
       if (result.delivered.length) await this.acknowledgeSmoke(commands, result.delivered);
       if (result.remaining > 0) this.drainWanted = true;
       if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
-      if (!(error instanceof PiBusyError)) this.lastError = (error as Error).message.split("\n")[0];
       this.drainWanted = true;
+      if (error instanceof PiBusyError) return;
+      if (error instanceof NotAcceptedError) {
+        this.awaitingTurn = false;
+        const delayMs = this.scheduleRetry(REFUSED_RETRY_FIRST_MS, REFUSED_RETRY_MAX_MS);
+        if (!this.notTakenNoticed) {
+          this.notTakenNoticed = true;
+          this.notify(`gateway: ${error.message}. The events stay queued in Redis; trying again in ${Math.round(delayMs / 1000)} s.`, "warning");
+        }
+        return;
+      }
+      this.lastError = (error as Error).message.split("\n")[0];
+      this.scheduleRetry(RETRY_FIRST_MS, RETRY_MAX_MS);
     }
   }
 
-  private handOff(events: GatewayEvent[]): void {
+  /** Retries a failed drain later, backing off; an agent_end or a new event may drain sooner. */
+  private scheduleRetry(firstMs: number, maxMs: number): number {
+    if (this.stopped) return 0;
+    this.retryDelayMs = this.retryDelayMs ? Math.min(this.retryDelayMs * 2, maxMs) : firstMs;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.requestDrain();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+    return this.retryDelayMs;
+  }
+
+  /** Resolves once pi took the batch (see acceptance.ts); the installer's smoke events never reach the model. */
+  private handOff(events: GatewayEvent[]): Promise<void> {
     // a turn started while this batch was being claimed: leave it unacknowledged in `processing`,
     // the drain after agent_end hands it over first
     if (this.agentRunning || this.awaitingTurn) throw new PiBusyError();
-    this.pi.sendUserMessage(this.messageFor(events), { deliverAs: "followUp" });
+    const forModel = events.filter((event) => event.type !== SMOKE_EVENT_TYPE);
+    if (!forModel.length) return Promise.resolve();
+    const accepted = this.sendToPi(this.messageFor(forModel));
+    this.delivered += forModel.length;
+    return accepted.catch((error: unknown) => {
+      this.delivered -= forModel.length;
+      throw error;
+    });
+  }
+
+  private sendToPi(text: string): Promise<void> {
+    const accepted = this.acceptance.wait({
+      timeoutMs: this.config.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
+      maxWaitMs: ACCEPT_MAX_WAIT_MS,
+      recheckMs: 5_000,
+      busy: () => !(this.ctx?.isIdle() ?? true),
+    });
     this.awaitingTurn = true;
-    this.delivered += events.length;
-    clearTimeout(this.turnGrace);
-    this.turnGrace = setTimeout(() => {
-      if (!this.awaitingTurn) return;
-      this.awaitingTurn = false;
-      this.requestDrain();
-    }, TURN_START_GRACE_MS);
-    this.turnGrace.unref();
+    this.pi.sendUserMessage(text, { deliverAs: "followUp" });
+    return accepted;
   }
 
   /** One message for the whole batch; with heartbeats on, they collapse and carry the checklist. */
@@ -365,18 +444,20 @@ export class GatewayRuntime {
       `(expected every ${this.config.heartbeat!.intervalSeconds} s). The heartbeat source (cron, launchd or systemd timer) may have stopped: ` +
       "tell the user, and suggest running `gateway-setup doctor`.";
     this.notify(text, "error");
-    if (this.awaitingTurn || this.agentRunning) this.pendingAlarm = text;
+    if (this.awaitingTurn || this.agentRunning || this.draining) this.pendingAlarm = text;
     else this.sendAlarm(text);
   }
 
+  /** The alarm is not in Redis: if pi does not take it, the notice already shown is what remains. */
   private sendAlarm(text: string): void {
     this.pendingAlarm = undefined;
-    this.pi.sendUserMessage(text, { deliverAs: "followUp" });
-    this.awaitingTurn = true;
+    this.sendToPi(text).catch(() => {
+      this.awaitingTurn = false;
+    });
   }
 
   private async acknowledgeSmoke(commands: Redis, events: GatewayEvent[]): Promise<void> {
-    const smoke = events.filter((event) => event.type === "gateway.smoke");
+    const smoke = events.filter((event) => event.type === SMOKE_EVENT_TYPE);
     if (!smoke.length) return;
     const multi = commands.multi();
     for (const event of smoke) multi.set(smokeAckKey(this.config.prefix, event.id), String(Date.now()), "EX", 600);
@@ -397,6 +478,7 @@ export class GatewayRuntime {
       connecting: "gateway: connecting to Redis…",
       listening: `gateway: listening on ${this.config.sessionId}${this.delivered ? ` (${this.delivered} delivered)` : ""}`,
       unavailable: "gateway: Redis unavailable, retrying",
+      "auth-failed": "gateway: Redis refused the password",
       "no-ioredis": "gateway: ioredis missing",
     };
     try {
@@ -415,16 +497,15 @@ export class GatewayRuntime {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** Waits for `work`, but at most `ms`; the timer never outlives the wait. */
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 async function closeClient(client: Redis): Promise<void> {
   client.removeAllListeners("ready");
-  try {
-    if (client.status === "ready") await Promise.race([client.quit(), delay(1000)]);
-  } catch {
-    // closing anyway
-  }
+  if (client.status === "ready") await atMost(client.quit(), 1000);
   client.disconnect();
 }

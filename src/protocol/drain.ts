@@ -1,38 +1,41 @@
 // The drain algorithm. One consumer per session id (tier 1: the one pi on `main`; later tiers
 // give every session its own id), so the `processing` list belongs to that consumer alone.
 //
-//   claim:  atomically move up to N events from `events` (tail = oldest) onto `processing` and
-//           read `processing` back: a producer's LPUSH mid-drain just stays in `events`, and a
-//           batch left in `processing` by a crash is returned again on the next claim. The same
-//           script says which ids were already delivered (one round trip for both).
-//   hand off: valid, not-yet-seen events go to pi in one call.
-//   ack:    only after the hand-off returned: mark ids seen (TTL), dead-letter malformed entries
+//   claim:  atomically move events from `events` (tail = oldest) onto `processing`, up to N events
+//           and a byte budget, and read `processing` back: a producer's LPUSH mid-drain just stays
+//           in `events`, and a batch left in `processing` by a crash is returned again on the next
+//           claim. The script touches only the keys it is given.
+//   check:  parse every entry here (the one parser that decides what an id is) and ask Redis which
+//           ids were delivered before.
+//   hand off: valid, not-yet-seen events go to pi in one call, which resolves once pi took them.
+//   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
 //           and clear `processing`, in one MULTI. If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
 import { parseEvent, type GatewayEvent } from "./event.ts";
 import type { SessionKeys } from "./keys.ts";
 
-// KEYS: events, processing. ARGV: max batch, seen-key prefix.
-// Returns { processing entries (newest first), 1/0 per entry: its id was seen before }.
+// KEYS: events, processing. ARGV: max batch, byte budget. Returns the processing entries, newest first.
+// The first event always moves, however large, so one big event cannot block the queue.
 const CLAIM_SCRIPT = `
-local held = redis.call('LLEN', KEYS[2])
 local max = tonumber(ARGV[1])
-while held < max do
-  if not redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) then break end
-  held = held + 1
+local budget = tonumber(ARGV[2])
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+local count = #held
+local bytes = 0
+for _, raw in ipairs(held) do bytes = bytes + #raw end
+while count < max do
+  local oldest = redis.call('LINDEX', KEYS[1], -1)
+  if not oldest then break end
+  if count > 0 and bytes + #oldest > budget then break end
+  redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  count = count + 1
+  bytes = bytes + #oldest
 end
-local entries = redis.call('LRANGE', KEYS[2], 0, -1)
-local seen = {}
-for i, raw in ipairs(entries) do
-  local ok, event = pcall(cjson.decode, raw)
-  if ok and type(event) == 'table' and type(event.id) == 'string' then
-    seen[i] = redis.call('EXISTS', ARGV[2] .. event.id)
-  else
-    seen[i] = 0
-  end
-end
-return { entries, seen }
+return redis.call('LRANGE', KEYS[2], 0, -1)
 `;
+
+/** at most this much raw JSON goes to pi in one message (one larger event still goes alone) */
+export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface DeadLetter {
   raw: string;
@@ -43,8 +46,10 @@ export interface DeadLetter {
 
 export interface DrainOptions {
   maxBatch: number;
+  /** default MAX_BATCH_BYTES */
+  maxBatchBytes?: number;
   dedupeTtlSeconds: number;
-  /** hands the batch to pi; throwing leaves the batch unacknowledged */
+  /** hands the batch to pi and resolves once pi took it; throwing leaves the batch unacknowledged */
   handOff(events: GatewayEvent[]): Promise<void> | void;
   now?: () => number;
 }
@@ -58,32 +63,34 @@ export interface DrainResult {
   remaining: number;
 }
 
-export interface ClaimedEntry {
-  raw: string;
-  /** the entry's id was delivered before (as far as Redis remembers) */
-  seen: boolean;
+/** Claimed raw entries, oldest first. */
+export async function claimBatch(redis: Redis, keys: SessionKeys, maxBatch: number, maxBatchBytes = MAX_BATCH_BYTES): Promise<string[]> {
+  const entries = (await redis.eval(CLAIM_SCRIPT, 2, keys.events, keys.processing, String(maxBatch), String(maxBatchBytes))) as string[];
+  return entries.reverse();
 }
 
-/** Claimed raw entries, oldest first. */
-export async function claimBatch(redis: Redis, keys: SessionKeys, maxBatch: number): Promise<ClaimedEntry[]> {
-  const [entries, seen] = (await redis.eval(CLAIM_SCRIPT, 2, keys.events, keys.processing, String(maxBatch), keys.seenPrefix)) as [string[], number[]];
-  return entries.map((raw, i) => ({ raw, seen: seen[i] === 1 })).reverse();
+/** Which of these ids were delivered before (as far as Redis remembers). */
+async function seenIds(redis: Redis, keys: SessionKeys, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const marks = await redis.mget(...ids.map((id) => keys.seenPrefix + id));
+  return new Set(ids.filter((_, i) => marks[i] !== null));
 }
 
 export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainOptions): Promise<DrainResult> {
   const now = options.now ?? Date.now;
-  const claimed = await claimBatch(redis, keys, options.maxBatch);
+  const claimed = await claimBatch(redis, keys, options.maxBatch, options.maxBatchBytes);
   const result: DrainResult = { claimed: claimed.length, delivered: [], duplicates: 0, deadLettered: [], remaining: 0 };
   if (!claimed.length) return result;
 
+  const parsed = claimed.map((raw) => ({ raw, parsed: parseEvent(raw) }));
+  const seen = await seenIds(redis, keys, [...new Set(parsed.flatMap((entry) => (entry.parsed.ok ? [entry.parsed.event.id] : [])))]);
   const batchIds = new Set<string>();
-  for (const { raw, seen } of claimed) {
-    const parsed = parseEvent(raw);
-    if (!parsed.ok) result.deadLettered.push({ raw, reason: parsed.reason, at: now() });
-    else if (seen || batchIds.has(parsed.event.id)) result.duplicates++;
+  for (const { raw, parsed: entry } of parsed) {
+    if (!entry.ok) result.deadLettered.push({ raw, reason: entry.reason, at: now() });
+    else if (seen.has(entry.event.id) || batchIds.has(entry.event.id)) result.duplicates++;
     else {
-      batchIds.add(parsed.event.id);
-      result.delivered.push(parsed.event);
+      batchIds.add(entry.event.id);
+      result.delivered.push(entry.event);
     }
   }
 

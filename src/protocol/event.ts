@@ -12,10 +12,18 @@ export interface GatewayEvent {
 }
 
 export const MAX_EVENT_BYTES = 256 * 1024;
+/** the installer's check of a live session: acknowledged by the session, never shown to the model */
+export const SMOKE_EVENT_TYPE = "gateway.smoke";
 /** the heartbeat's event type (tier 2) */
 export const HEARTBEAT_EVENT_TYPE = "cron.heartbeat";
 const MAX_ID_LENGTH = 256;
 const MAX_NAME_LENGTH = 128;
+/** the largest epoch-ms a Date can hold; beyond it the event cannot be shown with a time */
+const MAX_TS = 8.64e15;
+/** deeper payloads cannot be rendered back to text without exhausting the stack */
+export const MAX_PAYLOAD_DEPTH = 64;
+/** a line break or other control character in a header field could forge event boundaries in the prompt */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export type EventValidation =
   | { ok: true; event: GatewayEvent }
@@ -28,7 +36,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function checkName(value: unknown, field: string, max: number): string | undefined {
   if (typeof value !== "string" || value.length === 0) return `"${field}" must be a non-empty string`;
   if (value.length > max) return `"${field}" is longer than ${max} characters`;
+  if (CONTROL_CHARACTER.test(value)) return `"${field}" contains a control character`;
   return undefined;
+}
+
+/** Depth of nested objects and arrays, counted without recursion (a hostile payload may be very deep). */
+function exceedsDepth(value: unknown, limit: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length; depth++) {
+    if (depth > limit) return true;
+    const next: unknown[] = [];
+    for (const item of level) {
+      if (item && typeof item === "object") for (const child of Object.values(item as object)) next.push(child);
+    }
+    level = next;
+  }
+  return false;
 }
 
 /** Validates an already-parsed value against the event schema. */
@@ -40,8 +63,9 @@ export function validateEvent(value: unknown): EventValidation {
     checkName(value.source, "source", MAX_NAME_LENGTH);
   if (problem) return { ok: false, reason: problem };
   if (!isPlainObject(value.payload)) return { ok: false, reason: `"payload" must be a JSON object` };
-  if (typeof value.ts !== "number" || !Number.isFinite(value.ts) || value.ts <= 0) {
-    return { ok: false, reason: `"ts" must be a positive epoch-milliseconds number` };
+  if (exceedsDepth(value.payload, MAX_PAYLOAD_DEPTH)) return { ok: false, reason: `"payload" is nested deeper than ${MAX_PAYLOAD_DEPTH} levels` };
+  if (typeof value.ts !== "number" || !Number.isFinite(value.ts) || value.ts <= 0 || value.ts > MAX_TS) {
+    return { ok: false, reason: `"ts" must be a positive epoch-milliseconds number (at most ${MAX_TS})` };
   }
   if (value.originSession !== undefined && !isValidSessionId(value.originSession)) {
     return { ok: false, reason: `"originSession" is not a valid session id` };

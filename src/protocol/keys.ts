@@ -71,7 +71,7 @@ export function aliveKey(prefix: string, sessionId: string): string {
   return `${assertPrefix(prefix)}:gateway:alive:${assertSessionId(sessionId)}`;
 }
 
-/** set by a live session after it handed a `gateway.smoke` event to pi */
+/** set by a live session when it received a `gateway.smoke` event */
 export function smokeAckKey(prefix: string, eventId: string): string {
   return `${assertPrefix(prefix)}:ack:${eventId}`;
 }

@@ -1,7 +1,8 @@
 // The session registry: who is alive, who owns which queue, and pruning the dead.
-// A session's liveness key holds its owner ("<host>:<pid>") and expires unless refreshed, so one
+// A session's liveness key holds its owner ("<host>:<pid>:<random>") and expires unless refreshed, so one
 // queue has one consumer: a second pi for the same session id is refused while the first lives.
 import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { aliveKey, sessionsRegistryKey } from "./keys.ts";
 import { pruneSessions, registeredSessions, type PrunedSession } from "./registry-scripts.ts";
@@ -14,20 +15,40 @@ export interface AliveRecord {
   startedAt: number;
 }
 
-export function ownerToken(pid = process.pid, host = hostname()): string {
-  return `${host}:${pid}`;
+/**
+ * Who this session is, fixed once per running gateway: host and pid say where it runs (so a dead
+ * owner on this machine can be recognised), and a random part keeps the claim this session's own
+ * even if the hostname changes while it runs or two gateways share one process.
+ */
+export function newOwner(startedAt: number, pid = process.pid, host = hostname()): AliveRecord {
+  return { owner: `${host}:${pid}:${randomUUID().slice(0, 8)}`, pid, host, startedAt };
 }
 
-// KEYS: alive, registry. ARGV: owner, record json, ttl seconds, session id, takeover (1 = the old owner is known dead)
+// KEYS: alive, registry. ARGV: owner, record json, ttl seconds, session id, the exact record of a
+// dead owner the caller saw ('' for none). Taking over is a compare-and-swap: it happens only if
+// that dead record is still the current one, so two sessions replacing the same dead owner cannot
+// both win.
 const CLAIM_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
-if current and ARGV[5] ~= '1' then
+if current and current ~= ARGV[5] then
   local ok, decoded = pcall(cjson.decode, current)
   if ok and type(decoded) == 'table' and decoded.owner and decoded.owner ~= ARGV[1] then return current end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 redis.call('SADD', KEYS[2], ARGV[4])
 return 'ok'
+`;
+
+// KEYS: alive, registry. ARGV: owner, session id. Removes the claim only if it is still ours.
+const RELEASE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and decoded.owner ~= ARGV[1] then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
 `;
 
 export function parseAlive(raw: string | null): AliveRecord | undefined {
@@ -54,14 +75,19 @@ export function isDeadHere(record: AliveRecord | undefined, host = hostname()): 
   return Boolean(record && record.host === host && !isPidRunning(record.pid));
 }
 
-/** Takes (or refreshes) a session id; returns the current owner's record when someone else holds it. */
-export async function claimSession(redis: Redis, prefix: string, sessionId: string, ttlSeconds: number, startedAt: number): Promise<{ ok: true } | { ok: false; holder: AliveRecord | undefined }> {
+/** Takes (or refreshes) a session id for `record`; returns the current owner's record when someone else holds it. */
+export async function claimSession(redis: Redis, prefix: string, sessionId: string, ttlSeconds: number, record: AliveRecord): Promise<{ ok: true } | { ok: false; holder: AliveRecord | undefined }> {
   const key = aliveKey(prefix, sessionId);
-  const record: AliveRecord = { owner: ownerToken(), pid: process.pid, host: hostname(), startedAt };
-  const existing = parseAlive(await redis.get(key));
-  const takeover = existing && existing.owner !== record.owner && isDeadHere(existing) ? "1" : "0";
-  const reply = (await redis.eval(CLAIM_SCRIPT, 2, key, sessionsRegistryKey(prefix), record.owner, JSON.stringify(record), String(ttlSeconds), sessionId, takeover)) as string;
+  const currentRaw = await redis.get(key);
+  const current = parseAlive(currentRaw);
+  const deadRecord = current && current.owner !== record.owner && isDeadHere(current) ? currentRaw! : "";
+  const reply = (await redis.eval(CLAIM_SCRIPT, 2, key, sessionsRegistryKey(prefix), record.owner, JSON.stringify(record), String(ttlSeconds), sessionId, deadRecord)) as string;
   return reply === "ok" ? { ok: true } : { ok: false, holder: parseAlive(reply) };
+}
+
+/** Gives a session id back on a clean shutdown, unless someone else holds it by now. */
+export async function releaseSession(redis: Redis, prefix: string, sessionId: string, record: AliveRecord): Promise<boolean> {
+  return (await redis.eval(RELEASE_SCRIPT, 2, aliveKey(prefix, sessionId), sessionsRegistryKey(prefix), record.owner, sessionId)) === 1;
 }
 
 /** The one deadness test (routing, doctor, status, pruning): no liveness key, or an owner process on this machine that died. */
