@@ -15,18 +15,36 @@ export interface HeartbeatCommandInput {
 }
 
 
-/** The script the scheduler runs (a single line, meant for `/bin/sh -c`). */
+/**
+ * redis-cli's connection arguments. A user name in the URL goes to --user: redis-cli would take
+ * `user@` from the URL as the password and ignore REDISCLI_AUTH.
+ */
+export function redisCliArgs(redisUrl: string): string[] {
+  const url = new URL(redisUrl);
+  const user = decodeURIComponent(url.username);
+  url.username = "";
+  url.password = "";
+  return ["-u", url.href.replace(/\/$/, ""), ...(user ? ["--user", user] : []), ...(url.protocol === "rediss:" ? ["--tls"] : [])];
+}
+
+/**
+ * The script the scheduler runs (a single line, meant for `/bin/sh -c`). redis-cli exits 0 even on
+ * an error reply (NOAUTH, WRONGPASS...), so the LPUSH reply must be a number; anything else is
+ * printed to stderr with exit 1, where cron mail, launchd's log or the journal show it.
+ */
 export function heartbeatScript(input: HeartbeatCommandInput): string {
   if (!/^[A-Za-z0-9._-]+$/.test(input.source)) throw new Error(`invalid heartbeat source ${JSON.stringify(input.source)}`);
   const keys = sessionKeys(input.prefix, input.sessionId);
-  const cli = `${shellQuote(input.redisCli)} -u ${shellQuote(input.redisUrl)}${input.redisUrl.startsWith("rediss:") ? " --tls" : ""}`;
+  const cli = [input.redisCli, ...redisCliArgs(input.redisUrl)].map(shellQuote).join(" ");
   // inside "...": \" is a literal quote, $id and $ts expand
   const event = `{\\"id\\":\\"$id\\",\\"type\\":\\"cron.heartbeat\\",\\"source\\":\\"${input.source}\\",\\"payload\\":{},\\"ts\\":$ts}`;
   const secrets = shellQuote(input.secretsFile);
   return (
     `set -a; [ -r ${secrets} ] && . ${secrets}; set +a; ` +
     `ts=$(date +%s)000; id="hb-$ts-$$"; ` +
-    `${cli} LPUSH ${keys.events} "${event}" >/dev/null && ${cli} PUBLISH ${keys.notify} "$id" >/dev/null`
+    `reply=$(${cli} LPUSH ${keys.events} "${event}" 2>&1); ` +
+    `case "$reply" in ''|*[!0-9]*) echo "gateway heartbeat: LPUSH ${keys.events} failed: $reply" >&2; exit 1;; esac; ` +
+    `${cli} PUBLISH ${keys.notify} "$id" >/dev/null`
   );
 }
 
