@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck } from "../src/extension/heartbeat.ts";
+import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, writeLastHeartbeat } from "../src/extension/heartbeat.ts";
 import { createEvent } from "../src/protocol/event.ts";
 import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
@@ -32,26 +32,67 @@ describe("heartbeat rules", () => {
     expect(isHeartbeatAck([])).toBe(false);
   });
 
-  it("alarms once after twice the interval of silence, never in the grace period, and re-arms on a heartbeat", () => {
+  /** a watchdog on a fake clock, checked on schedule (every checkEveryMs) up to a given time */
+  function fakeClockWatchdog(config: { intervalSeconds: number; graceSeconds?: number }) {
     let now = 0;
     const alarms: number[] = [];
-    const watchdog = new HeartbeatWatchdog({ intervalSeconds: 60, checklistFile: "", lastHeartbeatFile: "", graceSeconds: 300 }, (ms) => alarms.push(ms), () => now);
-    now = 250_000;
-    watchdog.check();
+    const watchdog = new HeartbeatWatchdog({ checklistFile: "", lastHeartbeatFile: "", ...config }, (ms) => alarms.push(ms), () => now);
+    const runUntil = (until: number) => {
+      while (now + watchdog.checkEveryMs <= until) {
+        now += watchdog.checkEveryMs;
+        watchdog.check();
+      }
+    };
+    const sleepUntil = (until: number) => void (now = until);
+    return { watchdog, alarms, runUntil, sleepUntil, now: () => now };
+  }
+
+  it("alarms once after twice the interval of silence, never in the grace period, and re-arms on a heartbeat", () => {
+    const { watchdog, alarms, runUntil, now } = fakeClockWatchdog({ intervalSeconds: 60, graceSeconds: 300 });
+    expect(watchdog.checkEveryMs).toBe(15_000);
+    runUntil(299_000);
     expect(alarms).toEqual([]); // still in the grace period
-    now = 301_000;
-    watchdog.check();
-    expect(alarms).toEqual([301_000]);
-    now = 400_000;
-    watchdog.check();
+    runUntil(300_000);
+    expect(alarms).toEqual([300_000]);
+    runUntil(400_000);
     expect(alarms).toHaveLength(1); // fires once
     watchdog.heartbeat();
-    now = 500_000;
-    watchdog.check();
-    expect(alarms).toHaveLength(1); // 100 s < 120 s
-    now = 521_000;
-    watchdog.check();
-    expect(alarms).toEqual([301_000, 121_000]);
+    const beatAt = now();
+    runUntil(beatAt + 120_000);
+    expect(alarms).toHaveLength(1); // 120 s is not more than twice the interval
+    runUntil(beatAt + 135_000);
+    expect(alarms).toEqual([300_000, 135_000]);
+  });
+
+  it("takes a long gap between two checks for a wake-up from sleep and gives the heartbeat source a new grace period", () => {
+    const { watchdog, alarms, runUntil, sleepUntil } = fakeClockWatchdog({ intervalSeconds: 60 });
+    for (let t = 60_000; t <= 600_000; t += 60_000) {
+      runUntil(t);
+      watchdog.heartbeat(); // a heartbeat every minute, as scheduled
+    }
+    runUntil(660_000);
+    // the laptop sleeps for an hour: no check runs, the wall clock moves on
+    sleepUntil(4_260_000);
+    runUntil(4_260_000 + 119_000);
+    expect(alarms).toEqual([]); // within the grace period (twice the interval) after the wake-up
+    watchdog.heartbeat(); // the heartbeat source caught up
+    runUntil(4_260_000 + 200_000);
+    expect(alarms).toEqual([]);
+    // no heartbeat after a wake-up at all: the alarm comes once the new grace period is over
+    sleepUntil(10_000_000);
+    runUntil(10_000_000 + 135_000);
+    expect(alarms).toHaveLength(1);
+  });
+
+  it("reads a last-heartbeat record only when it is one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gw-hbrec-"));
+    const file = join(dir, "last-heartbeat.json");
+    writeLastHeartbeat(file, { eventId: "hb-1", ts: 1_700_000_000_000, deliveredAt: 1_700_000_001_000 });
+    expect(readLastHeartbeat(file)).toEqual({ eventId: "hb-1", ts: 1_700_000_000_000, deliveredAt: 1_700_000_001_000 });
+    for (const bad of ["{}", "null", "[]", '{"eventId":"x","ts":1,"deliveredAt":"soon"}', '{"eventId":"x","ts":1,"deliveredAt":2,"acknowledgedAt":null}', "not json"]) {
+      writeFileSync(file, bad);
+      expect(readLastHeartbeat(file), bad).toBeUndefined();
+    }
   });
 });
 

@@ -7,19 +7,20 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderTripwire, tripwirePaths } from "../src/components/watchdog/tripwire.ts";
 
-function setup(bootGraceSeconds = 0) {
+function setup(bootGraceSeconds = 0, notifySendFails = false) {
   const stateDir = mkdtempSync(join(tmpdir(), "gw-tripwire-"));
   const bin = mkdtempSync(join(tmpdir(), "gw-tripwire-bin-"));
   const alerts = join(stateDir, "alerts.log");
   // stand-ins, so no test ever broadcasts to real terminals
   for (const tool of ["wall", "notify-send"]) {
-    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> ${JSON.stringify(alerts)}\ncat >/dev/null\n`);
+    const fails = tool === "notify-send" && notifySendFails ? "exit 1\n" : "";
+    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> ${JSON.stringify(alerts)}\ncat >/dev/null\n${fails}`);
     chmodSync(join(bin, tool), 0o755);
   }
   const last = join(stateDir, "last-heartbeat.json");
   const paths = tripwirePaths(stateDir);
-  writeFileSync(paths.script, renderTripwire(stateDir, last, 5, bootGraceSeconds), { mode: 0o755 });
-  const run = () => spawnSync("/bin/sh", [paths.script], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir }, encoding: "utf8" });
+  writeFileSync(paths.script, renderTripwire(stateDir, last, 5, { bootGraceSeconds }), { mode: 0o755 });
+  const run = (extraEnv: Record<string, string> = {}) => spawnSync("/bin/sh", [paths.script], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir, ...extraEnv }, encoding: "utf8" });
   const age = (path: string, seconds: number) => {
     const when = Date.now() / 1000 - seconds;
     utimesSync(path, when, when);
@@ -66,5 +67,26 @@ describe("the tripwire", () => {
     writeFileSync(last, "{}");
     age(last, 3600);
     expect(run().stderr).toBe("");
+  });
+
+  it("after a sleep (its own previous run far longer ago than its schedule) skips one run instead of alarming", () => {
+    const { last, paths, run, age } = setup();
+    writeFileSync(last, "{}");
+    expect(run().stderr).toBe("");
+    // the laptop slept for an hour: the heartbeat and the tripwire's own last run are both an hour old
+    age(last, 3600);
+    age(paths.lastRun, 3600);
+    expect(run().stderr).toBe("");
+    expect(existsSync(paths.log)).toBe(false);
+    // the next run on schedule judges normally: still no heartbeat, so now it alerts
+    expect(run().stderr).toMatch(/no heartbeat for 36\d\d s/);
+  });
+
+  it("falls back to wall when notify-send is there but fails", () => {
+    const { last, alerts, run, age } = setup(0, true);
+    writeFileSync(last, "{}");
+    age(last, 30);
+    expect(run({ DISPLAY: ":0" }).stderr).toMatch(/no heartbeat/);
+    expect(readFileSync(alerts, "utf8").trim().split("\n").map((line) => line.split(" ")[0])).toEqual(["notify-send", "wall"]);
   });
 });

@@ -64,31 +64,49 @@ export function writeLastHeartbeat(file: string, record: LastHeartbeat): void {
   renameSync(temp, file);
 }
 
+/** The record, or undefined when the file is missing or not a record this module wrote. */
 export function readLastHeartbeat(file: string): LastHeartbeat | undefined {
+  let record: Partial<Record<keyof LastHeartbeat, unknown>>;
   try {
-    return JSON.parse(readFileSync(file, "utf8")) as LastHeartbeat;
+    record = JSON.parse(readFileSync(file, "utf8")) as typeof record;
   } catch {
     return undefined;
   }
+  const isTime = (value: unknown) => typeof value === "number" && Number.isFinite(value) && value > 0;
+  if (typeof record !== "object" || record === null || typeof record.eventId !== "string" || !isTime(record.ts) || !isTime(record.deliveredAt)) return undefined;
+  if (record.acknowledgedAt !== undefined && !isTime(record.acknowledgedAt)) return undefined;
+  return record as LastHeartbeat;
 }
 
-/** Watchdog layer 1: one alarm when no heartbeat arrived for twice the interval, after a grace period. */
+/**
+ * Watchdog layer 1: one alarm when no heartbeat arrived for twice the interval, after a grace
+ * period. A check that comes far later than scheduled means the machine slept (timers stop, the
+ * wall clock does not): that is treated like a fresh start, with a new grace period, because the
+ * heartbeat source has not had a chance to beat since the wake-up.
+ */
 export class HeartbeatWatchdog {
   private lastHeartbeatAt: number;
   private alarmed = false;
-  private readonly startedAt: number;
+  private graceFrom: number;
+  private lastCheckAt: number;
 
   constructor(
     private readonly config: HeartbeatConfig,
     private readonly alarm: (silentForMs: number) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.startedAt = now();
-    this.lastHeartbeatAt = this.startedAt;
+    this.graceFrom = now();
+    this.lastHeartbeatAt = this.graceFrom;
+    this.lastCheckAt = this.graceFrom;
   }
 
   get checkEveryMs(): number {
     return Math.max(250, Math.min(30_000, (this.config.intervalSeconds * 1000) / 4));
+  }
+
+  /** a gap between two checks this long is a sleep, not a slow event loop */
+  get resumeGapMs(): number {
+    return Math.max(3 * this.checkEveryMs, 30_000);
   }
 
   heartbeat(): void {
@@ -98,9 +116,11 @@ export class HeartbeatWatchdog {
 
   check(): void {
     const now = this.now();
+    if (now - this.lastCheckAt > this.resumeGapMs) this.graceFrom = now;
+    this.lastCheckAt = now;
     const graceMs = (this.config.graceSeconds ?? this.config.intervalSeconds * 2) * 1000;
     const silentFor = now - this.lastHeartbeatAt;
-    if (this.alarmed || now - this.startedAt < graceMs || silentFor <= this.config.intervalSeconds * 2000) return;
+    if (this.alarmed || now - this.graceFrom < graceMs || silentFor <= this.config.intervalSeconds * 2000) return;
     this.alarmed = true;
     this.alarm(silentFor);
   }

@@ -11,18 +11,29 @@ export function tripwirePaths(stateDir: string) {
     script: join(stateDir, "tripwire.sh"),
     alertedMarker: join(stateDir, "tripwire.alerted"),
     log: join(stateDir, "tripwire.log"),
+    /** touched on every run: a run long after the previous one means the machine slept */
+    lastRun: join(stateDir, "tripwire.last-run"),
   };
 }
 
-export function renderTripwire(stateDir: string, lastHeartbeatFile: string, intervalSeconds: number, bootGraceSeconds = BOOT_GRACE_SECONDS): string {
+export interface TripwireTiming {
+  /** how often the scheduler runs the tripwire (cron may be coarser than the heartbeat); default: the heartbeat interval */
+  runEverySeconds?: number;
+  bootGraceSeconds?: number;
+}
+
+export function renderTripwire(stateDir: string, lastHeartbeatFile: string, intervalSeconds: number, timing: TripwireTiming = {}): string {
   const paths = tripwirePaths(stateDir);
+  const runEvery = timing.runEverySeconds ?? intervalSeconds;
   return renderTemplate("watchdog/tripwire.sh.hbs", {
     version: ownVersion(),
     lastHeartbeatFile,
     alertedMarker: paths.alertedMarker,
     logFile: paths.log,
+    lastRunFile: paths.lastRun,
     staleSeconds: intervalSeconds * 2,
     intervalSeconds,
-    bootGraceSeconds,
+    missedRunSeconds: Math.ceil(runEvery * 1.5),
+    bootGraceSeconds: timing.bootGraceSeconds ?? BOOT_GRACE_SECONDS,
   });
 }
