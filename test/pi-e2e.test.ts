@@ -1,7 +1,7 @@
 // End to end with the real pi: installed by the real CLI, pi in RPC mode against a fake model on
 // 127.0.0.1, events pushed the plain redis-cli way reach the model inside pi's requests.
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, runCli } from "./helpers/cli.ts";
@@ -59,7 +59,8 @@ describe("real pi with the installed gateway extension", () => {
       expect(again.code, again.stdout + again.stderr).toBe(0);
       const live = JSON.parse(again.stdout).verification.find((c: { id: string }) => c.id === "live-session");
       expect(live).toMatchObject({ status: "ok" });
-      await model.waitForRequest("gateway.smoke", 30_000);
+      // the live session acknowledged the installer's check without spending a model turn on it
+      expect(model.requests.some((request) => JSON.stringify(request.messages).includes("gateway.smoke"))).toBe(false);
       expect(pi.extensionErrors()).toEqual([]);
     } finally {
       expect((await pi.stop()).code).toBe(0);
@@ -88,6 +89,41 @@ describe("real pi with the installed gateway extension", () => {
       expect(redisCli("LLEN", `${prefix}:events:main`).stdout.trim()).toBe("0");
     } finally {
       model.setDelay(0);
+      expect((await pi.stop()).code).toBe(0);
+      sandbox.cleanup();
+    }
+  });
+
+  it("loses nothing when pi cannot take the message (no model yet): the event stays queued and reaches the model once pi has one", async () => {
+    const sandbox = createPiSandbox();
+    const prefix = randomPrefix();
+    const modelName = await install(sandbox, prefix);
+    const indexFile = join(sandbox.agentDir, "extensions/gateway/index.ts");
+    writeFileSync(indexFile, readFileSync(indexFile, "utf8").replace("pollIntervalMs:", "acceptTimeoutMs: 1500,\n  pollIntervalMs:"));
+    // a freshly installed pi with no model configured: every prompt fails with "No model selected"
+    const modelsFile = join(sandbox.agentDir, "models.json");
+    const models = readFileSync(modelsFile, "utf8");
+    rmSync(modelsFile);
+    let pi = await startPiRpc({ sandbox });
+    try {
+      await pi.waitForLine(gatewayStatus(/gateway: listening on main/), { timeoutMs: 20_000, what: "the gateway status line" });
+      push(prefix, "needs-a-model");
+      await pi.waitForLine((line) => line.type === "extension_error" && /model/i.test(JSON.stringify(line)), { timeoutMs: 20_000, what: "pi's own error" });
+      await pi.waitForLine((line) => line.type === "extension_ui_request" && line.method === "notify" && /did not start a turn/.test(String(line.message)), {
+        timeoutMs: 20_000,
+        what: "the gateway's notice",
+      });
+      expect(redisCli("LLEN", `${prefix}:processing:main`).stdout.trim()).toBe("1");
+      expect(redisCli("EXISTS", `${prefix}:seen:main:needs-a-model`).stdout.trim()).toBe("0");
+    } finally {
+      expect((await pi.stop()).code).toBe(0);
+    }
+    writeFileSync(modelsFile, models);
+    pi = await startPiRpc({ sandbox, model: modelName });
+    try {
+      const request = await model.waitForRequest("needs-a-model", 30_000);
+      expect(requestText(request)).toContain("build.finished from ci · id needs-a-model");
+    } finally {
       expect((await pi.stop()).code).toBe(0);
       sandbox.cleanup();
     }

@@ -35,8 +35,8 @@ export function createPiSandbox(): PiSandbox {
 
 export interface StartPiOptions {
   sandbox: PiSandbox;
-  /** `--model` value, e.g. `fake/fake-1` (what writeFakeAgentDir returns) */
-  model: string;
+  /** `--model` value, e.g. `fake/fake-1` (what writeFakeAgentDir returns); none: pi starts with no model */
+  model?: string;
   /** extra environment, applied over the hermetic one */
   env?: Record<string, string>;
   /** extra CLI arguments after the standard ones */
@@ -113,7 +113,7 @@ export async function startPiRpc(options: StartPiOptions): Promise<PiRpc> {
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    [PI_CLI, "--mode", "rpc", "--no-session", "--no-context-files", "--model", options.model, ...(options.args ?? [])],
+    [PI_CLI, "--mode", "rpc", "--no-session", "--no-context-files", ...(options.model ? ["--model", options.model] : []), ...(options.args ?? [])],
     { cwd: sandbox.cwd, env: hermeticPiEnv(sandbox, options.env), stdio: ["pipe", "pipe", "pipe"] },
   );
   live.add(child);
