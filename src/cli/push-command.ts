@@ -70,7 +70,7 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   const { probe, client } = await connectRedis(target);
   if (!client) {
     if (probe.status === "auth-required") {
-      return fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to it (push has no password prompt).`);
+      return fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`);
     }
     return fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
   }
