@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,6 +146,55 @@ describe("applyPlan", () => {
     await run.catch((error) => {
       if (failure === "a failing command") expect(error.message).toMatch(/install dependencies.*exited with code 3[\s\S]*npm ERR! boom/);
     });
+    expect(snapshotTree(home)).toEqual(before);
+  });
+});
+
+describe("applyPlan safety", () => {
+  it("runs npm with its cache in a scratch dir that is gone afterwards, also when npm fails", async () => {
+    const { npmInstallArgv, npmScratchDir } = await import("../src/components/extension/render.ts");
+    const plan = planWith([]);
+    const scratch = npmScratchDir(plan.settings.stateDir);
+    const dir = join(home, ".pi/agent/extensions/gateway");
+    plan.steps = [
+      file(".pi/agent/extensions/gateway/broken.tgz", "not a tarball"),
+      file(".pi/agent/extensions/gateway/package.json", JSON.stringify({ name: "x", version: "1.0.0", dependencies: { broken: "file:./broken.tgz" } })),
+      { kind: "command", component: "extension", description: "npm install", argv: npmInstallArgv(scratch), cwd: dir, creates: [join(dir, "node_modules")], scratch: [scratch] },
+    ];
+    const before = snapshotTree(home);
+    // the real npm, with no cache override anywhere: it would write ~/.npm/_cacache and ~/.npm/_logs
+    await expect(applyPlan(plan, options({ env: { HOME: home, PATH: process.env.PATH! } }))).rejects.toThrow(/npm install[\s\S]*TAR_BAD_ARCHIVE/);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("stores no fingerprint of a secret file, and uninstall removes it even when edited", async () => {
+    const { planUninstall } = await import("../src/install/uninstall.ts");
+    const plan = planWith([{ ...file(".pi/agent/gateway/secrets.env", "PW=one\n", 0o600), secret: true } as PlanStep]);
+    await applyPlan(plan, options());
+    const manifest = readManifest(plan.settings.manifestPath)!;
+    expect(manifest.files[0]).not.toHaveProperty("sha256");
+    expect(readFileSync(plan.settings.manifestPath, "utf8")).not.toMatch(/"sha256"/);
+    writeFileSync(join(home, ".pi/agent/gateway/secrets.env"), "PW=two\n");
+    expect(planUninstall(plan.settings.manifestPath)!.steps).toContainEqual({ kind: "remove-file", path: join(home, ".pi/agent/gateway/secrets.env") });
+  });
+
+  it("refuses before the first change when the state dir cannot take the manifest, naming it", async () => {
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "A")]);
+    mkdirSync(plan.settings.stateDir, { recursive: true });
+    const before = snapshotTree(home);
+    // root ignores mode bits; the immutable flag stops root too (fall back to 0555 elsewhere)
+    const locked = spawnSync("chattr", ["+i", plan.settings.stateDir]).status === 0;
+    if (!locked) chmodSync(plan.settings.stateDir, 0o555);
+    try {
+      const error = await applyPlan(plan, options()).catch((e: ApplyError) => e);
+      expect(error).toBeInstanceOf(ApplyError);
+      expect((error as ApplyError).message).toContain(`cannot write ${plan.settings.manifestPath}`);
+      expect((error as ApplyError).message).not.toMatch(/\.tmp/);
+      expect((error as ApplyError).fix).toMatch(/writable/);
+    } finally {
+      if (locked) spawnSync("chattr", ["-i", plan.settings.stateDir]);
+      else chmodSync(plan.settings.stateDir, 0o755);
+    }
     expect(snapshotTree(home)).toEqual(before);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { describePlan } from "../src/plan/describe.ts";
-import type { Plan } from "../src/plan/plan.ts";
+import { planForDisplay, type FileStep, type Plan } from "../src/plan/plan.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-describe-"));
 const env = { HOME: home };
@@ -39,5 +39,53 @@ describe("describePlan", () => {
     expect(text).not.toContain("secret'");
     expect(text).toMatch(/run\s+npm install\n\s+in ~\/a\n/);
     expect(text).toContain("(password stored in a 0600 file)");
+  });
+});
+
+describe("describePlan details", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gw-describe2-"));
+  const base = { ...plan, settings: { ...plan.settings, manifestPath: join(dir, "manifest.json") } };
+  const checklist: FileStep = { kind: "file", component: "service", description: "heartbeat checklist (yours to edit)", path: join(dir, "HEARTBEAT.md"), contents: "- [ ] ours\n", mode: 0o644, createOnly: true };
+
+  it("shows the user's existing HEARTBEAT.md as kept, without a diff, in text and JSON", () => {
+    writeFileSync(checklist.path, "- [ ] my own checklist\n");
+    const text = describePlan({ ...base, steps: [checklist] }, { HOME: dir });
+    expect(text).toMatch(/kept\s+~\/HEARTBEAT\.md \(yours/);
+    expect(text).not.toContain("my own checklist");
+    expect(text).not.toMatch(/changed/);
+    expect(planForDisplay({ ...base, steps: [checklist] }).steps[0]).toMatchObject({ change: "kept" });
+  });
+
+  it("gives every file step its status in JSON", () => {
+    writeFileSync(join(dir, "same.ts"), "same\n");
+    const steps: FileStep[] = ["same.ts", "fresh.ts"].map((name) => ({ kind: "file", component: "extension", description: name, path: join(dir, name), contents: "same\n", mode: 0o644 }));
+    expect(planForDisplay({ ...base, steps }).steps.map((s) => (s as FileStep & { change: string }).change)).toEqual(["unchanged", "new"]);
+  });
+
+  it("keeps the diff's --- header without a stray tab", () => {
+    writeFileSync(join(dir, "d.ts"), "a\n");
+    const text = describePlan({ ...base, steps: [{ kind: "file", component: "extension", description: "d", path: join(dir, "d.ts"), contents: "b\n", mode: 0o644 }] }, { HOME: dir });
+    expect(text).toMatch(/--- ~\/d\.ts \(now\)\n\s+\+\+\+ ~\/d\.ts \(planned\)\n/);
+    expect(text).not.toMatch(/\t/);
+  });
+
+  it("shows crontab entries whole", () => {
+    const command = `/usr/bin/redis-cli -u redis://127.0.0.1:6379 LPUSH agent:events:gateway ${"x".repeat(120)}`;
+    const text = describePlan({ ...base, steps: [{ kind: "crontab", component: "heartbeat", description: "block", entries: [{ schedule: "*/15 * * * *", command }] }] }, { HOME: dir });
+    expect(text).toContain(command);
+  });
+
+  it("says nothing would change on a no-op re-run, instead of writing the manifest", () => {
+    writeFileSync(base.settings.manifestPath, "{}");
+    writeFileSync(join(dir, "same.ts"), "same\n");
+    const steps: Plan["steps"] = [
+      { kind: "file", component: "extension", description: "same", path: join(dir, "same.ts"), contents: "same\n", mode: 0o644 },
+      { kind: "command", component: "extension", description: "npm", argv: ["npm", "install"], satisfied: true },
+    ];
+    const text = describePlan({ ...base, steps }, { HOME: dir });
+    expect(text).toContain("Nothing would change");
+    expect(text).not.toMatch(/write\s+~\/manifest\.json/);
+    const changed = describePlan({ ...base, steps: [...steps, { kind: "file", component: "extension", description: "n", path: join(dir, "n.ts"), contents: "n", mode: 0o644 }] }, { HOME: dir });
+    expect(changed).toMatch(/write\s+~\/manifest\.json/);
   });
 });

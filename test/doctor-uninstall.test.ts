@@ -152,7 +152,9 @@ describe("uninstall", () => {
     mkdirSync(join(home, ".pi/agent/sessions"));
     const before = snapshotTree(home);
     const { env } = await installTier1(redisUrl, {}, home);
+    expect(env).not.toHaveProperty("npm_config_cache");
     expect(snapshotTree(home)).not.toEqual(before);
+    expect(Object.keys(snapshotTree(home)).filter((path) => path.startsWith(".npm") || path.includes("npm-cache"))).toEqual([]);
     const dry = await runCli(["uninstall", "--dry-run"], { env });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/restore\s+~\/\.pi\/agent\/extensions\/gateway\/index\.ts/);

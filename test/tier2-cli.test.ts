@@ -57,7 +57,7 @@ echo "Linger=no"
 
     const uninstall = await runCli(["uninstall", "--yes"], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    expect(calls(log).slice(logged).sort()).toEqual([`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`).sort());
+    expect(calls(log).slice(logged).sort()).toEqual([...[`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`), "systemctl --user daemon-reload"].sort());
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 

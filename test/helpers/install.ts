@@ -9,7 +9,6 @@ import { buildPlan } from "../../src/plan/build-plan.ts";
 import type { Plan } from "../../src/plan/plan.ts";
 import { detectSystem } from "../../src/platform/system.ts";
 import type { Answers } from "../../src/wizard/answers.ts";
-import { TEST_NPM_ENV } from "./cli.ts";
 
 export interface Installed {
   home: string;
@@ -18,7 +17,8 @@ export interface Installed {
 }
 
 export async function installTier1(redisUrl: string, overrides: Partial<Answers> = {}, home = mkdtempSync(join(tmpdir(), "gw-installed-"))): Promise<Installed> {
-  const env = { HOME: home, PATH: process.env.PATH ?? "/usr/bin:/bin", ...TEST_NPM_ENV };
+  // no npm cache override: the install itself must keep npm's cache and logs out of HOME
+  const env = { HOME: home, PATH: process.env.PATH ?? "/usr/bin:/bin" };
   const answers: Answers = {
     tier: 1,
     goal: "notifications",

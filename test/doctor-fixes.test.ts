@@ -1,0 +1,231 @@
+// doctor against broken and hung systems: one bounded Redis connection, repairs that keep the
+// user's edits, fixes that match the problem, a JSON report that keeps its schema.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { redisFix } from "../src/components/redis/check.ts";
+import { parseRedisUrl } from "../src/components/redis/url.ts";
+import { ioredisInstalled } from "../src/components/extension/render.ts";
+import { runDoctor } from "../src/doctor/run-doctor.ts";
+import { rerunCommand } from "../src/doctor/rerun.ts";
+import type { Manifest } from "../src/install/manifest.ts";
+import { aliveKey, sessionsRegistryKey } from "../src/protocol/keys.ts";
+import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
+import { installTier1 } from "./helpers/install.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
+import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { expectSchema } from "./helpers/schema.ts";
+
+const redisUrl = inject("redisUrl");
+
+describe("doctor with its own redis-server", () => {
+  let server: RunningRedis;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+  const serverPid = () => Number(/process_id:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "server"], { encoding: "utf8" }).stdout)![1]);
+  const connectionsReceived = () => Number(/total_connections_received:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "stats"], { encoding: "utf8" }).stdout)![1]);
+
+  it("returns within its deadline, exit 1 and a fix, when Redis accepts connections but never answers", async () => {
+    const { env } = await installTier1(server.url);
+    const pid = serverPid();
+    process.kill(pid, "SIGSTOP");
+    try {
+      const started = Date.now();
+      const result = await runCli(["doctor", "--json", "--skip", "pi"], { env, timeoutMs: 20_000 });
+      const elapsed = Date.now() - started;
+      expect(result.code).toBe(1);
+      const redis = JSON.parse(result.stdout).checks[0];
+      expect(redis).toMatchObject({ id: "redis", status: "fail" });
+      expect(redis.fix).toMatch(/start Redis/);
+      expect(elapsed).toBeLessThan(3000);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+  });
+
+  it("uses one connection for the whole run, --fix and its second look included", async () => {
+    const { env, plan } = await installTier1(server.url);
+    rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
+    const before = connectionsReceived();
+    const result = await runCli(["doctor", "--fix", "--skip", "pi"], { env });
+    // the second INFO is a connection of its own
+    expect(connectionsReceived() - before - 1).toBe(1);
+    expect(result.stdout).toMatch(/restored .*keys\.ts/);
+  });
+});
+
+describe("doctor repairs", () => {
+  it("--fix backs up a hand-edited installed file before restoring it, and says where", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const index = join(plan.settings.extensionDir, "index.ts");
+    writeFileSync(index, "// my own tweak\n");
+    const fixed = await runDoctor({ env, only: ["extension-files"], fix: true });
+    expect(fixed.checks[0]!.status).toBe("ok");
+    const result = fixed.repairs![0]!.result;
+    const backup = /your edited copy is in (\S+)\)/.exec(result)![1]!.replace(/^~/, env.HOME);
+    expect(readFileSync(backup, "utf8")).toBe("// my own tweak\n");
+    expect(backup.startsWith(join(plan.settings.stateDir, "backups") + "/")).toBe(true);
+    expect(readFileSync(index, "utf8")).toContain("createGatewayExtension");
+  });
+
+  it("ioredis counts only from the extension's own node_modules, read from disk each time", async () => {
+    const { plan } = await installTier1(redisUrl);
+    const dir = plan.settings.extensionDir;
+    expect(ioredisInstalled(dir)).toMatch(/^5\./);
+    // an ioredis in a parent folder must not hide the missing one
+    mkdirSync(join(dir, "..", "node_modules"), { recursive: true });
+    spawnSync("cp", ["-r", join(dir, "node_modules/ioredis"), join(dir, "..", "node_modules/ioredis")]);
+    rmSync(join(dir, "node_modules"), { recursive: true });
+    expect(ioredisInstalled(dir)).toBeUndefined();
+    const report = await runDoctor({ env: { HOME: dir.split("/.pi/")[0]!, PATH: process.env.PATH! }, only: ["extension-deps"] });
+    expect(report.checks[0]).toMatchObject({ status: "fail" });
+  });
+
+  it("a check that throws still yields a schema-valid report with a fix", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const keys = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
+    rmSync(keys);
+    mkdirSync(keys); // not a regular file: reading it throws inside the check
+    const result = await runCli(["doctor", "--json", "--only", "extension-files"], { env });
+    const report = JSON.parse(result.stdout);
+    expectSchema("doctor-report.schema.json", report);
+    expect(report.checks[0]).toMatchObject({ status: "fail", fix: "GATEWAY_SETUP_DEBUG=1 gateway-setup doctor --only extension-files" });
+    expect(report.checks[0].message).toMatch(/the check itself failed/);
+  });
+
+  it("restores tier-2 files and reloads systemd after uninstall", async () => {
+    const sandbox = createSandbox();
+    const log = join(sandbox.bin, "calls.log");
+    const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") };
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    const install = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
+    const serviceFiles = manifest.files.filter((f) => f.component === "service" && !f.createOnly).map((f) => f.path);
+    expect(serviceFiles.length).toBeGreaterThan(1);
+    for (const path of serviceFiles) rmSync(path);
+    const broken = JSON.parse((await runCli(["doctor", "--json", "--only", "extension-files"], { env })).stdout);
+    expect(broken.checks[0]).toMatchObject({ status: "fail", fix: "gateway-setup doctor --fix" });
+    const fixed = JSON.parse((await runCli(["doctor", "--json", "--fix", "--only", "extension-files"], { env })).stdout);
+    expect(fixed.checks[0]).toMatchObject({ status: "ok" });
+    for (const path of serviceFiles) expect(existsSync(path), path).toBe(true);
+
+    const uninstall = await runCli(["uninstall", "--yes"], { env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    const calls = readFileSync(log, "utf8").trim().split("\n");
+    expect(calls.at(-1)).toBe("systemctl --user daemon-reload");
+    const lastDisable = calls.map((call) => call.includes("disable --now")).lastIndexOf(true);
+    expect(lastDisable).toBeGreaterThan(0);
+    expect(calls.lastIndexOf("systemctl --user daemon-reload")).toBeGreaterThan(lastDisable);
+  });
+});
+
+describe("doctor fixes and messages", () => {
+  const manifestFor = (command: string, tier: 1 | 2): Manifest =>
+    ({
+      command,
+      settings: {
+        tier,
+        redisUrl: "redis://127.0.0.1:6390",
+        prefix: "agent",
+        scope: "global",
+        extensionDir: "/h/.pi/agent/extensions/gateway",
+        ...(tier === 2
+          ? {
+              heartbeat: { source: "systemd", intervalSeconds: 900, checklistFile: "/h/.pi/agent/HEARTBEAT.md", lastHeartbeatFile: "/x" },
+              service: { manager: "systemd", name: "dev.gateway-setup.pi-central", tmuxSession: "pi-central", wrapperPath: "/x" },
+            }
+          : {}),
+      },
+    }) as unknown as Manifest;
+
+  it("gives each Redis problem its own fix, and re-run commands keep the installed tier", () => {
+    const target = parseRedisUrl("redis://127.0.0.1:6390");
+    const tier2 = manifestFor("gateway-setup", 2);
+    const fixOf = (status: "unreachable" | "auth-required" | "auth-failed" | "error", message = "x") => redisFix({ status, message }, { target, manifest: tier2 });
+    expect(fixOf("unreachable")).toMatch(/^start Redis at 127\.0\.0\.1:6390/);
+    expect(fixOf("auth-failed")).toMatch(/GATEWAY_REDIS_PASSWORD=<password> gateway-setup --tier 2 --yes .*--heartbeat systemd --heartbeat-every 15m .*--service systemd/);
+    expect(fixOf("auth-required")).not.toContain("--tier 1");
+    expect(fixOf("error", "Redis at 127.0.0.1:6390 failed: Protocol error")).toMatch(/redis-cli -u redis:\/\/127\.0\.0\.1:6390 PING/);
+    expect(fixOf("error", "the TLS connection to Redis failed")).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(new Set(["unreachable", "auth-failed", "error"].map((s) => fixOf(s as "error"))).size).toBe(3);
+    expect(rerunCommand(manifestFor("gateway-setup --tier 2 --yes --heartbeat cron", 2))).toBe("gateway-setup --tier 2 --yes --heartbeat cron");
+  });
+
+  it("a check asked for by name that does not apply is reported as skipped, with why", async () => {
+    const { env } = await installTier1(redisUrl);
+    const result = await runCli(["doctor", "--json", "--only", "service"], { env });
+    const report = JSON.parse(result.stdout);
+    expect(report.checks).toEqual([{ id: "service", status: "skip", message: expect.stringMatching(/not part of this install \(tier 1\)/) }]);
+    expect(result.code).toBe(0);
+  });
+
+  it("says what the session registry holds", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const empty = await runDoctor({ env, only: ["sessions"] });
+    expect(empty.checks[0]!.message).toMatch(/no session is registered/);
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.set(aliveKey(plan.settings.prefix, "pid-1"), "{}", "EX", 60);
+      await redis.sadd(sessionsRegistryKey(plan.settings.prefix), "pid-1");
+      const one = await runDoctor({ env, only: ["sessions"] });
+      expect(one.checks[0]!.message).toMatch(/1 live session\(s\) registered \(pid-1\)/);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("names a corrupt manifest and what to do, without a stack trace", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    writeFileSync(plan.settings.manifestPath, readFileSync(plan.settings.manifestPath, "utf8").slice(0, 100));
+    for (const command of [["status"], ["uninstall", "--yes"]]) {
+      const result = await runCli(command, { env });
+      expect(result.code, command.join(" ")).toBe(1);
+      expect(result.stderr).toContain(`the install manifest ${plan.settings.manifestPath} is not valid JSON`);
+      expect(result.stderr).toMatch(/fix: move it aside/);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+});
+
+describe("uninstall when things are missing", () => {
+  it("keeps a file whose backup is gone, warns, and removes everything else", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-nobackup-"));
+    mkdirSync(join(home, ".pi/agent/extensions/gateway"), { recursive: true });
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "// the user's own\n");
+    const { env, plan } = await installTier1(redisUrl, {}, home);
+    rmSync(join(plan.settings.stateDir, "backups"), { recursive: true });
+    const result = await runCli(["uninstall", "--yes"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/warning: kept .*index\.ts: the backup of what was there before .* is missing/);
+    expect(readdirSync(plan.settings.extensionDir)).toEqual(["index.ts"]);
+    expect(existsSync(plan.settings.manifestPath)).toBe(false);
+  });
+
+  it("--purge-queues with Redis down still uninstalls the files, says the queues stay, exit 1", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const manifest = readFileSync(plan.settings.manifestPath, "utf8");
+    writeFileSync(plan.settings.manifestPath, manifest.replace(redisUrl, "redis://127.0.0.1:1"));
+    const result = await runCli(["uninstall", "--yes", "--purge-queues", "--json"], { env });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.warnings.join("\n")).toMatch(/the queues could not be purged/);
+    expect(existsSync(plan.settings.extensionDir)).toBe(false);
+    expect(existsSync(plan.settings.manifestPath)).toBe(false);
+  });
+
+  it("--json without --yes still prints a JSON document", async () => {
+    const { env } = await installTier1(redisUrl);
+    const result = await runCli(["uninstall", "--json"], { env });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/--yes/) });
+  });
+});
