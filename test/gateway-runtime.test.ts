@@ -385,6 +385,21 @@ describe("gateway extension", () => {
     }
   });
 
+  it("says so when GATEWAY_ROLE holds something it does not know, and runs as if it were unset", async () => {
+    const prefix = randomPrefix();
+    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "multi" }));
+    const host = new VerificationHost();
+    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000 }, { GATEWAY_ROLE: "Central" }));
+    await host.startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      expect(host.notices[0]).toMatchObject({ type: "warning", message: expect.stringContaining('GATEWAY_ROLE="Central" is not one of central, satellite, disabled') });
+      expect(host.statuses.get("gateway")).toBe(`gateway: listening on pid-${process.pid}`);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
   it("leaves nothing open after session_shutdown: the process exits by itself", async () => {
     const prefix = randomPrefix();
     const dir = createExtensionDir({ prefix, redisUrl });

@@ -64,8 +64,15 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
 /** Environment variables that override the rendered config at run time. */
 export const ENV_REDIS_URL = "GATEWAY_REDIS_URL";
 export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";
-/** `central` | `disabled` (tier 3 adds `satellite`) */
+/** `central` | `satellite` | `disabled` */
 export const ENV_ROLE = "GATEWAY_ROLE";
+export const KNOWN_ROLES = ["central", "satellite", "disabled"];
+
+/** A GATEWAY_ROLE that is set but means nothing (a typo, a capital letter), said rather than guessed around. */
+export function unknownRole(env: Record<string, string | undefined>): string | undefined {
+  const role = env[ENV_ROLE];
+  return role && !KNOWN_ROLES.includes(role) ? role : undefined;
+}
 
 export interface SessionRole {
   sessionId: string;

@@ -1,12 +1,18 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
-import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, sessionRole, type GatewayConfig } from "./config.ts";
+import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, KNOWN_ROLES, sessionRole, unknownRole, type GatewayConfig } from "./config.ts";
 import { GatewayRuntime } from "./runtime.ts";
 
 export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
   const settings: GatewayConfig = { ...DEFAULT_GATEWAY_CONFIG, ...config };
   return function gateway(pi: ExtensionAPI) {
-    const role = sessionRole(settings, env);
+    const typo = unknownRole(env);
+    if (typo) {
+      pi.on("session_start", (_event, ctx) =>
+        ctx.ui.notify(`gateway: GATEWAY_ROLE=${JSON.stringify(typo)} is not one of ${KNOWN_ROLES.join(", ")}; this session runs as if it were unset.`, "warning"),
+      );
+    }
+    const role = sessionRole(settings, typo ? { ...env, [ENV_ROLE]: undefined } : env);
     if (!role) {
       const why =
         env[ENV_ROLE] === "disabled"

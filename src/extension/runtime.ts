@@ -350,6 +350,7 @@ export class GatewayRuntime {
       });
       this.retryDelayMs = 0;
       this.notTakenNoticed = false;
+      this.lastError = undefined;
       this.duplicates += result.duplicates;
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
       if (result.delivered.length) await this.acknowledgeSmoke(commands, result.delivered);
