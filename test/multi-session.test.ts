@@ -102,6 +102,10 @@ describe("tier 3: central and satellites", () => {
     b.child.kill("SIGKILL");
     await new Promise((resolve) => b.child.once("exit", resolve));
     expect(await deadSessions(redis, prefix)).toEqual([`pid-${b.child.pid}`]);
+    // its liveness key has not expired yet, but its process is gone: no longer a routing target
+    const toDead = await pushEvent(redis, { prefix, event: createEvent({ id: "to-dead-1", type: "job.done", source: "ci", originSession: `pid-${b.child.pid}` }) });
+    expect(toDead.targets.map((t) => t.sessionId)).toEqual(["gateway"]);
+    await central.waitFor((l) => l.sent?.includes("to-dead-1") === true, "central to get the event of the dead origin");
     const c = startSession(dir);
     await c.waitFor(listening(`pid-${c.child.pid}`), "satellite c");
     expect(await redis.sismember(sessionsRegistryKey(prefix), `pid-${b.child.pid}`)).toBe(0);
