@@ -7,6 +7,7 @@ import { drainOnce } from "../src/protocol/drain.ts";
 import { createEvent, MAX_EVENT_BYTES, parseEvent, type GatewayEvent } from "../src/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
 import { pushToSession } from "../src/protocol/push.ts";
+import { handOverSatelliteQueue } from "../src/protocol/registry-scripts.ts";
 import { liveSessions, pushEvent, routeTargets } from "../src/protocol/route.ts";
 import { deadSessions, pruneDeadSessions, pruneDeadSessionsDetailed } from "../src/protocol/sessions.ts";
 import { createSandbox, runCli } from "./helpers/cli.ts";
@@ -138,6 +139,17 @@ describe("a satellite killed without shutting down", () => {
     } finally {
       listener.disconnect();
     }
+  });
+
+  it("a satellite that left events behind at a clean shutdown hands them over once it is unregistered", async () => {
+    const prefix = randomPrefix();
+    await register(prefix, "gateway", "pid-2147483001");
+    await pushToSession(redis, { prefix, sessionId: "pid-2147483001", event: job({ id: "left" }) });
+    expect(await handOverSatelliteQueue(redis, prefix, "pid-2147483001")).toEqual({ moved: 0 });
+    await redis.srem(sessionsRegistryKey(prefix), "pid-2147483001");
+    expect(await handOverSatelliteQueue(redis, prefix, "pid-2147483001")).toEqual({ moved: 1, movedTo: "gateway" });
+    expect(await handOverSatelliteQueue(redis, prefix, "pid-2147483001")).toEqual({ moved: 0 });
+    expect(parseEvent((await redis.lindex(sessionKeys(prefix, "gateway").events, 0))!)).toMatchObject({ ok: true, event: { id: "left" } });
   });
 
   it("a pruned session that is not a satellite keeps its queue (its id comes back)", async () => {

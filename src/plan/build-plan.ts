@@ -50,7 +50,7 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
   };
   const steps: PlanStep[] = [...planRedis(answers, system, redis)];
   if (target.password) steps.push(planSecrets(stateDir, target.password));
-  steps.push(...planExtension({ settings, secretsFile: target.password ? secretsFilePath(stateDir) : undefined }));
+  steps.push(...planExtension({ settings, secretsFile: target.password ? secretsFilePath(stateDir) : undefined, npmCache: env.npm_config_cache }));
   const tier2 = central ? planTier2(settings, system, env) : { steps: [], notes: [] };
   steps.push(...tier2.steps);
   return {

@@ -94,6 +94,8 @@ export interface PlanSettings {
     /** launchd label / systemd unit name */
     name: string;
     tmuxSession: string;
+    /** the central session's own tmux server (`tmux -L <socket>`); absent: the default server (older installs) */
+    tmuxSocket?: string;
     wrapperPath: string;
   };
 }

@@ -1,6 +1,6 @@
 // The registry's Redis side: every registered session's liveness record in one round trip, and
 // pruning dead sessions, which hands a dead satellite's queue to the session consuming in its place.
-import { sessionsRegistryKey } from "./keys.ts";
+import { assertSessionId, sessionsRegistryKey } from "./keys.ts";
 import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
 
 // KEYS: registry. ARGV: prefix. Returns { ids, liveness records ('' when there is none) }.
@@ -24,11 +24,27 @@ export async function registeredSessions(redis: ScriptClient, prefix: string): P
   return ids.map((id, i) => ({ id, record: records[i] || null }));
 }
 
+// A satellite's id (`pid-<pid>`) is never used again, so once it is gone its unacknowledged and
+// pending events move, oldest first, to the primary session's queue (which de-duplicates by id
+// what it already got), with a PUBLISH there. Returns { moved, target or '' }.
+const HAND_OVER_LUA = `
+local function hand_over(prefix, id)
+  if string.sub(id, 1, 4) ~= 'pid-' then return { 0, '' } end
+  local target = primary(prefix, '', 'main')
+  if target == id then return { 0, '' } end
+  local moved, destination = 0, prefix .. ':events:' .. target
+  for _, source in ipairs({ prefix .. ':processing:' .. id, prefix .. ':events:' .. id }) do
+    while redis.call('RPOPLPUSH', source, destination) do moved = moved + 1 end
+  end
+  if moved == 0 then return { 0, '' } end
+  redis.call('PUBLISH', prefix .. ':notify:' .. target, 'moved-from:' .. id)
+  return { moved, target }
+end
+`;
+
 // ARGV: prefix, then (id, liveness record seen as dead or '') per session. A session whose record
-// changed since is skipped (it came back). A satellite's id (`pid-<pid>`) is never used again, so
-// its unacknowledged and pending events move, oldest first, to the primary session's queue; that
-// session de-duplicates by id what it already got. Returns { id, moved, target or '' } per pruned session.
-const PRUNE_SCRIPT = new LuaScript(`${ROUTING_LUA}
+// changed since is skipped (it came back). Returns { id, moved, target or '' } per pruned session.
+const PRUNE_SCRIPT = new LuaScript(`${ROUTING_LUA}${HAND_OVER_LUA}
 local prefix = ARGV[1]
 local pruned = {}
 for i = 2, #ARGV, 2 do
@@ -37,22 +53,18 @@ for i = 2, #ARGV, 2 do
   if (redis.call('GET', alive) or '') == seen then
     redis.call('SREM', prefix .. ':gateway:sessions', id)
     redis.call('DEL', alive)
-    local moved, target = 0, ''
-    if string.sub(id, 1, 4) == 'pid-' then
-      target = primary(prefix, '', 'main')
-      if target == id then target = '' end
-    end
-    if target ~= '' then
-      local destination = prefix .. ':events:' .. target
-      for _, source in ipairs({ prefix .. ':processing:' .. id, prefix .. ':events:' .. id }) do
-        while redis.call('RPOPLPUSH', source, destination) do moved = moved + 1 end
-      end
-      if moved > 0 then redis.call('PUBLISH', prefix .. ':notify:' .. target, 'moved-from:' .. id) else target = '' end
-    end
-    pruned[#pruned + 1] = { id, moved, target }
+    local result = hand_over(prefix, id)
+    pruned[#pruned + 1] = { id, result[1], result[2] }
   end
 end
 return pruned
+`);
+
+// ARGV: prefix, satellite id. Only for a satellite that is no longer registered (e.g. after its
+// clean shutdown left events behind): a registered one is left alone.
+const HAND_OVER_SCRIPT = new LuaScript(`${ROUTING_LUA}${HAND_OVER_LUA}
+if redis.call('SISMEMBER', ARGV[1] .. ':gateway:sessions', ARGV[2]) == 1 then return { 0, '' } end
+return hand_over(ARGV[1], ARGV[2])
 `);
 
 export interface PrunedSession {
@@ -67,4 +79,10 @@ export async function pruneSessions(redis: ScriptClient, prefix: string, dead: r
   const args = dead.flatMap(({ id, record }) => [id, record ?? ""]);
   const replies = (await PRUNE_SCRIPT.run(redis, [], [prefix, ...args])) as [string, number, string][];
   return replies.map(([sessionId, moved, target]) => ({ sessionId, moved, ...(target ? { movedTo: target } : {}) }));
+}
+
+/** Moves what an unregistered satellite (`pid-<pid>`) left in its queue to the session consuming in its place. */
+export async function handOverSatelliteQueue(redis: ScriptClient, prefix: string, sessionId: string): Promise<Omit<PrunedSession, "sessionId">> {
+  const [moved, target] = (await HAND_OVER_SCRIPT.run(redis, [], [prefix, assertSessionId(sessionId)])) as [number, string];
+  return { moved, ...(target ? { movedTo: target } : {}) };
 }

@@ -1,5 +1,6 @@
 // Command-line flags -> the answers they fix. Each flag is validated here, with an error that
 // names the accepted values; an unset flag leaves its question open.
+import { resolve } from "node:path";
 import { assertPrefix } from "../protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
@@ -84,7 +85,8 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
   const heartbeat = oneOf("heartbeat", flags.heartbeat, HEARTBEAT_SOURCES);
   if (heartbeat) answers.heartbeat = heartbeat;
   if (flags.heartbeatEvery !== undefined) answers.heartbeatEvery = checked("heartbeat-every", flags.heartbeatEvery, parseInterval);
-  if (flags.heartbeatFile !== undefined) answers.heartbeatFile = flags.heartbeatFile;
+  // stored as given, a relative path would be read relative to wherever the central pi runs
+  if (flags.heartbeatFile !== undefined) answers.heartbeatFile = resolve(flags.heartbeatFile);
   const service = oneOf("service", flags.service, ["launchd", "systemd", "none"] as const);
   if (service) answers.service = service;
   if (flags.serviceLabel !== undefined) {
