@@ -1,7 +1,7 @@
 // Tier 2 through the CLI on Linux: systemd user units via a recording systemctl, rollback when a
 // service command fails, and the cron + wrapper-only path with a file-backed crontab stand-in.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
@@ -52,7 +52,7 @@ echo "Linger=no"
 `);
     const doctor = JSON.parse((await runCli(["doctor", "--json", "--only", "service"], { env: { ...env, USER: "tester" } })).stdout);
     expect(doctor.checks[0]).toMatchObject({ id: "service", status: "warn", fix: "loginctl enable-linger tester" });
-    expect(calls(log).at(-1)).toBe(`systemctl --user is-active --quiet ${unit}.service`);
+    expect(calls(log).slice(-2)).toEqual([`systemctl --user is-active --quiet ${unit}.service`, `systemctl --user is-active --quiet ${unit}-heartbeat.timer`]);
     const logged = calls(log).length;
 
     const uninstall = await runCli(["uninstall", "--yes"], { env });
@@ -75,6 +75,73 @@ echo "Linger=no"
       "systemctl --user disable --now dev.gateway-setup.pi-central.service",
     ]);
     expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("a failed re-install puts the older services back", () => {
+  const unit = "dev.gateway-setup.pi-central";
+  /** the service files of an install, by path */
+  const serviceFiles = (dir: string) => Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+
+  it("systemd: the units an older install enabled are enabled and started again, from the older files", async () => {
+    const { sandbox, env, log } = tier2Sandbox();
+    const args = (every: string) => ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", every];
+    const prefix = randomPrefix();
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    const first = await runCli(args("1m"), { env });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const unitDir = join(sandbox.home, ".config/systemd/user");
+    const older = serviceFiles(unitDir);
+    const installed = calls(log).length;
+
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart" >&2; exit 5;; esac\nexit 0\n`);
+    const again = await runCli(args("2m"), { env });
+    expect(again.code).toBe(1);
+    const units = [`${unit}.service`, `${unit}-heartbeat.timer`, `${unit}-tripwire.timer`];
+    expect(calls(log).slice(installed)).toEqual([
+      `systemctl --user is-enabled ${units.join(" ")}`,
+      "systemctl --user daemon-reload",
+      "systemctl --user daemon-reload",
+      ...units.flatMap((u) => [`systemctl --user enable ${u}`, `systemctl --user restart ${u}`]),
+      // rollback: the new units go, the older files come back, systemd reloads them and starts them again
+      ...[...units].reverse().map((u) => `systemctl --user disable --now ${u}`),
+      "systemctl --user daemon-reload",
+      `systemctl --user enable --now ${units.join(" ")}`,
+    ]);
+    expect(serviceFiles(unitDir)).toEqual(older);
+  });
+
+  it("launchd: the older jobs are bootstrapped again from the older plists", async () => {
+    const { sandbox, env, log } = tier2Sandbox();
+    const prefix = randomPrefix();
+    const args = (every: string) => ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", every];
+    sandbox.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    const first = await runCli(args("1m"), { env });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const agents = join(sandbox.home, "Library/LaunchAgents");
+    const older = serviceFiles(agents);
+    const installed = calls(log).length;
+
+    sandbox.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\ncase "$*" in enable*tripwire) echo "not permitted" >&2; exit 1;; esac\nexit 0\n`);
+    const again = await runCli(args("2m"), { env });
+    expect(again.code).toBe(1);
+    const domain = `gui/${process.getuid!()}`;
+    const job = (suffix: string) => ({ target: `${domain}/${unit}${suffix}`, plist: join(agents, `${unit}${suffix}.plist`) });
+    const [central, heartbeat, tripwire] = ["", ".heartbeat", ".tripwire"].map(job) as [ReturnType<typeof job>, ReturnType<typeof job>, ReturnType<typeof job>];
+    // the central job's plist does not change with the interval: it is left alone
+    expect(calls(log).slice(installed).some((call) => call.endsWith(`${central.target}`) || call.endsWith(`${central.plist}`))).toBe(false);
+    expect(calls(log).slice(installed)).toEqual([
+      `launchctl bootout ${heartbeat.target}`,
+      `launchctl enable ${heartbeat.target}`,
+      `launchctl bootstrap ${domain} ${heartbeat.plist}`,
+      `launchctl bootout ${tripwire.target}`,
+      `launchctl enable ${tripwire.target}`,
+      // rollback, newest first: each job's older plist is back before it is bootstrapped again
+      `launchctl bootstrap ${domain} ${tripwire.plist}`,
+      `launchctl bootout ${heartbeat.target}`,
+      `launchctl bootstrap ${domain} ${heartbeat.plist}`,
+    ]);
+    expect(serviceFiles(agents)).toEqual(older);
   });
 });
 

@@ -1,12 +1,18 @@
 // Tier 2 plans as data: launchd plists parsed back key by key, systemd units, the crontab block,
 // and the choices a machine cannot honour.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import plist from "plist";
 import { describe, expect, it } from "vitest";
+import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
+import { bootstrapArgv } from "../src/components/service/launchd.ts";
+import { renderSystemdService } from "../src/components/service/systemd.ts";
 import { buildPlan } from "../src/plan/build-plan.ts";
+import { heartbeatChoices } from "../src/plan/tier2.ts";
+import { answersFromFlags } from "../src/wizard/flags.ts";
+import { shellQuote } from "../src/platform/shell.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/plan/plan.ts";
 import { PlanError } from "../src/plan/plan-error.ts";
 import type { SystemInfo } from "../src/platform/system.ts";
@@ -22,7 +28,9 @@ const ok = { status: "ok" as const, latencyMs: 1 };
 const hasSystemdAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
 
 const file = (plan: Plan, path: string) => plan.steps.find((s): s is FileStep => s.kind === "file" && s.path === path);
-const commands = (plan: Plan) => plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.component === "service").map((s) => s.argv.join(" "));
+/** service commands as text; a retried launchctl bootstrap shows as the launchctl command it retries */
+const commands = (plan: Plan) =>
+  plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.component === "service").map((s) => s.argv.slice(Math.max(0, s.argv.indexOf("launchctl"))).join(" "));
 
 describe("tier 2 on macOS (launchd)", () => {
   const plan = buildPlan({ answers, env, system: mac, redis: ok });
@@ -73,7 +81,7 @@ describe("tier 2 on macOS (launchd)", () => {
       `launchctl bootstrap gui/501 ${join(agents, `${label}.tripwire.plist`)}`,
     ]);
     expect(plan.steps).toContainEqual({ kind: "dir", component: "service", description: "launchd log folder", path: join(home, "Library/Logs/pi-gateway") });
-    const bootstrap = plan.steps.find((s): s is CommandStep => s.kind === "command" && s.argv[1] === "bootstrap")!;
+    const bootstrap = plan.steps.find((s): s is CommandStep => s.kind === "command" && s.argv.includes("bootstrap"))!;
     expect(bootstrap.undoArgv).toEqual(["launchctl", "bootout", `gui/501/${label}`]);
     expect(plan.steps.some((s) => s.kind === "crontab")).toBe(false);
   });
@@ -160,5 +168,139 @@ describe("tier 2 on Linux", () => {
   ])("refuses %j on a machine that cannot do it", (extra, system, message) => {
     expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(PlanError);
     expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(message);
+  });
+});
+
+describe("tier 2 choices and edge cases", () => {
+  const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
+  const steps = (plan: Plan) => plan.steps.filter((s): s is CommandStep | FileStep => s.kind === "command" || s.kind === "file");
+
+  it("--heartbeat none arms no watchdog: no heartbeat config in index.ts, no tripwire, no timer, no checklist", () => {
+    for (const system of [linux, mac, container]) {
+      const plan = buildPlan({ answers: { ...answers, heartbeat: "none" }, env, system, redis: ok });
+      expect(plan.settings.heartbeat?.source).toBe("none");
+      const index = plan.steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("extensions/gateway/index.ts"))!.contents;
+      expect(index).not.toContain("heartbeat:");
+      const everything = JSON.stringify(plan.steps.filter((s) => s.component !== "extension"));
+      expect(everything).not.toMatch(/tripwire|HEARTBEAT\.md|heartbeat\.(timer|plist)/);
+      expect(plan.steps.some((s) => s.kind === "crontab")).toBe(false);
+    }
+  });
+
+  it("--service none picks cron for the heartbeat when --heartbeat was not given, on a machine with systemd or launchd", () => {
+    expect(buildPlan({ answers: { ...answers, service: "none" }, env, system: linux, redis: ok }).settings.heartbeat?.source).toBe("cron");
+    expect(heartbeatChoices(linux, "none")).toEqual({ heartbeat: "cron", heartbeats: ["cron", "inngest", "none"] });
+    expect(heartbeatChoices(mac)).toEqual({ heartbeat: "launchd", heartbeats: ["cron", "launchd", "inngest", "none"] });
+  });
+
+  it("quotes paths with spaces in the cron tripwire line and in the hint to start the wrapper by hand", () => {
+    const spaced = { ...env, PI_CODING_AGENT_DIR: join(home, "my agent's dir") };
+    const plan = buildPlan({ answers: { ...answers, heartbeatEvery: "10m" }, env: spaced, system: container, redis: ok });
+    const tripwire = plan.steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("tripwire.sh"))!;
+    mkdirSync(dirname(tripwire.path), { recursive: true });
+    writeFileSync(tripwire.path, tripwire.contents);
+    const line = plan.steps.find((s): s is CrontabStep => s.kind === "crontab")!.entries[1]!.command;
+    const ran = spawnSync("/bin/sh", ["-c", unescapeAsCron(line)], { env: { PATH: "/usr/bin:/bin", HOME: home }, encoding: "utf8" });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stderr).toBe("");
+    const hint = /start the central session yourself with: (nohup .*? 2>&1 &)/.exec(plan.notes.join("\n"))![1]!;
+    expect(hint).toBe(`nohup /bin/sh ${shellQuote(join(home, "my agent's dir/gateway/run-central.sh"))} >/dev/null 2>&1 &`);
+    expect(hint).toContain("'\\''s dir");
+    expect(plan.notes.join("\n")).toContain("attach with: tmux -L pi-gateway attach -t pi-gateway");
+  });
+
+  it("runs pi on its own tmux server and records the socket", () => {
+    const plan = buildPlan({ answers, env, system: linux, redis: ok });
+    expect(plan.settings.service).toMatchObject({ tmuxSession: "pi-gateway", tmuxSocket: "pi-gateway" });
+    const wrapper = steps(plan).find((s): s is FileStep => s.kind === "file" && s.path.endsWith("run-central.sh"))!.contents;
+    expect(wrapper).toContain('"$TMUX_BIN" -L pi-gateway -f /dev/null');
+    expect(wrapper).toMatch(/\/usr\/bin\/env PATH=\S+ HOME=\S+ PI_CODING_AGENT_DIR=\S+ GATEWAY_ROLE=central/);
+  });
+
+  it("renders systemd values the way systemd reads them: % doubled everywhere, $ doubled only where systemd expands it", () => {
+    const unit = renderSystemdService({ description: "100% up", execStart: ["/bin/sh", "-c", "echo $HOME 50%"], environment: { NOTE: "costs $5 or 10%" }, workingDirectory: "/home/a%b", type: "simple" });
+    expect(unit).toContain("Description=100%% up");
+    expect(unit).toContain('ExecStart=/bin/sh -c "echo $$HOME 50%%"');
+    expect(unit).toContain('Environment="NOTE=costs $5 or 10%%"');
+    expect(unit).toContain("WorkingDirectory=/home/a%%b");
+    expect(unit).not.toContain("network-online");
+  });
+
+  it("retries launchctl bootstrap while launchd still tears the old job down, and gives up with its status", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gw-bootstrap-"));
+    const calls = join(dir, "calls");
+    writeFileSync(join(dir, "launchctl"), `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n[ "$(wc -l < ${JSON.stringify(calls)})" -ge "$SUCCEED_ON" ] && exit 0\necho "Bootstrap failed: 5: Input/output error" >&2\nexit 5\n`, { mode: 0o755 });
+    const run = (succeedOn: number) => {
+      rmSync(calls, { force: true });
+      const [binary, ...args] = bootstrapArgv("gui/501", "/Users/a b/x.plist") as [string, ...string[]];
+      const result = spawnSync(binary, args, { env: { PATH: `${dir}:/usr/bin:/bin`, SUCCEED_ON: String(succeedOn) }, encoding: "utf8" });
+      return { status: result.status, stderr: result.stderr, calls: readFileSync(calls, "utf8").trim().split("\n") };
+    };
+    const flaky = run(3);
+    expect(flaky.status).toBe(0);
+    expect(flaky.calls).toEqual(Array(3).fill("bootstrap gui/501 /Users/a b/x.plist"));
+    const broken = run(99);
+    expect(broken.status).toBe(5);
+    expect(broken.calls).toHaveLength(5);
+    expect(broken.stderr).toContain("Input/output error");
+  });
+});
+
+describe("re-installing over an older tier 2", () => {
+  /** a home with an older install's files: same paths, other contents */
+  function olderInstall(system: SystemInfo, oldWrapper = "#!/bin/sh\n# older wrapper, still on the default tmux server\n") {
+    const olderHome = mkdtempSync(join(tmpdir(), "gw-t2older-"));
+    const olderEnv = { HOME: olderHome, USER: "dev" };
+    const first = buildPlan({ answers, env: olderEnv, system, redis: ok });
+    for (const step of first.steps) {
+      if (step.kind !== "file") continue;
+      mkdirSync(dirname(step.path), { recursive: true });
+      writeFileSync(step.path, step.path.endsWith("run-central.sh") ? oldWrapper : `${step.contents}\n`);
+    }
+    return buildPlan({ answers: { ...answers, heartbeatEvery: "5m" }, env: olderEnv, system, redis: ok });
+  }
+  const label = "dev.gateway-setup.pi-central";
+
+  it("launchd: boots the old job out before replacing its plist, and only rollback bootstraps the old one again", () => {
+    const plan = olderInstall(mac);
+    const central = plan.steps.findIndex((s) => s.kind === "file" && s.path.endsWith(`${label}.plist`));
+    const before = plan.steps[central - 1] as CommandStep;
+    expect(before).toMatchObject({ argv: ["launchctl", "bootout", `gui/501/${label}`], rollbackOnly: true, mayFail: true });
+    expect(before.undoArgv!.slice(-3)).toEqual(["bootstrap", "gui/501", (plan.steps[central] as FileStep).path]);
+    expect(plan.steps.slice(central + 1, central + 3).map((s) => (s as CommandStep).argv.slice(-3).join(" "))).toEqual([`launchctl enable gui/501/${label}`, `bootstrap gui/501 ${(plan.steps[central] as FileStep).path}`]);
+  });
+
+  it("systemd: rollback-only steps ahead of the unit files reload systemd and start the older units again", () => {
+    const plan = olderInstall(linux);
+    const firstUnit = plan.steps.findIndex((s) => s.kind === "file" && s.path.endsWith(".service") && s.path.includes("systemd"));
+    const [noted, reload] = plan.steps.slice(firstUnit - 2, firstUnit) as CommandStep[];
+    const units = [`${label}.service`, `${label}-heartbeat.timer`, `${label}-tripwire.timer`];
+    expect(noted).toMatchObject({ argv: ["systemctl", "--user", "is-enabled", ...units], undoArgv: ["systemctl", "--user", "enable", "--now", ...units], rollbackOnly: true, mayFail: true });
+    expect(reload).toMatchObject({ argv: ["systemctl", "--user", "daemon-reload"], undoArgv: ["systemctl", "--user", "daemon-reload"], rollbackOnly: true });
+  });
+
+  it("restarts a running central pi when the extension changed, also one an older wrapper started on the default tmux server", () => {
+    const plan = olderInstall(linux);
+    const kills = plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.argv.includes("kill-session"));
+    expect(kills.map((s) => s.argv)).toEqual([
+      ["tmux", "kill-session", "-t", "=pi-gateway"],
+      ["tmux", "-L", "pi-gateway", "kill-session", "-t", "=pi-gateway"],
+    ]);
+    expect(kills.every((s) => s.mayFail)).toBe(true);
+    expect(plan.steps.at(-1)).toBe(kills[1]);
+    // a first install has nothing to restart
+    expect(buildPlan({ answers, env, system: linux, redis: ok }).steps.some((s) => s.kind === "command" && s.argv.includes("kill-session"))).toBe(false);
+  });
+});
+
+describe("tier 2 inputs", () => {
+  it("stores a relative --heartbeat-file as an absolute path", () => {
+    expect(answersFromFlags({ heartbeatFile: "notes/HB.md" }).heartbeatFile).toBe(join(process.cwd(), "notes/HB.md"));
+  });
+
+  it("lets the Inngest function take its Redis URL from the app's environment", () => {
+    const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: linux, redis: ok });
+    const fn = plan.steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("gateway-heartbeat.ts"))!.contents;
+    expect(fn).toContain(`process.env.GATEWAY_REDIS_URL || "redis://127.0.0.1:6379"`);
   });
 });

@@ -1,33 +1,48 @@
 // Tier 2: the central pi session kept alive in tmux by the service manager, a heartbeat source,
 // HEARTBEAT.md, and the independent tripwire. Everything here is data for the Plan.
 import { dirname, join } from "node:path";
+import { planExtension } from "../components/extension/render.ts";
 import { renderChecklist, renderInngestHeartbeat } from "../components/heartbeat/checklist.ts";
 import { heartbeatCommandLine, escapeForCron, heartbeatScript } from "../components/heartbeat/command.ts";
-import { cronSchedule, IntervalError, nearestCronSchedule, parseInterval } from "../components/heartbeat/interval.ts";
-import { launchAgentsDir, launchdLoadSteps, renderLaunchdPlist } from "../components/service/launchd.ts";
-import { renderSystemdService, renderSystemdTimer, systemdLoadSteps, systemdUserDir } from "../components/service/systemd.ts";
-import { DEFAULT_TMUX_SESSION, renderWrapper, wrapperPath } from "../components/service/wrapper.ts";
+import { cronSchedule, IntervalError, nearestCronSchedule, nearestCronSeconds, parseInterval } from "../components/heartbeat/interval.ts";
+import { launchAgentsDir, launchdInstallSteps, renderLaunchdPlist } from "../components/service/launchd.ts";
+import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "../components/service/systemd.ts";
+import { attachCommand, centralLogPath, centralTmuxArgv, DEFAULT_TMUX_SESSION, renderWrapper, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
 import { renderTripwire, tripwirePaths } from "../components/watchdog/tripwire.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
+import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { homeDir } from "../platform/paths.ts";
+import { shellQuote } from "../platform/shell.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { sessionKeys } from "../protocol/keys.ts";
-import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
+import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
 import { fileChange } from "./describe.ts";
-import type { CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
+import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
 
+type ServiceManager = SystemInfo["serviceManager"];
 
 /** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
 export function runtimeArtifacts(settings: PlanSettings): string[] {
-  if (!settings.heartbeat) return [];
+  const central = settings.service ? [centralLogPath(settings.stateDir)] : [];
+  if (!settings.heartbeat) return central;
   const tripwire = tripwirePaths(settings.stateDir);
-  return [settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log];
+  return [...central, settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log, tripwire.lastRun];
 }
 
-export function defaultHeartbeatSource(system: SystemInfo): HeartbeatSource {
-  return system.serviceManager === "launchd" ? "launchd" : system.serviceManager === "systemd" ? "systemd" : "cron";
+/** The heartbeat source that goes with a service manager: its own scheduler, else cron. */
+export function defaultHeartbeatSource(system: SystemInfo, manager: ServiceManager = system.serviceManager): HeartbeatSource {
+  return manager === "launchd" || manager === "systemd" ? manager : "cron";
+}
+
+/** The wizard's default heartbeat source and the ones it offers, for the service manager the user chose (--service) or this machine's. */
+export function heartbeatChoices(system: SystemInfo, service?: Answers["service"]): { heartbeat: HeartbeatSource; heartbeats: HeartbeatSource[] } {
+  const manager = service ?? system.serviceManager;
+  return {
+    heartbeat: defaultHeartbeatSource(system, manager),
+    heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? manager === source : true)),
+  };
 }
 
 /** The tier-2 parts of the settings, validated against this machine. */
@@ -38,8 +53,8 @@ export function tier2Settings(answers: Answers, system: SystemInfo, agentDir: st
   } catch (error) {
     throw new PlanError((error as IntervalError).message);
   }
-  const source = answers.heartbeat ?? defaultHeartbeatSource(system);
   const manager = answers.service ?? system.serviceManager;
+  const source = answers.heartbeat ?? defaultHeartbeatSource(system, manager);
   if (source === "launchd" && manager !== "launchd") throw new PlanError("--heartbeat launchd needs macOS's launchd", "use --heartbeat cron (or systemd on Linux)");
   if (source === "systemd" && manager !== "systemd") {
     throw new PlanError("--heartbeat systemd needs a systemd user manager (systemctl --user), which this machine does not have", "use --heartbeat cron");
@@ -58,8 +73,24 @@ export function tier2Settings(answers: Answers, system: SystemInfo, agentDir: st
       checklistFile: answers.heartbeatFile ?? join(agentDir, "HEARTBEAT.md"),
       lastHeartbeatFile: join(stateDir, "last-heartbeat.json"),
     },
-    service: { manager, name: answers.serviceLabel ?? DEFAULT_SERVICE_LABEL, tmuxSession: DEFAULT_TMUX_SESSION, wrapperPath: wrapperPath(stateDir) },
+    service: {
+      manager,
+      name: answers.serviceLabel ?? DEFAULT_SERVICE_LABEL,
+      tmuxSession: DEFAULT_TMUX_SESSION,
+      tmuxSocket: TMUX_SOCKET,
+      wrapperPath: wrapperPath(stateDir),
+    },
   };
+}
+
+/** Whether the heartbeat watchdogs (the extension's and the tripwire) run: not without a heartbeat source. */
+export function watchdogOn(settings: PlanSettings): boolean {
+  return Boolean(settings.heartbeat && settings.heartbeat.source !== "none");
+}
+
+/** `nohup /bin/sh <wrapper> ...`: how to run the central session where no service manager does */
+export function startByHand(wrapper: string): string {
+  return `nohup /bin/sh ${shellQuote(wrapper)} >/dev/null 2>&1 &`;
 }
 
 function required(system: SystemInfo, binary: string, install: string): string {
@@ -77,7 +108,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   const needsRedisCli = heartbeat.source === "cron" || heartbeat.source === "launchd" || heartbeat.source === "systemd";
   const redisCli = needsRedisCli ? required(system, "redis-cli", system.platform === "darwin" ? "brew install redis" : "sudo apt-get install -y redis-tools") : "";
   const keys = sessionKeys(settings.prefix, settings.sessionId);
-  const tripwire = tripwirePaths(settings.stateDir);
+  const tripwire = watchdogOn(settings) ? tripwirePaths(settings.stateDir) : undefined;
   const component = "service";
   const file = (path: string, contents: string, mode: number, description: string, extra: Partial<FileStep> = {}): FileStep => ({
     kind: "file",
@@ -97,16 +128,26 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
     GATEWAY_ROLE: "central",
     ...(env.PI_CODING_AGENT_DIR ? { PI_CODING_AGENT_DIR: settings.agentDir } : {}),
   };
-  const heartbeatShell = heartbeatScript({ redisCli, redisUrl: settings.redisUrl, prefix: settings.prefix, sessionId: settings.sessionId, secretsFile: secretsFilePath(settings.stateDir), source: heartbeat.source });
+  // pi gets these explicitly: a tmux server's environment is whatever its first client had
+  const piEnv = { PATH: servicePath, HOME: home, PI_CODING_AGENT_DIR: settings.agentDir, GATEWAY_ROLE: "central" };
+  const heartbeatInput = { redisCli, redisUrl: settings.redisUrl, prefix: settings.prefix, sessionId: settings.sessionId, secretsFile: secretsFilePath(settings.stateDir) };
+  const heartbeatShell = heartbeatScript({ ...heartbeatInput, source: heartbeat.source });
   const notes: string[] = [];
+  const wrapper = file(
+    service.wrapperPath,
+    renderWrapper({ tmux, session: service.tmuxSession, workdir: home, piArgv: [pi], environment: piEnv, log: centralLogPath(settings.stateDir) }),
+    0o755,
+    "central session wrapper (pi in tmux)",
+  );
   const steps: PlanStep[] = [
-    file(heartbeat.checklistFile, renderChecklist(heartbeat.intervalSeconds), 0o644, "heartbeat checklist (yours to edit)", { createOnly: true }),
-    file(service.wrapperPath, renderWrapper({ tmux, session: service.tmuxSession, workdir: home, piArgv: [pi] }), 0o755, "central session wrapper (pi in tmux)"),
-    file(tripwire.script, renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds), 0o755, "heartbeat tripwire (watchdog layer 2)"),
+    ...(tripwire ? [file(heartbeat.checklistFile, renderChecklist(heartbeat.intervalSeconds), 0o644, "heartbeat checklist (yours to edit)", { createOnly: true })] : []),
+    wrapper,
   ];
+  const tripwireFile = (runEverySeconds: number) =>
+    tripwire ? [file(tripwire.script, renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, { runEverySeconds }), 0o755, "heartbeat tripwire (watchdog layer 2)")] : [];
   const cronEntries: CrontabStep["entries"] = [];
   if (heartbeat.source === "cron") {
-    cronEntries.push({ schedule: cronSchedule(heartbeat.intervalSeconds), command: escapeForCron(heartbeatCommandLine({ redisCli, redisUrl: settings.redisUrl, prefix: settings.prefix, sessionId: settings.sessionId, secretsFile: secretsFilePath(settings.stateDir), source: "cron" })) });
+    cronEntries.push({ schedule: cronSchedule(heartbeat.intervalSeconds), command: escapeForCron(heartbeatCommandLine({ ...heartbeatInput, source: "cron" })) });
   }
   if (heartbeat.source === "inngest") {
     const inngestFile = join(settings.stateDir, "inngest", "gateway-heartbeat.ts");
@@ -115,21 +156,22 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   }
 
   if (service.manager === "launchd") {
+    steps.push(...tripwireFile(heartbeat.intervalSeconds));
     const logDir = join(home, "Library", "Logs", "pi-gateway");
     const agents = launchAgentsDir(home);
     const jobs = [
       { label: service.name, programArguments: ["/bin/sh", service.wrapperPath], keepAlive: true, what: "central pi session (launchd)" },
       ...(heartbeat.source === "launchd" ? [{ label: `${service.name}.heartbeat`, programArguments: ["/bin/sh", "-c", heartbeatShell], startInterval: heartbeat.intervalSeconds, what: "heartbeat (launchd StartInterval)" }] : []),
-      { label: `${service.name}.tripwire`, programArguments: ["/bin/sh", tripwire.script], startInterval: heartbeat.intervalSeconds, what: "tripwire schedule (launchd)" },
+      ...(tripwire ? [{ label: `${service.name}.tripwire`, programArguments: ["/bin/sh", tripwire.script], startInterval: heartbeat.intervalSeconds, what: "tripwire schedule (launchd)" }] : []),
     ];
     for (const job of jobs) {
       const plistPath = join(agents, `${job.label}.plist`);
       const contents = renderLaunchdPlist({ label: job.label, programArguments: job.programArguments, environment: serviceEnv, workingDirectory: home, logDir, ...(job.keepAlive ? { keepAlive: true } : {}), ...(job.startInterval ? { startInterval: job.startInterval } : {}) });
-      steps.push(file(plistPath, contents, 0o644, job.what));
-      steps.push(...launchdLoadSteps(component, system.uid, job.label, plistPath, fileChange(plistPath, contents, 0o644) === "unchanged"));
+      steps.push(...launchdInstallSteps(component, system.uid, job.label, file(plistPath, contents, 0o644, job.what)));
     }
     steps.push({ kind: "dir", component, description: "launchd log folder", path: logDir });
   } else if (service.manager === "systemd") {
+    steps.push(...tripwireFile(heartbeat.intervalSeconds));
     const dir = systemdUserDir(home, env);
     const units: { name: string; contents: string; what: string }[] = [
       { name: `${service.name}.service`, contents: renderSystemdService({ description: "pi gateway: central pi session in tmux", execStart: ["/bin/sh", service.wrapperPath], environment: serviceEnv, workingDirectory: home, type: "simple" }), what: "central pi session (systemd user unit)" },
@@ -139,24 +181,67 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
             { name: `${service.name}-heartbeat.timer`, contents: renderSystemdTimer("pi gateway heartbeat timer", `${service.name}-heartbeat.service`, heartbeat.intervalSeconds), what: "heartbeat timer (systemd)" },
           ]
         : []),
-      { name: `${service.name}-tripwire.service`, contents: renderSystemdService({ description: "pi gateway tripwire", execStart: ["/bin/sh", tripwire.script], environment: serviceEnv, workingDirectory: home, type: "oneshot" }), what: "tripwire (systemd)" },
-      { name: `${service.name}-tripwire.timer`, contents: renderSystemdTimer("pi gateway tripwire timer", `${service.name}-tripwire.service`, heartbeat.intervalSeconds), what: "tripwire timer (systemd)" },
+      ...(tripwire
+        ? [
+            { name: `${service.name}-tripwire.service`, contents: renderSystemdService({ description: "pi gateway tripwire", execStart: ["/bin/sh", tripwire.script], environment: serviceEnv, workingDirectory: home, type: "oneshot" }), what: "tripwire (systemd)" },
+            { name: `${service.name}-tripwire.timer`, contents: renderSystemdTimer("pi gateway tripwire timer", `${service.name}-tripwire.service`, heartbeat.intervalSeconds), what: "tripwire timer (systemd)" },
+          ]
+        : []),
     ];
-    const unchanged = units.every((unit) => fileChange(join(dir, unit.name), unit.contents, 0o644) === "unchanged");
-    steps.push(...units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what)));
-    steps.push(...systemdLoadSteps(component, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`), unchanged));
+    const unitFiles = units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what));
+    steps.push(...systemdInstallSteps(component, unitFiles, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`)));
     notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
   } else {
-    cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${tripwire.script}`) });
+    steps.push(...tripwireFile(nearestCronSeconds(heartbeat.intervalSeconds)));
+    if (tripwire) cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${shellQuote(tripwire.script)}`) });
     notes.push(
-      `No service manager here (a container?): start the central session yourself with: nohup /bin/sh ${service.wrapperPath} >/dev/null 2>&1 &` +
-        ` (it keeps pi in tmux session ${service.tmuxSession}; attach with: tmux attach -t ${service.tmuxSession})`,
+      `No service manager here (a container?): start the central session yourself with: ${startByHand(service.wrapperPath)}` +
+        ` (it keeps pi in tmux session ${service.tmuxSession} on its own tmux server; attach with: ${attachCommand(service)})`,
     );
   }
   if (cronEntries.length) {
     required(system, "crontab", system.platform === "darwin" ? "crontab ships with macOS" : "sudo apt-get install -y cron");
     steps.push({ kind: "crontab", component: "heartbeat", description: "gateway-setup's block in your crontab", entries: cronEntries });
   }
+  const restart = restartCentralSession(settings, wrapper);
+  steps.push(...restart.steps);
+  notes.push(...restart.notes);
   return { steps, notes };
 }
 
+/**
+ * A central pi that runs already keeps the extension settings it started with, and the wrapper
+ * leaves a live session alone. When this run changes the extension, the session is ended after
+ * everything else is in place, and the service manager starts it again with the new settings.
+ * A session that an older wrapper started on the user's default tmux server is ended there too.
+ */
+function restartCentralSession(settings: PlanSettings, wrapper: FileStep): { steps: CommandStep[]; notes: string[] } {
+  const service = settings.service!;
+  const extensionFiles = planExtension({ settings, secretsFile: settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined }).filter((step): step is FileStep => step.kind === "file");
+  const changes = extensionFiles.map((step) => fileChange(step.path, step.contents, step.mode));
+  const olderWrapper = readExisting(wrapper.path)?.contents.toString("utf8");
+  const onDefaultServer = olderWrapper !== undefined && !olderWrapper.includes(` -L `);
+  const wasInstalled = changes.some((change) => change !== "new");
+  const extensionChanged = changes.some((change) => change !== "unchanged");
+  if (!wasInstalled || (!extensionChanged && !onDefaultServer)) return { steps: [], notes: [] };
+  const kill = (target: { tmuxSession: string; tmuxSocket?: string }, description: string): CommandStep => ({
+    kind: "command",
+    component: "service",
+    description,
+    argv: centralTmuxArgv(target, "kill-session", "-t", `=${target.tmuxSession}`),
+    mayFail: true,
+  });
+  if (service.manager === "none") {
+    return {
+      steps: [],
+      notes: [`A central pi that is already running keeps its old settings: end it with ${centralTmuxArgv({ ...service, ...(onDefaultServer ? { tmuxSocket: undefined } : {}) }, "kill-session", "-t", `=${service.tmuxSession}`).map(shellQuote).join(" ")}, then start it again: ${startByHand(service.wrapperPath)}`],
+    };
+  }
+  return {
+    steps: [
+      ...(onDefaultServer ? [kill({ tmuxSession: service.tmuxSession }, "end the central pi an older install started on your default tmux server (the service starts it again on its own server)")] : []),
+      kill(service, "restart the central pi so it loads the new extension settings (the service starts it again)"),
+    ],
+    notes: [],
+  };
+}

@@ -32,10 +32,14 @@ export function cronSchedule(seconds: number): string {
   return hours === 1 ? "0 * * * *" : `0 */${hours} * * *`;
 }
 
-/** The most frequent cron schedule that runs no more often than every `seconds` (for jobs that may be coarser). */
-export function nearestCronSchedule(seconds: number): string {
+/** The period of the most frequent cron schedule that runs no more often than every `seconds` (for jobs that may be coarser). */
+export function nearestCronSeconds(seconds: number): number {
   const minutes = Math.max(1, Math.floor(seconds / 60));
-  if (minutes < 60) return cronSchedule(60 * Math.max(...[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30].filter((d) => d <= minutes)));
+  if (minutes < 60) return 60 * Math.max(...[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30].filter((d) => d <= minutes));
   const hours = Math.min(24, Math.floor(minutes / 60));
-  return cronSchedule(3600 * Math.max(...[1, 2, 3, 4, 6, 8, 12, 24].filter((d) => d <= hours)));
+  return 3600 * Math.max(...[1, 2, 3, 4, 6, 8, 12, 24].filter((d) => d <= hours));
+}
+
+export function nearestCronSchedule(seconds: number): string {
+  return cronSchedule(nearestCronSeconds(seconds));
 }

@@ -1,26 +1,71 @@
-// Doctor checks for tier 2: the service is loaded, pi lives in its tmux session, heartbeats are
-// fresh, the tripwire and the crontab block are in place.
+// Doctor checks for tier 2: the service runs, its heartbeat and tripwire schedules are loaded, pi
+// lives in its tmux session, heartbeats are fresh, the crontab block is in place.
 import { existsSync } from "node:fs";
-import { fail, ok, skip, warn } from "../../doctor/finding.ts";
+import { join } from "node:path";
+import { fail, ok, skip, warn, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck } from "../../doctor/check.ts";
 import type { Manifest } from "../../install/manifest.ts";
 import { readLastHeartbeat } from "../../extension/heartbeat.ts";
+import { startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";
-import { CommandNotFoundError, run } from "../../platform/exec.ts";
+import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
+import { homeDir } from "../../platform/paths.ts";
+import { shellQuote } from "../../platform/shell.ts";
 import { readCronEntries } from "../heartbeat/crontab-block.ts";
 import { formatInterval } from "../heartbeat/interval.ts";
 import { tripwirePaths } from "../watchdog/tripwire.ts";
+import { launchAgentsDir } from "./launchd.ts";
+import { attachCommand, centralLogPath, centralTmuxArgv } from "./wrapper.ts";
+
+type Service = NonNullable<Manifest["settings"]["service"]>;
 
 const isTier2 = (manifest: Manifest) => Boolean(manifest.settings.service);
+const uid = () => process.getuid?.() ?? 0;
 
-async function succeeds(argv: string[], env: NodeJS.ProcessEnv | Record<string, string | undefined>): Promise<boolean> {
+async function runQuietly(argv: string[], env: Env): Promise<RunResult | undefined> {
   try {
     const [binary, ...args] = argv as [string, ...string[]];
-    return (await run(binary, args, { env, timeoutMs: 10_000 })).code === 0;
+    return await run(binary, args, { env, timeoutMs: 10_000 });
   } catch (error) {
-    if (error instanceof CommandNotFoundError) return false;
+    if (error instanceof CommandNotFoundError) return undefined;
     throw error;
   }
+}
+
+const succeeds = async (argv: string[], env: Env) => (await runQuietly(argv, env))?.code === 0;
+
+/** The launchd label or systemd timer of each scheduled job this install has. */
+function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: string } {
+  const service = manifest.settings.service!;
+  if (service.manager === "none") return {};
+  const [heartbeat, tripwire] = service.manager === "launchd" ? [`${service.name}.heartbeat`, `${service.name}.tripwire`] : [`${service.name}-heartbeat.timer`, `${service.name}-tripwire.timer`];
+  return {
+    ...(manifest.settings.heartbeat?.source === service.manager ? { heartbeat } : {}),
+    ...(watchdogOn(manifest.settings) ? { tripwire } : {}),
+  };
+}
+
+/** A periodic job is fine while loaded (launchd) or while its timer is active (systemd). */
+function scheduledJobLoaded(service: Service, job: string, env: Env): Promise<boolean> {
+  return service.manager === "launchd" ? succeeds(["launchctl", "print", `gui/${uid()}/${job}`], env) : succeeds(["systemctl", "--user", "is-active", "--quiet", job], env);
+}
+
+function loadFix(service: Service, job: string, env: Env): string {
+  return service.manager === "launchd"
+    ? `launchctl bootstrap gui/${uid()} ${shellQuote(join(launchAgentsDir(homeDir(env)), `${job}.plist`))}`
+    : `systemctl --user enable --now ${job}`;
+}
+
+/** launchd: loaded and `state = running`; systemd: active. */
+async function centralJobState(service: Service, env: Env): Promise<{ running: boolean; why: string; fix: string }> {
+  if (service.manager === "systemd") {
+    const running = await succeeds(["systemctl", "--user", "is-active", "--quiet", `${service.name}.service`], env);
+    return { running, why: `systemd does not run ${service.name}.service`, fix: `systemctl --user enable --now ${service.name}.service` };
+  }
+  const printed = await runQuietly(["launchctl", "print", `gui/${uid()}/${service.name}`], env);
+  if (printed?.code !== 0) return { running: false, why: `launchd has not loaded ${service.name}`, fix: loadFix(service, service.name, env) };
+  const state = /^\s*state = (.+)$/m.exec(printed.stdout)?.[1]?.trim();
+  return { running: state === "running", why: `launchd has ${service.name} loaded but not running (state = ${state ?? "unknown"})`, fix: `launchctl kickstart -k gui/${uid()}/${service.name}` };
 }
 
 export const serviceCheck: DoctorCheck = {
@@ -30,23 +75,22 @@ export const serviceCheck: DoctorCheck = {
     const service = manifest.settings.service;
     if (!service) return skip("service", "no service in this install");
     if (service.manager === "none") {
-      return warn("service", "no service manager keeps the central session alive on this machine", `start it yourself: nohup /bin/sh ${service.wrapperPath} >/dev/null 2>&1 &`);
+      return warn("service", "no service manager keeps the central session alive on this machine", `start it yourself: ${startByHand(service.wrapperPath)}`);
     }
-    const uid = process.getuid?.() ?? 0;
-    const loaded =
-      service.manager === "launchd"
-        ? await succeeds(["launchctl", "print", `gui/${uid}/${service.name}`], env)
-        : await succeeds(["systemctl", "--user", "is-active", "--quiet", `${service.name}.service`], env);
-    const fix = service.manager === "launchd" ? `launchctl bootstrap gui/${uid} ~/Library/LaunchAgents/${service.name}.plist` : `systemctl --user enable --now ${service.name}.service`;
-    if (!loaded) return fail("service", `${service.manager} does not run ${service.name}`, fix);
+    const central = await centralJobState(service, env);
+    if (!central.running) return fail("service", central.why, central.fix);
+    const { heartbeat } = scheduledJobs(manifest);
+    if (heartbeat && !(await scheduledJobLoaded(service, heartbeat, env))) {
+      return fail("service", `${service.manager} runs ${service.name}, but the heartbeat schedule ${heartbeat} is not loaded: no heartbeats are sent`, loadFix(service, heartbeat, env));
+    }
     if (service.manager === "systemd" && (await lingerIsOff(env))) {
       return warn("service", `systemd runs ${service.name}, but only while you are logged in (linger is off)`, `loginctl enable-linger ${env.USER ?? "$USER"}`);
     }
-    return ok("service", `${service.manager} runs ${service.name}`);
+    return ok("service", `${service.manager} runs ${service.name}${heartbeat ? ` and its heartbeat schedule` : ""}`);
   },
 };
 
-async function lingerIsOff(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Promise<boolean> {
+async function lingerIsOff(env: Env): Promise<boolean> {
   try {
     const result = await run("loginctl", ["show-user", env.USER ?? String(process.getuid?.() ?? ""), "--property=Linger"], { env, timeoutMs: 10_000 });
     return result.code === 0 && /Linger=no/.test(result.stdout);
@@ -55,16 +99,25 @@ async function lingerIsOff(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
 }
 
+/** What brings the central session back: the service restarts the wrapper, which starts pi. */
+function restartFix(service: Service): string {
+  if (service.manager === "launchd") return `launchctl kickstart -k gui/${uid()}/${service.name}`;
+  if (service.manager === "systemd") return `systemctl --user restart ${service.name}.service`;
+  return startByHand(service.wrapperPath);
+}
+
 export const tmuxCheck: DoctorCheck = {
   id: "tmux",
   applies: isTier2,
   async run({ manifest, env }) {
     const service = manifest.settings.service;
     if (!service) return skip("tmux", "no central session in this install");
-    const alive = await succeeds(["tmux", "has-session", "-t", `=${service.tmuxSession}`], env);
-    return alive
-      ? ok("tmux", `the central pi runs in tmux session ${service.tmuxSession} (tmux attach -t ${service.tmuxSession})`)
-      : fail("tmux", `tmux session ${service.tmuxSession} is not running, so the central pi session is down`, service.manager === "none" ? `nohup /bin/sh ${service.wrapperPath} >/dev/null 2>&1 &` : "gateway-setup doctor --only service (the service restarts it)");
+    const pane = await runQuietly(centralTmuxArgv(service, "display-message", "-p", "-t", `=${service.tmuxSession}:0.0`, "#{pane_dead}"), env);
+    const alive = (await succeeds(centralTmuxArgv(service, "has-session", "-t", `=${service.tmuxSession}`), env)) && pane?.stdout.trim() === "0";
+    if (alive) return ok("tmux", `the central pi runs in tmux session ${service.tmuxSession} (look at it: ${attachCommand(service)})`);
+    const log = centralLogPath(manifest.settings.stateDir);
+    const why = existsSync(log) ? `; why it stopped: ${log}` : "";
+    return fail("tmux", `the central pi is not running in tmux session ${service.tmuxSession}${why}`, restartFix(service));
   },
 };
 
@@ -77,6 +130,9 @@ export const heartbeatCheck: DoctorCheck = {
     if (heartbeat.source === "none") return skip("heartbeat", "no heartbeat source is installed (--heartbeat none)");
     const last = readLastHeartbeat(heartbeat.lastHeartbeatFile);
     const every = formatInterval(heartbeat.intervalSeconds);
+    if (!last && existsSync(heartbeat.lastHeartbeatFile)) {
+      return fail("heartbeat", `${heartbeat.lastHeartbeatFile} is not a heartbeat record`, `rm ${shellQuote(heartbeat.lastHeartbeatFile)} (the central session writes it again on the next heartbeat)`);
+    }
     if (!last) {
       const age = Date.now() - Date.parse(manifest.updatedAt);
       return age > heartbeat.intervalSeconds * 2000
@@ -94,11 +150,16 @@ export const heartbeatCheck: DoctorCheck = {
 export const tripwireCheck: DoctorCheck = {
   id: "tripwire",
   applies: isTier2,
-  async run({ manifest }) {
-    if (!manifest.settings.heartbeat) return skip("tripwire", "no tripwire in this install");
+  async run({ manifest, env }): Promise<Finding> {
+    if (!watchdogOn(manifest.settings)) return skip("tripwire", "no tripwire in this install (no heartbeat source)");
     const { script, log } = tripwirePaths(manifest.settings.stateDir);
-    if (!existsSync(script)) return fail("tripwire", `${script} is missing`, "gateway-setup doctor --fix");
-    return ok("tripwire", `tripwire installed${existsSync(log) ? `; it has raised alerts (see ${log})` : ""}`);
+    if (!existsSync(script)) return fail("tripwire", `${script} is missing`, `${manifest.command} (the install that wrote it puts it back)`);
+    const service = manifest.settings.service!;
+    const { tripwire } = scheduledJobs(manifest);
+    if (tripwire && !(await scheduledJobLoaded(service, tripwire, env))) {
+      return fail("tripwire", `the tripwire schedule ${tripwire} is not loaded: nothing watches the heartbeat from outside pi`, loadFix(service, tripwire, env));
+    }
+    return ok("tripwire", `tripwire installed${tripwire ? " and scheduled" : ""}${existsSync(log) ? `; it has raised alerts (see ${log})` : ""}`);
   },
 };
 

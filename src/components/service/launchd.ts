@@ -1,8 +1,10 @@
 // launchd agents as data: the plist is built from an object (never string-pasted), loaded with the
-// modern verbs (enable + bootstrap gui/<uid>), unloaded with bootout.
+// modern verbs (enable + bootstrap gui/<uid>), unloaded with bootout; a failed re-install loads the
+// older job again.
 import plist from "plist";
 import { join } from "node:path";
-import type { CommandStep } from "../../plan/plan.ts";
+import type { CommandStep, FileStep, PlanStep } from "../../plan/plan.ts";
+import { fileChange } from "../../plan/describe.ts";
 
 export interface LaunchdJob {
   label: string;
@@ -42,13 +44,33 @@ export function renderLaunchdPlist(job: LaunchdJob): string {
   return plist.build(dict) + "\n";
 }
 
-/** load: a stale copy is booted out first (allowed to fail), then enable + bootstrap; undo: bootout */
-export function launchdLoadSteps(component: string, uid: number, label: string, plistPath: string, satisfied: boolean): CommandStep[] {
+/**
+ * `launchctl bootstrap` retried for a few seconds: right after a bootout launchd may still be
+ * tearing the old job down and refuses with "Bootstrap failed: 5: Input/output error". The retry
+ * lives in the argv (a fixed sh loop, the launchctl argv passed as its arguments, nothing pasted
+ * into the script), so rollback's undo, which bootstraps right after a bootout, gets it too.
+ */
+export function bootstrapArgv(domain: string, plistPath: string): string[] {
+  const retry = 'n=1; until "$@"; do s=$?; [ "$n" -ge 5 ] && exit "$s"; n=$((n + 1)); sleep 1; done';
+  return ["/bin/sh", "-c", retry, "launchctl-retry", "launchctl", "bootstrap", domain, plistPath];
+}
+
+/**
+ * A job's plist and how it is loaded: enable + bootstrap (undo: bootout). A plist that was there
+ * before is booted out first, before it is replaced, with a rollback-only undo that bootstraps it
+ * again once rollback has put the old plist back; a fresh one may still have a stale copy loaded,
+ * booted out first (allowed to fail). An unchanged plist needs nothing.
+ */
+export function launchdInstallSteps(component: string, uid: number, label: string, plistFile: FileStep): PlanStep[] {
   const domain = `gui/${uid}`;
-  const base = { kind: "command" as const, component, ...(satisfied ? { satisfied: true } : {}) };
-  return [
-    { ...base, description: `unload an older ${label} if loaded`, argv: ["launchctl", "bootout", `${domain}/${label}`], mayFail: true },
+  const change = fileChange(plistFile.path, plistFile.contents, plistFile.mode);
+  const base = { kind: "command" as const, component, ...(change === "unchanged" ? { satisfied: true } : {}) };
+  const bootout: CommandStep = { ...base, description: `unload an older ${label} if loaded`, argv: ["launchctl", "bootout", `${domain}/${label}`], mayFail: true };
+  const load: CommandStep[] = [
     { ...base, description: `enable ${label}`, argv: ["launchctl", "enable", `${domain}/${label}`] },
-    { ...base, description: `load ${label}`, argv: ["launchctl", "bootstrap", domain, plistPath], undoArgv: ["launchctl", "bootout", `${domain}/${label}`] },
+    { ...base, description: `load ${label}`, argv: bootstrapArgv(domain, plistFile.path), undoArgv: ["launchctl", "bootout", `${domain}/${label}`] },
   ];
+  return change === "changed"
+    ? [{ ...bootout, undoArgv: bootstrapArgv(domain, plistFile.path), rollbackOnly: true }, plistFile, ...load]
+    : [plistFile, bootout, ...load];
 }
