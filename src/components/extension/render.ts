@@ -19,6 +19,13 @@ export function npmScratchDir(stateDir: string): string {
 export function npmInstallArgv(scratchDir: string): string[] {
   return [...NPM_INSTALL_ARGV, `--cache=${scratchDir}`, `--logs-dir=${join(scratchDir, "_logs")}`, "--update-notifier=false"];
 }
+
+/** A cache the user chose with npm_config_cache is theirs to fill; otherwise the scratch dir. */
+function npmInstallCommand(stateDir: string, userCache: string | undefined): { argv: string[]; scratch: string[] } {
+  if (userCache) return { argv: [...NPM_INSTALL_ARGV, "--update-notifier=false"], scratch: [] };
+  const scratch = npmScratchDir(stateDir);
+  return { argv: npmInstallArgv(scratch), scratch: [scratch] };
+}
 const RUNTIME_FOLDERS = ["protocol", "extension"] as const;
 
 export function runtimeSourceFiles(): { relativePath: string; contents: string }[] {
@@ -59,22 +66,24 @@ export function renderPackageJson(): string {
 
 /** npm install outside a Plan (doctor --fix), with the same scratch cache. */
 export async function runNpmInstall(extensionDir: string, stateDir: string, env: Env): Promise<void> {
-  const scratch = npmScratchDir(stateDir);
-  const [binary, ...args] = npmInstallArgv(scratch) as [string, ...string[]];
+  const { argv, scratch } = npmInstallCommand(stateDir, env.npm_config_cache);
+  const [binary, ...args] = argv as [string, ...string[]];
   try {
     const result = await run(binary, args, { cwd: extensionDir, env, timeoutMs: 5 * 60_000 });
     if (result.code !== 0) throw new Error(describeFailure(result));
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export interface ExtensionPlanInput {
   settings: PlanSettings;
   secretsFile: string | undefined;
+  /** the user's own npm_config_cache, if set */
+  npmCache?: string | undefined;
 }
 
-export function planExtension({ settings, secretsFile }: ExtensionPlanInput): PlanStep[] {
+export function planExtension({ settings, secretsFile, npmCache }: ExtensionPlanInput): PlanStep[] {
   const dir = settings.extensionDir;
   const file = (relativePath: string, contents: string, description: string): FileStep => ({
     kind: "file",
@@ -94,10 +103,9 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
     kind: "command",
     component: EXTENSION_COMPONENT,
     description: "install the extension's dependencies",
-    argv: npmInstallArgv(npmScratchDir(settings.stateDir)),
+    ...npmInstallCommand(settings.stateDir, npmCache),
     cwd: dir,
     creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
-    scratch: [npmScratchDir(settings.stateDir)],
     timeoutMs: 5 * 60_000,
     ...(npmInstallSatisfied(dir, packageJson) ? { satisfied: true } : {}),
   });
