@@ -9,11 +9,12 @@ import { EXIT_CANCELLED, EXIT_OK, runSetup, type SetupContext } from "../src/cli
 import { detectSystem } from "../src/platform/system.ts";
 import { CANCEL, createScriptedPrompter, type ScriptedAnswer } from "../src/wizard/scripted-prompter.ts";
 import { TEST_NPM_ENV } from "./helpers/cli.ts";
+import { startRedisServer } from "./helpers/redis-server.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
 
-function context(home: string, script: Record<string, ScriptedAnswer>, output: Output = createJsonOutput(() => {})): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
+function context(home: string, script: Record<string, ScriptedAnswer | ScriptedAnswer[]>, output: Output = createJsonOutput(() => {})): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
   const env = { HOME: home, PATH: process.env.PATH, ...TEST_NPM_ENV };
   return {
     flags: {},
@@ -54,5 +55,50 @@ describe("setup flow with a scripted wizard", () => {
     const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
     expect(await runSetup(context(home, { ...answers, confirm: false }))).toBe(EXIT_CANCELLED);
     expect(snapshotTree(home)).toEqual({});
+  });
+});
+
+/** An Output that keeps every line it was given, to assert what a person would read. */
+function recordingOutput(lines: string[]): Output {
+  const say = (kind: string) => (message: string) => void lines.push(`${kind}: ${message}`);
+  return {
+    json: false,
+    intro: say("intro"),
+    outro: say("outro"),
+    info: say("info"),
+    success: say("success"),
+    warn: say("warn"),
+    error: say("error"),
+    note: (message, title) => void lines.push(`note ${title}: ${message}`),
+    spinner: (message) => {
+      lines.push(`spinner: ${message}`);
+      return { stop: say("stop"), fail: say("fail"), clear: () => {} };
+    },
+    document: () => {},
+  };
+}
+
+describe("setup flow, what it says", () => {
+  it("after a wrong password, asks again and says when Redis answered", async () => {
+    const secured = await startRedisServer({ password: "flow-pw" });
+    try {
+      const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+      const lines: string[] = [];
+      const ctx = context(home, { ...answers, redisUrl: `redis://127.0.0.1:${secured.port}`, redisPassword: ["wrong", "flow-pw"] }, recordingOutput(lines));
+      ctx.flags = { dryRun: true };
+      expect(await runSetup(ctx)).toBe(EXIT_OK);
+      expect(ctx.prompter.asked.filter((id) => id === "redisPassword")).toHaveLength(2);
+      const said = lines.join("\n");
+      expect(said).toMatch(/warn: Redis at .* requires a password and none was given \(NOAUTH\)\.\nwarn: Redis at .* rejected the password \(WRONGPASS\)\.\nsuccess: Redis answered at/);
+    } finally {
+      await secured.stop();
+    }
+  });
+
+  it("says a cancel once", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+    const lines: string[] = [];
+    expect(await runSetup(context(home, { ...answers, scope: CANCEL }, recordingOutput(lines)))).toBe(EXIT_CANCELLED);
+    expect(lines.filter((line) => /nothing was changed/i.test(line))).toEqual(["outro: Setup cancelled; nothing was changed."]);
   });
 });

@@ -1,9 +1,9 @@
 // rediss:// end to end: a real TLS redis-server with a test CA, trusted via NODE_EXTRA_CA_CERTS.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { freePort, requireBinary } from "./helpers/redis-server.ts";
 
@@ -19,6 +19,17 @@ function makeCertificates(dir: string): void {
 }
 
 describe("rediss://", () => {
+  it("against a plain Redis reports a TLS problem, not a missing Redis, and installs nothing", async () => {
+    const sandbox = createSandbox();
+    const record = join(sandbox.bin, "commands.log");
+    for (const name of ["apt-get", "sudo", "brew"]) sandbox.standIn(name, `#!/bin/sh\necho "${name} $*" >> "${record}"\nexit 0\n`);
+    const plain = new URL(inject("redisUrl"));
+    const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", `rediss://127.0.0.1:${plain.port}`], { env: sandbox.env });
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout).error.message).toMatch(/TLS handshake .* did not complete.*use redis:\/\/ instead of rediss:\/\//);
+    expect(existsSync(record)).toBe(false);
+  });
+
   it("installs and verifies against a TLS Redis", async () => {
     requireBinary("openssl");
     const dir = mkdtempSync(join(tmpdir(), "gw-tls-"));

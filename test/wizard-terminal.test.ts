@@ -34,7 +34,8 @@ describe("the wizard in a real terminal", () => {
       term.sendKeys("Enter");
       expect(await term.waitForExit(90_000)).toEqual({ status: 0, signal: null });
       const done = term.capture({ history: true });
-      expect(done).toMatch(/delivered test event/);
+      expect(done).toMatch(/delivered a test event/);
+      expect(done.indexOf("file(s) created")).toBeLessThan(done.indexOf("Verified"));
       expect(done).toMatch(/Done\./);
       expect(existsSync(join(project, ".pi/extensions/gateway/node_modules/ioredis"))).toBe(true);
     } finally {
@@ -51,8 +52,34 @@ describe("the wizard in a real terminal", () => {
       await term.waitForText("Where do your background events come from?");
       term.sendKeys("C-c");
       expect(await term.waitForExit()).toEqual({ status: 130, signal: null });
-      expect(term.capture({ history: true })).toMatch(/nothing was changed/i);
+      expect(term.capture({ history: true }).match(/nothing was changed/gi)).toHaveLength(1);
       expect(snapshotTree(sandbox.home)).toEqual({});
+    } finally {
+      term.kill();
+    }
+  });
+
+  it("--json without --yes says what it needs, not that the terminal is not interactive", async () => {
+    const sandbox = createSandbox();
+    const term = startTmux([process.execPath, CLI, "--json"], { env: sandbox.env, cwd: sandbox.home, width: 110, height: 20 });
+    try {
+      expect(await term.waitForExit()).toEqual({ status: 2, signal: null });
+      const screen = term.capture({ history: true });
+      expect(screen).toMatch(/--json needs --yes \(or --dry-run\)/);
+      expect(screen).not.toMatch(/not an interactive terminal/);
+    } finally {
+      term.kill();
+    }
+  });
+
+  it("at 80 columns the plan keeps its columns: a wrapped line continues under its own text", async () => {
+    const sandbox = createSandbox();
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--dry-run", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 80, height: 60 });
+    try {
+      expect(await term.waitForExit(30_000)).toEqual({ status: 0, signal: null });
+      const screen = term.capture({ history: true });
+      expect(screen).toMatch(/│ {2}files {5}\d+ runtime files under .*│\n│ {12}\S/);
+      expect(screen).not.toMatch(/│ {2}new\)/);
     } finally {
       term.kill();
     }

@@ -141,3 +141,26 @@ describe("wizard", () => {
     expect(redactUrlPassword("redis://h:6379")).toBe("redis://h:6379");
   });
 });
+
+describe("the scope question", () => {
+  it("shows where each choice puts the extension", async () => {
+    const prompter = createScriptedPrompter({ goal: "notifications", sources: "cron", sessions: "one", redisUrl: "redis://127.0.0.1:6390", scope: "global" });
+    const hints: Record<string, string | undefined> = {};
+    const select = prompter.select.bind(prompter);
+    prompter.select = async (q) => {
+      if (q.id === "scope") for (const option of q.options) hints[option.value] = option.hint;
+      return select(q);
+    };
+    await resolveAnswers({}, prompter, "/work/proj");
+    expect(hints).toEqual({ global: "the pi agent dir", project: "/work/proj/.pi/extensions/gateway" });
+    await resolveAnswers({}, prompter, "/work/proj", { heartbeat: "cron", extensionDirs: { global: "~/.pi/agent/extensions/gateway", project: "~/p/.pi/extensions/gateway" } });
+    expect(hints).toEqual({ global: "~/.pi/agent/extensions/gateway", project: "~/p/.pi/extensions/gateway" });
+  });
+});
+
+describe("conflicting flags", () => {
+  it("accepts flags that agree with --tier", () => {
+    expect(answersFromFlags({ tier: "3", goal: "always-on", sessions: "several" })).toMatchObject({ tier: 3 });
+    expect(answersFromFlags({ tier: "1", goal: "notifications", sessions: "one" })).toMatchObject({ tier: 1 });
+  });
+});

@@ -6,7 +6,7 @@ import { EXIT_USAGE } from "./exit-codes.ts";
 export function buildProgram(): Command {
   const program = new Command("gateway-setup")
     .description(
-      "Make the pi coding agent always-on and reachable: background jobs, cron and other machines push\n" +
+      "Make the pi coding agent always-on and reachable: background jobs, cron and other machines push " +
         "events into Redis, and a pi session picks them up as user messages.",
     )
     .version(ownVersion(), "-v, --version")
@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
     .addHelpText(
       "after",
-      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (everything rolled back), 2 usage error, 130 cancelled.",
+      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
     )
     .action(async (flags) => {
       const { runSetupCommand } = await import("./setup-command.ts");
@@ -109,6 +109,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (error.exitCode !== 0) reportUsageErrorAsJson(program, argv.slice(2), error);
       return;
     }
     console.error(`gateway-setup: ${(error as Error).stack ?? error}`);
@@ -117,3 +118,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
 }
 
 
+
+/** `gateway-setup --json --bogus`: a script reading stdout still gets one setup report. */
+function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
+  const subcommands = new Set(program.commands.map((command) => command.name()));
+  if (!args.includes("--json") || args.some((arg) => subcommands.has(arg))) return;
+  const report = { ok: false, dryRun: args.includes("--dry-run"), error: { message: error.message.replace(/^error: /, "") } };
+  process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+}

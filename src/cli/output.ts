@@ -1,10 +1,14 @@
 // Where the CLI's words go. Human mode talks through clack on the terminal; JSON mode keeps stdout
 // for the one JSON document and stays silent otherwise.
+import { styleText } from "node:util";
 import * as clack from "@clack/prompts";
+import { wrapText } from "./wrap.ts";
 
 export interface Spinner {
   stop(message: string): void;
   fail(message: string): void;
+  /** removes the spinner line: what follows says how it went */
+  clear(): void;
 }
 
 export interface Output {
@@ -21,26 +25,70 @@ export interface Output {
   document(value: unknown): void;
 }
 
+/** a pipe or file has no width: lines stay whole there */
+const columns = () => (process.stdout.isTTY ? process.stdout.columns || 80 : Infinity);
+/** clack puts "│  " before a log line and "│  " + "  │" around a note's lines */
+const forLog = (text: string) => wrapText(text, columns() - 3);
+const forNote = (text: string) => wrapText(text, columns() - 6);
+
 export function createHumanOutput(): Output {
   return {
     json: false,
     intro: (title) => clack.intro(title),
     outro: (message) => clack.outro(message),
-    info: (m) => clack.log.info(m),
-    success: (m) => clack.log.success(m),
-    warn: (m) => clack.log.warn(m),
-    error: (m) => clack.log.error(m),
-    note: (m, title) => clack.note(m, title),
+    info: (m) => clack.log.info(forLog(m)),
+    success: (m) => clack.log.success(forLog(m)),
+    warn: (m) => clack.log.warn(forLog(m)),
+    error: (m) => clack.log.error(forLog(m)),
+    note: (m, title) => clack.note(forNote(m), title),
     spinner: (message) => {
       if (!process.stdout.isTTY) {
-        clack.log.step(message);
-        return { stop: (m) => clack.log.success(m), fail: (m) => clack.log.error(m) };
+        clack.log.step(forLog(message));
+        return { stop: (m) => clack.log.success(forLog(m)), fail: (m) => clack.log.error(forLog(m)), clear: () => {} };
       }
-      const s = clack.spinner();
-      s.start(message);
-      return { stop: (m) => s.stop(m), fail: (m) => s.error(m) };
+      return startSpinner(message);
     },
     document: () => {},
+  };
+}
+
+const FRAMES = ["◒", "◐", "◓", "◑"];
+const HIDE_CURSOR = "\x1b[?25l";
+const SHOW_CURSOR = "\x1b[?25h";
+const CLEAR_LINE = "\r\x1b[2K";
+
+/**
+ * A spinner that only writes. clack's spinner puts stdin in raw mode and calls process.exit(0)
+ * on Ctrl-C, which would skip our cancel and rollback; this one leaves Ctrl-C to send SIGINT.
+ */
+function startSpinner(message: string): Spinner {
+  const out = process.stdout;
+  const showCursor = () => out.write(SHOW_CURSOR);
+  let frame = 0;
+  const draw = () => {
+    const text = `${message}${".".repeat(Math.floor(frame / 4) % 4)}`.slice(0, columns() - 4);
+    out.write(`${CLEAR_LINE}${styleText("magenta", FRAMES[frame++ % FRAMES.length]!)}  ${text}`);
+  };
+  out.write(`${styleText("gray", clack.S_BAR)}\n${HIDE_CURSOR}`);
+  process.once("exit", showCursor);
+  draw();
+  const timer = setInterval(draw, 100);
+  let running = true;
+  const end = (symbol?: string, final?: string) => {
+    if (!running) return;
+    running = false;
+    clearInterval(timer);
+    process.off("exit", showCursor);
+    out.write(CLEAR_LINE + SHOW_CURSOR);
+    if (symbol && final !== undefined) {
+      const [first, ...rest] = forLog(final).split("\n");
+      out.write([`${symbol}  ${first}`, ...rest.map((line) => `${styleText("gray", clack.S_BAR)}  ${line}`)].join("\n") + "\n");
+    }
+  };
+  return {
+    stop: (m) => end(styleText("green", clack.S_STEP_SUBMIT), m),
+    fail: (m) => end(styleText("red", clack.S_STEP_ERROR), m),
+    clear: () => end(),
   };
 }
 
@@ -55,7 +103,7 @@ export function createJsonOutput(write: (text: string) => void = (t) => process.
     warn: quiet,
     error: quiet,
     note: quiet,
-    spinner: () => ({ stop: quiet, fail: quiet }),
+    spinner: () => ({ stop: quiet, fail: quiet, clear: quiet }),
     document: (value) => write(JSON.stringify(value, null, 2) + "\n"),
   };
 }

@@ -4,18 +4,21 @@ import type { SetupFlags } from "../wizard/flags.ts";
 import { detectSystem } from "../platform/system.ts";
 import { redactUrlPassword } from "../components/redis/url.ts";
 import { createHumanOutput, createJsonOutput } from "./output.ts";
-import { EXIT_CANCELLED } from "./exit-codes.ts";
 import { runSetup } from "./setup.ts";
+
+/** Ctrl-C, `kill` and a closed terminal all cancel the same way: abort, roll back, exit 130. */
+const CANCEL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runSetupCommand(flags: SetupFlags): Promise<number> {
   const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const interactive = isTTY && !flags.yes && !flags.json;
   const cancel = new AbortController();
-  const onSigint = () => {
-    if (cancel.signal.aborted) process.exit(EXIT_CANCELLED);
+  const onSignal = () => {
+    // a second Ctrl-C must not leave a half-rolled-back install behind
+    if (cancel.signal.aborted) process.stderr.write("\ngateway-setup: rolling back, please wait...\n");
     cancel.abort();
   };
-  process.on("SIGINT", onSigint);
+  for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     return await runSetup({
       flags,
@@ -23,13 +26,12 @@ export async function runSetupCommand(flags: SetupFlags): Promise<number> {
       cwd: process.cwd(),
       isTTY,
       output: flags.json ? createJsonOutput() : createHumanOutput(),
-      ...(interactive ? { prompter: createClackPrompter() } : {}),
+      ...(interactive ? { prompter: createClackPrompter(cancel.signal) } : {}),
       system: detectSystem(process.env),
       invocation: ["gateway-setup", ...process.argv.slice(2).map(redactUrlPassword)].join(" "),
       signal: cancel.signal,
     });
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);
   }
 }
-

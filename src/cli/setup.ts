@@ -1,19 +1,23 @@
 // `gateway-setup` (the default command): flags and questions -> answers -> plan -> apply -> verify.
 // Only resolveAnswers and the consent questions prompt; everything after the plan runs unattended.
-import { redisInstallRecipe } from "../components/redis/install-recipe.ts";
+import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
 import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
-import { isLocalHost, parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { secretsFilePath } from "../components/redis/secrets.ts";
+import { DEFAULT_REDIS_URL } from "../wizard/answers.ts";
+import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { readSecretsFile } from "../extension/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
-import { displayPath } from "../platform/paths.ts";
+import { pause } from "../platform/abort.ts";
+import { displayPath, extensionDir, gatewayStateDir } from "../platform/paths.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { defaultHeartbeatSource } from "../plan/tier2.ts";
 import { planForDisplay, type Plan, type PlanStep } from "../plan/plan.ts";
-import { HEARTBEAT_SOURCES, TierUnavailableError, type Answers } from "../wizard/answers.ts";
+import { assertTierAvailable, HEARTBEAT_SOURCES, TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { resolveAnswers } from "../wizard/questions.ts";
@@ -33,7 +37,7 @@ export interface SetupContext {
   prompter?: Prompter;
   system: SystemInfo;
   invocation: string;
-  /** aborted on Ctrl-C */
+  /** aborted on Ctrl-C, SIGTERM or SIGHUP */
   signal?: AbortSignal;
 }
 
@@ -52,6 +56,8 @@ export const NON_INTERACTIVE_HINT =
   "e.g. `gateway-setup --tier 1 --yes [--redis-url redis://127.0.0.1:6379] [--scope global|project] [--prefix agent]`, " +
   "or --dry-run to only print the plan.";
 
+export const JSON_NEEDS_YES = "--json needs --yes (or --dry-run): a JSON run cannot ask questions";
+
 export async function runSetup(ctx: SetupContext): Promise<number> {
   const report: SetupReport = { ok: false, dryRun: Boolean(ctx.flags.dryRun) };
   const finish = (code: number) => {
@@ -65,22 +71,35 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     ctx.output.error(fix ? `${message}\n→ ${fix}` : message);
     return finish(code);
   };
+  const notCancelled = () => {
+    if (ctx.signal?.aborted) throw new WizardCancelledError();
+  };
 
   try {
     const given = answersFromFlags(ctx.flags);
     const prompter = ctx.prompter;
+    if (ctx.flags.json && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, JSON_NEEDS_YES);
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
 
+    const projectDir = given.projectDir ?? ctx.cwd;
     const answers = await resolveAnswers(given, prompter, ctx.cwd, {
       heartbeat: defaultHeartbeatSource(ctx.system),
       heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? ctx.system.serviceManager === source : true)),
+      extensionDirs: {
+        global: displayPath(extensionDir("global", projectDir, ctx.env), ctx.env),
+        project: displayPath(extensionDir("project", projectDir, ctx.env), ctx.env),
+      },
     });
-    const target = parseRedisUrl(answers.redisUrl, answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH);
+    assertTierAvailable(answers.tier);
+    notCancelled();
+    const password = answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH ?? storedPassword(ctx.env);
+    const target = parseRedisUrl(answers.redisUrl, password);
     if (ctx.flags.redisUrl && parseRedisUrl(ctx.flags.redisUrl).password) {
       ctx.output.warn("The password in --redis-url is visible to other users in the process list; prefer GATEWAY_REDIS_PASSWORD.");
     }
     const { redis, settled } = await settleRedis(ctx, answers, target);
+    notCancelled();
     const plan = buildPlan({ answers: settled, env: ctx.env, system: ctx.system, redis });
     report.plan = planForDisplay(plan);
 
@@ -89,11 +108,11 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (prompter && !(await prompter.confirm({ id: "confirm", message: "Apply this plan?", initialValue: true }))) {
       throw new WizardCancelledError();
     }
+    notCancelled();
     return await applyAndVerify(ctx, plan, parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password), report, finish, fail);
   } catch (error) {
     if (error instanceof WizardCancelledError || error instanceof InstallCancelledError) {
       report.error = { message: error.message };
-      ctx.output.warn(error.message);
       return finish(EXIT_CANCELLED);
     }
     if (error instanceof UsageError || error instanceof TierUnavailableError) return fail(EXIT_USAGE, error.message);
@@ -103,6 +122,13 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
   }
 }
 
+/** The password an earlier install stored, so a re-run does not need it in the environment again. */
+function storedPassword(env: Env): string | undefined {
+  return readSecretsFile(secretsFilePath(gatewayStateDir(env))).GATEWAY_REDIS_PASSWORD || undefined;
+}
+
+const isAuthProblem = (probe: RedisProbe) => probe.status === "auth-required" || probe.status === "auth-failed";
+
 /** Probes Redis and, where a person can answer, asks for a password or consent to install it. */
 async function settleRedis(
   ctx: SetupContext,
@@ -110,30 +136,34 @@ async function settleRedis(
   target: RedisTarget,
 ): Promise<{ redis: RedisProbe; settled: Answers }> {
   const spinner = ctx.output.spinner(`Checking Redis at ${target.url}`);
-  let redis = await probeRedis(target);
-  if (redis.status === "ok") spinner.stop(`Redis answered at ${target.url} (${redis.latencyMs} ms)`);
-  else spinner.fail(redis.message);
+  let redis = await probeRedis(target, 2000, ctx.signal);
+  const answered = (probe: RedisProbe) => (probe.status === "ok" ? `Redis answered at ${target.url} (${probe.latencyMs} ms)` : "");
+  // a problem nobody here can fix is said once, by the error that follows
+  if (redis.status === "ok") spinner.stop(answered(redis));
+  else spinner.clear();
   let settled: Answers = { ...answers, ...(target.password ? { redisPassword: target.password } : {}) };
 
   const prompter = ctx.prompter;
-  for (let attempt = 0; prompter && attempt < 3 && (redis.status === "auth-required" || redis.status === "auth-failed"); attempt++) {
+  for (let attempt = 0; prompter && attempt < 3 && isAuthProblem(redis); attempt++) {
+    if ("message" in redis) ctx.output.warn(redis.message);
     const password = await prompter.password({
       id: "redisPassword",
       message: `Password for Redis at ${target.url}`,
       validate: (value) => (value ? undefined : "a password is required"),
     });
     settled = { ...settled, redisPassword: password };
-    redis = await probeRedis(parseRedisUrl(settled.redisUrl, password));
-    if (redis.status !== "ok") ctx.output.warn(redis.message);
+    redis = await probeRedis(parseRedisUrl(settled.redisUrl, password), 2000, ctx.signal);
+    if (redis.status === "ok") ctx.output.success(answered(redis));
   }
 
-  if (redis.status === "unreachable" && isLocalHost(target) && !settled.installRedis) {
-    const recipe = redisInstallRecipe(ctx.system);
-    if (recipe && prompter) {
-      const commands = recipe.commands.map((argv) => argv.join(" ")).join("\n");
-      prompter.note(commands, `No Redis at ${target.url}. gateway-setup can install and start it with ${recipe.manager}:`);
+  const recipe = redisInstallRecipe(ctx.system);
+  if (redis.status === "unreachable" && installCanServe(target) && recipe && !settled.installRedis) {
+    const commands = recipe.commands.map((argv) => argv.join(" ")).join("\n");
+    if (prompter) {
+      prompter.note(`${redis.message}\n\n${commands}`, `gateway-setup can install and start Redis with ${recipe.manager}`);
       settled.installRedis = await prompter.confirm({ id: "installRedis", message: "Run these commands now?", initialValue: true });
-    } else if (recipe && ctx.flags.yes && ctx.flags.installRedis !== false) {
+    } else if (ctx.flags.yes && ctx.flags.installRedis !== false) {
+      ctx.output.info(`${redis.message} Redis will be installed with ${recipe.manager} (--yes; --no-install-redis prevents it).`);
       settled.installRedis = true;
     }
   }
@@ -151,81 +181,133 @@ async function applyAndVerify(
   const checks: VerificationCheck[] = [];
   report.verification = checks;
   const failedCheck = () => checks.find((c) => c.status === "fail");
+  const signal = ctx.signal;
+  const notCancelled = () => {
+    if (signal?.aborted) throw new InstallCancelledError();
+  };
+  const done: StepResult[] = [];
+  let redisInstallRan = false;
   let results: StepResult[];
   try {
     const applied = await applyPlan(plan, {
       env: ctx.env,
       invocation: ctx.invocation,
       jsonOutput: ctx.output.json,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(signal ? { signal } : {}),
       reporter: {
         stepStarted: (step) => {
-          if (step.kind === "command" && !step.satisfied) ctx.output.info(`running ${step.argv.join(" ")}`);
+          if (step.kind !== "command" || step.satisfied) return;
+          if (step.component === "redis") redisInstallRan = true;
+          ctx.output.info(`running ${step.argv.join(" ")}`);
         },
-        stepFinished: () => {},
+        stepFinished: (result) => void done.push(result),
       },
-      waitForRedis: (timeoutMs) => waitForRedis(target, timeoutMs),
+      waitForRedis: (timeoutMs) => waitForRedis(target, timeoutMs, signal),
       verify: async () => {
+        ctx.output.success(summarizeResults(done));
         const spinner = ctx.output.spinner("Verifying: Redis, then a test event through the installed extension");
-        checks.push(await checkRedisPing(target));
-        if (!failedCheck()) checks.push(await checkExtensionDelivery(plan.settings, target));
+        try {
+          checks.push(await checkRedisPing(target, { signal }));
+          notCancelled();
+          if (!failedCheck()) checks.push(await checkExtensionDelivery(plan.settings, target, { signal }));
+          notCancelled();
+        } catch (error) {
+          spinner.clear();
+          throw error;
+        }
         const failed = failedCheck();
         if (failed) {
           spinner.fail(failed.message);
           throw new Error(failed.message);
         }
         spinner.stop("Verified");
-        for (const check of checks) ctx.output.success(check.message);
+        ctx.output.success(checks.map((check) => check.message).join("\n"));
       },
     });
     results = applied.results;
     report.changed = applied.changed;
-    ctx.output.success(summarizeResults(results));
+    const takenBack = results.filter((r) => r.outcome === "removed" || r.outcome === "restored");
+    if (takenBack.length) ctx.output.success(summarizeResults(takenBack));
     report.applied = results.map((r) => ({ description: r.step.description, target: stepTarget(r.step, ctx.env), outcome: r.outcome }));
   } catch (error) {
+    const kept = redisInstallRan ? ` ${REDIS_INSTALL_KEPT}` : "";
+    if (error instanceof InstallCancelledError) {
+      if (kept) ctx.output.warn(kept.trim());
+      throw error;
+    }
     if (error instanceof ApplyError) {
       const rollback = error.rollbackProblems.length
         ? ` Rolling back left problems: ${error.rollbackProblems.join("; ")}`
-        : " Every change was rolled back.";
-      return fail(EXIT_FAILED, `${error.message.replace(/\.$/, "")}.${rollback}`, error.fix ?? failedCheck()?.fix);
+        : redisInstallRan
+          ? " Every other change was rolled back."
+          : " Every change was rolled back.";
+      return fail(EXIT_FAILED, `${error.message.replace(/\.$/, "")}.${rollback}${kept}`, error.fix ?? failedCheck()?.fix ?? fixForStep(error.step));
     }
     throw error;
   }
 
   const spinner = ctx.output.spinner(`Looking for a live pi session on "${plan.settings.sessionId}"`);
-  const live = await checkLiveSession(plan.settings, target);
+  const live = await checkLiveSession(plan.settings, target, signal ? { signal } : {});
   checks.push(live);
-  if (live.status === "fail") return fail(EXIT_FAILED, live.message, live.fix);
-  spinner.stop(live.message);
+  if (signal?.aborted) {
+    spinner.clear();
+    report.error = { message: "setup was interrupted after the install was complete; it stays installed (gateway-setup uninstall removes it)" };
+    return finish(EXIT_CANCELLED);
+  }
+  if (live.status === "fail") {
+    spinner.clear();
+    return fail(EXIT_FAILED, live.message, live.fix);
+  }
+  if (live.status === "warn") {
+    spinner.clear();
+    ctx.output.warn(live.fix ? `${live.message}\n→ ${live.fix}` : live.message);
+  } else spinner.stop(live.message);
 
   if (!report.changed) ctx.output.success("Everything was already installed with these settings; nothing changed.");
-  const { prefix, sessionId, extensionDir } = plan.settings;
-  ctx.output.note(
-    [
-      `Extension: ${displayPath(extensionDir, ctx.env)}`,
-      ...(plan.settings.service
-        ? [
-            `The central pi session runs in tmux: tmux attach -t ${plan.settings.service.tmuxSession}`,
-            ...plan.notes.map((note) => `Note: ${note}`),
-            "Any script can reach it:",
-          ]
-        : ["Start pi (or /reload a running one); then any script can reach it:"]),
-      "",
-      `  redis-cli LPUSH ${prefix}:events:${sessionId} \\`,
-      `    '{"id":"job-1","type":"job.done","source":"cron","payload":{},"ts":1}'`,
-      `  redis-cli PUBLISH ${prefix}:notify:${sessionId} job-1`,
-      "",
-      "Health: gateway-setup doctor    Remove: gateway-setup uninstall",
-    ].join("\n"),
-    "Installed",
-  );
+  ctx.output.note(installedNote(plan, ctx.env), "Installed");
   return finish(EXIT_OK);
+}
+
+export const REDIS_INSTALL_KEPT =
+  "Redis packages installed and services started by this run are not rolled back (remove them with your package manager if you do not want them).";
+
+function fixForStep(step: PlanStep | undefined): string | undefined {
+  if (step?.kind === "command" && step.argv[0] === "npm") return "check your network / npm registry, then run gateway-setup again";
+  return undefined;
+}
+
+function installedNote(plan: Plan, env: Env): string {
+  const { prefix, sessionId, extensionDir, redisUrl, redisPasswordSet, stateDir } = plan.settings;
+  const cli = redisUrl === DEFAULT_REDIS_URL ? "redis-cli" : `redis-cli -u ${redisUrl}`;
+  return [
+    `Extension: ${displayPath(extensionDir, env)}`,
+    ...(plan.settings.service
+      ? [
+          `The central pi session runs in tmux: tmux attach -t ${plan.settings.service.tmuxSession}`,
+          ...plan.notes.map((note) => `Note: ${note}`),
+          "Any script can reach it:",
+        ]
+      : ["Start pi (or /reload a running one); then any script can reach it:"]),
+    "",
+    ...(redisPasswordSet ? [`  set -a; . ${displayPath(secretsFilePath(stateDir), env)}; set +a   # REDISCLI_AUTH`] : []),
+    "  ts=$(date +%s000)",
+    `  ${cli} LPUSH ${prefix}:events:${sessionId} \\`,
+    `    '{"id":"job-'$ts'","type":"job.done",`,
+    `      "source":"cron","payload":{},"ts":'$ts'}'`,
+    `  ${cli} PUBLISH ${prefix}:notify:${sessionId} job-$ts`,
+    "",
+    "Health: gateway-setup doctor    Remove: gateway-setup uninstall",
+  ].join("\n");
 }
 
 function closingLine(code: number, report: SetupReport): string {
   if (code === EXIT_OK) return report.dryRun ? "Dry run: nothing was changed." : "Done.";
-  if (code === EXIT_CANCELLED) return "Nothing was changed.";
+  if (code === EXIT_CANCELLED) return sentence(report.error?.message ?? "cancelled");
   return report.applied ? "Installed, but not verified end to end: see above." : "Nothing was installed.";
+}
+
+function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
 }
 
 function summarizeResults(results: StepResult[]): string {
@@ -244,13 +326,15 @@ function stepTarget(step: PlanStep, env: Env): string {
   return "path" in step ? displayPath(step.path, env) : step.kind === "command" ? step.argv.join(" ") : step.description;
 }
 
-async function waitForRedis(target: RedisTarget, timeoutMs: number): Promise<void> {
+async function waitForRedis(target: RedisTarget, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: RedisProbe;
   do {
-    last = await probeRedis(target, 1000);
+    last = await probeRedis(target, 1000, signal);
     if (last.status === "ok") return;
-    await new Promise((r) => setTimeout(r, 300));
-  } while (Date.now() < deadline);
+    if (signal?.aborted) throw new InstallCancelledError();
+    await pause(300, signal).catch(() => {});
+  } while (Date.now() < deadline && !signal?.aborted);
+  if (signal?.aborted) throw new InstallCancelledError();
   throw new Error(last.message);
 }

@@ -1,59 +1,101 @@
 // The last step of every setup: Redis answers, the installed extension delivers an event as pi
 // would load it, and a live session (if any) acknowledges a smoke event.
+import type { Redis } from "ioredis";
 import { probeRedis, openRedis } from "../components/redis/probe.ts";
 import type { RedisTarget } from "../components/redis/url.ts";
-import { createEvent } from "../protocol/event.ts";
-import { aliveKey } from "../protocol/keys.ts";
+import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
+import { aliveKey, sessionKeys } from "../protocol/keys.ts";
 import { pushToSession } from "../protocol/push.ts";
 import type { PlanSettings } from "../plan/plan.ts";
-import type { Finding } from "../doctor/finding.ts";
+import { fail, ok, skip, warn, type Finding } from "../doctor/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
 
 export type VerificationCheck = Finding;
 
-export async function checkRedisPing(target: RedisTarget): Promise<VerificationCheck> {
-  const probe = await probeRedis(target);
-  return probe.status === "ok"
-    ? { id: "redis-ping", status: "ok", message: `Redis ${probe.version ?? ""} answered PING in ${probe.latencyMs} ms`.replace("  ", " ") }
-    : { id: "redis-ping", status: "fail", message: probe.message, fix: "start Redis (or fix the URL/password), then run: gateway-setup doctor" };
+/** Every check stops early when `signal` aborts (Ctrl-C); the caller decides what that means. */
+export interface CheckOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
-export async function checkExtensionDelivery(settings: PlanSettings, target: RedisTarget): Promise<VerificationCheck> {
+export async function checkRedisPing(target: RedisTarget, { signal }: CheckOptions = {}): Promise<VerificationCheck> {
+  const probe = await probeRedis(target, 2000, signal);
+  return probe.status === "ok"
+    ? ok("redis-ping", `Redis ${probe.version ?? ""} answered PING in ${probe.latencyMs} ms`.replace("  ", " "))
+    : fail("redis-ping", probe.message, "start Redis (or fix the URL/password), then run: gateway-setup doctor");
+}
+
+export async function checkExtensionDelivery(settings: PlanSettings, target: RedisTarget, { signal, timeoutMs = 15_000 }: CheckOptions = {}): Promise<VerificationCheck> {
   const result = await verifyInstalledExtension({
     extensionDir: settings.extensionDir,
     redisUrl: target.url,
     ...(target.password ? { redisPassword: target.password } : {}),
     prefix: settings.prefix,
-    timeoutMs: 15_000,
+    timeoutMs,
+    ...(signal ? { signal } : {}),
   });
   return result.ok
-    ? { id: "extension-delivery", status: "ok", message: `the installed extension delivered test event ${result.eventId} in ${result.ms} ms` }
-    : {
-        id: "extension-delivery",
-        status: "fail",
-        message: `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
-        fix: `run: cd ${settings.extensionDir} && npm install, then: gateway-setup doctor`,
-      };
+    ? ok("extension-delivery", `the installed extension delivered a test event in ${result.ms} ms`)
+    : fail(
+        "extension-delivery",
+        `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
+        `run: cd ${settings.extensionDir} && npm install, then: gateway-setup doctor`,
+      );
 }
 
-export async function checkLiveSession(settings: PlanSettings, target: RedisTarget, timeoutMs = 30_000): Promise<VerificationCheck> {
-  const redis = await openRedis(target);
+/**
+ * A pi session live on the installed session id gets a gateway.smoke event, which the extension
+ * acknowledges without handing it to the model. A session busy in a long turn may not take it in
+ * time: that is a warning, and the event is taken back so it does not linger in the queue.
+ */
+export async function checkLiveSession(settings: PlanSettings, target: RedisTarget, { signal, timeoutMs = 30_000 }: CheckOptions = {}): Promise<VerificationCheck> {
+  const { prefix, sessionId } = settings;
+  let redis: Redis;
   try {
-    if (!(await redis.exists(aliveKey(settings.prefix, settings.sessionId)))) {
-      return { id: "live-session", status: "skip", message: `no pi session is live on "${settings.sessionId}" right now; start pi to receive events` };
+    redis = await openRedis(target);
+  } catch (error) {
+    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "start Redis (or fix the URL/password), then run: gateway-setup doctor");
+  }
+  try {
+    if (!(await redis.exists(aliveKey(prefix, sessionId)))) {
+      return skip("live-session", `no pi session is live on "${sessionId}" right now; start pi to receive events`);
     }
-    const event = createEvent({ type: "gateway.smoke", source: "gateway-setup", payload: { note: "installer check, no action needed" } });
-    await pushToSession(redis, { prefix: settings.prefix, sessionId: settings.sessionId, event });
-    const acked = await waitForSmokeAck(redis, settings.prefix, event.id, timeoutMs);
-    return acked
-      ? { id: "live-session", status: "ok", message: `the live pi session on "${settings.sessionId}" acknowledged smoke event ${event.id}` }
-      : {
-          id: "live-session",
-          status: "fail",
-          message: `a pi session is registered on "${settings.sessionId}" but did not acknowledge a smoke event within ${Math.round(timeoutMs / 1000)} s`,
-          fix: "in that pi session run /reload (or restart pi) so it loads the new extension, then: gateway-setup doctor",
-        };
+    const event = createEvent({ type: SMOKE_EVENT_TYPE, source: "gateway-setup", payload: { note: "installer check, no action needed" } });
+    await pushToSession(redis, { prefix, sessionId, event });
+    const acked = await waitForSmokeAck(redis, prefix, event.id, timeoutMs, signal).catch((error: unknown) => {
+      if (signal?.aborted) return false;
+      throw error;
+    });
+    if (acked) return ok("live-session", `the live pi session on "${sessionId}" acknowledged a smoke event`);
+    const keys = sessionKeys(prefix, sessionId);
+    const tookBack = await takeBack(redis, [keys.events, keys.processing], event);
+    if (signal?.aborted) return skip("live-session", "cancelled before the live pi session answered");
+    const seconds = Math.round(timeoutMs / 1000);
+    if (tookBack) {
+      return warn(
+        "live-session",
+        `a pi session is live on "${sessionId}" but did not acknowledge a smoke event within ${seconds} s: it is probably busy in a long turn (the event was taken back and will not reach it)`,
+        "nothing to do while pi is busy; if that session started before this install, run /reload in it (or restart pi); then: gateway-setup doctor",
+      );
+    }
+    return warn(
+      "live-session",
+      `the pi session on "${sessionId}" took a smoke event but did not acknowledge it within ${seconds} s: it probably runs an older gateway extension`,
+      "in that pi session run /reload (or restart pi) so it loads the new extension, then: gateway-setup doctor",
+    );
+  } catch (error) {
+    return fail("live-session", `looking for a live pi session on "${sessionId}" failed: ${(error as Error).message}`, "gateway-setup doctor");
   } finally {
     redis.disconnect();
   }
+}
+
+/** Removes the event from the session's lists (waiting, or held while pi is busy); true when it was there. */
+async function takeBack(redis: Redis, lists: string[], event: GatewayEvent): Promise<boolean> {
+  let removed = 0;
+  for (const list of lists) {
+    const entries = await redis.lrange(list, 0, -1);
+    for (const entry of entries.filter((raw) => raw.includes(event.id))) removed += await redis.lrem(list, 1, entry);
+  }
+  return removed > 0;
 }

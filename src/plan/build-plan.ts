@@ -2,7 +2,7 @@
 // step is still needed, never writes.
 import { join } from "node:path";
 import { planExtension } from "../components/extension/render.ts";
-import { redisInstallRecipe } from "../components/redis/install-recipe.ts";
+import { installCanServe, manualRedisHint, redisInstallRecipe } from "../components/redis/install-recipe.ts";
 import type { RedisProbe } from "../components/redis/probe.ts";
 import { planSecrets, secretsFilePath } from "../components/redis/secrets.ts";
 import { isLocalHost, parseRedisUrl } from "../components/redis/url.ts";
@@ -69,12 +69,19 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
 
 function planRedis(answers: Answers, system: SystemInfo, redis: RedisProbe): PlanStep[] {
   if (redis.status === "ok") return [];
-  if (redis.status !== "unreachable") throw new PlanError(redis.message);
   const target = parseRedisUrl(answers.redisUrl);
+  if (redis.status === "auth-required" || redis.status === "auth-failed") {
+    throw new PlanError(redis.message, `set GATEWAY_REDIS_PASSWORD to the Redis password, then run gateway-setup again`);
+  }
+  if (redis.status !== "unreachable") throw new PlanError(redis.message);
   const recipe = redisInstallRecipe(system);
-  const local = isLocalHost(target);
-  if (!local || !recipe) {
-    throw new PlanError(redis.message, local ? "install and start Redis, then run gateway-setup again" : `check that Redis runs at ${target.url}`);
+  if (!installCanServe(target) || !recipe) {
+    const fix = !isLocalHost(target)
+      ? `check that Redis runs at ${target.url}`
+      : recipe
+        ? `start the Redis you use at ${target.url}, or install one (${manualRedisHint(system)}) and run gateway-setup again with --redis-url redis://127.0.0.1:6379, where a package-manager Redis listens`
+        : "install and start Redis, then run gateway-setup again";
+    throw new PlanError(redis.message, fix);
   }
   if (!answers.installRedis) {
     throw new PlanError(

@@ -57,6 +57,18 @@ export class CommandNotFoundError extends Error {
   }
 }
 
+/** Process groups of our own (detached) children still running: they would not die with us. */
+const runningGroups = new Set<number>();
+process.once("exit", () => {
+  for (const pid of runningGroups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export async function run(binary: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const env = options.env ?? process.env;
   const resolved = which(binary, env);
@@ -76,14 +88,21 @@ export async function run(binary: string, args: string[], options: RunOptions = 
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   if (options.input !== undefined) child.stdin?.end(options.input);
-  const stop = () => {
+  const kill = (signal: NodeJS.Signals) => {
     try {
-      if (!inherit && child.pid) process.kill(-child.pid, "SIGTERM");
-      else child.kill("SIGTERM");
+      if (!inherit && child.pid) process.kill(-child.pid, signal);
+      else child.kill(signal);
     } catch {
       // already gone
     }
   };
+  // what does not stop on SIGTERM within a few seconds is killed
+  const stop = () => {
+    kill("SIGTERM");
+    setTimeout(() => kill("SIGKILL"), 3000).unref();
+  };
+  if (!inherit && child.pid) runningGroups.add(child.pid);
+  const forget = () => child.pid && runningGroups.delete(child.pid);
   let timedOut = false;
   const timer = options.timeoutMs
     ? setTimeout(() => {
@@ -96,11 +115,13 @@ export async function run(binary: string, args: string[], options: RunOptions = 
   return new Promise((resolve, reject) => {
     child.once("error", (error) => {
       clearTimeout(timer);
+      forget();
       options.signal?.removeEventListener("abort", onAbort);
       reject(error);
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);
+      forget();
       options.signal?.removeEventListener("abort", onAbort);
       resolve({ command: [binary, ...args], code, signal, stdout, stderr, timedOut });
     });
@@ -113,6 +134,16 @@ export function describeFailure(result: RunResult): string {
     : result.signal
       ? `was killed by ${result.signal}`
       : `exited with code ${result.code}`;
-  const output = (result.stderr || result.stdout).trim().split("\n").slice(-15).join("\n");
+  const output = headAndTail((result.stderr || result.stdout).trim().split("\n"));
   return `\`${result.command.join(" ")}\` ${how}${output ? `:\n${output}` : ""}`;
+}
+
+const HEAD_LINES = 8;
+const TAIL_LINES = 6;
+
+/** A tool's first lines say what went wrong (`npm error code ENOTFOUND`), its last lines where: keep both. */
+function headAndTail(lines: string[]): string {
+  if (lines.length <= HEAD_LINES + TAIL_LINES + 1) return lines.join("\n");
+  const skipped = lines.length - HEAD_LINES - TAIL_LINES;
+  return [...lines.slice(0, HEAD_LINES), `… (${skipped} more lines)`, ...lines.slice(-TAIL_LINES)].join("\n");
 }

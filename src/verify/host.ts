@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import { createJiti } from "jiti";
 import type { GatewayConfig } from "../extension/config.ts";
 import { connectRedis } from "../components/redis/probe.ts";
+import { pause } from "../platform/abort.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { createEvent } from "../protocol/event.ts";
 import { pushToSession } from "../protocol/push.ts";
@@ -119,20 +120,30 @@ export class VerificationHost {
   }
 
   /** Resolves when `predicate` holds, checked after every message, notice and status change. */
-  waitFor(predicate: () => boolean, timeoutMs: number, what = "condition"): Promise<void> {
+  waitFor(predicate: () => boolean, timeoutMs: number, what = "condition", signal?: AbortSignal): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      const timer = setTimeout(() => {
+        done();
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
+      const onAbort = () => {
+        done();
+        reject(new Error("cancelled"));
+      };
       const check = () => {
         if (!predicate()) return;
-        clearTimeout(timer);
-        this.waiters = this.waiters.filter((w) => w !== check);
+        done();
         resolve();
       };
       this.waiters.push(check);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -157,6 +168,8 @@ export interface VerifyOptions {
   redisPassword?: string;
   prefix: string;
   timeoutMs: number;
+  /** aborting stops the self-test (problem "cancelled") and cleans up */
+  signal?: AbortSignal;
 }
 
 export interface VerifyResult {
@@ -178,7 +191,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
   const event = createEvent({ type: "gateway.verify", source: "gateway-setup", payload: { note: "installer self-test" } });
   const result = (problem?: string): VerifyResult => ({ ok: !problem, sessionId, eventId: event.id, ms: Date.now() - started, ...(problem ? { problem } : {}) });
   const target = parseRedisUrl(options.redisUrl, options.redisPassword);
-  const { probe, client } = await connectRedis(target, 2000);
+  const { probe, client } = await connectRedis(target, 2000, options.signal);
   if (!client) return result("message" in probe ? probe.message : "Redis is not reachable");
   const host = new VerificationHost();
   const keys = sessionKeys(options.prefix, sessionId);
@@ -200,15 +213,16 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
       }, {}),
     );
     await host.startSession();
-    await host.waitFor(() => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning"), options.timeoutMs, "the extension to connect");
+    const connected = () => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning");
+    await host.waitFor(connected, options.timeoutMs, "the extension to connect", options.signal);
     const warning = host.notices.find((n) => n.type === "warning");
     if (warning) return result(warning.message);
     await pushToSession(client, { prefix: options.prefix, sessionId, event });
-    await host.waitFor(() => host.sent.some((m) => m.text.includes(event.id)), options.timeoutMs, `event ${event.id} to reach sendUserMessage`);
+    await host.waitFor(() => host.sent.some((m) => m.text.includes(event.id)), options.timeoutMs, `event ${event.id} to reach sendUserMessage`, options.signal);
     const deadline = Date.now() + options.timeoutMs;
     while ((await client.llen(keys.events)) + (await client.llen(keys.processing)) > 0) {
       if (Date.now() > deadline) return result(`event ${event.id} was delivered but ${keys.events} is not empty`);
-      await new Promise((r) => setTimeout(r, 20));
+      await pause(20, options.signal);
     }
     return result();
   } catch (error) {
@@ -228,11 +242,11 @@ async function cleanUpSession(redis: Redis, prefix: string, sessionId: string): 
 }
 
 /** True once a live session acknowledged the smoke event `eventId`. */
-export async function waitForSmokeAck(redis: Redis, prefix: string, eventId: string, timeoutMs: number): Promise<boolean> {
+export async function waitForSmokeAck(redis: Redis, prefix: string, eventId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await redis.exists(smokeAckKey(prefix, eventId))) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    await pause(100, signal);
   }
   return false;
 }

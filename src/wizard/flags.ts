@@ -5,7 +5,10 @@ import { assertPrefix } from "../protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
 import {
+  assertTierAvailable,
   DEFAULT_SERVICE_LABEL,
+  goalFor,
+  tierFor,
   EVENT_SOURCES,
   GOALS,
   HEARTBEAT_SOURCES,
@@ -95,5 +98,20 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
     }
     answers.serviceLabel = flags.serviceLabel;
   }
+  refuseConflicts(flags, answers);
+  // an explicit tier this version cannot install is refused before anything else runs
+  if (answers.tier) assertTierAvailable(answers.tier);
   return answers;
+}
+
+/** --tier fixes what --goal and --sessions would otherwise decide: they must agree with it. */
+function refuseConflicts(flags: SetupFlags, answers: Partial<Answers>): void {
+  const { tier, goal, sessions } = answers;
+  if (!tier) return;
+  if (goal && goalFor(tier) !== goal) {
+    throw new UsageError(`--tier ${tier} conflicts with --goal ${flags.goal} (that goal is tier ${tierFor(goal, sessions ?? "one")}); give one of them`);
+  }
+  if (sessions && (sessions === "several") !== (tier === 3)) {
+    throw new UsageError(`--tier ${tier} conflicts with --sessions ${flags.sessions} (several sessions is tier 3); give one of them`);
+  }
 }

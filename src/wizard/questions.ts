@@ -45,6 +45,8 @@ export interface AnswerDefaults {
   heartbeat: HeartbeatSource;
   /** the sources this machine can run; the wizard offers only these */
   heartbeats?: readonly HeartbeatSource[];
+  /** where each scope puts the extension, as shown to the user */
+  extensionDirs?: Record<Scope, string>;
 }
 
 export async function resolveAnswers(
@@ -106,8 +108,8 @@ export async function resolveAnswers(
           id: "scope",
           message: "Where should the pi extension be installed?",
           options: [
-            { value: "global", label: "for every project", hint: "the pi agent dir" },
-            { value: "project", label: "for this project only", hint: `${cwd}/.pi/extensions` },
+            { value: "global", label: "for every project", hint: defaults.extensionDirs?.global ?? "the pi agent dir" },
+            { value: "project", label: "for this project only", hint: defaults.extensionDirs?.project ?? `${given.projectDir ?? cwd}/.pi/extensions/gateway` },
           ],
           initialValue: "global",
         })

@@ -1,5 +1,6 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
 import type { Redis } from "ioredis";
+import { abortable, AbortedError, withDeadline } from "../../platform/abort.ts";
 import { connectionUrl, type RedisTarget } from "./url.ts";
 
 export type RedisProbe =
@@ -40,13 +41,13 @@ export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<
 }
 
 /** Connects and PINGs; on success the client stays open for the caller (who must disconnect it). */
-export async function connectRedis(target: RedisTarget, timeoutMs = 2000): Promise<{ probe: RedisProbe; client?: Redis }> {
+export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal?: AbortSignal): Promise<{ probe: RedisProbe; client?: Redis }> {
   let client: Redis | undefined;
   const started = Date.now();
   const opening = openRedis(target, timeoutMs);
   try {
-    client = await withTimeout(opening, timeoutMs + 500);
-    const pong = await client.ping();
+    client = await settle(opening, timeoutMs + 500, signal);
+    const pong = await settle(client.ping(), timeoutMs + 500, signal);
     const latencyMs = Date.now() - started;
     if (pong !== "PONG") throw new Error(`unexpected reply to PING: ${pong}`);
     const info = await client.info("server").catch(() => "");
@@ -56,12 +57,12 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000): Promi
     const cause = (client && connectionErrors.get(client)) || (error as Error);
     if (client) client.disconnect();
     else void opening.then((late) => late.disconnect(), () => {});
-    return { probe: diagnose(target, cause) };
+    return { probe: signal?.aborted ? { status: "error", message: "cancelled" } : diagnose(target, cause) };
   }
 }
 
-export async function probeRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisProbe> {
-  const { probe, client } = await connectRedis(target, timeoutMs);
+export async function probeRedis(target: RedisTarget, timeoutMs = 2000, signal?: AbortSignal): Promise<RedisProbe> {
+  const { probe, client } = await connectRedis(target, timeoutMs, signal);
   client?.disconnect();
   return probe;
 }
@@ -72,7 +73,7 @@ function diagnose(target: RedisTarget, error: Error): RedisProbe {
   if (/NOAUTH/i.test(text)) {
     return {
       status: "auth-required",
-      message: `Redis at ${where} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD or answer the password prompt.`,
+      message: `Redis at ${where} requires a password and none was given (NOAUTH).`,
     };
   }
   if (/WRONGPASS|invalid password|invalid username-password/i.test(text)) {
@@ -82,6 +83,13 @@ function diagnose(target: RedisTarget, error: Error): RedisProbe {
     return {
       status: "error",
       message: `the TLS connection to Redis at ${where} failed (${shorten(text)}). If your Redis uses a private CA, set NODE_EXTRA_CA_CERTS=/path/to/ca.pem.`,
+    };
+  }
+  if (target.tls && /ETIMEDOUT|timed out|timeout|Connection is closed|ECONNRESET|socket hang up/i.test(text)) {
+    // the port answered TCP but no TLS handshake completed: typically a plain Redis behind rediss://
+    return {
+      status: "error",
+      message: `the TLS handshake with Redis at ${where} did not complete (${shorten(text)}). If that Redis does not use TLS, use redis:// instead of rediss://.`,
     };
   }
   if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|timed out|timeout|Connection is closed/i.test(text)) {
@@ -94,14 +102,12 @@ function shorten(text: string): string {
   return text.split("\n")[0]!.slice(0, 200);
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
+/** `promise`, unless `ms` pass or `signal` aborts first. */
+async function settle<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
   try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+    return await abortable(promise, withDeadline(ms, signal));
+  } catch (error) {
+    if (error instanceof AbortedError && !signal?.aborted) throw new Error(`timed out after ${ms} ms`);
+    throw error;
   }
 }

@@ -1,0 +1,119 @@
+// Cancelling a running setup: Ctrl-C in a real terminal during a spinner, SIGTERM and a double
+// SIGINT during npm install. Every cancel rolls back and leaves no process behind.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { CLI, createSandbox, type Sandbox } from "./helpers/cli.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
+import { startTmux } from "./helpers/tmux.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A stand-in npm that records its pid and its child's, then sleeps until killed. */
+function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; pids: () => number[] } {
+  const started = join(sandbox.bin, "npm-pids");
+  sandbox.standIn("npm", `#!/bin/sh\ntrap '${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}"\nwait\n`);
+  return { started, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
+}
+
+function startSetup(sandbox: Sandbox): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, stdio: "pipe" });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
+  return { child, output: () => output, exit };
+}
+
+describe("setup cancelled by a signal", () => {
+  it("rolls back on SIGTERM during npm install, exits 130 and leaves no npm behind", async () => {
+    const sandbox = createSandbox();
+    const npm = sleepingNpm(sandbox);
+    const before = snapshotTree(sandbox.home);
+    const run = startSetup(sandbox);
+    await until(() => existsSync(npm.started), "npm to start");
+    run.child.kill("SIGTERM");
+    expect(await run.exit, run.output()).toBe(130);
+    expect(run.output()).toMatch(/cancelled; every change it made was rolled back/);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+    await until(() => !npm.pids().some(alive), "the stand-in npm and its child to be gone", 5_000);
+  });
+
+  it("a second SIGINT does not cut the rollback short", async () => {
+    const sandbox = createSandbox();
+    // npm takes a second to stop, so the second Ctrl-C arrives while the install is unwinding
+    const npm = sleepingNpm(sandbox, "sleep 1; exit 130");
+    const before = snapshotTree(sandbox.home);
+    const run = startSetup(sandbox);
+    await until(() => existsSync(npm.started), "npm to start");
+    run.child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill("SIGINT");
+    expect(await run.exit, run.output()).toBe(130);
+    expect(run.output()).toMatch(/rolling back, please wait/);
+    expect(run.output()).toMatch(/cancelled; every change it made was rolled back/);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("Ctrl-C during a spinner in a real terminal", () => {
+  it("while verifying: rolls back everything and exits 130", async () => {
+    const sandbox = createSandbox();
+    // npm "installs" an ioredis that never connects, so verification waits
+    const fake = `module.exports = { Redis: function Redis() { return new Proxy({ status: "connecting" }, { get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {}) }); } };`;
+    sandbox.standIn("npm", `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\ncat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`);
+    const before = snapshotTree(sandbox.home);
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
+    try {
+      await term.waitForText("Verifying", 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      term.sendKeys("C-c");
+      expect(await term.waitForExit(15_000)).toEqual({ status: 130, signal: null });
+      expect(term.capture({ history: true })).toMatch(/every change it made was rolled back/);
+      expect(snapshotTree(sandbox.home)).toEqual(before);
+    } finally {
+      term.kill();
+    }
+  });
+
+  it("while looking for a live pi session: exits 130 and says the install stays", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    const redis = new Redis(redisUrl);
+    await redis.set(`${prefix}:gateway:alive:main`, "a session that never answers", "EX", 120);
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--prefix", prefix, "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
+    try {
+      await term.waitForText("Looking for a live pi session", 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      term.sendKeys("C-c");
+      expect(await term.waitForExit(15_000)).toEqual({ status: 130, signal: null });
+      expect(term.capture({ history: true })).toMatch(/interrupted after the install was complete; it stays installed/);
+      expect(existsSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"))).toBe(true);
+      expect(await redis.llen(`${prefix}:events:main`)).toBe(0);
+    } finally {
+      term.kill();
+      await redis.del(`${prefix}:gateway:alive:main`);
+      redis.disconnect();
+    }
+  });
+});
