@@ -30,7 +30,8 @@ describe("tier 2 end to end", () => {
   it("keeps a central session fed with heartbeats, and the watchdog speaks up when they stop", async () => {
     const cli = createSandbox();
     const launchctlLog = join(cli.bin, "launchctl.log");
-    cli.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(launchctlLog)}\nexit 0\n`);
+    // as launchd answers for a job it runs: `print` shows its state
+    cli.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(launchctlLog)}\n[ "$1" = print ] && echo "	state = running"\nexit 0\n`);
     const pi = createPiSandbox();
     const prefix = randomPrefix();
     const env = { ...cli.env, PATH: `${cli.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: pi.agentDir };
