@@ -206,6 +206,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
         // the self-test consumes its own throw-away queue whatever role this process has
         mode: "single",
         heartbeat: undefined,
+        announceDefault: false,
         sessionId,
         redisUrl: options.redisUrl,
         ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),
@@ -229,15 +230,15 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
     return result((error as Error).message);
   } finally {
     await host.shutdown().catch(() => {});
-    await cleanUpSession(client, options.prefix, sessionId).catch(() => {});
+    await cleanUpSession(client, options.prefix, sessionId, event.id).catch(() => {});
     client.disconnect();
   }
 }
 
-async function cleanUpSession(redis: Redis, prefix: string, sessionId: string): Promise<void> {
+/** Deletes the throw-away session's keys by name (no KEYS scan: it blocks a large Redis, and managed ones forbid it). */
+async function cleanUpSession(redis: Redis, prefix: string, sessionId: string, eventId: string): Promise<void> {
   const keys = sessionKeys(prefix, sessionId);
-  const seen = await redis.keys(`${keys.seenPrefix}*`);
-  await redis.del(keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), ...seen);
+  await redis.del(keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), keys.seenPrefix + eventId);
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
 }
 
