@@ -400,6 +400,24 @@ describe("gateway extension", () => {
     }
   });
 
+  it("a satellite that quits with events still queued hands them to the session that consumes in its place", async () => {
+    const prefix = randomPrefix();
+    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "multi" }));
+    const host = new VerificationHost();
+    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000 }, {}));
+    host.autoTurn = false;
+    await host.emit("agent_start", {}); // busy until it quits, so nothing is drained
+    await host.startSession();
+    await host.waitFor(() => listening(host), 10_000, "listening");
+    const satellite = `pid-${process.pid}`;
+    await redis.set(defaultSessionKey(prefix), "gateway");
+    await pushToSession(redis, { prefix, sessionId: satellite, event: createEvent({ id: "left-behind", type: "job.done", source: "s", originSession: satellite }) });
+    await host.shutdown();
+    expect(await redis.llen(sessionKeys(prefix, satellite).events)).toBe(0);
+    expect((await redis.lrange(sessionKeys(prefix, "gateway").events, 0, -1)).map((raw) => JSON.parse(raw).id)).toEqual(["left-behind"]);
+    expect(host.sent).toEqual([]);
+  });
+
   it("leaves nothing open after session_shutdown: the process exits by itself", async () => {
     const prefix = randomPrefix();
     const dir = createExtensionDir({ prefix, redisUrl });

@@ -30,6 +30,7 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     const { heartbeat, ...rest } = settings;
     const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) }, env, {
       announceDefault: !role.satellite && settings.announceDefault !== false,
+      satellite: role.satellite,
     });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());

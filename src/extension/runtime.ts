@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { drainOnce, type DeadLetter } from "../protocol/drain.ts";
 import { SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
 import { defaultSessionKey, sessionKeys, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
+import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
 import { claimSession, newOwner, pruneDeadSessions, releaseSession, type AliveRecord } from "../protocol/sessions.ts";
 import { Acceptance, NotAcceptedError } from "./acceptance.ts";
 import { ENV_REDIS_PASSWORD, ENV_REDIS_URL, type GatewayConfig } from "./config.ts";
@@ -47,6 +48,8 @@ type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 type State = "stopped" | "connecting" | "listening" | "unavailable" | "auth-failed" | "no-ioredis" | "refused";
 
 export interface RuntimeOptions {
+  /** a tier-3 satellite: what it leaves queued at a clean shutdown goes to the central session */
+  satellite?: boolean;
   /**
    * this session is where events go when no central session is alive (the tier-1 `main`, the
    * central `gateway`): it says so in Redis for routing. Satellites and the installer's
@@ -143,7 +146,7 @@ export class GatewayRuntime {
     const { commands, subscriber } = this;
     this.commands = this.subscriber = undefined;
     if (commands && commands.status === "ready" && this.owner) {
-      await atMost(releaseSession(commands, this.config.prefix, this.config.sessionId, this.identity), 1000);
+      await atMost(this.release(commands), 1000);
     }
     await Promise.all([commands, subscriber].map((client) => client && closeClient(client)));
     this.state = "stopped";
@@ -314,6 +317,12 @@ export class GatewayRuntime {
         "and takes over if that session ends.",
       "error",
     );
+  }
+
+  /** Gives the session id back; a satellite's id is never used again, so its leftovers go to the central session. */
+  private async release(commands: Redis): Promise<void> {
+    const released = await releaseSession(commands, this.config.prefix, this.config.sessionId, this.identity);
+    if (released && this.options.satellite) await handOverSatelliteQueue(commands, this.config.prefix, this.config.sessionId);
   }
 
   /**
