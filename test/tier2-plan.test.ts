@@ -248,14 +248,14 @@ describe("tier 2 choices and edge cases", () => {
 
 describe("re-installing over an older tier 2", () => {
   /** a home with an older install's files: same paths, other contents */
-  function olderInstall(system: SystemInfo, oldWrapper = "#!/bin/sh\n# older wrapper, still on the default tmux server\n") {
+  function olderInstall(system: SystemInfo, { oldWrapper = "#!/bin/sh\n# older wrapper, still on the default tmux server\n", changed = (_path: string): boolean => true } = {}) {
     const olderHome = mkdtempSync(join(tmpdir(), "gw-t2older-"));
     const olderEnv = { HOME: olderHome, USER: "dev" };
     const first = buildPlan({ answers, env: olderEnv, system, redis: ok });
     for (const step of first.steps) {
       if (step.kind !== "file") continue;
       mkdirSync(dirname(step.path), { recursive: true });
-      writeFileSync(step.path, step.path.endsWith("run-central.sh") ? oldWrapper : `${step.contents}\n`);
+      writeFileSync(step.path, step.path.endsWith("run-central.sh") ? oldWrapper : changed(step.path) ? `${step.contents}\n` : step.contents);
     }
     return buildPlan({ answers: { ...answers, heartbeatEvery: "5m" }, env: olderEnv, system, redis: ok });
   }
@@ -279,15 +279,21 @@ describe("re-installing over an older tier 2", () => {
     expect(reload).toMatchObject({ argv: ["systemctl", "--user", "daemon-reload"], undoArgv: ["systemctl", "--user", "daemon-reload"], rollbackOnly: true });
   });
 
+  const kills = (plan: Plan) => plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.argv.includes("kill-session"));
+  const onDefaultServer = ["tmux", "kill-session", "-t", "=pi-gateway"];
+  const onItsOwnServer = ["tmux", "-L", "pi-gateway", "kill-session", "-t", "=pi-gateway"];
+
   it("restarts a running central pi when the extension changed, also one an older wrapper started on the default tmux server", () => {
-    const plan = olderInstall(linux);
-    const kills = plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.argv.includes("kill-session"));
-    expect(kills.map((s) => s.argv)).toEqual([
-      ["tmux", "kill-session", "-t", "=pi-gateway"],
-      ["tmux", "-L", "pi-gateway", "kill-session", "-t", "=pi-gateway"],
-    ]);
-    expect(kills.every((s) => s.mayFail)).toBe(true);
-    expect(plan.steps.at(-1)).toBe(kills[1]);
+    const plan = olderInstall(mac);
+    expect(kills(plan).map((s) => s.argv)).toEqual([onDefaultServer, onItsOwnServer]);
+    expect(kills(plan).every((s) => s.mayFail)).toBe(true);
+    expect(plan.steps.at(-1)).toBe(kills(plan)[1]);
+    // systemd restarts the changed unit and its tmux server with it: no second restart
+    expect(kills(olderInstall(linux)).map((s) => s.argv)).toEqual([onDefaultServer]);
+    // an unchanged unit is not restarted, so a changed extension needs the session ended
+    const wrapper = buildPlan({ answers, env, system: linux, redis: ok }).steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("run-central.sh"))!.contents;
+    const extensionOnly = olderInstall(linux, { oldWrapper: wrapper, changed: (path) => path.endsWith("extensions/gateway/index.ts") });
+    expect(kills(extensionOnly).map((s) => s.argv)).toEqual([onItsOwnServer]);
     // a first install has nothing to restart
     expect(buildPlan({ answers, env, system: linux, redis: ok }).steps.some((s) => s.kind === "command" && s.argv.includes("kill-session"))).toBe(false);
   });

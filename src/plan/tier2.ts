@@ -146,6 +146,8 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   const tripwireFile = (runEverySeconds: number) =>
     tripwire ? [file(tripwire.script, renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, { runEverySeconds }), 0o755, "heartbeat tripwire (watchdog layer 2)")] : [];
   const cronEntries: CrontabStep["entries"] = [];
+  /** systemd restarts the central unit when it changed, and its tmux server (in the unit's cgroup) with it */
+  let centralRestarts = false;
   if (heartbeat.source === "cron") {
     cronEntries.push({ schedule: cronSchedule(heartbeat.intervalSeconds), command: escapeForCron(heartbeatCommandLine({ ...heartbeatInput, source: "cron" })) });
   }
@@ -189,6 +191,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
         : []),
     ];
     const unitFiles = units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what));
+    centralRestarts = fileChange(unitFiles[0]!.path, unitFiles[0]!.contents, unitFiles[0]!.mode) !== "unchanged";
     steps.push(...systemdInstallSteps(component, unitFiles, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`)));
     notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
   } else {
@@ -203,7 +206,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
     required(system, "crontab", system.platform === "darwin" ? "crontab ships with macOS" : "sudo apt-get install -y cron");
     steps.push({ kind: "crontab", component: "heartbeat", description: "gateway-setup's block in your crontab", entries: cronEntries });
   }
-  const restart = restartCentralSession(settings, wrapper);
+  const restart = restartCentralSession(settings, wrapper, centralRestarts);
   steps.push(...restart.steps);
   notes.push(...restart.notes);
   return { steps, notes };
@@ -215,7 +218,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
  * everything else is in place, and the service manager starts it again with the new settings.
  * A session that an older wrapper started on the user's default tmux server is ended there too.
  */
-function restartCentralSession(settings: PlanSettings, wrapper: FileStep): { steps: CommandStep[]; notes: string[] } {
+function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restartedAnyway: boolean): { steps: CommandStep[]; notes: string[] } {
   const service = settings.service!;
   const extensionFiles = planExtension({ settings, secretsFile: settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined }).filter((step): step is FileStep => step.kind === "file");
   const changes = extensionFiles.map((step) => fileChange(step.path, step.contents, step.mode));
@@ -240,7 +243,7 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep): { ste
   return {
     steps: [
       ...(onDefaultServer ? [kill({ tmuxSession: service.tmuxSession }, "end the central pi an older install started on your default tmux server (the service starts it again on its own server)")] : []),
-      kill(service, "restart the central pi so it loads the new extension settings (the service starts it again)"),
+      ...(restartedAnyway ? [] : [kill(service, "restart the central pi so it loads the new extension settings (the service starts it again)")]),
     ],
     notes: [],
   };
