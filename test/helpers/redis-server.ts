@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron openssl (macOS: brew install redis tmux)";
+export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron openssl iproute2 (macOS: brew install redis tmux)";
 
 export function requireBinary(name: string): void {
   const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
