@@ -1,7 +1,7 @@
 // Tier 2 through the CLI on Linux: systemd user units via a recording systemctl, rollback when a
 // service command fails, and the cron + wrapper-only path with a file-backed crontab stand-in.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
@@ -55,10 +55,31 @@ echo "Linger=no"
     expect(calls(log).slice(-2)).toEqual([`systemctl --user is-active --quiet ${unit}.service`, `systemctl --user is-active --quiet ${unit}-heartbeat.timer`]);
     const logged = calls(log).length;
 
+    sandbox.standIn("tmux", `#!/bin/sh\necho "tmux $*" >> ${JSON.stringify(log)}\nexit 0\n`);
     const uninstall = await runCli(["uninstall", "--yes"], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    expect(calls(log).slice(logged).sort()).toEqual([...[`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`), "systemctl --user daemon-reload"].sort());
+    expect(calls(log).slice(logged).sort()).toEqual(
+      [
+        ...[`${unit}-heartbeat.timer`, `${unit}-tripwire.timer`, `${unit}.service`].map((u) => `systemctl --user disable --now ${u}`),
+        "systemctl --user daemon-reload",
+        // the central pi stops on its own tmux server, never the user's
+        "tmux -L pi-gateway kill-session -t =pi-gateway",
+      ].sort(),
+    );
     expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+
+  it("--service none on a machine with a systemd user manager picks cron for the heartbeat without being told", async () => {
+    const { sandbox, env } = tier2Sandbox();
+    const runtimeDir = join(sandbox.home, "run");
+    mkdirSync(join(runtimeDir, "systemd"), { recursive: true });
+    writeFileSync(join(runtimeDir, "systemd/private"), "");
+    sandbox.standIn("systemctl", "#!/bin/sh\nexit 0\n");
+    const machine = { ...env, XDG_RUNTIME_DIR: runtimeDir };
+    const planned = async (...flags: string[]) => JSON.parse((await runCli(["--tier", "2", "--dry-run", "--json", "--redis-url", redisUrl, ...flags], { env: machine })).stdout);
+    expect((await planned()).plan.settings).toMatchObject({ heartbeat: { source: "systemd" }, service: { manager: "systemd" } });
+    const report = await planned("--service", "none");
+    expect(report).toMatchObject({ ok: true, plan: { settings: { heartbeat: { source: "cron" }, service: { manager: "none" } } } });
   });
 
   it("rolls back the units it enabled when a service command fails", async () => {

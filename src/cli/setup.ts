@@ -15,9 +15,10 @@ import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
-import { defaultHeartbeatSource } from "../plan/tier2.ts";
+import { heartbeatChoices } from "../plan/tier2.ts";
+import { attachCommand } from "../components/service/wrapper.ts";
 import { planForDisplay, type Plan, type PlanStep } from "../plan/plan.ts";
-import { assertTierAvailable, HEARTBEAT_SOURCES, TierUnavailableError, type Answers } from "../wizard/answers.ts";
+import { assertTierAvailable, TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { resolveAnswers } from "../wizard/questions.ts";
@@ -84,8 +85,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
 
     const projectDir = given.projectDir ?? ctx.cwd;
     const answers = await resolveAnswers(given, prompter, ctx.cwd, {
-      heartbeat: defaultHeartbeatSource(ctx.system),
-      heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? ctx.system.serviceManager === source : true)),
+      ...heartbeatChoices(ctx.system, given.service),
       extensionDirs: {
         global: displayPath(extensionDir("global", projectDir, ctx.env), ctx.env),
         project: displayPath(extensionDir("project", projectDir, ctx.env), ctx.env),
@@ -283,7 +283,9 @@ function installedNote(plan: Plan, env: Env): string {
     `Extension: ${displayPath(extensionDir, env)}`,
     ...(plan.settings.service
       ? [
-          `The central pi session runs in tmux: tmux attach -t ${plan.settings.service.tmuxSession}`,
+          plan.settings.service.manager === "none"
+            ? `Once you start the central pi session (see the note), look at it with: ${attachCommand(plan.settings.service)}`
+            : `The central pi session runs in tmux; look at it with: ${attachCommand(plan.settings.service)}`,
           ...plan.notes.map((note) => `Note: ${note}`),
           "Any script can reach it:",
         ]

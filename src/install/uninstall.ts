@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { runtimeArtifacts } from "../plan/tier2.ts";
+import { centralTmuxArgv } from "../components/service/wrapper.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
@@ -54,7 +55,7 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
       command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}` }] : [],
     ),
     // the service manager stops the wrapper; the tmux session (and the central pi in it) goes too
-    ...(service ? [{ kind: "run" as const, argv: ["tmux", "kill-session", "-t", `=${service.tmuxSession}`], description: "stop the central pi session", mayFail: true }] : []),
+    ...(service ? [{ kind: "run" as const, argv: centralTmuxArgv(service, "kill-session", "-t", `=${service.tmuxSession}`), description: "stop the central pi session", mayFail: true }] : []),
     ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
     ...planFileRemoval(manifest.files),
     ...planCreatedPathRemoval(manifest.commands),
