@@ -269,12 +269,12 @@ describe("gateway extension", () => {
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       host.autoTurn = false;
-      // queued without PUBLISH, so the 100 ms poll claims it while writes are paused: the claim
-      // is held up in Redis until the user's turn has started
+      await host.emit("agent_start", {}); // busy: nothing drains while the event is queued and writes are paused
       await probe.lpush(keys.events, JSON.stringify(createEvent({ id: "raced", type: "t", source: "s" })));
       await probe.client("PAUSE", 10_000, "WRITE");
-      await new Promise((r) => setTimeout(r, 350));
-      await host.emit("agent_start", {});
+      await host.emit("agent_end", { messages: [] }); // the drain after the turn: its claim waits in Redis
+      await new Promise((r) => setTimeout(r, 300));
+      await host.emit("agent_start", {}); // the user's next turn starts while the claim is under way
       await probe.client("UNPAUSE"); // the claim returns into a busy pi
       await new Promise((r) => setTimeout(r, 200));
       const before = await evalCalls();
