@@ -21,6 +21,7 @@ const plan: Plan = {
     { kind: "file", component: "extension", description: "new", path: join(home, "a/new.ts"), contents: "x\n", mode: 0o644 },
     { kind: "file", component: "redis", description: "secret", path: join(home, "a/secrets.env"), contents: "PW='new-secret'\n", mode: 0o600, secret: true },
     { kind: "command", component: "extension", description: "npm", argv: ["npm", "install"], cwd: join(home, "a") },
+    { kind: "command", component: "service", description: "load", argv: ["launchctl", "bootstrap", "gui/501", join(home, "b.plist"), `--cache=${join(home, "c")}`] },
   ],
   notes: [],
   verification: ["PING"],
@@ -38,6 +39,7 @@ describe("describePlan", () => {
     expect(text).toMatch(/changed\s+~\/a\/secrets\.env \(600\)/);
     expect(text).not.toContain("secret'");
     expect(text).toMatch(/run\s+npm install\n\s+in ~\/a\n/);
+    expect(text).toContain("launchctl bootstrap gui/501 ~/b.plist --cache=~/c");
     expect(text).toContain("(password stored in a 0600 file)");
   });
 });

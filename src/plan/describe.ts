@@ -45,7 +45,7 @@ export function describeStep(step: PlanStep, env: Env): string {
         : `${status.padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
     }
     case "command":
-      return `${step.satisfied ? "done     " : "run      "} ${step.argv.join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
+      return `${step.satisfied ? "done     " : "run      "} ${step.argv.map((arg) => displayArg(arg, env)).join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
     case "redis-ready":
       return `check     ${step.description}`;
     case "dir":
@@ -118,4 +118,10 @@ function summarizeChanges(steps: PlanStep[]): string {
     counts.set(change, (counts.get(change) ?? 0) + 1);
   }
   return [...counts].map(([change, n]) => `${n} ${change}`).join(", ");
+}
+
+/** A path in a command line, or the path of a `--flag=path`, shown relative to home. */
+function displayArg(arg: string, env: Env): string {
+  const [, flag = "", value = arg] = /^(--[\w-]+=)?(.*)$/s.exec(arg) ?? [];
+  return flag + displayPath(value, env);
 }
