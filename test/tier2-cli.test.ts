@@ -181,6 +181,8 @@ describe("tier 2 with cron and no service manager", () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.plan.notes.join("\n")).toMatch(/No service manager here.*run-central\.sh/);
+    // nothing runs the central session yet, and a plain `pi` would not consume its queue
+    expect(report.verification.find((c: { id: string }) => c.id === "live-session").message).toMatch(/start the central session \(see the note below\)/);
     const crontab = readFileSync(crontabFile, "utf8");
     expect(crontab.startsWith(original)).toBe(true);
     const entries = readCronEntries(crontab)!;

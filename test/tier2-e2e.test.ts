@@ -45,6 +45,7 @@ describe("tier 2 end to end", () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.verification.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual(["redis-ping:ok", "extension-delivery:ok", "live-session:skip"]);
+    expect(report.verification[2].message).toMatch(/launchd is starting the central session/);
     const agents = join(cli.home, "Library/LaunchAgents");
     const uid = process.getuid!();
     expect(readFileSync(launchctlLog, "utf8").trim().split("\n")).toEqual(

@@ -58,7 +58,12 @@ export async function checkLiveSession(settings: PlanSettings, target: RedisTarg
   }
   try {
     if (!(await redis.exists(aliveKey(prefix, sessionId)))) {
-      return skip("live-session", `no pi session is live on "${sessionId}" right now; start pi to receive events`);
+      const next = !settings.service
+        ? "start pi to receive events"
+        : settings.service.manager === "none"
+          ? "start the central session (see the note below) to receive events"
+          : `${settings.service.manager} is starting the central session; gateway-setup doctor shows when it is up`;
+      return skip("live-session", `no pi session is live on "${sessionId}" right now; ${next}`);
     }
     const event = createEvent({ type: SMOKE_EVENT_TYPE, source: "gateway-setup", payload: { note: "installer check, no action needed" } });
     await pushToSession(redis, { prefix, sessionId, event });
