@@ -418,6 +418,33 @@ describe("gateway extension", () => {
     expect(host.sent).toEqual([]);
   });
 
+  it("the central session also takes what producers written for tier 1 push to `main`, once per id", async () => {
+    const prefix = randomPrefix();
+    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "central" }));
+    const host = new VerificationHost();
+    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 60_000 }, { GATEWAY_ROLE: "central" }));
+    await host.startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      const main = sessionKeys(prefix, "main");
+      const port = new URL(redisUrl).port;
+      const event = JSON.stringify({ id: "old-script", type: "job.done", source: "cron", payload: {}, ts: Date.now() });
+      for (const args of [["LPUSH", main.events, event], ["PUBLISH", main.notify, "x"]]) {
+        expect(spawnSync("redis-cli", ["-p", port, ...args], { encoding: "utf8" }).status).toBe(0);
+      }
+      await host.waitFor(() => deliveredIds(host).includes("old-script"), 5_000, "the event pushed to main");
+      // the same id through both ways in is still one delivery
+      await redis.lpush(main.events, event);
+      await pushToSession(redis, { prefix, sessionId: "gateway", event: JSON.parse(event) });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(deliveredIds(host)).toEqual(["old-script"]);
+      expect(await redis.llen(main.events)).toBe(0);
+      expect(await redis.llen(main.processing)).toBe(0);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
   it("leaves nothing open after session_shutdown: the process exits by itself", async () => {
     const prefix = randomPrefix();
     const dir = createExtensionDir({ prefix, redisUrl });

@@ -192,8 +192,12 @@ describe("tier 2 with cron and no service manager", () => {
     expect(ran.status, ran.stderr).toBe(0);
     const redis = new Redis(redisUrl);
     const raw = await redis.lindex(`${prefix}:events:gateway`, 0);
-    redis.disconnect();
     expect(parseEvent(raw!)).toMatchObject({ ok: true, event: { type: "cron.heartbeat", source: "cron" } });
+    // `main` is still a way in from tier 2 on: doctor watches it too
+    await redis.lpush(`${prefix}:events:main`, JSON.stringify({ id: "via-main", type: "t", source: "s", payload: {}, ts: Date.now() }));
+    redis.disconnect();
+    const queues = JSON.parse((await runCli(["doctor", "--json", "--only", "queue"], { env })).stdout);
+    expect(queues.checks[0].message).toContain(`${prefix}:events:main: 1 pending`);
 
     writeFileSync(crontabFile, original);
     const broken = JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout);

@@ -74,6 +74,16 @@ describe("tier 2 end to end", () => {
       const lastFile = join(pi.agentDir, "gateway/last-heartbeat.json");
       await expect.poll(() => existsSync(lastFile) && JSON.parse(readFileSync(lastFile, "utf8")).acknowledgedAt, { timeout: 5_000 }).toBeTruthy();
 
+      // a script written for tier 1 (LPUSH + PUBLISH to `main`) still reaches pi, now the central session
+      model.setReply("Noted.");
+      const beforeTier1Event = central.mark();
+      const port = new URL(redisUrl).port;
+      const old = JSON.stringify({ id: "tier1-script", type: "backup.done", source: "cron", payload: {}, ts: Date.now() });
+      expect(spawnSync("redis-cli", ["-p", port, "LPUSH", `${prefix}:events:main`, old]).status).toBe(0);
+      expect(spawnSync("redis-cli", ["-p", port, "PUBLISH", `${prefix}:notify:main`, "x"]).status).toBe(0);
+      expect(requestText(await model.waitForRequest("tier1-script", 20_000))).toContain("backup.done from cron");
+      await central.waitForLine((line) => line.type === "agent_end", { from: beforeTier1Event, timeoutMs: 20_000, what: "the turn for the tier-1 event" });
+
       // heartbeats stop: after twice the interval the watchdog in the central session raises its alarm
       model.setReply("I will tell the user.");
       const alarm = await model.waitForRequest("[gateway watchdog]", 20_000);

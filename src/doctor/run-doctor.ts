@@ -1,5 +1,6 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
+import { TIER1_SESSION_ID } from "../extension/config.ts";
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { join } from "node:path";
@@ -130,7 +131,9 @@ async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: b
 
 async function sessionIdsFor(manifest: Manifest, redis: Redis | undefined): Promise<string[]> {
   const registered = redis ? await redis.smembers(sessionsRegistryKey(manifest.settings.prefix)) : [];
-  return [...new Set([manifest.settings.sessionId, ...registered.filter(isValidSessionId)])];
+  // from tier 2 on, `main` is still a way in (the central session folds it into its own queue)
+  const inbox = manifest.settings.mode === "single" ? [] : [TIER1_SESSION_ID];
+  return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter(isValidSessionId)])];
 }
 
 async function withContext<T>(manifest: Manifest, env: Env, body: (ctx: DoctorContext) => Promise<T>): Promise<T> {

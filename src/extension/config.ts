@@ -51,9 +51,12 @@ export interface HeartbeatConfig {
   graceSeconds?: number;
 }
 
+/** the session id tier 1 consumes, and the way in that producers written for tier 1 use */
+export const TIER1_SESSION_ID = "main";
+
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
   mode: "single",
-  sessionId: "main",
+  sessionId: TIER1_SESSION_ID,
   prefix: "agent",
   redisUrl: "redis://127.0.0.1:6379",
   dedupeTtlSeconds: 7 * 24 * 60 * 60,

@@ -1,6 +1,6 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
-import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, KNOWN_ROLES, sessionRole, unknownRole, type GatewayConfig } from "./config.ts";
+import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, KNOWN_ROLES, sessionRole, TIER1_SESSION_ID, unknownRole, type GatewayConfig } from "./config.ts";
 import { GatewayRuntime } from "./runtime.ts";
 
 export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
@@ -31,6 +31,8 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) }, env, {
       announceDefault: !role.satellite && settings.announceDefault !== false,
       satellite: role.satellite,
+      // the tier-1 queue stays a way in: scripts that push to `main` reach the central session
+      ...(role.central ? { inboxes: [TIER1_SESSION_ID] } : {}),
     });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());

@@ -2,7 +2,7 @@
 // Nothing here blocks pi: session_start only kicks off a background connect.
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { Redis, RedisOptions } from "ioredis";
-import { drainOnce, type DeadLetter } from "../protocol/drain.ts";
+import { drainOnce, foldInbox, type DeadLetter } from "../protocol/drain.ts";
 import { SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
 import { defaultSessionKey, sessionKeys, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
@@ -48,6 +48,11 @@ type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 type State = "stopped" | "connecting" | "listening" | "unavailable" | "auth-failed" | "no-ioredis" | "refused";
 
 export interface RuntimeOptions {
+  /**
+   * other session ids whose queues this session consumes too, folded into its own: the central
+   * session takes `main`, so producers written for tier 1 keep working on every tier
+   */
+  inboxes?: string[];
   /** a tier-3 satellite: what it leaves queued at a clean shutdown goes to the central session */
   satellite?: boolean;
   /**
@@ -92,6 +97,7 @@ export class GatewayRuntime {
   /** the heartbeat handed to pi in the turn now running, until that turn ends */
   private heartbeatInTurn: LastHeartbeat | undefined;
   readonly keys: SessionKeys;
+  private readonly inboxes: SessionKeys[];
 
   constructor(
     private readonly pi: ExtensionAPI,
@@ -100,6 +106,11 @@ export class GatewayRuntime {
     private readonly options: RuntimeOptions = { announceDefault: false },
   ) {
     this.keys = sessionKeys(config.prefix, config.sessionId);
+    this.inboxes = (options.inboxes ?? []).filter((id) => id !== config.sessionId).map((id) => sessionKeys(config.prefix, id));
+  }
+
+  private get channels(): string[] {
+    return [this.keys.notify, ...this.inboxes.map((inbox) => inbox.notify)];
   }
 
   /** session_start: idempotent; may fire several times (reload/new/resume/fork). */
@@ -232,9 +243,9 @@ export class GatewayRuntime {
     const subscriber = this.subscriber;
     if (!this.owner || this.subscribed || subscriber?.status !== "ready") return;
     subscriber
-      .subscribe(this.keys.notify)
+      .subscribe(...this.channels)
       .then(() => {
-        if (!this.owner) return void subscriber.unsubscribe(this.keys.notify).catch(() => {});
+        if (!this.owner) return void subscriber.unsubscribe(...this.channels).catch(() => {});
         this.subscribed = true;
         this.showListeningWhenReady();
         this.requestDrain();
@@ -306,7 +317,7 @@ export class GatewayRuntime {
     this.owner = false;
     if (this.subscribed) {
       this.subscribed = false;
-      void this.subscriber?.unsubscribe(this.keys.notify).catch(() => {});
+      void this.subscriber?.unsubscribe(...this.channels).catch(() => {});
     }
     if (this.refused && !lostClaim) return;
     this.refused = true;
@@ -352,6 +363,7 @@ export class GatewayRuntime {
     const commands = this.commands;
     if (!commands || commands.status !== "ready") return;
     try {
+      for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys);
       const result = await drainOnce(commands, this.keys, {
         maxBatch: this.config.maxBatch,
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,

@@ -1,5 +1,6 @@
 // Answers + what the machine looks like -> the Plan. Pure: reads files only to decide whether a
 // step is still needed, never writes.
+import { TIER1_SESSION_ID } from "../extension/config.ts";
 import { join } from "node:path";
 import { planExtension } from "../components/extension/render.ts";
 import { installCanServe, manualRedisHint, redisInstallRecipe } from "../components/redis/install-recipe.ts";
@@ -18,7 +19,7 @@ import { planTier2, tier2Settings } from "./tier2.ts";
 
 export const MANIFEST_FILE_NAME = "manifest.json";
 /** tier 1: one pi session consumes the `main` queue */
-export const TIER1_SESSION_ID = "main";
+export { TIER1_SESSION_ID };
 
 export interface PlanInput {
   answers: Answers;

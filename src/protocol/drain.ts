@@ -34,6 +34,25 @@ end
 return redis.call('LRANGE', KEYS[2], 0, -1)
 `;
 
+// KEYS: the inbox's processing and events lists, then the consumer's events list. Moves
+// everything (an interrupted batch first, then pending events, oldest first) onto the consumer's
+// queue, so its drain, de-duplication and dead letters apply to them. Returns how many moved.
+const FOLD_SCRIPT = `
+local moved = 0
+for i = 1, 2 do
+  while redis.call('RPOPLPUSH', KEYS[i], KEYS[3]) do moved = moved + 1 end
+end
+return moved
+`;
+
+/**
+ * Folds another session id's queue into this consumer's, e.g. `main` into the central session:
+ * producers that push to `main` keep working whichever session consumes.
+ */
+export async function foldInbox(redis: Redis, inbox: SessionKeys, into: SessionKeys): Promise<number> {
+  return Number(await redis.eval(FOLD_SCRIPT, 3, inbox.processing, inbox.events, into.events));
+}
+
 /** at most this much raw JSON goes to pi in one message (one larger event still goes alone) */
 export const MAX_BATCH_BYTES = 256 * 1024;
 
