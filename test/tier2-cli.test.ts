@@ -166,6 +166,31 @@ describe("a failed re-install puts the older services back", () => {
   });
 });
 
+describe("a re-install that moves the heartbeat elsewhere", () => {
+  it("unloads the systemd timer it no longer needs before removing its files; uninstall then leaves home and crontab as they were", async () => {
+    const { sandbox, env, log } = tier2Sandbox();
+    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    const crontabFile = join(sandbox.bin, "crontab.txt");
+    const original = "0 3 * * * /usr/local/bin/backup\n";
+    writeFileSync(crontabFile, original);
+    sandbox.standIn("crontab", `#!/bin/sh\nF=${JSON.stringify(crontabFile)}\ncase "$1" in\n-l) cat "$F";;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`);
+    const before = snapshotTree(sandbox.home);
+    const unit = "dev.gateway-setup.pi-central";
+    const setup = (heartbeat: string) =>
+      runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", "switch", "--service", "systemd", "--heartbeat", heartbeat, "--heartbeat-every", "1m"], { env });
+    expect((await setup("systemd")).code).toBe(0);
+    const installed = calls(log).length;
+    const moved = await setup("cron");
+    expect(moved.code, moved.stdout).toBe(0);
+    expect(calls(log).slice(installed)).toContain(`systemctl --user disable --now ${unit}-heartbeat.timer`);
+    expect(existsSync(join(sandbox.home, `.config/systemd/user/${unit}-heartbeat.timer`))).toBe(false);
+    expect(readCronEntries(readFileSync(crontabFile, "utf8"))).toHaveLength(1);
+    expect((await runCli(["uninstall", "--yes"], { env })).code).toBe(0);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+    expect(readFileSync(crontabFile, "utf8")).toBe(original);
+  });
+});
+
 describe("tier 2 with cron and no service manager", () => {
   it("adds its crontab block without touching the rest, the entry lands a heartbeat, doctor --fix re-adds it, uninstall restores the crontab", async () => {
     const { sandbox, env } = tier2Sandbox();

@@ -127,7 +127,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       options.reporter?.stepFinished(result);
     }
     current = undefined;
-    const retired = retireStaleInstall(plan, previousManifest, undo, onCommit, options.env);
+    const retired = await retireStaleInstall(plan, previousManifest, undo, onCommit, options.env);
     results.push(...retired.results);
     files.push(...retired.kept);
     checkCancelled();
@@ -308,8 +308,9 @@ async function crontabStep(step: CrontabStep, env: Env, undo: Undo[]): Promise<S
  * file list, or the extension moved to another scope) are taken back, inside the transaction.
  * Files the user edited stay, and stay in the manifest so uninstall names them.
  */
-function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env): { results: StepResult[]; kept: ManifestFile[] } {
+async function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env): Promise<{ results: StepResult[]; kept: ManifestFile[] }> {
   if (!previous) return { results: [], kept: [] };
+  await unloadStaleServices(plan, previous, undo, env);
   const planned = new Set(plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : [])));
   const stale = previous.files.filter((file) => !planned.has(file.path));
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
@@ -332,6 +333,25 @@ function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Un
   const staleDirs = previous.createdDirs.filter((dir) => !plan.steps.some((step) => "path" in step && step.path.startsWith(dir + "/")));
   onCommit.push(() => removeEmptyDirs([...staleDirs, ...stale.map((f) => dirname(f.path))].sort((a, b) => a.length - b.length)));
   return { results, kept };
+}
+
+/**
+ * What the previous install loaded and this plan no longer does (a heartbeat moved from a systemd
+ * timer or launchd job to cron, say) is unloaded before its files go: a job left loaded would keep
+ * firing, and an enabled unit would leave its symlink in the home directory after uninstall. On
+ * rollback the commands run again, after the files are back.
+ */
+async function unloadStaleServices(plan: Plan, previous: Manifest, undo: Undo[], env: Env): Promise<void> {
+  const key = (argv: string[]) => argv.join("\0");
+  const planned = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? [key(step.argv)] : [])));
+  for (const command of previous.commands.filter((c) => c.undoArgv && !planned.has(key(c.argv)))) {
+    const [binary, ...args] = command.undoArgv as [string, ...string[]];
+    await run(binary, args, { env, timeoutMs: 60_000 }).catch(() => undefined); // already gone is fine
+    const [redoBinary, ...redoArgs] = command.argv as [string, ...string[]];
+    undo.push(async () => {
+      await run(redoBinary, redoArgs, { env, timeoutMs: 60_000 }).catch(() => undefined);
+    });
+  }
 }
 
 export const BACKUP_GENERATIONS = 5;
