@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { buildProgram } from "../src/cli/main.ts";
-import { CLI, createSandbox, runCli } from "./helpers/cli.ts";
+import { CLI, createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
@@ -104,9 +104,10 @@ describe("gateway-setup CLI", () => {
     const before = snapshotTree(sandbox.home);
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(1);
-    expect(result.stderr + result.stdout).toMatch(/(could not|cannot) write .*\.pi\/agent\/extensions\/gateway\//);
-    expect(result.stderr + result.stdout).toMatch(/a file stands where gateway-setup needs a directory/);
-    expect(result.stderr + result.stdout).toMatch(/Every change was rolled back/);
+    const said = runningText(result.stderr + result.stdout);
+    expect(said).toMatch(/(could not|cannot) write .*\.pi\/agent\/extensions\/gateway\//);
+    expect(said).toMatch(/a file stands where gateway-setup needs a directory/);
+    expect(said).toMatch(/Every change was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 
@@ -163,8 +164,8 @@ describe("gateway-setup CLI", () => {
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", `redis://127.0.0.1:${port}`], { env: sandbox.env });
     expect(result.code).toBe(1);
     expect(existsSync(record)).toBe(false);
-    expect(result.stdout).toMatch(new RegExp(`no Redis answered at 127.0.0.1:${port}`));
-    expect(result.stdout).toMatch(/--redis-url redis:\/\/127.0.0.1:6379, where a package-manager Redis listens/);
+    expect(runningText(result.stdout)).toMatch(new RegExp(`no Redis answered at 127.0.0.1:${port}`));
+    expect(runningText(result.stdout)).toMatch(/--redis-url redis:\/\/127.0.0.1:6379, where a package-manager Redis listens/);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 

@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { planExtension } from "../src/components/extension/render.ts";
 import { describePlan } from "../src/plan/describe.ts";
 import { planForDisplay, type FileStep, type Plan } from "../src/plan/plan.ts";
 
@@ -89,5 +90,14 @@ describe("describePlan details", () => {
     expect(text).not.toMatch(/write\s+~\/manifest\.json/);
     const changed = describePlan({ ...base, steps: [...steps, { kind: "file", component: "extension", description: "n", path: join(dir, "n.ts"), contents: "n", mode: 0o644 }] }, { HOME: dir });
     expect(changed).toMatch(/write\s+~\/manifest\.json/);
+  });
+
+  it("names every runtime file the extension gets, folder by folder", () => {
+    const runtime = planExtension({ settings: plan.settings, secretsFile: undefined }).filter((step): step is FileStep => step.kind === "file" && step.description === "extension runtime");
+    const text = describePlan({ ...plan, steps: runtime }, env);
+    expect(text).toContain(`files     ${runtime.length} runtime files under ~/.pi/agent/extensions/gateway/lib`);
+    for (const step of runtime) expect(text).toContain(basename(step.path));
+    expect(text).toMatch(/protocol\/ .*drain\.ts/);
+    expect(text).toMatch(/extension\/ .*runtime\.ts/);
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ownPackageJson } from "../src/platform/package-root.ts";
-import { CLI, createSandbox, TEST_NPM_ENV, type Sandbox } from "./helpers/cli.ts";
+import { CLI, createSandbox, runningText, TEST_NPM_ENV, type Sandbox } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const netnsWorks = spawnSync("unshare", ["--net", "sh", "-c", "ip link set lo up"]).status === 0;
@@ -75,7 +75,7 @@ describe.runIf(netnsWorks)("installing Redis when there is none", () => {
     const result = await runIsolated(["--tier", "1", "--yes"], offlineEnv(sandbox));
     expect(result.code).toBe(1);
     expect(readFileSync(record, "utf8")).toContain("apt-get install -y redis-server");
-    expect(result.stdout).toContain("Redis packages installed and services started by this run are not rolled back");
+    expect(runningText(result.stdout)).toContain("Redis packages installed and services started by this run are not rolled back");
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 });

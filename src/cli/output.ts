@@ -25,8 +25,8 @@ export interface Output {
   document(value: unknown): void;
 }
 
-/** a pipe or file has no width: lines stay whole there */
-const columns = () => (process.stdout.isTTY ? process.stdout.columns || 80 : Infinity);
+/** clack wraps a pipe or file at 80 columns too: wrapping first keeps continuation lines indented */
+const columns = () => (process.stdout.isTTY && process.stdout.columns) || 80;
 /** clack puts "│  " before a log line and "│  " + "  │" around a note's lines */
 const forLog = (text: string) => wrapText(text, columns() - 3);
 const forNote = (text: string) => wrapText(text, columns() - 6);

@@ -2,6 +2,7 @@
 import { createTwoFilesPatch } from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
 import { existsSync } from "node:fs";
+import { basename, dirname, join, relative } from "node:path";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
@@ -60,9 +61,7 @@ export function describePlan(plan: Plan, env: Env): string {
   const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
   const files = plan.steps.filter((step) => step.kind === "file" && !runtimeFiles.includes(step));
   const others = plan.steps.filter((step) => step.kind !== "file");
-  const runtimeSummary = runtimeFiles.length
-    ? [`files     ${runtimeFiles.length} runtime files under ${displayPath(s.extensionDir, env)}/lib (${summarizeChanges(runtimeFiles)})`]
-    : [];
+  const runtimeSummary = runtimeFiles.length ? describeRuntimeFiles(runtimeFiles as FileStep[], join(s.extensionDir, "lib"), env) : [];
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
       const diff = step.kind === "file" && !step.secret && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
@@ -124,4 +123,17 @@ function summarizeChanges(steps: PlanStep[]): string {
 function displayArg(arg: string, env: Env): string {
   const [, flag = "", value = arg] = /^(--[\w-]+=)?(.*)$/s.exec(arg) ?? [];
   return flag + displayPath(value, env);
+}
+
+/** The runtime sources copied into the extension, every one by name, folder by folder (no diffs: they are ours). */
+function describeRuntimeFiles(files: FileStep[], libDir: string, env: Env): string[] {
+  const byFolder = new Map<string, string[]>();
+  for (const file of files) {
+    const folder = dirname(relative(libDir, file.path));
+    byFolder.set(folder, [...(byFolder.get(folder) ?? []), basename(file.path)]);
+  }
+  return [
+    `files     ${files.length} runtime files under ${displayPath(libDir, env)} (${summarizeChanges(files)}; 644):`,
+    ...[...byFolder].map(([folder, names]) => `            ${folder}/ ${names.join(" ")}`),
+  ];
 }
