@@ -34,5 +34,15 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 /** `signal` or a deadline `ms` from now, whichever comes first. */
 export function withDeadline(ms: number, signal?: AbortSignal): AbortSignal {
   const deadline = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, deadline]) : deadline;
+  if (!signal) return deadline;
+  // AbortSignal.any would say this in one line, but needs Node 20.3; we promise any Node 20
+  const either = new AbortController();
+  for (const source of [signal, deadline]) {
+    if (source.aborted) {
+      either.abort(source.reason);
+      break;
+    }
+    source.addEventListener("abort", () => either.abort(source.reason), { once: true });
+  }
+  return either.signal;
 }
