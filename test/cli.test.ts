@@ -30,7 +30,7 @@ describe("gateway-setup CLI", () => {
     const sandbox = createSandbox();
     const result = await runCli(args, { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(result.stderr + result.stdout).toMatch(message);
+    expect(runningText(result.stderr + result.stdout)).toMatch(message);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
@@ -38,7 +38,7 @@ describe("gateway-setup CLI", () => {
     const sandbox = createSandbox();
     const result = await runCli([], { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(result.stderr + result.stdout).toMatch(/not an interactive terminal.*--yes.*--tier 1/s);
+    expect(runningText(result.stderr + result.stdout)).toMatch(/not an interactive terminal.*--yes.*--tier 1/s);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
@@ -46,7 +46,7 @@ describe("gateway-setup CLI", () => {
     const sandbox = createSandbox();
     const result = await runCli(["--tier", tier, "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(result.stderr + result.stdout).toMatch(new RegExp(`tier ${tier} .* is not available yet`));
+    expect(runningText(result.stderr + result.stdout)).toMatch(new RegExp(`tier ${tier} .* is not available yet`));
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
@@ -118,8 +118,8 @@ describe("gateway-setup CLI", () => {
     const result = await runCli(["--tier", "1", "--yes", "--no-install-redis", "--redis-url", `redis://127.0.0.1:${port}`], { env: sandbox.env });
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(result.code).toBe(1);
-    expect(result.stderr + result.stdout).toMatch(new RegExp(`no Redis answered at 127.0.0.1:${port}`));
-    expect(result.stderr + result.stdout).toMatch(/apt-get install -y redis-server|brew install redis/);
+    expect(runningText(result.stderr + result.stdout)).toMatch(new RegExp(`no Redis answered at 127.0.0.1:${port}`));
+    expect(runningText(result.stderr + result.stdout)).toMatch(/apt-get install -y redis-server|brew install redis/);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
@@ -131,7 +131,7 @@ describe("gateway-setup CLI", () => {
       const refused = await runCli(["--tier", "1", "--yes", "--redis-url", url], { env: sandbox.env });
       expect(refused.code).toBe(1);
       expect(refused.stdout.match(/requires a password.*NOAUTH/g)).toHaveLength(1);
-      expect(refused.stdout).toMatch(/→ set GATEWAY_REDIS_PASSWORD/);
+      expect(runningText(refused.stdout)).toMatch(/→ set GATEWAY_REDIS_PASSWORD/);
       expect(refused.stdout).not.toMatch(/password prompt/);
       expect(snapshotTree(sandbox.home)).toEqual({});
 
@@ -173,7 +173,7 @@ describe("gateway-setup CLI", () => {
     const sandbox = createSandbox();
     const result = await runCli(["--tier", "4", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/tier 4 .* is not available yet/);
+    expect(runningText(result.stdout)).toMatch(/tier 4 .* is not available yet/);
     expect(result.stdout).not.toMatch(/Checking Redis/);
   });
 
@@ -186,7 +186,7 @@ describe("gateway-setup CLI", () => {
     const sandbox = createSandbox();
     const result = await runCli([...args, "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(message);
+    expect(runningText(result.stdout)).toMatch(message);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
@@ -212,10 +212,10 @@ describe("gateway-setup CLI", () => {
     sandbox.standIn("npm", `#!/bin/sh\ncat >&2 <<'EOF'\nnpm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org/ioredis failed\n${noise}\nnpm error A complete log of this run can be found in: /tmp/x.log\nEOF\nexit 1\n`);
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/npm error code ENOTFOUND/);
-    expect(result.stdout).toMatch(/request to https:\/\/registry.npmjs.org\/ioredis failed/);
-    expect(result.stdout).toMatch(/A complete log of this run/);
-    expect(result.stdout).toMatch(/→ check your network \/ npm registry, then run gateway-setup again/);
+    expect(runningText(result.stdout)).toMatch(/npm error code ENOTFOUND/);
+    expect(runningText(result.stdout)).toMatch(/request to https:\/\/registry.npmjs.org\/ioredis failed/);
+    expect(runningText(result.stdout)).toMatch(/A complete log of this run/);
+    expect(runningText(result.stdout)).toMatch(/→ check your network \/ npm registry, then run gateway-setup again/);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 });

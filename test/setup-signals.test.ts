@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
-import { CLI, createSandbox, type Sandbox } from "./helpers/cli.ts";
+import { CLI, createSandbox, runningText, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { startTmux } from "./helpers/tmux.ts";
 import { snapshotTree } from "./helpers/tree.ts";
@@ -54,7 +54,7 @@ describe("setup cancelled by a signal", () => {
     await until(() => existsSync(npm.started), "npm to start");
     run.child.kill("SIGTERM");
     expect(await run.exit, run.output()).toBe(130);
-    expect(run.output()).toMatch(/cancelled; every change it made was rolled back/);
+    expect(runningText(run.output())).toMatch(/cancelled; every change it made was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
     await until(() => !npm.pids().some(alive), "the stand-in npm and its child to be gone", 5_000);
   });
@@ -70,8 +70,8 @@ describe("setup cancelled by a signal", () => {
     await new Promise((r) => setTimeout(r, 200));
     run.child.kill("SIGINT");
     expect(await run.exit, run.output()).toBe(130);
-    expect(run.output()).toMatch(/rolling back, please wait/);
-    expect(run.output()).toMatch(/cancelled; every change it made was rolled back/);
+    expect(runningText(run.output())).toMatch(/rolling back, please wait/);
+    expect(runningText(run.output())).toMatch(/cancelled; every change it made was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });

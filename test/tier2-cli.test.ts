@@ -8,7 +8,7 @@ import { describe, expect, inject, it } from "vitest";
 import { readCronEntries } from "../src/components/heartbeat/crontab-block.ts";
 import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
 import { parseEvent } from "../src/protocol/event.ts";
-import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
+import { createSandbox, REPO_ROOT, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
@@ -88,7 +88,7 @@ echo "Linger=no"
     const before = snapshotTree(sandbox.home);
     const result = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
     expect(result.code).toBe(1);
-    expect(result.stderr + result.stdout).toMatch(/could not start dev\.gateway-setup\.pi-central-tripwire\.timer.*exited with code 5[\s\S]*unit not found[\s\S]*Every change was rolled back/);
+    expect(runningText(result.stderr + result.stdout)).toMatch(/could not start dev\.gateway-setup\.pi-central-tripwire\.timer.*exited with code 5[\s\S]*unit not found[\s\S]*Every change was rolled back/);
     const undo = calls(log).slice(7);
     expect(undo).toEqual([
       "systemctl --user disable --now dev.gateway-setup.pi-central-tripwire.timer",

@@ -87,5 +87,5 @@ export function runCli(args: string[], options: { env: Record<string, string>; c
 
 /** The CLI's human output as running text: clack's gutters gone and wrapped lines joined, for matching phrases. */
 export function runningText(output: string): string {
-  return output.replace(/[│┌└◇◆●▲■→]/g, " ").replace(/\s+/g, " ");
+  return output.replace(/[│┌└◇◆●▲■]/g, " ").replace(/\s+/g, " ");
 }
