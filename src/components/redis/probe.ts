@@ -1,6 +1,6 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
 import type { Redis } from "ioredis";
-import { abortable, AbortedError, withDeadline } from "../../platform/abort.ts";
+import { withTimeout } from "../../platform/abort.ts";
 import { connectionUrl, type RedisTarget } from "./url.ts";
 
 export type RedisProbe =
@@ -46,8 +46,8 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal
   const started = Date.now();
   const opening = openRedis(target, timeoutMs);
   try {
-    client = await settle(opening, timeoutMs + 500, signal);
-    const pong = await settle(client.ping(), timeoutMs + 500, signal);
+    client = await withTimeout(opening, timeoutMs + 500, signal);
+    const pong = await withTimeout(client.ping(), timeoutMs + 500, signal);
     const latencyMs = Date.now() - started;
     if (pong !== "PONG") throw new Error(`unexpected reply to PING: ${pong}`);
     const info = await client.info("server").catch(() => "");
@@ -100,14 +100,4 @@ function diagnose(target: RedisTarget, error: Error): RedisProbe {
 
 function shorten(text: string): string {
   return text.split("\n")[0]!.slice(0, 200);
-}
-
-/** `promise`, unless `ms` pass or `signal` aborts first. */
-async function settle<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
-  try {
-    return await abortable(promise, withDeadline(ms, signal));
-  } catch (error) {
-    if (error instanceof AbortedError && !signal?.aborted) throw new Error(`timed out after ${ms} ms`);
-    throw error;
-  }
 }
