@@ -236,3 +236,17 @@ describe("tier 2 with cron and no service manager", () => {
     expect(readFileSync(crontabFile, "utf8")).toBe(original);
   });
 });
+
+describe("tier 2 when the crontab cannot be read", () => {
+  it("names the crontab in the failure, rolls back every file, and exits 1", async () => {
+    const { sandbox, env } = tier2Sandbox();
+    sandbox.standIn("crontab", `#!/bin/sh\necho "crontab: your crontab is locked" >&2\nexit 3\n`);
+    const before = snapshotTree(sandbox.home);
+    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "none", "--heartbeat", "cron"], { env });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.error.message).toMatch(/^could not update your crontab \(gateway-setup's block in your crontab\): `crontab -l` exited with code 3/);
+    expect(report.error.message).toContain("your crontab is locked");
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});

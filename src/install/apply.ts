@@ -65,6 +65,8 @@ export class ApplyError extends Error {
 function failureMessage(step: PlanStep | undefined, error: NodeJS.ErrnoException): string {
   if (!step) return error.message;
   if (step.kind === "file") return `could not write ${step.path} (${step.description}): ${error.message}`;
+  if (step.kind === "dir") return `could not create ${step.path} (${step.description}): ${error.message}`;
+  if (step.kind === "crontab") return `could not update your crontab (${step.description}): ${error.message}`;
   return `could not ${step.description}: ${error.message}`;
 }
 
