@@ -2,7 +2,7 @@
 // the real pi as the central session, heartbeats pushed by the installed heartbeat job exactly as
 // launchd would run it, HEARTBEAT.md reaching the model, and the watchdog alarm when they stop.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import plist from "plist";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -19,10 +19,19 @@ beforeAll(async () => {
 });
 afterAll(() => model.close());
 
+/** Runs a job as launchd does, appending its output to the job's log files (launchd does not create their folder). */
 function runLaunchdJob(plistPath: string): { status: number | null; stderr: string } {
-  const job = plist.parse(readFileSync(plistPath, "utf8")) as { ProgramArguments: string[]; EnvironmentVariables: Record<string, string>; WorkingDirectory: string };
+  const job = plist.parse(readFileSync(plistPath, "utf8")) as {
+    ProgramArguments: string[];
+    EnvironmentVariables: Record<string, string>;
+    WorkingDirectory: string;
+    StandardOutPath: string;
+    StandardErrorPath: string;
+  };
   const [program, ...args] = job.ProgramArguments;
   const result = spawnSync(program!, args, { env: job.EnvironmentVariables, cwd: job.WorkingDirectory, encoding: "utf8" });
+  appendFileSync(job.StandardOutPath, result.stdout);
+  appendFileSync(job.StandardErrorPath, result.stderr);
   return { status: result.status, stderr: result.stderr };
 }
 
@@ -105,6 +114,8 @@ describe("tier 2 end to end", () => {
       expect((await central.stop()).code).toBe(0);
     }
 
+    // the jobs' logs, as launchd leaves them, are the install's too: uninstall takes them along
+    expect(readdirSync(join(cli.home, "Library/Logs/pi-gateway"))).toContain(`${label}.tripwire.err.log`);
     const uninstall = await runCli(["uninstall", "--yes"], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
     const calls = readFileSync(launchctlLog, "utf8").trim().split("\n").slice(-3);

@@ -47,7 +47,7 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
     extensionDir: extensionDir(answers.scope, answers.projectDir, env),
     stateDir,
     manifestPath: join(stateDir, MANIFEST_FILE_NAME),
-    ...(central ? tier2Settings(answers, system, agentDir(env), stateDir) : {}),
+    ...(central ? tier2Settings(answers, system, env, agentDir(env), stateDir) : {}),
   };
   const steps: PlanStep[] = [...planRedis(answers, system, redis)];
   if (target.password) steps.push(planSecrets(stateDir, target.password));

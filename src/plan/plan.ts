@@ -97,6 +97,8 @@ export interface PlanSettings {
     /** the central session's own tmux server (`tmux -L <socket>`); absent: the default server (older installs) */
     tmuxSocket?: string;
     wrapperPath: string;
+    /** launchd: where the jobs' StandardOutPath/StandardErrorPath go (the logs are ours to remove) */
+    logDir?: string;
   };
 }
 

@@ -5,7 +5,7 @@ import { planExtension } from "../components/extension/render.ts";
 import { renderChecklist, renderInngestHeartbeat } from "../components/heartbeat/checklist.ts";
 import { heartbeatCommandLine, escapeForCron, heartbeatScript } from "../components/heartbeat/command.ts";
 import { cronSchedule, IntervalError, nearestCronSchedule, nearestCronSeconds, parseInterval } from "../components/heartbeat/interval.ts";
-import { launchAgentsDir, launchdInstallSteps, renderLaunchdPlist } from "../components/service/launchd.ts";
+import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, launchdLogFiles, renderLaunchdPlist } from "../components/service/launchd.ts";
 import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "../components/service/systemd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv, DEFAULT_TMUX_SESSION, renderWrapper, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
 import { renderTripwire, tripwirePaths } from "../components/watchdog/tripwire.ts";
@@ -25,10 +25,14 @@ type ServiceManager = SystemInfo["serviceManager"];
 
 /** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
 export function runtimeArtifacts(settings: PlanSettings): string[] {
-  const central = settings.service ? [centralLogPath(settings.stateDir)] : [];
-  if (!settings.heartbeat) return central;
+  const service = settings.service;
+  const central = service ? [centralLogPath(settings.stateDir)] : [];
+  const launchdLogs = service?.logDir
+    ? Object.values(launchdJobLabels(service.name)).flatMap((label) => Object.values(launchdLogFiles(service.logDir!, label)))
+    : [];
+  if (!settings.heartbeat) return [...central, ...launchdLogs];
   const tripwire = tripwirePaths(settings.stateDir);
-  return [...central, settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log, tripwire.lastRun];
+  return [...central, ...launchdLogs, settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log, tripwire.lastRun];
 }
 
 /** The heartbeat source that goes with a service manager: its own scheduler, else cron. */
@@ -46,7 +50,7 @@ export function heartbeatChoices(system: SystemInfo, service?: Answers["service"
 }
 
 /** The tier-2 parts of the settings, validated against this machine. */
-export function tier2Settings(answers: Answers, system: SystemInfo, agentDir: string, stateDir: string): Pick<PlanSettings, "heartbeat" | "service"> {
+export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, agentDir: string, stateDir: string): Pick<PlanSettings, "heartbeat" | "service"> {
   let intervalSeconds: number;
   try {
     intervalSeconds = parseInterval(answers.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY);
@@ -79,6 +83,7 @@ export function tier2Settings(answers: Answers, system: SystemInfo, agentDir: st
       tmuxSession: DEFAULT_TMUX_SESSION,
       tmuxSocket: TMUX_SOCKET,
       wrapperPath: wrapperPath(stateDir),
+      ...(manager === "launchd" ? { logDir: launchdLogDir(homeDir(env)) } : {}),
     },
   };
 }
@@ -159,19 +164,21 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
 
   if (service.manager === "launchd") {
     steps.push(...tripwireFile(heartbeat.intervalSeconds));
-    const logDir = join(home, "Library", "Logs", "pi-gateway");
+    const logDir = service.logDir ?? launchdLogDir(home);
+    // before any job is loaded: launchd does not create the folder of a job's log files
+    steps.push({ kind: "dir", component, description: "launchd log folder", path: logDir });
     const agents = launchAgentsDir(home);
+    const labels = launchdJobLabels(service.name);
     const jobs = [
-      { label: service.name, programArguments: ["/bin/sh", service.wrapperPath], keepAlive: true, what: "central pi session (launchd)" },
-      ...(heartbeat.source === "launchd" ? [{ label: `${service.name}.heartbeat`, programArguments: ["/bin/sh", "-c", heartbeatShell], startInterval: heartbeat.intervalSeconds, what: "heartbeat (launchd StartInterval)" }] : []),
-      ...(tripwire ? [{ label: `${service.name}.tripwire`, programArguments: ["/bin/sh", tripwire.script], startInterval: heartbeat.intervalSeconds, what: "tripwire schedule (launchd)" }] : []),
+      { label: labels.central, programArguments: ["/bin/sh", service.wrapperPath], keepAlive: true, what: "central pi session (launchd)" },
+      ...(heartbeat.source === "launchd" ? [{ label: labels.heartbeat, programArguments: ["/bin/sh", "-c", heartbeatShell], startInterval: heartbeat.intervalSeconds, what: "heartbeat (launchd StartInterval)" }] : []),
+      ...(tripwire ? [{ label: labels.tripwire, programArguments: ["/bin/sh", tripwire.script], startInterval: heartbeat.intervalSeconds, what: "tripwire schedule (launchd)" }] : []),
     ];
     for (const job of jobs) {
       const plistPath = join(agents, `${job.label}.plist`);
       const contents = renderLaunchdPlist({ label: job.label, programArguments: job.programArguments, environment: serviceEnv, workingDirectory: home, logDir, ...(job.keepAlive ? { keepAlive: true } : {}), ...(job.startInterval ? { startInterval: job.startInterval } : {}) });
       steps.push(...launchdInstallSteps(component, system.uid, job.label, file(plistPath, contents, 0o644, job.what)));
     }
-    steps.push({ kind: "dir", component, description: "launchd log folder", path: logDir });
   } else if (service.manager === "systemd") {
     steps.push(...tripwireFile(heartbeat.intervalSeconds));
     const dir = systemdUserDir(home, env);

@@ -14,7 +14,7 @@ import { shellQuote } from "../../platform/shell.ts";
 import { readCronEntries } from "../heartbeat/crontab-block.ts";
 import { formatInterval } from "../heartbeat/interval.ts";
 import { tripwirePaths } from "../watchdog/tripwire.ts";
-import { launchAgentsDir } from "./launchd.ts";
+import { launchAgentsDir, launchdJobLabels } from "./launchd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv } from "./wrapper.ts";
 
 type Service = NonNullable<Manifest["settings"]["service"]>;
@@ -38,7 +38,7 @@ const succeeds = async (argv: string[], env: Env) => (await runQuietly(argv, env
 function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: string } {
   const service = manifest.settings.service!;
   if (service.manager === "none") return {};
-  const [heartbeat, tripwire] = service.manager === "launchd" ? [`${service.name}.heartbeat`, `${service.name}.tripwire`] : [`${service.name}-heartbeat.timer`, `${service.name}-tripwire.timer`];
+  const { heartbeat, tripwire } = service.manager === "launchd" ? launchdJobLabels(service.name) : { heartbeat: `${service.name}-heartbeat.timer`, tripwire: `${service.name}-tripwire.timer` };
   return {
     ...(manifest.settings.heartbeat?.source === service.manager ? { heartbeat } : {}),
     ...(watchdogOn(manifest.settings) ? { tripwire } : {}),

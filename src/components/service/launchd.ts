@@ -22,14 +22,28 @@ export function launchAgentsDir(home: string): string {
   return join(home, "Library", "LaunchAgents");
 }
 
+/** ~/Library/Logs/pi-gateway: the jobs' stdout and stderr */
+export function launchdLogDir(home: string): string {
+  return join(home, "Library", "Logs", "pi-gateway");
+}
+
+/** The labels of the jobs an install may load for a central service called `name`. */
+export function launchdJobLabels(name: string): { central: string; heartbeat: string; tripwire: string } {
+  return { central: name, heartbeat: `${name}.heartbeat`, tripwire: `${name}.tripwire` };
+}
+
+export function launchdLogFiles(logDir: string, label: string): { out: string; err: string } {
+  return { out: join(logDir, `${label}.out.log`), err: join(logDir, `${label}.err.log`) };
+}
+
 export function renderLaunchdPlist(job: LaunchdJob): string {
   const dict: Record<string, plist.PlistValue> = {
     Label: job.label,
     ProgramArguments: job.programArguments,
     EnvironmentVariables: job.environment,
     WorkingDirectory: job.workingDirectory,
-    StandardOutPath: join(job.logDir, `${job.label}.out.log`),
-    StandardErrorPath: join(job.logDir, `${job.label}.err.log`),
+    StandardOutPath: launchdLogFiles(job.logDir, job.label).out,
+    StandardErrorPath: launchdLogFiles(job.logDir, job.label).err,
     ProcessType: job.keepAlive ? "Interactive" : "Background",
   };
   if (job.keepAlive) {
