@@ -56,6 +56,14 @@ describe("doctor on tier 2 (launchd)", () => {
     });
   });
 
+  it("listener: with nobody on the central queue, the fix starts the central session, not a plain pi", async () => {
+    expect(await doctor("listener")).toMatchObject({
+      status: "warn",
+      message: expect.stringMatching(/no pi session is listening on .*:notify:gateway/),
+      fix: `start the central session, which consumes them (a pi you start by hand does not): launchctl kickstart -k gui/${uid}/${label}`,
+    });
+  });
+
   it("tripwire: the script and its schedule", async () => {
     launchctl({ ".tripwire": { code: 0 } });
     expect(await doctor("tripwire")).toMatchObject({ status: "ok" });

@@ -5,6 +5,7 @@ import type { DoctorCheck } from "../../doctor/check.ts";
 import { parseEvent } from "../../protocol/event.ts";
 import { sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
 import { deadSessions, pruneDeadSessions } from "../../protocol/sessions.ts";
+import { consumerStartFix } from "../service/check.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
 export const QUEUE_AGE_FAIL_MS = 60 * 60_000;
@@ -20,7 +21,7 @@ export const listenerCheck: DoctorCheck = {
     return warn(
       "listener",
       `no pi session is listening on ${silent.join(", ")}; events wait in the queue until one starts`,
-      "start pi (the gateway extension loads with it), or run /reload in a running pi",
+      consumerStartFix(manifest),
     );
   },
 };
@@ -43,7 +44,7 @@ export const queueCheck: DoctorCheck = {
     }
     const message = lines.join("; ");
     if (worst === "ok") return ok("queue", message);
-    const fix = "start pi (or /reload it) so the gateway drains the queue; gateway-setup doctor shows whether it listens";
+    const fix = consumerStartFix(manifest);
     return worst === "fail" ? fail("queue", `${message} (older than ${QUEUE_AGE_FAIL_MS / 60_000} min)`, fix) : warn("queue", message, fix);
   },
 };

@@ -106,6 +106,13 @@ function restartFix(service: Service): string {
   return startByHand(service.wrapperPath);
 }
 
+/** What gets the consumer of the installed queues going: pi itself on tier 1, the central session from tier 2 on. */
+export function consumerStartFix(manifest: Manifest): string {
+  const service = manifest.settings.service;
+  if (!service) return "start pi (the gateway extension loads with it), or run /reload in a running pi";
+  return `start the central session, which consumes them (a pi you start by hand does not): ${restartFix(service)}`;
+}
+
 export const tmuxCheck: DoctorCheck = {
   id: "tmux",
   applies: isTier2,
