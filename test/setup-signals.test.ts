@@ -117,3 +117,23 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     }
   });
 });
+
+describe("a reader that goes away", () => {
+  it("`gateway-setup --yes | head -3`: the install runs to the end (manifest written, exit 0), and uninstall too", async () => {
+    const sandbox = createSandbox();
+    const before = snapshotTree(sandbox.home);
+    const closeAfterFirstLines = (args: string[]) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args], { env: sandbox.env, cwd: sandbox.home, stdio: ["ignore", "pipe", "pipe"] });
+        // as `head` does: read a little, then close the pipe while the CLI still has things to say
+        child.stdout!.once("data", () => child.stdout!.destroy());
+        child.stderr!.once("data", () => child.stderr!.destroy());
+        child.once("close", resolve);
+      });
+    expect(await closeAfterFirstLines(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix()])).toBe(0);
+    expect(existsSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"))).toBe(true);
+    expect(existsSync(join(sandbox.home, ".pi/agent/extensions/gateway/node_modules/ioredis"))).toBe(true);
+    expect(await closeAfterFirstLines(["uninstall", "--yes"])).toBe(0);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});

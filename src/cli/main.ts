@@ -103,6 +103,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  keepWorkingWhenOutputCloses();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -117,7 +118,18 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-
+/**
+ * A reader that goes away (`gateway-setup --yes | head -3`, a closed terminal pipe) must not stop
+ * an install halfway with an unhandled EPIPE: what is left to say is dropped, the work (and, if it
+ * fails, its rollback) runs to the end, and the exit code still tells how it went.
+ */
+function keepWorkingWhenOutputCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+  }
+}
 
 /** `gateway-setup --json --bogus`: a script reading stdout still gets one setup report. */
 function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
