@@ -65,7 +65,8 @@ describe("doctor", () => {
       const report = await runDoctor({ env, only: ["queue", "dead-letters", "sessions"] });
       expect(statusOf(report)).toEqual({ queue: "fail", "dead-letters": "warn", sessions: "warn" });
       expect(report.checks[0]!.message).toContain(`${keys.events}: 1 pending`);
-      expect(report.checks[1]!.fix).toContain(`redis-cli LRANGE ${keys.deadLetter} 0 -1`);
+      // aimed at the installed Redis (the test's is not on 6379)
+      expect(report.checks[1]!.fix).toContain(`redis-cli -u ${redisUrl} LRANGE ${keys.deadLetter} 0 -1`);
       expect(report.checks[2]!.message).toContain("pid-999999");
 
       await redis.set(aliveKey(prefix, "pid-1"), "{}", "EX", 60);

@@ -3,8 +3,7 @@
 import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
 import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
-import { DEFAULT_REDIS_URL } from "../wizard/answers.ts";
-import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
 import { readSecretsFile } from "../extension/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
@@ -278,7 +277,7 @@ function fixForStep(step: PlanStep | undefined): string | undefined {
 
 function installedNote(plan: Plan, env: Env): string {
   const { prefix, sessionId, extensionDir, redisUrl, redisPasswordSet, stateDir } = plan.settings;
-  const cli = redisUrl === DEFAULT_REDIS_URL ? "redis-cli" : `redis-cli -u ${redisUrl}`;
+  const cli = redisCliFor(redisUrl);
   return [
     `Extension: ${displayPath(extensionDir, env)}`,
     ...(plan.settings.service

@@ -3,6 +3,7 @@ import * as clack from "@clack/prompts";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
+import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { ManifestError, type Manifest } from "../install/manifest.ts";
@@ -108,7 +109,7 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
   if (report.error) return EXIT_FAILED;
   const kept = plan.steps.filter((s) => s.kind === "keep-file");
   say(kept.length ? `Uninstalled. Kept ${kept.length} file(s) (listed above).` : "Uninstalled.");
-  if (unpurged) say(`The queues in Redis were NOT purged (Redis did not answer); once it runs: redis-cli DEL ${settingsKeys(plan.manifest)}`);
+  if (unpurged) say(`The queues in Redis were NOT purged (Redis did not answer); once it runs: ${redisCliFor(plan.manifest.settings.redisUrl)} DEL ${settingsKeys(plan.manifest)}`);
   return unpurged ? EXIT_FAILED : EXIT_OK;
 }
 

@@ -5,6 +5,7 @@ import type { DoctorCheck } from "../../doctor/check.ts";
 import { parseEvent } from "../../protocol/event.ts";
 import { sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
 import { deadSessions, pruneDeadSessions } from "../../protocol/sessions.ts";
+import { redisCliFor } from "../redis/url.ts";
 import { consumerStartFix } from "../service/check.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
@@ -61,7 +62,7 @@ export const deadLetterCheck: DoctorCheck = {
     return warn(
       "dead-letters",
       full.map((c) => `${c.key}: ${c.n} malformed event(s)`).join("; "),
-      `inspect: redis-cli LRANGE ${full[0]!.key} 0 -1; clear: redis-cli DEL ${full.map((c) => c.key).join(" ")}`,
+      `inspect: ${redisCliFor(manifest.settings.redisUrl)} LRANGE ${full[0]!.key} 0 -1; clear: ${redisCliFor(manifest.settings.redisUrl)} DEL ${full.map((c) => c.key).join(" ")}`,
     );
   },
 };

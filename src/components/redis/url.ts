@@ -1,5 +1,7 @@
 // Redis URLs: validated, split into a password-free URL (safe to show and to render into files)
 // and the password (which only ever goes to a 0600 file or a child's environment).
+import { shellQuote } from "../../platform/shell.ts";
+import { DEFAULT_REDIS_URL } from "../../wizard/answers.ts";
 
 export interface RedisTarget {
   /** URL without credentials' password (user name kept) */
@@ -55,4 +57,9 @@ export function connectionUrl(target: RedisTarget): string {
 /** `redis://user:secret@host` -> `redis://user:***@host` anywhere in a text such as a command line. */
 export function redactUrlPassword(text: string): string {
   return text.replace(/(\w+:\/\/[^:@/\s]*:)[^@/\s]+@/g, "$1***@");
+}
+
+/** `redis-cli` aimed at the installed Redis, for commands we tell the user to run (its password: REDISCLI_AUTH). */
+export function redisCliFor(redisUrl: string): string {
+  return redisUrl === DEFAULT_REDIS_URL ? "redis-cli" : `redis-cli -u ${shellQuote(redisUrl)}`;
 }
