@@ -218,6 +218,19 @@ describe("gateway-setup CLI", () => {
     expect(runningText(result.stdout)).toMatch(/→ check your network \/ npm registry, then run gateway-setup again/);
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
+
+  it("an npm install that leaves no ioredis fails verification: said once, rolled back, and no advice to repair what is gone", async () => {
+    const sandbox = createSandbox();
+    sandbox.standIn("npm", "#!/bin/sh\nexit 0\n");
+    const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
+    expect(result.code).toBe(1);
+    const text = runningText(result.stdout);
+    expect(text.match(/did not deliver a test event/g)).toHaveLength(1);
+    expect(text).toMatch(/cannot load ioredis \(Cannot find module 'ioredis'\), so Redis events are not delivered\. Every change was rolled back\./);
+    expect(text).toMatch(/→ nothing of this install stays \(it was rolled back\): once the cause above is fixed, run gateway-setup again/);
+    expect(text).not.toMatch(/doctor --fix|cd .*extensions\/gateway/);
+    expect(snapshotTree(sandbox.home)).toEqual({});
+  });
 });
 
 describe("gateway-setup interrupted", () => {

@@ -72,7 +72,7 @@ function recordingOutput(lines: string[]): Output {
     note: (message, title) => void lines.push(`note ${title}: ${message}`),
     spinner: (message) => {
       lines.push(`spinner: ${message}`);
-      return { stop: say("stop"), fail: say("fail"), clear: () => {} };
+      return { stop: say("stop"), clear: () => {} };
     },
     document: () => {},
   };

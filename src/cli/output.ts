@@ -6,7 +6,6 @@ import { wrapText } from "./wrap.ts";
 
 export interface Spinner {
   stop(message: string): void;
-  fail(message: string): void;
   /** removes the spinner line: what follows says how it went */
   clear(): void;
 }
@@ -44,7 +43,7 @@ export function createHumanOutput(): Output {
     spinner: (message) => {
       if (!process.stdout.isTTY) {
         clack.log.step(forLog(message));
-        return { stop: (m) => clack.log.success(forLog(m)), fail: (m) => clack.log.error(forLog(m)), clear: () => {} };
+        return { stop: (m) => clack.log.success(forLog(m)), clear: () => {} };
       }
       return startSpinner(message);
     },
@@ -87,7 +86,6 @@ function startSpinner(message: string): Spinner {
   };
   return {
     stop: (m) => end(styleText("green", clack.S_STEP_SUBMIT), m),
-    fail: (m) => end(styleText("red", clack.S_STEP_ERROR), m),
     clear: () => end(),
   };
 }
@@ -103,7 +101,7 @@ export function createJsonOutput(write: (text: string) => void = (t) => process.
     warn: quiet,
     error: quiet,
     note: quiet,
-    spinner: () => ({ stop: quiet, fail: quiet, clear: quiet }),
+    spinner: () => ({ stop: quiet, clear: quiet }),
     document: (value) => write(JSON.stringify(value, null, 2) + "\n"),
   };
 }

@@ -216,7 +216,8 @@ async function applyAndVerify(
         }
         const failed = failedCheck();
         if (failed) {
-          spinner.fail(failed.message);
+          // the failure is said once, with the rollback, by the caller
+          spinner.clear();
           throw new Error(failed.message);
         }
         spinner.stop("Verified");

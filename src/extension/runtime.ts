@@ -21,6 +21,9 @@ import {
 import { formatEvents } from "./message.ts";
 import { readSecretsFile } from "./secrets.ts";
 
+/** What the extension tells a pi user to run when its install is broken (the installer's self-test drops it: it rolls back instead). */
+export const REPAIR_IN_PLACE = "Run `gateway-setup doctor --fix` (or npm install in the extension's folder).";
+
 const STATUS_KEY = "gateway";
 const ALIVE_TTL_SECONDS = 60;
 /** also how often a refused session asks again whether the id is free */
@@ -193,8 +196,7 @@ export class GatewayRuntime {
     } catch (error) {
       this.setState("no-ioredis");
       this.notify(
-        `gateway: cannot load ioredis (${(error as Error).message.split("\n")[0]}), so Redis events are not delivered. ` +
-          "Run `gateway-setup doctor --fix` (or npm install in the extension's folder).",
+        `gateway: cannot load ioredis (${(error as Error).message.split("\n")[0]}), so Redis events are not delivered. ${REPAIR_IN_PLACE}`,
         "warning",
       );
       return;

@@ -22,7 +22,7 @@ export async function checkRedisPing(target: RedisTarget, { signal }: CheckOptio
   const probe = await probeRedis(target, 2000, signal);
   return probe.status === "ok"
     ? ok("redis-ping", `Redis ${probe.version ?? ""} answered PING in ${probe.latencyMs} ms`.replace("  ", " "))
-    : fail("redis-ping", probe.message, "start Redis (or fix the URL/password), then run: gateway-setup doctor");
+    : fail("redis-ping", probe.message, "start Redis (or fix the URL/password), then run gateway-setup again");
 }
 
 export async function checkExtensionDelivery(settings: PlanSettings, target: RedisTarget, { signal, timeoutMs = 15_000 }: CheckOptions = {}): Promise<VerificationCheck> {
@@ -39,7 +39,7 @@ export async function checkExtensionDelivery(settings: PlanSettings, target: Red
     : fail(
         "extension-delivery",
         `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
-        `run: cd ${settings.extensionDir} && npm install, then: gateway-setup doctor`,
+        "nothing of this install stays (it was rolled back): once the cause above is fixed, run gateway-setup again",
       );
 }
 
@@ -54,7 +54,7 @@ export async function checkLiveSession(settings: PlanSettings, target: RedisTarg
   try {
     redis = await openRedis(target);
   } catch (error) {
-    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "start Redis (or fix the URL/password), then run: gateway-setup doctor");
+    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "start Redis (or fix the URL/password), then run gateway-setup again");
   }
   try {
     if (!(await redis.exists(aliveKey(prefix, sessionId)))) {

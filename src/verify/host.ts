@@ -12,6 +12,7 @@ import { pause } from "../platform/abort.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { createEvent } from "../protocol/event.ts";
 import { pushToSession } from "../protocol/push.ts";
+import { REPAIR_IN_PLACE } from "../extension/runtime.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey } from "../protocol/keys.ts";
 
 type Handler = (event: unknown, ctx: ExtensionContext) => unknown;
@@ -217,7 +218,8 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
     const connected = () => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning");
     await host.waitFor(connected, options.timeoutMs, "the extension to connect", options.signal);
     const warning = host.notices.find((n) => n.type === "warning");
-    if (warning) return result(warning.message);
+    // the advice to repair in place is for a pi user; the installer rolls back instead
+    if (warning) return result(warning.message.replace(REPAIR_IN_PLACE, "").trim());
     await pushToSession(client, { prefix: options.prefix, sessionId, event });
     await host.waitFor(() => host.sent.some((m) => m.text.includes(event.id)), options.timeoutMs, `event ${event.id} to reach sendUserMessage`, options.signal);
     const deadline = Date.now() + options.timeoutMs;
