@@ -146,11 +146,19 @@ describe("tier 2 on Linux", () => {
     expect(plan.notes.join("\n")).toMatch(/No service manager here.*nohup \/bin\/sh .*run-central\.sh/);
   });
 
-  it("schedules the tripwire and the Inngest cron as close to an interval cron cannot do exactly", () => {
+  it("schedules the Inngest cron and the cron tripwire at the heartbeat interval", () => {
     const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
-    const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: "7m" }, env, system: container, redis: ok });
+    const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: "6m" }, env, system: container, redis: ok });
     expect(plan.steps.find((s): s is CrontabStep => s.kind === "crontab")!.entries.map((e) => e.schedule)).toEqual(["*/6 * * * *"]);
     expect(file(plan, join(home, ".pi/agent/gateway/inngest/gateway-heartbeat.ts"))!.contents).toContain(`{ cron: "*/6 * * * *" }`);
+  });
+
+  it("refuses an Inngest interval its cron trigger cannot run exactly (the watchdogs would alarm between heartbeats)", () => {
+    for (const [every, system] of [["10s", linux], ["7m", { ...linux, serviceManager: "none" as const }], ["90m", mac]] as const) {
+      const attempt = () => buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: every }, env, system, redis: ok });
+      expect(attempt).toThrow(PlanError);
+      expect(attempt).toThrow(`an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`);
+    }
   });
 
   it("writes an Inngest function for --heartbeat inngest and runs no server", () => {

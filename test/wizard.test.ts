@@ -113,6 +113,9 @@ describe("wizard", () => {
     await expect(resolveAnswers({}, linuxOnly, "/x", { heartbeat: "cron", heartbeats: ["cron", "inngest", "none"] })).rejects.toThrow(/"launchd" is not an option/);
     const badCron = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "cron", heartbeatEvery: "7m" });
     await expect(resolveAnswers({}, badCron, "/x")).rejects.toThrow(/cron cannot run every 7m/);
+    // an Inngest cron trigger cannot run every 10 s either: the watchdogs would alarm between heartbeats
+    const badInngest = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "inngest", heartbeatEvery: "10s" });
+    await expect(resolveAnswers({}, badInngest, "/x")).rejects.toThrow(/an Inngest cron trigger cannot run every 10s/);
   });
 
   it("cancels cleanly at any prompt", async () => {

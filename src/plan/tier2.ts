@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { planExtension } from "../components/extension/render.ts";
 import { renderChecklist, renderInngestHeartbeat } from "../components/heartbeat/checklist.ts";
 import { heartbeatCommandLine, escapeForCron, heartbeatScript } from "../components/heartbeat/command.ts";
-import { cronSchedule, IntervalError, nearestCronSchedule, nearestCronSeconds, parseInterval } from "../components/heartbeat/interval.ts";
+import { cronSchedule, CRON_SCHEDULERS, IntervalError, nearestCronSchedule, nearestCronSeconds, parseInterval } from "../components/heartbeat/interval.ts";
 import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, launchdLogFiles, renderLaunchdPlist } from "../components/service/launchd.ts";
 import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "../components/service/systemd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv, DEFAULT_TMUX_SESSION, renderWrapper, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
@@ -63,9 +63,11 @@ export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, ag
   if (source === "systemd" && manager !== "systemd") {
     throw new PlanError("--heartbeat systemd needs a systemd user manager (systemctl --user), which this machine does not have", "use --heartbeat cron");
   }
-  if (source === "cron") {
+  // a cron schedule (cron's own or an Inngest cron trigger) that only approximates the interval
+  // would leave gaps longer than the watchdogs expect: they would alarm between heartbeats
+  if (source === "cron" || source === "inngest") {
     try {
-      cronSchedule(intervalSeconds);
+      cronSchedule(intervalSeconds, CRON_SCHEDULERS[source]);
     } catch (error) {
       throw new PlanError((error as Error).message);
     }
@@ -158,7 +160,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   }
   if (heartbeat.source === "inngest") {
     const inngestFile = join(settings.stateDir, "inngest", "gateway-heartbeat.ts");
-    steps.push(file(inngestFile, renderInngestHeartbeat({ cron: nearestCronSchedule(heartbeat.intervalSeconds), redisUrl: settings.redisUrl, eventsKey: keys.events, notifyKey: keys.notify }), 0o644, "Inngest heartbeat function"));
+    steps.push(file(inngestFile, renderInngestHeartbeat({ cron: cronSchedule(heartbeat.intervalSeconds, CRON_SCHEDULERS.inngest), redisUrl: settings.redisUrl, eventsKey: keys.events, notifyKey: keys.notify }), 0o644, "Inngest heartbeat function"));
     notes.push(`Serve ${inngestFile} from your Inngest app (see the comment at its top); gateway-setup runs no Inngest server.`);
   }
 

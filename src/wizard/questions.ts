@@ -1,5 +1,5 @@
 // The wizard: asks only what the flags left open, and maps the answers to a tier.
-import { cronSchedule, parseInterval } from "../components/heartbeat/interval.ts";
+import { cronSchedule, CRON_SCHEDULERS, parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import {
   AVAILABLE_TIERS,
@@ -159,7 +159,7 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
           initialValue: DEFAULT_HEARTBEAT_EVERY,
           validate: problemWith((value) => {
             const seconds = parseInterval(value);
-            if (heartbeat === "cron") cronSchedule(seconds);
+            if (heartbeat === "cron" || heartbeat === "inngest") cronSchedule(seconds, CRON_SCHEDULERS[heartbeat]);
           }),
         })
       : DEFAULT_HEARTBEAT_EVERY);

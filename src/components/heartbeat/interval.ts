@@ -18,17 +18,24 @@ export function formatInterval(seconds: number): string {
   return `${seconds}s`;
 }
 
-/** cron runs at most once a minute, on a schedule that divides the hour or the day evenly */
-export function cronSchedule(seconds: number): string {
-  const hint = "cron can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source";
-  if (seconds % 60 !== 0) throw new IntervalError(`cron cannot run every ${formatInterval(seconds)}: ${hint}`);
+/** What runs a cron schedule, as the interval errors name it. */
+export const CRON_SCHEDULERS = { cron: "cron", inngest: "an Inngest cron trigger" } as const;
+
+/**
+ * cron runs at most once a minute, on a schedule that divides the hour or the day evenly; so does
+ * an Inngest cron trigger (`scheduler` names which one the error is about)
+ */
+export function cronSchedule(seconds: number, scheduler: string = CRON_SCHEDULERS.cron): string {
+  const hint = `${scheduler} can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`;
+  const cannot = (every: string) => new IntervalError(`${scheduler} cannot run every ${every}: ${hint}`);
+  if (seconds % 60 !== 0) throw cannot(formatInterval(seconds));
   const minutes = seconds / 60;
   if (minutes < 60) {
-    if (60 % minutes !== 0) throw new IntervalError(`cron cannot run every ${minutes}m: ${hint}`);
+    if (60 % minutes !== 0) throw cannot(`${minutes}m`);
     return minutes === 1 ? "* * * * *" : `*/${minutes} * * * *`;
   }
   const hours = minutes / 60;
-  if (!Number.isInteger(hours) || 24 % hours !== 0) throw new IntervalError(`cron cannot run every ${formatInterval(seconds)}: ${hint}`);
+  if (!Number.isInteger(hours) || 24 % hours !== 0) throw cannot(formatInterval(seconds));
   return hours === 1 ? "0 * * * *" : `0 */${hours} * * *`;
 }
 
