@@ -48,7 +48,7 @@ class PiBusyError extends Error {
 }
 
 type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
-type State = "stopped" | "connecting" | "listening" | "unavailable" | "auth-failed" | "no-ioredis" | "refused";
+type State = "stopped" | "connecting" | "listening" | "unavailable" | "auth-failed" | "forbidden" | "no-ioredis" | "refused";
 
 export interface RuntimeOptions {
   /**
@@ -67,6 +67,8 @@ export interface RuntimeOptions {
 }
 
 const AUTH_ERROR = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i;
+/** an ACL user without a command or key the gateway needs: retrying does not help, the user's rights must change */
+const PERMISSION_ERROR = /NOPERM/;
 
 export class GatewayRuntime {
   private ctx: ExtensionContext | undefined;
@@ -203,16 +205,17 @@ export class GatewayRuntime {
     }
     if (this.stopped) return;
     const password = this.env[ENV_REDIS_PASSWORD] || this.config.redisPassword || readSecretsFile(this.config.secretsFile)[ENV_REDIS_PASSWORD];
+    const { url, credentials } = withoutCredentials(this.redisUrl(), password);
     const options: RedisOptions = {
-      ...(password ? { password } : {}),
+      ...credentials,
       connectTimeout: 5000,
       maxRetriesPerRequest: 2,
       retryStrategy: (times) => Math.min(200 * times, 5000),
-      ...(this.redisUrl().startsWith("rediss:") ? { tls: {} } : {}),
+      ...(url.startsWith("rediss:") ? { tls: {} } : {}),
     };
     const name = `gateway:${this.config.sessionId}`;
-    this.commands = new Redis(this.redisUrl(), { ...options, connectionName: `${name}:commands` });
-    this.subscriber = new Redis(this.redisUrl(), { ...options, connectionName: `${name}:subscriber` });
+    this.commands = new Redis(url, { ...options, connectionName: `${name}:commands` });
+    this.subscriber = new Redis(url, { ...options, connectionName: `${name}:subscriber` });
     for (const client of [this.commands, this.subscriber]) {
       client.on("error", (error: Error) => this.onRedisError(error));
     }
@@ -275,6 +278,16 @@ export class GatewayRuntime {
       this.notify(`gateway: Redis at ${this.redisUrl()} refused the password (${this.lastError}). Put the right password in ${where}, then /reload.`, "error");
       return;
     }
+    if (PERMISSION_ERROR.test(error.message)) {
+      if (this.state === "forbidden") return;
+      this.setState("forbidden");
+      this.notify(
+        `gateway: the Redis user at ${this.redisUrl()} may not do what the gateway needs (${this.lastError}). ` +
+          `It needs EVAL/EVALSHA, list, set, string and pub/sub commands on the keys and channels ${this.config.prefix}:*; grant them (ACL SETUSER), then /reload.`,
+        "error",
+      );
+      return;
+    }
     if (this.state !== "listening" && this.state !== "connecting") return;
     this.setState("unavailable");
     clearTimeout(this.outageTimer);
@@ -304,7 +317,7 @@ export class GatewayRuntime {
       this.owner = true;
       if (this.refused) this.notify(`gateway: "${this.config.sessionId}" is free again; this session receives its events now.`, "info");
       this.refused = false;
-      if (this.state === "refused" || this.state === "auth-failed") this.setState("connecting");
+      if (this.state === "refused" || this.state === "auth-failed" || this.state === "forbidden") this.setState("connecting");
       await pruneDeadSessions(commands, this.config.prefix).catch(() => []);
       this.subscribeWhenOwner();
       this.showListeningWhenReady();
@@ -503,6 +516,7 @@ export class GatewayRuntime {
       listening: `gateway: listening on ${this.config.sessionId}${this.delivered ? ` (${this.delivered} delivered)` : ""}`,
       unavailable: "gateway: Redis unavailable, retrying",
       "auth-failed": "gateway: Redis refused the password",
+      forbidden: "gateway: the Redis user lacks permissions",
       "no-ioredis": "gateway: ioredis missing",
     };
     try {
@@ -532,4 +546,23 @@ async function closeClient(client: Redis): Promise<void> {
   client.removeAllListeners("ready");
   if (client.status === "ready") await atMost(client.quit(), 1000);
   client.disconnect();
+}
+
+/**
+ * The URL without its user and password, and both as client options. ioredis lets a URL's
+ * credentials override the options, so `redis://alice@host` with the password in the options
+ * authenticated as alice with an empty password (WRONGPASS) and ACL users could never connect.
+ */
+export function withoutCredentials(redisUrl: string, password: string | undefined): { url: string; credentials: { username?: string; password?: string } } {
+  let parsed: URL;
+  try {
+    parsed = new URL(redisUrl);
+  } catch {
+    return { url: redisUrl, credentials: password ? { password } : {} };
+  }
+  const username = decodeURIComponent(parsed.username);
+  const chosenPassword = password || decodeURIComponent(parsed.password);
+  parsed.username = "";
+  parsed.password = "";
+  return { url: parsed.toString(), credentials: { ...(username ? { username } : {}), ...(chosenPassword ? { password: chosenPassword } : {}) } };
 }

@@ -215,9 +215,11 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
       }, {}),
     );
     await host.startSession();
-    const connected = () => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || host.notices.some((n) => n.type === "warning");
+    // a refused password is an error notice, an outage or a missing ioredis a warning: either ends the wait with its reason
+    const complaint = () => host.notices.find((n) => n.type === "warning" || n.type === "error");
+    const connected = () => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || complaint() !== undefined;
     await host.waitFor(connected, options.timeoutMs, "the extension to connect", options.signal);
-    const warning = host.notices.find((n) => n.type === "warning");
+    const warning = complaint();
     // the advice to repair in place is for a pi user; the installer rolls back instead
     if (warning) return result(warning.message.replace(REPAIR_IN_PLACE, "").trim());
     await pushToSession(client, { prefix: options.prefix, sessionId, event });
