@@ -1,7 +1,8 @@
 // Tier 2 through the CLI on Linux: systemd user units via a recording systemctl, rollback when a
 // service command fails, and the cron + wrapper-only path with a file-backed crontab stand-in.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
@@ -234,6 +235,18 @@ describe("tier 2 with cron and no service manager", () => {
     const uninstall = await runCli(["uninstall", "--yes"], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
     expect(readFileSync(crontabFile, "utf8")).toBe(original);
+  });
+});
+
+describe("path flags with a ~ the shell did not expand", () => {
+  it("--heartbeat-file=~/HB.md and --project-dir=~/proj mean HOME, not a folder named ~ in the working directory", async () => {
+    const { sandbox, env } = tier2Sandbox();
+    const cwd = mkdtempSync(join(tmpdir(), "gw-cwd-"));
+    const result = await runCli(["--tier", "2", "--dry-run", "--json", "--redis-url", redisUrl, "--service", "none", "--heartbeat", "inngest", "--heartbeat-file=~/HB.md", "--scope", "project", "--project-dir=~/proj"], { env, cwd });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const { settings } = JSON.parse(result.stdout).plan;
+    expect(settings.heartbeat.checklistFile).toBe(join(sandbox.home, "HB.md"));
+    expect(settings.extensionDir).toBe(join(sandbox.home, "proj/.pi/extensions/gateway"));
   });
 });
 

@@ -315,6 +315,14 @@ describe("tier 2 inputs", () => {
     expect(answersFromFlags({ heartbeatFile: "notes/HB.md" }).heartbeatFile).toBe(join(process.cwd(), "notes/HB.md"));
   });
 
+  it("expands a ~ the shell left in a path flag (--heartbeat-file=~/HB.md) to HOME from the environment", () => {
+    const env = { HOME: "/home/someone" };
+    expect(answersFromFlags({ heartbeatFile: "~/HB.md", projectDir: "~/proj" }, env)).toMatchObject({ heartbeatFile: "/home/someone/HB.md", projectDir: "/home/someone/proj" });
+    expect(answersFromFlags({ heartbeatFile: "~/notes/../HB.md", projectDir: "~" }, env)).toMatchObject({ heartbeatFile: "/home/someone/HB.md", projectDir: "/home/someone" });
+    // only a leading ~ followed by / (or alone) means HOME
+    expect(answersFromFlags({ heartbeatFile: "a/~/HB.md", projectDir: "~other/p" }, env)).toMatchObject({ heartbeatFile: join(process.cwd(), "a/~/HB.md"), projectDir: "~other/p" });
+  });
+
   it("lets the Inngest function take its Redis URL from the app's environment", () => {
     const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: linux, redis: ok });
     const fn = plan.steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("gateway-heartbeat.ts"))!.contents;

@@ -76,7 +76,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
   };
 
   try {
-    const given = answersFromFlags(ctx.flags);
+    const given = answersFromFlags(ctx.flags, ctx.env);
     const prompter = ctx.prompter;
     if (ctx.flags.json && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, JSON_NEEDS_YES);
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);

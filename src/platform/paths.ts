@@ -7,7 +7,8 @@ export function homeDir(env: Env = process.env): string {
   return env.HOME || homedir();
 }
 
-function expandHome(path: string, env: Env): string {
+/** `~` and a leading `~/` mean HOME (as the shell would have expanded them); anything else is left as it is. */
+export function expandHome(path: string, env: Env = process.env): string {
   if (path === "~") return homeDir(env);
   if (path.startsWith("~/")) return join(homeDir(env), path.slice(2));
   return path;

@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 import { assertPrefix } from "../protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
+import type { Env } from "../platform/exec.ts";
+import { expandHome } from "../platform/paths.ts";
 import {
   assertTierAvailable,
   DEFAULT_SERVICE_LABEL,
@@ -67,7 +69,8 @@ function checked(flag: string, value: string, check: (value: string) => unknown)
   return value;
 }
 
-export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
+/** `env` supplies HOME for a path flag the shell left as `~/...` (as in `--heartbeat-file=~/HB.md`). */
+export function answersFromFlags(flags: SetupFlags, env: Env = process.env): Partial<Answers> {
   const answers: Partial<Answers> = {};
   if (flags.tier !== undefined) {
     if (!/^[1-4]$/.test(flags.tier)) throw new UsageError(`--tier must be 1, 2, 3 or 4 (got ${JSON.stringify(flags.tier)})`);
@@ -83,13 +86,13 @@ export function answersFromFlags(flags: SetupFlags): Partial<Answers> {
   if (scope) answers.scope = scope;
   if (flags.redisUrl !== undefined) answers.redisUrl = checked("redis-url", flags.redisUrl, parseRedisUrl);
   if (flags.prefix !== undefined) answers.prefix = checked("prefix", flags.prefix, assertPrefix);
-  if (flags.projectDir !== undefined) answers.projectDir = flags.projectDir;
+  if (flags.projectDir !== undefined) answers.projectDir = expandHome(flags.projectDir, env);
   if (flags.installRedis !== undefined) answers.installRedis = flags.installRedis;
   const heartbeat = oneOf("heartbeat", flags.heartbeat, HEARTBEAT_SOURCES);
   if (heartbeat) answers.heartbeat = heartbeat;
   if (flags.heartbeatEvery !== undefined) answers.heartbeatEvery = checked("heartbeat-every", flags.heartbeatEvery, parseInterval);
   // stored as given, a relative path would be read relative to wherever the central pi runs
-  if (flags.heartbeatFile !== undefined) answers.heartbeatFile = resolve(flags.heartbeatFile);
+  if (flags.heartbeatFile !== undefined) answers.heartbeatFile = resolve(expandHome(flags.heartbeatFile, env));
   const service = oneOf("service", flags.service, ["launchd", "systemd", "none"] as const);
   if (service) answers.service = service;
   if (flags.serviceLabel !== undefined) {
