@@ -1,6 +1,6 @@
 // The built CLI end to end, in a temp HOME, against the test run's real redis-server.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { buildProgram } from "../src/cli/main.ts";
@@ -250,6 +250,45 @@ describe("gateway-setup interrupted", () => {
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code, output).toBe(130);
     expect(output).toMatch(/cancelled; every change it made was rolled back/);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("routing's fallback after a change of tier", () => {
+  it("setup points it at the installed session, so what an earlier tier-2 install left does not strand events; --purge-queues takes it away", async () => {
+    const sandbox = createSandbox();
+    const prefix = `t${Math.random().toString(36).slice(2, 8)}`;
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(redisUrl);
+    try {
+      // as a central session of an earlier tier-2/3 install leaves it
+      await redis.set(`${prefix}:gateway:default`, "gateway");
+      const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+      expect(result.code, result.stdout).toBe(0);
+      expect(runningText(result.stdout)).toContain(`then route events with no live target to "main" (${prefix}:gateway:default)`);
+      expect(await redis.get(`${prefix}:gateway:default`)).toBe("main");
+      const pushed = await runCli(["push", "job.done", "--json"], { env: sandbox.env });
+      expect(JSON.parse(pushed.stdout).targets.map((t: { eventsKey: string }) => t.eventsKey)).toEqual([`${prefix}:events:main`]);
+      expect((await runCli(["uninstall", "--yes", "--purge-queues"], { env: sandbox.env })).code).toBe(0);
+      expect(await redis.exists(`${prefix}:gateway:default`)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+describe("setup over a damaged manifest", () => {
+  it("says which file is damaged and how to recover, changes nothing, exit 1", async () => {
+    const sandbox = createSandbox();
+    const manifest = join(sandbox.home, ".pi/agent/gateway/manifest.json");
+    mkdirSync(join(sandbox.home, ".pi/agent/gateway"), { recursive: true });
+    writeFileSync(manifest, '{"tool": "gateway-setup", "formatVer');
+    const before = snapshotTree(sandbox.home);
+    const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], { env: sandbox.env });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.error.message).toContain(`the install manifest ${manifest} is not valid JSON`);
+    expect(report.error.fix).toContain(`mv ${manifest} ${manifest}.broken`);
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });

@@ -1,7 +1,7 @@
 // doctor against broken and hung systems: one bounded Redis connection, repairs that keep the
 // user's edits, fixes that match the problem, a JSON report that keeps its schema.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -73,6 +73,25 @@ describe("doctor repairs", () => {
     expect(readFileSync(backup, "utf8")).toBe("// my own tweak\n");
     expect(backup.startsWith(join(plan.settings.stateDir, "backups") + "/")).toBe(true);
     expect(readFileSync(index, "utf8")).toContain("createGatewayExtension");
+  });
+
+  it("--fix puts a secrets file opened up to others back to 0600, contents untouched", async () => {
+    const server = await startRedisServer({ password: "mode-pw" });
+    try {
+      const { env, plan } = await installTier1(`redis://127.0.0.1:${server.port}`, { redisPassword: "mode-pw" });
+      const secrets = join(plan.settings.stateDir, "secrets.env");
+      const contents = readFileSync(secrets, "utf8");
+      chmodSync(secrets, 0o644);
+      const found = await runDoctor({ env, only: ["extension-files"] });
+      expect(found.checks[0]).toMatchObject({ status: "fail", message: expect.stringContaining("secrets.env (mode)"), fix: "gateway-setup doctor --fix" });
+      const fixed = await runDoctor({ env, only: ["extension-files"], fix: true });
+      expect(fixed.checks[0]!.status).toBe("ok");
+      expect(fixed.repairs![0]!.result).toContain("secrets.env (mode 600)");
+      expect(statSync(secrets).mode & 0o777).toBe(0o600);
+      expect(readFileSync(secrets, "utf8")).toBe(contents);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("ioredis counts only from the extension's own node_modules, read from disk each time", async () => {

@@ -6,6 +6,7 @@ import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
 import { readSecretsFile } from "../extension/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
+import { ManifestError } from "../install/manifest.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
 import { pause } from "../platform/abort.ts";
@@ -115,7 +116,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
       return finish(EXIT_CANCELLED);
     }
     if (error instanceof UsageError || error instanceof TierUnavailableError) return fail(EXIT_USAGE, error.message);
-    if (error instanceof PlanError) return fail(EXIT_FAILED, error.message, error.fix);
+    if (error instanceof PlanError || error instanceof ManifestError) return fail(EXIT_FAILED, error.message, error.fix);
     if (ctx.env.GATEWAY_SETUP_DEBUG) throw error;
     return fail(EXIT_FAILED, `gateway-setup stopped on an unexpected error: ${(error as Error).message}`, "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace");
   }

@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { probeRedis, openRedis } from "../components/redis/probe.ts";
 import type { RedisTarget } from "../components/redis/url.ts";
 import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
-import { aliveKey, sessionKeys } from "../protocol/keys.ts";
+import { aliveKey, defaultSessionKey, sessionKeys } from "../protocol/keys.ts";
 import { pushToSession } from "../protocol/push.ts";
 import type { PlanSettings } from "../plan/plan.ts";
 import { fail, ok, skip, warn, type Finding } from "../doctor/finding.ts";
@@ -34,6 +34,13 @@ export async function checkExtensionDelivery(settings: PlanSettings, target: Red
     timeoutMs,
     ...(signal ? { signal } : {}),
   });
+  if (result.ok) {
+    try {
+      await pointDefaultSession(target, settings);
+    } catch (error) {
+      return fail("extension-delivery", `could not point ${defaultSessionKey(settings.prefix)} at "${settings.sessionId}": ${(error as Error).message}`, "start Redis (or fix the URL/password), then run gateway-setup again");
+    }
+  }
   return result.ok
     ? ok("extension-delivery", `the installed extension delivered a test event in ${result.ms} ms`)
     : fail(
@@ -41,6 +48,20 @@ export async function checkExtensionDelivery(settings: PlanSettings, target: Red
         `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
         "nothing of this install stays (it was rolled back): once the cause above is fixed, run gateway-setup again",
       );
+}
+
+/**
+ * Producers with no live target follow P:gateway:default, which a session sets when it starts.
+ * Until this install's session first starts, a value an earlier install left behind (a tier-2
+ * "gateway" after going back to tier 1) would strand their events in a queue nobody consumes.
+ */
+async function pointDefaultSession(target: RedisTarget, { prefix, sessionId }: PlanSettings): Promise<void> {
+  const redis = await openRedis(target);
+  try {
+    await redis.set(defaultSessionKey(prefix), sessionId);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
 import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
 import { CENTRAL_SESSION } from "../protocol/route.ts";
+import { defaultSessionKey } from "../protocol/keys.ts";
 import { planTier2, tier2Settings } from "./tier2.ts";
 
 export const MANIFEST_FILE_NAME = "manifest.json";
@@ -62,7 +63,7 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
     notes: tier2.notes,
     verification: [
       `PING Redis at ${settings.redisUrl}`,
-      "load the installed extension as pi does and deliver a test event through Redis",
+      `load the installed extension as pi does and deliver a test event through Redis; then route events with no live target to "${settings.sessionId}" (${defaultSessionKey(settings.prefix)})`,
       `if a pi session is live on "${settings.sessionId}", deliver a gateway.smoke event to it`,
     ],
   };

@@ -1,5 +1,6 @@
 // Doctor checks for the installed files: they still match the manifest, and the extension's own
 // node_modules hold ioredis. Repairs re-render from the manifest's settings through the plan code.
+import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import { fail, ok, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck, DoctorContext } from "../../doctor/check.ts";
@@ -54,7 +55,7 @@ export const extensionFilesCheck: DoctorCheck = {
     if (!drift.length) return ok("extension-files", `${manifest.files.length} installed files match the manifest`);
     const list = drift.map((d) => `${displayPath(d.file.path, env)} (${d.problem})`).join(", ");
     const restorable = restorableContents(manifest, env);
-    const fix = drift.every((d) => restorable.has(d.file.path)) ? "gateway-setup doctor --fix" : `re-run the install: ${rerunCommand(manifest)}`;
+    const fix = drift.every((d) => d.problem === "mode" || restorable.has(d.file.path)) ? "gateway-setup doctor --fix" : `re-run the install: ${rerunCommand(manifest)}`;
     return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, fix);
   },
   async repair(ctx) {
@@ -63,6 +64,12 @@ export const extensionFilesCheck: DoctorCheck = {
     const done: string[] = [];
     const cannot: string[] = [];
     for (const { file, problem } of findDrift(ctx.manifest.files)) {
+      if (problem === "mode") {
+        // the contents are as installed (a secrets file's too): only its permissions go back
+        chmodSync(file.path, file.mode);
+        done.push(`${displayPath(file.path, ctx.env)} (mode ${file.mode.toString(8)})`);
+        continue;
+      }
       const contents = rendered.get(file.path);
       if (contents === undefined) {
         cannot.push(displayPath(file.path, ctx.env));

@@ -1,6 +1,6 @@
 // `uninstall --purge-queues`: delete a session's protocol keys. Without it, queued events stay.
 import type { Redis } from "ioredis";
-import { aliveKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
 
 export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: string): Promise<number> {
   const keys = sessionKeys(prefix, sessionId);
@@ -15,5 +15,7 @@ export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: 
   let deleted = 0;
   for (let i = 0; i < targets.length; i += 500) deleted += await redis.del(...targets.slice(i, i + 500));
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
+  // routing's fallback, if it still names this session
+  deleted += (await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, defaultSessionKey(prefix), sessionId)) as number;
   return deleted;
 }
