@@ -292,3 +292,16 @@ describe("setup over a damaged manifest", () => {
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });
+
+describe("a database number in the Redis URL", () => {
+  it("one Redis does not have fails before anything is written (ioredis would quietly use 0); a path that is no number is a usage error", async () => {
+    const sandbox = createSandbox();
+    const missing = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", `${redisUrl}/99`], { env: sandbox.env });
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout).error.message).toMatch(/DB index is out of range/);
+    const notANumber = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", `${redisUrl}/queues`], { env: sandbox.env });
+    expect(notANumber.code).toBe(2);
+    expect(JSON.parse(notANumber.stdout).error.message).toMatch(/the path can only be a database number/);
+    expect(snapshotTree(sandbox.home)).toEqual({});
+  });
+});

@@ -46,6 +46,8 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal
   const opening = openRedis(target, timeoutMs);
   try {
     client = await withTimeout(opening, timeoutMs + 500, signal);
+    // ioredis falls back to database 0 when its own SELECT fails: a database that does not exist must fail here
+    if (target.db) await withTimeout(client.select(target.db), timeoutMs + 500, signal);
     // the PING's round trip alone: loading ioredis and connecting are not Redis's latency
     const started = Date.now();
     const pong = await withTimeout(client.ping(), timeoutMs + 500, signal);

@@ -10,6 +10,8 @@ export interface RedisTarget {
   host: string;
   port: number;
   tls: boolean;
+  /** the database index from the URL's path (redis://host:6379/2), 0 without one */
+  db: number;
 }
 
 export class RedisUrlError extends Error {}
@@ -25,6 +27,10 @@ export function parseRedisUrl(input: string, password?: string): RedisTarget {
     throw new RedisUrlError(`invalid Redis URL ${JSON.stringify(redact(parsed))}: the scheme must be redis:// or rediss://`);
   }
   if (!parsed.hostname) throw new RedisUrlError(`invalid Redis URL: no host in ${JSON.stringify(redact(parsed))}`);
+  const dbPath = parsed.pathname.replace(/^\//, "");
+  if (dbPath !== "" && !/^\d{1,5}$/.test(dbPath)) {
+    throw new RedisUrlError(`invalid Redis URL ${JSON.stringify(redact(parsed))}: the path can only be a database number, as in redis://host:6379/2`);
+  }
   const fromUrl = parsed.password ? decodeURIComponent(parsed.password) : undefined;
   const tls = parsed.protocol === "rediss:";
   return {
@@ -33,6 +39,7 @@ export function parseRedisUrl(input: string, password?: string): RedisTarget {
     host: parsed.hostname.replace(/^\[|\]$/g, ""),
     port: parsed.port ? Number(parsed.port) : 6379,
     tls,
+    db: Number(dbPath || 0),
   };
 }
 
