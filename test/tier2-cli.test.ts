@@ -202,11 +202,18 @@ describe("tier 2 with cron and no service manager", () => {
       "crontab",
       `#!/bin/sh\nF=${JSON.stringify(crontabFile)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for tester" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
     );
+    // cron is installed but its daemon does not run (a container): setup and doctor say so
+    sandbox.standIn("pgrep", "#!/bin/sh\nexit 1\n");
     const prefix = randomPrefix();
     const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "cron", "--heartbeat-every", "1m"], { env });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.plan.notes.join("\n")).toMatch(/No service manager here.*run-central\.sh/);
+    const startCron = `${process.getuid!() === 0 ? "" : "sudo "}service cron start`;
+    expect(report.plan.notes.join("\n")).toContain(`No cron daemon is running here (a container?): the heartbeat and the tripwire in your crontab will not run until one is. Start it with: ${startCron} (`);
+    const noDaemon = JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout);
+    expect(noDaemon.checks[0]).toMatchObject({ id: "crontab", status: "fail", message: expect.stringContaining("but no cron daemon is running"), fix: startCron });
+    sandbox.standIn("pgrep", `#!/bin/sh\n[ "$*" = "-x cron" ]\n`);
     // nothing runs the central session yet, and a plain `pi` would not consume its queue
     expect(report.verification.find((c: { id: string }) => c.id === "live-session").message).toMatch(/start the central session \(see the note below\)/);
     const crontab = readFileSync(crontabFile, "utf8");

@@ -1,11 +1,16 @@
 // doctor's tier-2 checks against a launchd install (recording launchctl stand-in) and a private
 // tmux server: a loaded but not running job, unloaded heartbeat/tripwire schedules, a dead pane,
-// a malformed last-heartbeat record.
+// a malformed last-heartbeat record; and a crontab block that no cron daemon runs.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { mergeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
+import { crontabCheck } from "../src/components/service/check.ts";
+import type { DoctorContext } from "../src/doctor/check.ts";
+import type { Manifest } from "../src/install/manifest.ts";
+import { cronDaemonRunning, detectSystem } from "../src/platform/system.ts";
 import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
@@ -87,5 +92,54 @@ describe("doctor on tier 2 (launchd)", () => {
     expect(await doctor("heartbeat")).toMatchObject({ status: "fail", message: `${file} is not a heartbeat record`, fix: expect.stringContaining(`rm '${file}'`) });
     writeFileSync(file, JSON.stringify({ eventId: "hb-1", ts: Date.now(), deliveredAt: Date.now() }));
     expect(await doctor("heartbeat")).toMatchObject({ status: "ok" });
+  });
+});
+
+describe("a crontab block with no cron daemon to run it", () => {
+  const entries = [
+    { schedule: "* * * * *", command: "/bin/sh -c 'heartbeat'" },
+    { schedule: "* * * * *", command: "/bin/sh /state/tripwire.sh" },
+  ];
+  const manifest = {
+    crontab: { entries },
+    settings: { heartbeat: { source: "cron", intervalSeconds: 60 }, service: { manager: "none" } },
+  } as unknown as Manifest;
+  const startCron = `${uid === 0 ? "" : "sudo "}service cron start`;
+
+  /** a PATH with a file-backed crontab and a pgrep that finds the named process names only */
+  function machine(running: string[], pgrepCode?: number) {
+    const bin = mkdtempSync(join(tmpdir(), "gw-cron-bin-"));
+    const calls = join(bin, "pgrep.log");
+    writeFileSync(join(bin, "crontab.txt"), mergeCronBlock("MAILTO=me\n", entries));
+    writeFileSync(join(bin, "crontab"), `#!/bin/sh\n[ "$1" = -l ] && cat ${JSON.stringify(join(bin, "crontab.txt"))}\n`, { mode: 0o755 });
+    const found = running.map((name) => `"-x ${name}") exit 0;;`).join("\n");
+    writeFileSync(join(bin, "pgrep"), `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n${pgrepCode === undefined ? "" : `exit ${pgrepCode}\n`}case "$*" in\n${found}\nesac\nexit 1\n`, { mode: 0o755 });
+    return { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin }, calls: () => readFileSync(calls, "utf8").trim().split("\n") };
+  }
+  const check = (env: Record<string, string>) => crontabCheck.run({ manifest, env } as unknown as DoctorContext);
+
+  it("tells a running cron or crond from none, through pgrep on PATH, and macOS's launchd-run cron from either", () => {
+    const none = machine([]);
+    expect(cronDaemonRunning("linux", none.env)).toBe(false);
+    expect(none.calls()).toEqual(["-x cron", "-x crond"]);
+    expect(cronDaemonRunning("linux", machine(["cron"]).env)).toBe(true);
+    expect(cronDaemonRunning("linux", machine(["crond"]).env)).toBe(true);
+    expect(cronDaemonRunning("darwin", none.env)).toBe(true);
+    expect(detectSystem(machine([]).env).cronRunning).toBe(process.platform === "linux" ? false : process.platform === "darwin" ? true : undefined);
+    // a pgrep that cannot answer leaves it to /proc: still a yes or no on Linux, never an exception
+    expect(typeof cronDaemonRunning("linux", machine([], 3).env)).toBe(process.platform === "linux" ? "boolean" : "undefined");
+  });
+
+  it.skipIf(process.platform !== "linux")("crontab: fails when the block is in place but no cron daemon runs, with the command that starts one", async () => {
+    expect(await check(machine([]).env)).toEqual({
+      id: "crontab",
+      status: "fail",
+      message: "crontab block present with 2 entries, but no cron daemon is running (a container?): the heartbeat and the tripwire never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)",
+      fix: startCron,
+    });
+    expect(await check(machine(["cron"]).env)).toEqual({ id: "crontab", status: "ok", message: "crontab block present with 2 entries" });
+    // --fix does not pretend to have re-added a block that is there; starting cron is the user's (root's) call
+    const { env: stopped } = machine([]);
+    expect(await crontabCheck.repair!({ manifest, env: stopped } as unknown as DoctorContext, await check(stopped))).toBe(`not repaired: start the cron daemon yourself (${startCron})`);
   });
 });

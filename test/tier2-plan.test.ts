@@ -146,6 +146,26 @@ describe("tier 2 on Linux", () => {
     expect(plan.notes.join("\n")).toMatch(/No service manager here.*nohup \/bin\/sh .*run-central\.sh/);
   });
 
+  it("says when no cron daemon runs: the crontab block would do nothing until it is started", () => {
+    const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
+    const cronNote = (plan: Plan) => plan.notes.find((note) => note.startsWith("No cron daemon is running"));
+    const stopped = buildPlan({ answers, env, system: { ...container, cronRunning: false }, redis: ok });
+    expect(cronNote(stopped)).toBe(
+      "No cron daemon is running here (a container?): the heartbeat and the tripwire in your crontab will not run until one is. " +
+        "Start it with: sudo service cron start (the daemon is crond on Fedora or Alpine); a container needs it started each time it starts.",
+    );
+    // root, as in most containers, has no sudo to go through
+    expect(cronNote(buildPlan({ answers, env, system: { ...container, isRoot: true, cronRunning: false }, redis: ok }))).toContain("Start it with: service cron start (");
+    // only the tripwire is in the crontab with an Inngest heartbeat, only the heartbeat with systemd timers
+    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: { ...container, cronRunning: false }, redis: ok }))).toMatch(/: the tripwire in your crontab will not run/);
+    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "cron" }, env, system: { ...linux, cronRunning: false }, redis: ok }))).toMatch(/: the heartbeat in your crontab will not run/);
+    // a running (or unknown) cron daemon, or no crontab block at all: nothing to say
+    expect(cronNote(buildPlan({ answers, env, system: { ...container, cronRunning: true }, redis: ok }))).toBeUndefined();
+    expect(cronNote(buildPlan({ answers, env, system: container, redis: ok }))).toBeUndefined();
+    expect(cronNote(buildPlan({ answers, env, system: { ...linux, cronRunning: false }, redis: ok }))).toBeUndefined();
+    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "none" }, env, system: { ...container, cronRunning: false }, redis: ok }))).toBeUndefined();
+  });
+
   it("schedules the Inngest cron and the cron tripwire at the heartbeat interval", () => {
     const container: SystemInfo = { ...linux, serviceManager: "none", systemdRunning: false };
     const plan = buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: "6m" }, env, system: container, redis: ok });

@@ -14,7 +14,7 @@ import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { homeDir } from "../platform/paths.ts";
 import { shellQuote } from "../platform/shell.ts";
-import type { SystemInfo } from "../platform/system.ts";
+import { startCronCommand, type SystemInfo } from "../platform/system.ts";
 import { sessionKeys } from "../protocol/keys.ts";
 import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
 import { fileChange } from "./describe.ts";
@@ -93,6 +93,15 @@ export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, ag
 /** Whether the heartbeat watchdogs (the extension's and the tripwire) run: not without a heartbeat source. */
 export function watchdogOn(settings: PlanSettings): boolean {
   return Boolean(settings.heartbeat && settings.heartbeat.source !== "none");
+}
+
+/** What gateway-setup's crontab block runs: the heartbeat (--heartbeat cron), the tripwire (no service manager), or both. */
+export function cronJobs(settings: PlanSettings): string {
+  const jobs = [
+    ...(settings.heartbeat?.source === "cron" ? ["the heartbeat"] : []),
+    ...(settings.service?.manager === "none" && watchdogOn(settings) ? ["the tripwire"] : []),
+  ];
+  return jobs.join(" and ") || "the jobs";
 }
 
 /** `nohup /bin/sh <wrapper> ...`: how to run the central session where no service manager does */
@@ -214,6 +223,12 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
   if (cronEntries.length) {
     required(system, "crontab", system.platform === "darwin" ? "crontab ships with macOS" : "sudo apt-get install -y cron");
     steps.push({ kind: "crontab", component: "heartbeat", description: "gateway-setup's block in your crontab", entries: cronEntries });
+    if (system.cronRunning === false) {
+      notes.push(
+        `No cron daemon is running here (a container?): ${cronJobs(settings)} in your crontab will not run until one is. ` +
+          `Start it with: ${startCronCommand(system.isRoot)} (the daemon is crond on Fedora or Alpine); a container needs it started each time it starts.`,
+      );
+    }
   }
   const restart = restartCentralSession(settings, wrapper, centralRestarts);
   steps.push(...restart.steps);

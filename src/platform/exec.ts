@@ -1,7 +1,7 @@
 // The one adapter through which every system binary (npm, redis-cli, brew, apt-get, crontab,
 // launchctl, systemctl, tmux...) is found and run. Binaries resolve through PATH at call time,
 // so tests put recording stand-ins first on PATH.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
@@ -126,6 +126,20 @@ export async function run(binary: string, args: string[], options: RunOptions = 
       resolve({ command: [binary, ...args], code, signal, stdout, stderr, timedOut });
     });
   });
+}
+
+/**
+ * `run` for the few probes that must answer at once (what the machine looks like, before any plan
+ * is made): no stdin, output piped, killed after `timeoutMs`.
+ */
+export function runSync(binary: string, args: string[], options: { env?: Env; timeoutMs?: number } = {}): RunResult {
+  const env = options.env ?? process.env;
+  const resolved = which(binary, env);
+  if (!resolved) throw new CommandNotFoundError(binary);
+  const result = spawnSync(resolved, args, { env: env as NodeJS.ProcessEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs, killSignal: "SIGKILL" });
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
+  if (result.error && !timedOut) throw result.error;
+  return { command: [binary, ...args], code: result.status, signal: result.signal, stdout: result.stdout ?? "", stderr: result.stderr ?? "", timedOut };
 }
 
 export function describeFailure(result: RunResult): string {

@@ -1,6 +1,6 @@
 // What kind of machine this is, as data, so plans for macOS can be built (and tested) on Linux.
-import { existsSync } from "node:fs";
-import { which, type Env } from "./exec.ts";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { runSync, which, type Env } from "./exec.ts";
 
 export interface SystemInfo {
   platform: "darwin" | "linux" | "other";
@@ -12,6 +12,11 @@ export interface SystemInfo {
   uid: number;
   /** what can keep the central session running: launchd (macOS), a systemd user manager, or nothing (containers) */
   serviceManager: "launchd" | "systemd" | "none";
+  /**
+   * a cron daemon runs, so crontab entries run (macOS: launchd starts cron itself); false: none
+   * runs (a container, say); absent: unknown, or no crontab here
+   */
+  cronRunning?: boolean;
 }
 
 const PROBED_BINARIES = ["brew", "apt-get", "sudo", "systemctl", "service", "redis-server", "redis-cli", "npm", "pi", "tmux", "launchctl", "crontab", "node"];
@@ -29,5 +34,59 @@ export function detectSystem(env: Env = process.env): SystemInfo {
     systemdRunning: existsSync("/run/systemd/system"),
     uid: typeof process.getuid === "function" ? process.getuid() : 0,
     serviceManager: platform === "darwin" && binaries.launchctl ? "launchd" : systemdUser ? "systemd" : "none",
+    ...(binaries.crontab ? optional("cronRunning", cronDaemonRunning(platform, env)) : {}),
   };
+}
+
+const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+
+/** the process names of the cron daemons that run users' crontabs: Debian/Ubuntu's, and cronie's or busybox's */
+const CRON_DAEMONS = ["cron", "crond"];
+
+/**
+ * Whether a cron daemon runs here (true/false), or undefined when this machine cannot tell.
+ * Linux: a process named cron or crond, asked of pgrep (through the exec adapter) or else read
+ * from /proc; macOS: launchd starts cron whenever a crontab exists, so it counts as running.
+ */
+export function cronDaemonRunning(platform: SystemInfo["platform"], env: Env = process.env): boolean | undefined {
+  if (platform === "darwin") return true;
+  if (platform !== "linux") return undefined;
+  if (which("pgrep", env)) {
+    // pgrep: 0 found, 1 none found; anything else (a broken pgrep) leaves it to /proc
+    const answers = CRON_DAEMONS.map((name) => {
+      try {
+        return runSync("pgrep", ["-x", name], { env, timeoutMs: 5000 }).code;
+      } catch {
+        return null;
+      }
+    });
+    if (answers.includes(0)) return true;
+    if (answers.every((code) => code === 1)) return false;
+  }
+  return processNamed(CRON_DAEMONS);
+}
+
+/** Linux without pgrep (minimal containers): any /proc/<pid>/comm that is one of `names`. */
+function processNamed(names: string[]): boolean | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return undefined;
+  }
+  let seen = 0;
+  for (const pid of pids) {
+    try {
+      if (names.includes(readFileSync(`/proc/${pid}/comm`, "utf8").trim())) return true;
+      seen++;
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return seen ? false : undefined;
+}
+
+/** How to start the cron daemon (Debian/Ubuntu's name; `crond` on Fedora or Alpine); no sudo for root, which containers often lack. */
+export function startCronCommand(isRoot: boolean = process.getuid?.() === 0): string {
+  return `${isRoot ? "" : "sudo "}service cron start`;
 }

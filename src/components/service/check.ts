@@ -6,10 +6,11 @@ import { fail, ok, skip, warn, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck } from "../../doctor/check.ts";
 import type { Manifest } from "../../install/manifest.ts";
 import { readLastHeartbeat } from "../../extension/heartbeat.ts";
-import { startByHand, watchdogOn } from "../../plan/tier2.ts";
+import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";
 import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
 import { homeDir } from "../../platform/paths.ts";
+import { cronDaemonRunning, startCronCommand } from "../../platform/system.ts";
 import { shellQuote } from "../../platform/shell.ts";
 import { readCronEntries } from "../heartbeat/crontab-block.ts";
 import { formatInterval } from "../heartbeat/interval.ts";
@@ -21,6 +22,7 @@ type Service = NonNullable<Manifest["settings"]["service"]>;
 
 const isTier2 = (manifest: Manifest) => Boolean(manifest.settings.service);
 const uid = () => process.getuid?.() ?? 0;
+const thisPlatform = () => (process.platform === "darwin" ? "darwin" : process.platform === "linux" ? "linux" : "other");
 
 async function runQuietly(argv: string[], env: Env): Promise<RunResult | undefined> {
   try {
@@ -178,14 +180,20 @@ export const crontabCheck: DoctorCheck = {
     if (!installed) return skip("crontab", "gateway-setup has no crontab block here");
     const current = readCronEntries(await readCrontab(env));
     if (!current) return fail("crontab", "gateway-setup's block is missing from your crontab (or there are two)", "gateway-setup doctor --fix");
-    return JSON.stringify(current) === JSON.stringify(installed.entries)
-      ? ok("crontab", `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`)
-      : fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
+    if (JSON.stringify(current) !== JSON.stringify(installed.entries)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
+    const present = `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`;
+    if (cronDaemonRunning(thisPlatform(), env) === false) {
+      return fail("crontab", `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`, startCronCommand());
+    }
+    return ok("crontab", present);
   },
   async repair({ manifest, env }) {
     const { mergeCronBlock } = await import("../heartbeat/crontab-block.ts");
     const { writeCrontab } = await import("../../platform/crontab.ts");
-    await writeCrontab(mergeCronBlock(await readCrontab(env), manifest.crontab!.entries), env);
+    const crontab = await readCrontab(env);
+    // the block is in place and only the cron daemon is missing: that takes root, not a safe repair
+    if (JSON.stringify(readCronEntries(crontab)) === JSON.stringify(manifest.crontab!.entries)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
+    await writeCrontab(mergeCronBlock(crontab, manifest.crontab!.entries), env);
     return "re-added the crontab block";
   },
 };
