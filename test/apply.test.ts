@@ -150,6 +150,39 @@ describe("applyPlan", () => {
   });
 });
 
+describe("applyPlan taking back the previous install", () => {
+  const takeBackPlan = async (steps: PlanStep[]) => {
+    const { planTakeBack } = await import("../src/install/uninstall.ts");
+    const plan = planWith(steps);
+    plan.steps.push(...planTakeBack(readManifest(plan.settings.manifestPath)!, plan.steps));
+    return plan;
+  };
+
+  it("takes back what the plan lists, and a failure after it puts everything back", async () => {
+    await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/extensions/old/gone.ts", "old")]), options());
+    const plan = await takeBackPlan([file(".pi/agent/extensions/gateway/index.ts", "A2")]);
+    expect(plan.steps.filter((step) => step.kind === "take-back")).toEqual([
+      { kind: "take-back", component: "extension", description: "take back a file the previous install wrote", action: "remove-file", path: join(home, ".pi/agent/extensions/old/gone.ts") },
+      { kind: "take-back", component: "cleanup", description: "remove the folders the previous install created, where empty", action: "remove-dirs-if-empty", paths: [join(home, ".pi/agent/extensions/old")] },
+    ]);
+    const before = snapshotTree(home);
+    await expect(applyPlan(plan, options({ verify: async () => Promise.reject(new Error("event never arrived")) }))).rejects.toBeInstanceOf(ApplyError);
+    expect(snapshotTree(home)).toEqual(before);
+    const applied = await applyPlan(plan, options());
+    expect(applied.results.map((r) => r.outcome)).toEqual(["updated", "removed", "unchanged"]);
+    expect(Object.keys(snapshotTree(home)).filter((path) => path.includes("extensions/old"))).toEqual([]);
+  });
+
+  it("stops (and rolls back) when a file it planned to remove was edited after the plan was made", async () => {
+    await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/extensions/gateway/extra.ts", "extra")]), options());
+    const plan = await takeBackPlan([file(".pi/agent/extensions/gateway/index.ts", "A2")]);
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/extra.ts"), "edited after the plan");
+    const before = snapshotTree(home);
+    await expect(applyPlan(plan, options())).rejects.toThrow(/extra\.ts was edited after the plan was made/);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+});
+
 describe("applyPlan safety", () => {
   it("runs npm with its cache in a scratch dir that is gone afterwards, also when npm fails", async () => {
     const { npmInstallArgv, npmScratchDir } = await import("../src/components/extension/render.ts");

@@ -100,4 +100,29 @@ describe("describePlan details", () => {
     expect(text).toMatch(/protocol\/ .*drain\.ts/);
     expect(text).toMatch(/extension\/ .*runtime\.ts/);
   });
+
+  it("lists what a re-install takes back of the previous install, and counts it as a change", () => {
+    const old = join(dir, "old-ext");
+    mkdirSync(join(old, "node_modules"), { recursive: true });
+    writeFileSync(base.settings.manifestPath, "{}");
+    const steps: Plan["steps"] = [
+      { kind: "take-back", component: "service", description: "unload", action: "unload", argv: ["systemctl", "--user", "disable", "--now", "x.timer"], reloadArgv: ["systemctl", "--user", "enable", "--now", "x.timer"] },
+      { kind: "take-back", component: "extension", description: "f", action: "remove-file", path: join(old, "index.ts") },
+      { kind: "take-back", component: "extension", description: "f", action: "remove-file", path: join(old, "package.json") },
+      { kind: "take-back", component: "extension", description: "t", action: "remove-tree", path: join(old, "node_modules") },
+      { kind: "take-back", component: "heartbeat", description: "c", action: "remove-crontab-block" },
+      { kind: "take-back", component: "cleanup", description: "d", action: "remove-dirs-if-empty", paths: [old] },
+    ];
+    const text = describePlan({ ...base, replaces: { version: "0", extensionDir: old }, steps }, { HOME: dir });
+    expect(text).toContain("Then take back the previous install at ~/old-ext (the extension moves to");
+    expect(text).toMatch(/remove\s+~\/old-ext\/ index\.ts package\.json\n/);
+    expect(text).toContain("remove    ~/old-ext/node_modules/ (and everything in it)");
+    expect(text).toMatch(/unload\s+systemctl --user disable --now x\.timer \(no longer used/);
+    expect(text).toMatch(/crontab\s+remove gateway-setup's block/);
+    expect(text).not.toContain("Nothing would change");
+    // emptied folders alone are no change worth a line
+    const quiet = describePlan({ ...base, steps: [steps[5]!] }, { HOME: dir });
+    expect(quiet).toContain("Nothing would change");
+    expect(quiet).not.toContain("take back");
+  });
 });

@@ -7,7 +7,7 @@ import { describe, expect, inject, it } from "vitest";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
-import { createSandbox, runCli } from "./helpers/cli.ts";
+import { createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
 import { freePort } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
@@ -213,6 +213,47 @@ describe("uninstall", () => {
     expect(tree.some((p) => p.startsWith(".pi/agent/extensions/"))).toBe(false);
     expect(tree).toContain("project/.pi/extensions/gateway/index.ts");
     expect(tree).toContain("project/.pi/extensions/gateway/node_modules/");
+    await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("a re-install that moves the extension shows, before applying, what it takes back of the previous install (--dry-run, --json)", async () => {
+    const sandbox = createSandbox();
+    const home = sandbox.home;
+    mkdirSync(join(home, "a"));
+    mkdirSync(join(home, "b"));
+    const before = snapshotTree(home);
+    const first = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "a") }, home);
+    const old = join(home, "a/.pi/extensions/gateway");
+    const installed = snapshotTree(home);
+    const args = ["--tier", "1", "--redis-url", redisUrl, "--prefix", first.plan.settings.prefix, "--scope", "project", "--project-dir", join(home, "b")];
+
+    const dry = await runCli([...args, "--dry-run"], { env: sandbox.env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const text = runningText(dry.stdout);
+    expect(text).toContain("Then take back the previous install at ~/a/.pi/extensions/gateway (the extension moves to ~/b/.pi/extensions/gateway)");
+    expect(text).toMatch(/remove ~\/a\/\.pi\/extensions\/gateway\/ index\.ts package\.json/);
+    expect(text).toMatch(/remove ~\/a\/\.pi\/extensions\/gateway\/lib\/protocol\/ .*drain\.ts/);
+    expect(text).toContain("remove ~/a/.pi/extensions/gateway/node_modules/ (and everything in it)");
+    expect(text).toContain("remove ~/a/.pi/extensions/gateway/package-lock.json");
+
+    const json = await runCli([...args, "--dry-run", "--json"], { env: sandbox.env });
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expectSchema("setup-report.schema.json", report);
+    expect(report.plan.replaces).toEqual({ version: first.plan.version, extensionDir: old });
+    const takeBack = report.plan.steps.filter((step: { kind: string }) => step.kind === "take-back");
+    const removed = takeBack.filter((step: { action: string }) => step.action === "remove-file" || step.action === "remove-tree").map((step: { path: string }) => step.path);
+    expect(removed).toEqual(expect.arrayContaining([join(old, "index.ts"), join(old, "package.json"), join(old, "lib/protocol/drain.ts"), join(old, "node_modules"), join(old, "package-lock.json")]));
+    // every file of the previous install is in the plan, with nothing beyond it
+    const previousFiles = first.plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : []));
+    expect(removed.filter((path: string) => !path.endsWith("node_modules") && !path.endsWith("package-lock.json")).sort()).toEqual([...previousFiles].sort());
+    expect(snapshotTree(home)).toEqual(installed);
+
+    // the plan is what is applied: the old install goes, and uninstall leaves home as it was
+    const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "b"), prefix: first.plan.settings.prefix }, home);
+    expect(moved.plan.steps.filter((step) => step.kind === "take-back").length).toBe(takeBack.length);
+    expect(Object.keys(snapshotTree(home)).filter((path) => path.startsWith("a/"))).toEqual(["a/"]);
     await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env);
     expect(snapshotTree(home)).toEqual(before);
   });

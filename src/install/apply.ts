@@ -3,13 +3,13 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
-import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep } from "../plan/plan.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../plan/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
-import { applyRemovalSteps, planCreatedPathRemoval, planFileRemoval } from "./uninstall.ts";
+import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored";
 
@@ -67,6 +67,7 @@ function failureMessage(step: PlanStep | undefined, error: NodeJS.ErrnoException
   if (step.kind === "file") return `could not write ${step.path} (${step.description}): ${error.message}`;
   if (step.kind === "dir") return `could not create ${step.path} (${step.description}): ${error.message}`;
   if (step.kind === "crontab") return `could not update your crontab (${step.description}): ${error.message}`;
+  if (step.kind === "take-back") return `could not take back what the previous install left (${step.description}${"path" in step ? `: ${step.path}` : ""}): ${error.message}`;
   return `could not ${step.description}: ${error.message}`;
 }
 
@@ -106,6 +107,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   try {
     assertTargetsWritable(plan, previousManifest);
     for (const step of plan.steps) {
+      if (step.kind === "take-back") continue;
       checkCancelled();
       current = step;
       options.reporter?.stepStarted(step);
@@ -128,10 +130,14 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       results.push(result);
       options.reporter?.stepFinished(result);
     }
+    // not reported step by step: the plan listed them, the results say what was done
+    for (const step of plan.steps) {
+      if (step.kind !== "take-back") continue;
+      checkCancelled();
+      current = step;
+      results.push(await takeBackStep(step, previousManifest, undo, onCommit, options.env, files));
+    }
     current = undefined;
-    const retired = await retireStaleInstall(plan, previousManifest, undo, onCommit, options.env);
-    results.push(...retired.results);
-    files.push(...retired.kept);
     checkCancelled();
     await options.verify?.();
     checkCancelled();
@@ -194,6 +200,7 @@ function assertTargetsWritable(plan: Plan, previous: Manifest | undefined): void
       for (const dir of step.scratch ?? []) targets.set(dirname(dir), dir);
       changes = true;
     }
+    if (step.kind === "take-back" && step.action !== "remove-dirs-if-empty") changes = true;
   }
   if (changes) targets.set(plan.settings.stateDir, plan.settings.manifestPath);
   for (const [dir, target] of targets) assertWritableDir(dir, target);
@@ -306,54 +313,45 @@ async function crontabStep(step: CrontabStep, env: Env, undo: Undo[]): Promise<S
 }
 
 /**
- * Files and directories the previous install wrote that this plan no longer does (a new version's
- * file list, or the extension moved to another scope) are taken back, inside the transaction.
- * Files the user edited stay, and stay in the manifest so uninstall names them.
+ * The plan's take-back steps (what the previous install left where this plan puts nothing: see
+ * planTakeBack), after every other step, inside the transaction: a service is unloaded before its
+ * files go and loaded again on rollback; a removed folder is moved aside until the install commits;
+ * the crontab block and the emptied folders go only when it commits. A file the user edited since
+ * the plan was made stops the install (rolled back) rather than being removed unseen.
  */
-async function retireStaleInstall(plan: Plan, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env): Promise<{ results: StepResult[]; kept: ManifestFile[] }> {
-  if (!previous) return { results: [], kept: [] };
-  await unloadStaleServices(plan, previous, undo, env);
-  const planned = new Set(plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : [])));
-  const stale = previous.files.filter((file) => !planned.has(file.path));
-  const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
-  const steps = [...planFileRemoval(stale), ...planCreatedPathRemoval(previous.commands, plannedCreates)];
-  applyRemovalSteps(steps, undo, onCommit);
-  if (previous.crontab && !plan.steps.some((step) => step.kind === "crontab")) {
+async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env, files: ManifestFile[]): Promise<StepResult> {
+  if (step.action === "unload") {
+    const [binary, ...args] = step.argv as [string, ...string[]];
+    await run(binary, args, { env, timeoutMs: 60_000 }).catch(() => undefined); // already gone is fine
+    const [reloadBinary, ...reloadArgs] = step.reloadArgv as [string, ...string[]];
+    undo.push(async () => {
+      await run(reloadBinary, reloadArgs, { env, timeoutMs: 60_000 }).catch(() => undefined);
+    });
+    return { step, outcome: "ran" };
+  }
+  if (step.action === "remove-crontab-block") {
     onCommit.push(async () => {
       const before = await readCrontab(env);
       const after = removeCronBlock(before);
       if (after !== before) await writeCrontab(after, env);
     });
+    return { step, outcome: "removed" };
   }
-  const kept = stale.filter((file) => steps.some((step) => step.kind === "keep-file" && step.path === file.path));
-  const results = steps
-    .flatMap((step) => (step.kind === "remove-file" || step.kind === "restore-file" || step.kind === "remove-tree" ? [step] : []))
-    .map((step): StepResult => ({
-      step: { kind: "file", component: "cleanup", description: "take back what the previous install wrote", path: step.path, contents: "", mode: 0 },
-      outcome: step.kind === "restore-file" ? "restored" : "removed",
-    }));
-  const staleDirs = previous.createdDirs.filter((dir) => !plan.steps.some((step) => "path" in step && step.path.startsWith(dir + "/")));
-  onCommit.push(() => removeEmptyDirs([...staleDirs, ...stale.map((f) => dirname(f.path))].sort((a, b) => a.length - b.length)));
-  return { results, kept };
-}
-
-/**
- * What the previous install loaded and this plan no longer does (a heartbeat moved from a systemd
- * timer or launchd job to cron, say) is unloaded before its files go: a job left loaded would keep
- * firing, and an enabled unit would leave its symlink in the home directory after uninstall. On
- * rollback the commands run again, after the files are back.
- */
-async function unloadStaleServices(plan: Plan, previous: Manifest, undo: Undo[], env: Env): Promise<void> {
-  const key = (argv: string[]) => argv.join("\0");
-  const planned = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? [key(step.argv)] : [])));
-  for (const command of previous.commands.filter((c) => c.undoArgv && !planned.has(key(c.argv)))) {
-    const [binary, ...args] = command.undoArgv as [string, ...string[]];
-    await run(binary, args, { env, timeoutMs: 60_000 }).catch(() => undefined); // already gone is fine
-    const [redoBinary, ...redoArgs] = command.argv as [string, ...string[]];
-    undo.push(async () => {
-      await run(redoBinary, redoArgs, { env, timeoutMs: 60_000 }).catch(() => undefined);
-    });
+  if (step.action === "remove-dirs-if-empty") {
+    onCommit.push(() => removeEmptyDirs(step.paths));
+    return { step, outcome: "unchanged" };
   }
+  const recorded = previous?.files.find((file) => file.path === step.path);
+  if ((step.action === "remove-file" || step.action === "restore-file") && recorded?.sha256 !== undefined) {
+    const current = readExisting(step.path);
+    if (current && sha256(current.contents) !== recorded.sha256) {
+      throw new Error(`${step.path} was edited after the plan was made; run gateway-setup again to see what it would do now`);
+    }
+  }
+  if (step.action === "keep-file" && recorded) files.push(recorded);
+  applyRemovalSteps([takeBackRemoval(step)!], undo, onCommit);
+  const outcome: StepOutcome = step.action === "keep-file" ? "unchanged" : step.action.startsWith("restore") ? "restored" : "removed";
+  return { step, outcome };
 }
 
 export const BACKUP_GENERATIONS = 5;

@@ -1,6 +1,6 @@
 // Uninstall is driven by the manifest: remove exactly what was installed, put back what was there
 // before, keep (and name) anything the user edited since. Planned as data first, like install.
-import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
@@ -9,6 +9,7 @@ import { centralTmuxArgv } from "../components/service/wrapper.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
+import type { PlanStep, TakeBackStep } from "../plan/plan.ts";
 
 export type UninstallStep =
   | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
@@ -44,6 +45,65 @@ export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
 
 export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<string> = new Set()): UninstallStep[] {
   return commands.flatMap((command) => (command.creates ?? []).filter((path) => !keep.has(path) && existsSync(path)).map((path) => ({ kind: "remove-tree" as const, path })));
+}
+
+/**
+ * What a new plan takes back from the previous install (its manifest): files and command outputs
+ * it no longer writes (the extension moved to another scope or project, a file a newer version
+ * dropped), services it no longer loads, a crontab block it no longer needs, and the folders that
+ * leaves empty. Part of the Plan, so it is shown before anything happens.
+ */
+export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackStep[] {
+  const step = (component: string, description: string, removal: UninstallStep): TakeBackStep => {
+    const { kind, ...rest } = removal;
+    return { kind: "take-back", component, description, action: kind, ...rest } as TakeBackStep;
+  };
+  const key = (argv: string[]) => argv.join("\0");
+  const plannedCommands = new Set(steps.flatMap((s) => (s.kind === "command" ? [key(s.argv)] : [])));
+  const unload = previous.commands
+    .filter((command) => command.undoArgv && !plannedCommands.has(key(command.argv)))
+    .map((command): TakeBackStep => ({
+      kind: "take-back",
+      component: command.component,
+      description: "unload what the previous install loaded and this one no longer uses",
+      action: "unload",
+      argv: command.undoArgv!,
+      reloadArgv: command.argv,
+    }));
+  const plannedFiles = new Set(steps.flatMap((s) => (s.kind === "file" ? [s.path] : [])));
+  const stale = previous.files.filter((file) => !plannedFiles.has(file.path));
+  const files = planFileRemoval(stale).map((removal) => {
+    const file = stale.find((f) => "path" in removal && f.path === removal.path);
+    return step(file?.component ?? "cleanup", "take back a file the previous install wrote", removal);
+  });
+  const plannedCreates = new Set(steps.flatMap((s) => (s.kind === "command" ? (s.creates ?? []) : [])));
+  const created = previous.commands.flatMap((command) =>
+    planCreatedPathRemoval([command], plannedCreates).map((removal) => step(command.component, `take back what the previous install's command created (${command.argv.join(" ")})`, removal)),
+  );
+  const crontab = previous.crontab && !steps.some((s) => s.kind === "crontab") ? [step("heartbeat", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })] : [];
+  const changes = [...unload, ...files, ...created, ...crontab];
+  const plannedPaths = steps.flatMap((s) => ("path" in s ? [s.path] : []));
+  // the state dir holds the manifest and the backups, which stay
+  const { stateDir } = previous.settings;
+  const backups = join(stateDir, "backups");
+  const dirs = [...new Set([...previous.createdDirs, ...stale.map((f) => dirname(f.path))])]
+    .filter((dir) => !plannedPaths.some((path) => path === dir || path.startsWith(dir + "/")))
+    .filter((dir) => dir !== stateDir && dir !== backups && !dir.startsWith(backups + "/") && !stateDir.startsWith(dir + "/"))
+    .filter((dir) => existsSync(dir) && statSync(dir).isDirectory())
+    .sort((a, b) => a.length - b.length);
+  // only worth a step when something goes, or a folder is already empty
+  const emptyNow = dirs.some((dir) => readdirSync(dir).length === 0);
+  if (dirs.length && (changes.length || emptyNow)) {
+    changes.push(step("cleanup", "remove the folders the previous install created, where empty", { kind: "remove-dirs-if-empty", paths: dirs }));
+  }
+  return changes;
+}
+
+/** A take-back step as the removal it is (unload and crontab are run by the caller). */
+export function takeBackRemoval(step: TakeBackStep): UninstallStep | undefined {
+  if (step.action === "unload") return undefined;
+  const { kind: _kind, component: _component, description: _description, action, ...rest } = step;
+  return { kind: action, ...rest } as UninstallStep;
 }
 
 export function planUninstall(manifestPath: string): UninstallPlan | undefined {
@@ -115,7 +175,7 @@ export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[],
         const current = readExisting(step.path);
         writeFileAtomic(step.path, original.contents, original.mode);
         if (!undo) rmSync(step.backup, { force: true });
-        else if (current) undo.push(() => writeFileAtomic(step.path, current.contents, current.mode));
+        else undo.push(() => (current ? writeFileAtomic(step.path, current.contents, current.mode) : rmSync(step.path, { force: true })));
         break;
       }
       case "remove-tree":

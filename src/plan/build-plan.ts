@@ -17,6 +17,8 @@ import { PlanError } from "./plan-error.ts";
 import { CENTRAL_SESSION } from "../protocol/route.ts";
 import { defaultSessionKey } from "../protocol/keys.ts";
 import { planTier2, tier2Settings } from "./tier2.ts";
+import { readManifest } from "../install/manifest.ts";
+import { planTakeBack } from "../install/uninstall.ts";
 
 export const MANIFEST_FILE_NAME = "manifest.json";
 /** tier 1: one pi session consumes the `main` queue */
@@ -55,11 +57,15 @@ export function buildPlan({ answers, env, system, redis }: PlanInput): Plan {
   steps.push(...planExtension({ settings, secretsFile: target.password ? secretsFilePath(stateDir) : undefined, npmCache: env.npm_config_cache }));
   const tier2 = central ? planTier2(settings, system, env) : { steps: [], notes: [] };
   steps.push(...tier2.steps);
+  // the install this one replaces: what it left where this plan puts nothing is taken back (a damaged manifest throws ManifestError)
+  const previous = readManifest(settings.manifestPath);
+  if (previous) steps.push(...planTakeBack(previous, steps));
   return {
     tool: "gateway-setup",
     version: ownVersion(),
     settings,
     steps,
+    ...(previous ? { replaces: { version: previous.version, extensionDir: previous.settings.extensionDir } } : {}),
     notes: tier2.notes,
     verification: [
       `PING Redis at ${settings.redisUrl}`,

@@ -1,12 +1,12 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 import { createTwoFilesPatch } from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { readExisting } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import type { FileStep, Plan, PlanStep } from "./plan.ts";
+import type { FileStep, Plan, PlanStep, TakeBackStep } from "./plan.ts";
 
 export type FileChange = "new" | "changed" | "unchanged";
 
@@ -32,6 +32,7 @@ export function planChangesNothing(plan: Plan): boolean {
       if (step.kind === "file") return fileStepStatus(step) !== "new" && fileStepStatus(step) !== "changed";
       if (step.kind === "command") return Boolean(step.satisfied);
       if (step.kind === "dir") return existsSync(step.path);
+      if (step.kind === "take-back") return step.action === "remove-dirs-if-empty";
       return step.kind === "crontab";
     })
   );
@@ -53,14 +54,56 @@ export function describeStep(step: PlanStep, env: Env): string {
       return `${existsSync(step.path) ? "exists   " : "new      "} ${displayPath(step.path, env)}/ (${step.description})`;
     case "crontab":
       return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command}`)].join("\n");
+    case "take-back":
+      return describeTakeBack(step, env);
   }
+}
+
+export function describeTakeBack(step: TakeBackStep, env: Env): string {
+  switch (step.action) {
+    case "unload":
+      return `unload    ${step.argv.map((arg) => displayArg(arg, env)).join(" ")} (no longer used; loaded again if setup fails)`;
+    case "remove-crontab-block":
+      return "crontab   remove gateway-setup's block (no longer used; nothing else in your crontab)";
+    case "remove-file":
+      return `remove    ${displayPath(step.path, env)}`;
+    case "restore-file":
+      return `restore   ${displayPath(step.path, env)} (the file that was there before)`;
+    case "keep-file":
+      return `keep      ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
+    case "remove-tree":
+      return `remove    ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/ (and everything in it)" : ""}`;
+    case "remove-dirs-if-empty":
+      return "remove    the folders the previous install created, where empty";
+  }
+}
+
+/** The take-back of the previous install: removed files folder by folder, everything else a line each. */
+function describeTakeBackSteps(steps: TakeBackStep[], plan: Plan, previousExtensionDir: string | undefined, env: Env): string[] {
+  if (!steps.some((step) => step.action !== "remove-dirs-if-empty")) return [];
+  const moved = previousExtensionDir && previousExtensionDir !== plan.settings.extensionDir;
+  const removedByFolder = new Map<string, string[]>();
+  const others: TakeBackStep[] = [];
+  for (const step of steps) {
+    if (step.action === "remove-file") removedByFolder.set(dirname(step.path), [...(removedByFolder.get(dirname(step.path)) ?? []), basename(step.path)]);
+    else others.push(step);
+  }
+  return [
+    "",
+    moved
+      ? `Then take back the previous install at ${displayPath(previousExtensionDir, env)} (the extension moves to ${displayPath(plan.settings.extensionDir, env)}):`
+      : "Then take back what the previous install left and this one no longer uses:",
+    ...[...removedByFolder].map(([folder, names]) => `remove    ${displayPath(folder, env)}/ ${names.join(" ")}`),
+    ...others.map((step) => describeTakeBack(step, env)),
+  ];
 }
 
 export function describePlan(plan: Plan, env: Env): string {
   const s = plan.settings;
   const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
   const files = plan.steps.filter((step) => step.kind === "file" && !runtimeFiles.includes(step));
-  const others = plan.steps.filter((step) => step.kind !== "file");
+  const others = plan.steps.filter((step) => step.kind !== "file" && step.kind !== "take-back");
+  const takeBack = plan.steps.filter((step): step is TakeBackStep => step.kind === "take-back");
   const runtimeSummary = runtimeFiles.length ? describeRuntimeFiles(runtimeFiles as FileStep[], join(s.extensionDir, "lib"), env) : [];
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
@@ -80,6 +123,7 @@ export function describePlan(plan: Plan, env: Env): string {
     ...lines(files),
     ...runtimeSummary,
     ...lines(others),
+    ...describeTakeBackSteps(takeBack, plan, plan.replaces?.extensionDir, env),
     planChangesNothing(plan)
       ? `Nothing would change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? " (the crontab block is rewritten only if it differs)" : ""}.`
       : `write     ${displayPath(s.manifestPath, env)} (install manifest)`,

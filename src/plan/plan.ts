@@ -66,7 +66,28 @@ export interface DirStep {
   path: string;
 }
 
-export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | DirStep;
+/**
+ * Taking back what the previous install (its manifest) left where this plan puts nothing: the
+ * extension moved to another scope or project, a file a newer version no longer writes, a service
+ * or crontab block no longer used. Decided when planning, from the manifest, so --dry-run and
+ * --json show it; applied after every other step, inside the transaction (a rollback puts it all
+ * back). The actions are uninstall's (see install/uninstall.ts), plus `unload`.
+ */
+export type TakeBackStep = { kind: "take-back"; component: string; description: string } & TakeBackAction;
+
+export type TakeBackAction =
+  /** run `argv` (the previous install's undo command); on rollback run `reloadArgv` again */
+  | { action: "unload"; argv: string[]; reloadArgv: string[] }
+  | { action: "remove-crontab-block" }
+  | { action: "remove-file"; path: string }
+  /** put back the file that was there before the previous install (its copy in `backup`) */
+  | { action: "restore-file"; path: string; backup: string }
+  /** a file edited since it was installed stays */
+  | { action: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
+  | { action: "remove-tree"; path: string }
+  | { action: "remove-dirs-if-empty"; paths: string[] };
+
+export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | DirStep | TakeBackStep;
 
 export interface PlanSettings {
   tier: Tier;
@@ -107,6 +128,8 @@ export interface Plan {
   version: string;
   settings: PlanSettings;
   steps: PlanStep[];
+  /** the install this plan replaces (from its manifest), whose leftovers the take-back steps remove */
+  replaces?: { version: string; extensionDir: string };
   /** what the user still has to do (e.g. start the wrapper where no service manager exists) */
   notes: string[];
   /** what is checked after applying, in order */
