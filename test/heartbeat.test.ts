@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, writeLastHeartbeat } from "../src/extension/heartbeat.ts";
+import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, watchdogAlarmText, writeLastHeartbeat } from "../src/extension/heartbeat.ts";
 import { createEvent } from "../src/protocol/event.ts";
 import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
@@ -84,6 +84,19 @@ describe("heartbeat rules", () => {
     expect(alarms).toHaveLength(1);
   });
 
+  it("names the heartbeat source that is installed in the alarm, not every source there is", () => {
+    const base = { checklistFile: "", lastHeartbeatFile: "", intervalSeconds: 60 };
+    expect(watchdogAlarmText({ ...base, source: "inngest" }, 150_000)).toBe(
+      "[gateway watchdog] No heartbeat has arrived for 3 min (expected every 60 s). The heartbeat source (the Inngest function your Inngest app serves) may have stopped: " +
+        "tell the user, and suggest running `gateway-setup doctor`.",
+    );
+    expect(watchdogAlarmText({ ...base, source: "cron" }, 20_000)).toContain("for 20 s (expected every 60 s). The heartbeat source (gateway-setup's block in your crontab) may have stopped");
+    expect(watchdogAlarmText({ ...base, source: "launchd" }, 150_000)).toContain("The heartbeat source (the launchd heartbeat job) may have stopped");
+    expect(watchdogAlarmText({ ...base, source: "systemd" }, 150_000)).toContain("The heartbeat source (the systemd heartbeat timer) may have stopped");
+    // an extension an older setup installed does not say which source it has
+    expect(watchdogAlarmText(base, 150_000)).toContain("expected every 60 s). The heartbeat source may have stopped: ");
+  });
+
   it("reads a last-heartbeat record only when it is one", () => {
     const dir = mkdtempSync(join(tmpdir(), "gw-hbrec-"));
     const file = join(dir, "last-heartbeat.json");
@@ -96,7 +109,7 @@ describe("heartbeat rules", () => {
   });
 });
 
-async function centralSession(intervalSeconds: number, busy = false) {
+async function centralSession(intervalSeconds: number, busy = false, source?: "inngest") {
   const prefix = randomPrefix();
   const dir = mkdtempSync(join(tmpdir(), "gw-hb-"));
   const checklistFile = join(dir, "HEARTBEAT.md");
@@ -105,7 +118,7 @@ async function centralSession(intervalSeconds: number, busy = false) {
   const extensionDir = createExtensionDir({ prefix, redisUrl });
   const mod = await loadInstalledExtension(extensionDir);
   const host = new VerificationHost();
-  const config = { ...mod.gatewayConfig, mode: "central" as const, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds } };
+  const config = { ...mod.gatewayConfig, mode: "central" as const, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds, ...(source ? { source } : {}) } };
   await host.load(mod.createGatewayExtension(config, { GATEWAY_ROLE: "central" }));
   if (busy) {
     host.autoTurn = false;
@@ -140,11 +153,13 @@ describe("the central session with heartbeats", () => {
   });
 
   it("raises the watchdog alarm once when heartbeats stop, and again after they resume and stop", async () => {
-    const { host, prefix } = await centralSession(1);
+    const { host, prefix } = await centralSession(1, false, "inngest");
     try {
       const alarms = () => host.sent.filter((m) => m.text.startsWith("[gateway watchdog]")).length;
       await host.waitFor(() => alarms() === 1, 10_000, "the first alarm");
       expect(host.notices.some((n) => n.type === "error" && /No heartbeat has arrived/.test(n.message))).toBe(true);
+      // the installed source, by name
+      expect(host.sent.find((m) => m.text.startsWith("[gateway watchdog]"))!.text).toContain("The heartbeat source (the Inngest function your Inngest app serves) may have stopped");
       await new Promise((r) => setTimeout(r, 2500));
       expect(alarms()).toBe(1);
       await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat("back", Date.now()) });

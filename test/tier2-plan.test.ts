@@ -94,7 +94,7 @@ describe("tier 2 on macOS (launchd)", () => {
     const index = file(plan, join(home, ".pi/agent/extensions/gateway/index.ts"))!.contents;
     expect(index).toContain(`mode: "central" as const`);
     expect(index).toContain(`sessionId: "gateway"`);
-    expect(index).toMatch(/heartbeat: \{"intervalSeconds":900,"checklistFile":".*HEARTBEAT\.md","lastHeartbeatFile":".*last-heartbeat\.json"\}/);
+    expect(index).toMatch(/heartbeat: \{"intervalSeconds":900,"checklistFile":".*HEARTBEAT\.md","lastHeartbeatFile":".*last-heartbeat\.json","source":"launchd"\}/);
   });
 });
 
@@ -188,6 +188,8 @@ describe("tier 2 on Linux", () => {
     expect(fn).toContain(`lpush("agent:events:gateway"`);
     expect(fn).toContain("serveHost");
     expect(plan.notes.join("\n")).toMatch(/Serve .*gateway-heartbeat\.ts from your Inngest app/);
+    // the extension's watchdog names this source in its alarm
+    expect(file(plan, join(home, ".pi/agent/extensions/gateway/index.ts"))!.contents).toContain(`"source":"inngest"}`);
   });
 
   it.each([

@@ -49,6 +49,8 @@ export interface HeartbeatConfig {
   lastHeartbeatFile: string;
   /** no alarm this soon after start; defaults to twice the interval */
   graceSeconds?: number;
+  /** what sends the heartbeats, named in the alarm (absent in extensions older setups installed) */
+  source?: "cron" | "launchd" | "systemd" | "inngest";
 }
 
 /** the session id tier 1 consumes, and the way in that producers written for tier 1 use */

@@ -78,6 +78,26 @@ export function readLastHeartbeat(file: string): LastHeartbeat | undefined {
   return record as LastHeartbeat;
 }
 
+/** Each heartbeat source as the alarm names it. */
+const SOURCE_NAMES: Record<NonNullable<HeartbeatConfig["source"]>, string> = {
+  cron: "gateway-setup's block in your crontab",
+  launchd: "the launchd heartbeat job",
+  systemd: "the systemd heartbeat timer",
+  inngest: "the Inngest function your Inngest app serves",
+};
+
+/** What the watchdog tells the user and the model: how long it has been quiet, and which source to look at. */
+export function watchdogAlarmText(config: HeartbeatConfig, silentForMs: number): string {
+  const minutes = Math.round(silentForMs / 60_000);
+  // an extension an older setup installed does not know its source
+  const source = config.source ? `The heartbeat source (${SOURCE_NAMES[config.source]})` : "The heartbeat source";
+  return (
+    `[gateway watchdog] No heartbeat has arrived for ${minutes >= 1 ? `${minutes} min` : `${Math.round(silentForMs / 1000)} s`} ` +
+    `(expected every ${config.intervalSeconds} s). ${source} may have stopped: ` +
+    "tell the user, and suggest running `gateway-setup doctor`."
+  );
+}
+
 /**
  * Watchdog layer 1: one alarm when no heartbeat arrived for twice the interval, after a grace
  * period. A check that comes far later than scheduled means the machine slept (timers stop, the

@@ -15,6 +15,7 @@ import {
   heartbeatPrompt,
   isHeartbeat,
   isHeartbeatAck,
+  watchdogAlarmText,
   writeLastHeartbeat,
   type LastHeartbeat,
 } from "./heartbeat.ts";
@@ -475,11 +476,7 @@ export class GatewayRuntime {
   }
 
   private raiseAlarm(silentForMs: number): void {
-    const minutes = Math.round(silentForMs / 60_000);
-    const text =
-      `[gateway watchdog] No heartbeat has arrived for ${minutes >= 1 ? `${minutes} min` : `${Math.round(silentForMs / 1000)} s`} ` +
-      `(expected every ${this.config.heartbeat!.intervalSeconds} s). The heartbeat source (cron, launchd or systemd timer) may have stopped: ` +
-      "tell the user, and suggest running `gateway-setup doctor`.";
+    const text = watchdogAlarmText(this.config.heartbeat!, silentForMs);
     this.notify(text, "error");
     if (this.awaitingTurn || this.agentRunning || this.draining) this.pendingAlarm = text;
     else this.sendAlarm(text);

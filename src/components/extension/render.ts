@@ -41,7 +41,7 @@ export function runtimeSourceFiles(): { relativePath: string; contents: string }
 export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
   // no heartbeat source (--heartbeat none): no heartbeat handling and no watchdog to raise false alarms
   const heartbeat = settings.heartbeat && settings.heartbeat.source !== "none"
-    ? { intervalSeconds: settings.heartbeat.intervalSeconds, checklistFile: settings.heartbeat.checklistFile, lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile }
+    ? { intervalSeconds: settings.heartbeat.intervalSeconds, checklistFile: settings.heartbeat.checklistFile, lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile, source: settings.heartbeat.source }
     : undefined;
   return renderTemplate("extension/index.ts.hbs", {
     version: ownVersion(),
