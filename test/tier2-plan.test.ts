@@ -10,6 +10,7 @@ import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
 import { bootstrapArgv } from "../src/components/service/launchd.ts";
 import { renderSystemdService } from "../src/components/service/systemd.ts";
 import { buildPlan } from "../src/plan/build-plan.ts";
+import { describePlan } from "../src/plan/describe.ts";
 import { heartbeatChoices } from "../src/plan/tier2.ts";
 import { answersFromFlags } from "../src/wizard/flags.ts";
 import { shellQuote } from "../src/platform/shell.ts";
@@ -218,6 +219,13 @@ describe("tier 2 choices and edge cases", () => {
       expect(everything).not.toMatch(/tripwire|HEARTBEAT\.md|heartbeat\.(timer|plist)/);
       expect(plan.steps.some((s) => s.kind === "crontab")).toBe(false);
     }
+  });
+
+  it("--heartbeat none: the plan's summary says no heartbeat or watchdog is installed, and names no checklist", () => {
+    const summary = describePlan(buildPlan({ answers: { ...answers, heartbeat: "none" }, env, system: container, redis: ok }), env);
+    expect(summary).toContain("Heartbeat none: nothing sends heartbeats, and no watchdog or checklist is installed");
+    expect(summary).not.toMatch(/every 15m|HEARTBEAT\.md/);
+    expect(describePlan(buildPlan({ answers, env, system: container, redis: ok }), env)).toContain("Heartbeat cron, every 15m; checklist ~/.pi/agent/HEARTBEAT.md");
   });
 
   it("--service none picks cron for the heartbeat when --heartbeat was not given, on a machine with systemd or launchd", () => {

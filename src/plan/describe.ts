@@ -115,7 +115,9 @@ export function describePlan(plan: Plan, env: Env): string {
     `Redis     ${s.redisUrl}${s.redisPasswordSet ? " (password stored in a 0600 file)" : ""}`,
     ...(s.heartbeat && s.service
       ? [
-          `Heartbeat ${s.heartbeat.source}, every ${formatInterval(s.heartbeat.intervalSeconds)}; checklist ${displayPath(s.heartbeat.checklistFile, env)}`,
+          s.heartbeat.source === "none"
+            ? "Heartbeat none: nothing sends heartbeats, and no watchdog or checklist is installed"
+            : `Heartbeat ${s.heartbeat.source}, every ${formatInterval(s.heartbeat.intervalSeconds)}; checklist ${displayPath(s.heartbeat.checklistFile, env)}`,
           `Service   ${s.service.manager === "none" ? "none found: the wrapper alone" : `${s.service.manager} (${s.service.name})`}, pi in tmux session ${s.service.tmuxSession}`,
         ]
       : []),
