@@ -1,27 +1,29 @@
 // `gateway-setup` (the default command): flags and questions -> answers -> plan -> apply -> verify.
 // Only resolveAnswers and the consent questions prompt; everything after the plan runs unattended.
+import { join } from "node:path";
 import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
 import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
 import { readSecretsFile } from "../extension/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
-import { ManifestError } from "../install/manifest.ts";
+import { ManifestError, readManifest } from "../install/manifest.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
 import { pause } from "../platform/abort.ts";
 import { displayPath, extensionDir, gatewayStateDir } from "../platform/paths.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
-import { buildPlan, PlanError } from "../plan/build-plan.ts";
+import { buildPlan, MANIFEST_FILE_NAME, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { heartbeatChoices } from "../plan/tier2.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
-import { planForDisplay, type Plan, type PlanStep } from "../plan/plan.ts";
+import { planForDisplay, type Plan, type PlanSettings, type PlanStep } from "../plan/plan.ts";
 import { assertTierAvailable, TierUnavailableError, type Answers } from "../wizard/answers.ts";
 import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
-import { resolveAnswers } from "../wizard/questions.ts";
+import { installedAnswers } from "../wizard/installed.ts";
+import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 import type { Output } from "./output.ts";
 
@@ -83,9 +85,13 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
 
-    const projectDir = given.projectDir ?? ctx.cwd;
+    const installed = installedSettings(ctx.env);
+    const was = installed ? installedAnswers(installed) : {};
+    if (installed) ctx.output.info(`Tier ${installed.tier} is installed (${displayPath(installed.extensionDir, ctx.env)}): its settings are the defaults, flags and answers change them.`);
+    const projectDir = projectDirFor(given, was, ctx.cwd);
     const answers = await resolveAnswers(given, prompter, ctx.cwd, {
-      ...heartbeatChoices(ctx.system, given.service),
+      installed: was,
+      ...heartbeatChoices(ctx.system, given.service ?? was.service),
       extensionDirs: {
         global: displayPath(extensionDir("global", projectDir, ctx.env), ctx.env),
         project: displayPath(extensionDir("project", projectDir, ctx.env), ctx.env),
@@ -267,6 +273,16 @@ async function applyAndVerify(
   if (!report.changed) ctx.output.success("Everything was already installed with these settings; nothing changed.");
   ctx.output.note(installedNote(plan, ctx.env), "Installed");
   return finish(EXIT_OK);
+}
+
+/** The settings of the install this run would replace; a damaged manifest is reported when the plan is built. */
+function installedSettings(env: Env): PlanSettings | undefined {
+  try {
+    return readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME))?.settings;
+  } catch (error) {
+    if (error instanceof ManifestError) return undefined;
+    throw error;
+  }
 }
 
 export const REDIS_INSTALL_KEPT =

@@ -1,18 +1,16 @@
 // The command that re-installs exactly what the manifest describes: the recorded invocation when
 // it was non-interactive, otherwise one rebuilt from the settings (so a tier-2 install keeps its services).
-import { dirname } from "node:path";
 import type { Manifest } from "../install/manifest.ts";
-import { formatInterval } from "../components/heartbeat/interval.ts";
 import { shellQuote } from "../platform/shell.ts";
+import { installedAnswers } from "../wizard/installed.ts";
 
 export function rerunCommand(manifest: Manifest): string {
   const recorded = manifest.command.trim();
   if (/(^|\s)--tier[\s=]/.test(recorded) && /(^|\s)(--yes|-y)(\s|$)/.test(recorded)) return recorded;
-  const { tier, redisUrl, prefix, scope, extensionDir, heartbeat, service } = manifest.settings;
-  const flags: string[] = ["--tier", String(tier), "--yes", "--redis-url", redisUrl, "--prefix", prefix];
-  // <project>/.pi/extensions/gateway
-  if (scope === "project") flags.push("--scope", "project", "--project-dir", dirname(dirname(dirname(extensionDir))));
-  if (heartbeat) flags.push("--heartbeat", heartbeat.source, "--heartbeat-every", formatInterval(heartbeat.intervalSeconds), "--heartbeat-file", heartbeat.checklistFile);
-  if (service) flags.push("--service", service.manager, "--service-label", service.name);
+  const installed = installedAnswers(manifest.settings);
+  const flags: string[] = ["--tier", String(installed.tier), "--yes", "--redis-url", installed.redisUrl!, "--prefix", installed.prefix!];
+  if (installed.projectDir) flags.push("--scope", "project", "--project-dir", installed.projectDir);
+  if (installed.heartbeat) flags.push("--heartbeat", installed.heartbeat, "--heartbeat-every", installed.heartbeatEvery!, "--heartbeat-file", installed.heartbeatFile!);
+  if (installed.service) flags.push("--service", installed.service, "--service-label", installed.serviceLabel!);
   return ["gateway-setup", ...flags.map(shellQuote)].join(" ");
 }

@@ -26,7 +26,7 @@ function withHint(label: string, hint: string | undefined, extra?: string) {
   return hints ? { label, hint: hints } : { label };
 }
 
-export async function askGoal(prompter: Prompter): Promise<Goal> {
+export async function askGoal(prompter: Prompter, initialValue: Goal = "notifications"): Promise<Goal> {
   return prompter.select<Goal>({
     id: "goal",
     message: "What should pi do for you?",
@@ -35,7 +35,7 @@ export async function askGoal(prompter: Prompter): Promise<Goal> {
       { value: "always-on", ...withHint("Keep an agent always on", comingSoon(2), "tier 2: heartbeat + watchdog") },
       { value: "full-gateway", ...withHint("Full gateway with phone access", comingSoon(4), "tier 4: daemon + Telegram") },
     ],
-    initialValue: "notifications",
+    initialValue,
   });
 }
 
@@ -47,6 +47,8 @@ export interface AnswerDefaults {
   heartbeats?: readonly HeartbeatSource[];
   /** where each scope puts the extension, as shown to the user */
   extensionDirs?: Record<Scope, string>;
+  /** what is installed now (src/wizard/installed.ts): a re-run's defaults, below the flags */
+  installed?: Partial<Answers>;
 }
 
 export async function resolveAnswers(
@@ -56,7 +58,8 @@ export async function resolveAnswers(
   defaults: AnswerDefaults = { heartbeat: "cron" },
 ): Promise<Answers> {
   const ask = prompter;
-  const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask) : "notifications");
+  const was = defaults.installed ?? {};
+  const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask, was.goal) : (was.goal ?? "notifications"));
   const eventSources =
     given.eventSources ??
     (ask && !given.tier
@@ -81,9 +84,11 @@ export async function resolveAnswers(
             { value: "one", label: "one" },
             { value: "several", label: "several", hint: "enables routing (tier 3)" },
           ],
-          initialValue: "one",
+          initialValue: was.sessions ?? "one",
         })
-      : "one");
+      : given.tier
+        ? "one"
+        : (was.sessions ?? "one"));
   let tier = given.tier ?? tierFor(goal, sessions);
   let settledGoal = goal;
   if (ask && !AVAILABLE_TIERS.includes(tier)) {
@@ -97,10 +102,10 @@ export async function resolveAnswers(
       ? await ask.text({
           id: "redisUrl",
           message: "Redis URL",
-          initialValue: DEFAULT_REDIS_URL,
+          initialValue: was.redisUrl ?? DEFAULT_REDIS_URL,
           validate: problemWith(parseRedisUrl),
         })
-      : DEFAULT_REDIS_URL);
+      : (was.redisUrl ?? DEFAULT_REDIS_URL));
   const scope =
     given.scope ??
     (ask
@@ -109,11 +114,11 @@ export async function resolveAnswers(
           message: "Where should the pi extension be installed?",
           options: [
             { value: "global", label: "for every project", hint: defaults.extensionDirs?.global ?? "the pi agent dir" },
-            { value: "project", label: "for this project only", hint: defaults.extensionDirs?.project ?? `${given.projectDir ?? cwd}/.pi/extensions/gateway` },
+            { value: "project", label: "for this project only", hint: defaults.extensionDirs?.project ?? `${projectDirFor(given, was, cwd)}/.pi/extensions/gateway` },
           ],
-          initialValue: "global",
+          initialValue: was.scope ?? "global",
         })
-      : "global");
+      : (was.scope ?? "global"));
 
   const tier2 = tier >= 2 ? await askTier2(given, ask, defaults) : {};
   return {
@@ -123,15 +128,23 @@ export async function resolveAnswers(
     eventSources,
     sessions,
     redisUrl,
-    prefix: given.prefix ?? "agent",
+    prefix: given.prefix ?? was.prefix ?? "agent",
     scope,
-    projectDir: given.projectDir ?? cwd,
+    projectDir: projectDirFor(given, was, cwd),
     installRedis: given.installRedis ?? false,
     ...(given.redisPassword ? { redisPassword: given.redisPassword } : {}),
   };
 }
 
+/** The installed project stays the project unless the flags name a scope (then "this project" is the current directory) or a folder. */
+export function projectDirFor(given: Partial<Answers>, was: Partial<Answers>, cwd: string): string {
+  return given.projectDir ?? (given.scope ? cwd : (was.projectDir ?? cwd));
+}
+
 async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defaults: AnswerDefaults): Promise<Partial<Answers>> {
+  const was = defaults.installed ?? {};
+  // the installed source, while this machine (and --service) still offers it
+  const defaultSource = was.heartbeat && (!defaults.heartbeats || defaults.heartbeats.includes(was.heartbeat)) ? was.heartbeat : defaults.heartbeat;
   const heartbeat =
     given.heartbeat ??
     (ask
@@ -147,28 +160,31 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
               { value: "none", label: "nothing for now" },
             ] as const
           ).filter((option) => !defaults.heartbeats || defaults.heartbeats.includes(option.value)),
-          initialValue: defaults.heartbeat,
+          initialValue: defaultSource,
         })
-      : defaults.heartbeat);
+      : defaultSource);
   const heartbeatEvery =
     given.heartbeatEvery ??
     (ask
       ? await ask.text({
           id: "heartbeatEvery",
           message: "Heartbeat interval",
-          initialValue: DEFAULT_HEARTBEAT_EVERY,
+          initialValue: was.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY,
           validate: problemWith((value) => {
             const seconds = parseInterval(value);
             if (heartbeat === "cron" || heartbeat === "inngest") cronSchedule(seconds, CRON_SCHEDULERS[heartbeat]);
           }),
         })
-      : DEFAULT_HEARTBEAT_EVERY);
+      : (was.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY));
+  const heartbeatFile = given.heartbeatFile ?? was.heartbeatFile;
+  const serviceLabel = given.serviceLabel ?? was.serviceLabel;
+  const service = given.service ?? was.service;
   return {
     heartbeat,
     heartbeatEvery,
-    ...(given.heartbeatFile ? { heartbeatFile: given.heartbeatFile } : {}),
-    ...(given.serviceLabel ? { serviceLabel: given.serviceLabel } : {}),
-    ...(given.service ? { service: given.service } : {}),
+    ...(heartbeatFile ? { heartbeatFile } : {}),
+    ...(serviceLabel ? { serviceLabel } : {}),
+    ...(service ? { service } : {}),
   };
 }
 
