@@ -1,5 +1,5 @@
 // doctor and uninstall against a real install in a temp HOME and the test run's redis-server.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -62,12 +62,16 @@ describe("doctor", () => {
       await redis.lpush(keys.events, old);
       await redis.lpush(keys.deadLetter, JSON.stringify({ raw: "{", reason: "not valid JSON" }));
       await redis.sadd(sessionsRegistryKey(prefix), "pid-999999");
-      const report = await runDoctor({ env, only: ["queue", "dead-letters", "sessions"] });
-      expect(statusOf(report)).toEqual({ queue: "fail", "dead-letters": "warn", sessions: "warn" });
-      expect(report.checks[0]!.message).toContain(`${keys.events}: 1 pending`);
+      const report = await runDoctor({ env, only: ["queue", "dead-letters", "sessions", "listener"] });
+      expect(statusOf(report)).toEqual({ queue: "fail", "dead-letters": "warn", sessions: "warn", listener: "warn" });
+      const check = (id: string) => report.checks.find((c) => c.id === id)!;
+      expect(check("queue").message).toContain(`${keys.events}: 1 pending`);
+      // the dead session is the sessions check's to report: queue and listener do not count it again
+      expect(check("queue").message).not.toContain("pid-999999");
+      expect(check("listener").message).toBe(`no pi session is listening on ${keys.notify}; events wait in the queue until one starts`);
       // aimed at the installed Redis (the test's is not on 6379)
-      expect(report.checks[1]!.fix).toContain(`redis-cli -u ${redisUrl} LRANGE ${keys.deadLetter} 0 -1`);
-      expect(report.checks[2]!.message).toContain("pid-999999");
+      expect(check("dead-letters").fix).toContain(`redis-cli -u ${redisUrl} LRANGE ${keys.deadLetter} 0 -1`);
+      expect(check("sessions").message).toContain("pid-999999");
 
       await redis.set(aliveKey(prefix, "pid-1"), "{}", "EX", 60);
       await redis.sadd(sessionsRegistryKey(prefix), "pid-1");
@@ -255,6 +259,38 @@ describe("uninstall", () => {
     expect(moved.plan.steps.filter((step) => step.kind === "take-back").length).toBe(takeBack.length);
     expect(Object.keys(snapshotTree(home)).filter((path) => path.startsWith("a/"))).toEqual(["a/"]);
     await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("puts back the user's own node_modules and package-lock.json of a folder it installed over, also after moving the extension elsewhere", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-own-modules-"));
+    const own = join(home, ".pi/agent/extensions/gateway");
+    mkdirSync(join(own, "node_modules/left-pad"), { recursive: true });
+    mkdirSync(join(home, "project"));
+    writeFileSync(join(own, "index.ts"), "// the user's own experiment\n");
+    writeFileSync(join(own, "package.json"), JSON.stringify({ name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, null, 2) + "\n");
+    writeFileSync(join(own, "node_modules/left-pad/package.json"), JSON.stringify({ name: "left-pad", version: "1.3.0" }) + "\n");
+    writeFileSync(join(own, "node_modules/left-pad/index.js"), "module.exports = (s) => s;\n");
+    const lock = { name: "mine", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, "node_modules/left-pad": { version: "1.3.0" } } };
+    writeFileSync(join(own, "package-lock.json"), JSON.stringify(lock, null, 2) + "\n");
+    const before = snapshotTree(home);
+    const ownFolder = snapshotTree(own);
+
+    const global = await installTier1(redisUrl, {}, home);
+    // npm made node_modules and the lock its own
+    expect(existsSync(join(own, "node_modules/left-pad"))).toBe(false);
+    expect(readFileSync(join(own, "package-lock.json"), "utf8")).toContain("ioredis");
+    const uninstall = planUninstall(global.plan.settings.manifestPath)!;
+    expect(uninstall.steps.filter((step) => step.kind === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
+    expect(await applyUninstall(uninstall, global.env)).toEqual([]);
+    expect(snapshotTree(home)).toEqual(before);
+
+    // the same when a re-install moves the extension away from the user's folder: that take-back puts them back too
+    const again = await installTier1(redisUrl, {}, home);
+    const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "project"), prefix: again.plan.settings.prefix }, home);
+    expect(moved.plan.steps.filter((step) => step.kind === "take-back" && step.action === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
+    expect(snapshotTree(own)).toEqual(ownFolder);
+    expect(await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
   });
 

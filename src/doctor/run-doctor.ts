@@ -17,6 +17,7 @@ import { readManifest, type Manifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir } from "../platform/paths.ts";
 import { isValidSessionId, sessionsRegistryKey } from "../protocol/keys.ts";
+import { deadSessions } from "../protocol/sessions.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import type { DoctorCheck, DoctorContext } from "./check.ts";
 import { fail, skip, type Finding } from "./finding.ts";
@@ -129,11 +130,14 @@ async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: b
   return { ok: !results.some((f) => f.status === "fail"), checks: results };
 }
 
+/** The installed session, `main` from tier 2 on, and the live registered ones: dead ones are the `sessions` check's (its --fix hands their queues over). */
 async function sessionIdsFor(manifest: Manifest, redis: Redis | undefined): Promise<string[]> {
-  const registered = redis ? await redis.smembers(sessionsRegistryKey(manifest.settings.prefix)) : [];
+  const { prefix } = manifest.settings;
+  const registered = redis ? await redis.smembers(sessionsRegistryKey(prefix)) : [];
+  const dead = new Set(redis ? await deadSessions(redis, prefix) : []);
   // from tier 2 on, `main` is still a way in (the central session folds it into its own queue)
   const inbox = manifest.settings.mode === "single" ? [] : [TIER1_SESSION_ID];
-  return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter(isValidSessionId)])];
+  return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter((id) => isValidSessionId(id) && !dead.has(id))])];
 }
 
 async function withContext<T>(manifest: Manifest, env: Env, body: (ctx: DoctorContext) => Promise<T>): Promise<T> {
