@@ -90,6 +90,17 @@ describe("pushEvent: where events go when central is not alive", () => {
     expect(JSON.parse(result.stdout).targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["gateway"]);
     expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(0);
   });
+
+  it("push reads GATEWAY_REDIS_URL as the extension does (a job pi started reaches the Redis pi listens on); --redis-url wins over it", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    const viaEnv = await runCli(["push", "job.done", "--json", "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_REDIS_URL: redisUrl } });
+    expect(viaEnv.code, viaEnv.stdout).toBe(0);
+    expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(1);
+    const flagWins = await runCli(["push", "job.done", "--json", "--prefix", prefix, "--redis-url", redisUrl], { env: { ...sandbox.env, GATEWAY_REDIS_URL: "redis://127.0.0.1:1" } });
+    expect(flagWins.code, flagWins.stdout).toBe(0);
+    expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(2);
+  });
 });
 
 describe("a satellite killed without shutting down", () => {

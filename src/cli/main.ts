@@ -66,7 +66,7 @@ export function buildProgram(): Command {
     .option("--source <source>", "who sends it (default gateway-setup)")
     .option("--origin <session>", "the session that started the work; it gets the event too, with the central one (default: $GATEWAY_SESSION_ID, set inside pi sessions)")
     .option("--id <id>", "event id (default: a fresh UUID); the same id is delivered only once")
-    .option("--redis-url <url>", "Redis URL (default: the installed one); password in GATEWAY_REDIS_PASSWORD")
+    .option("--redis-url <url>", "Redis URL (default: $GATEWAY_REDIS_URL, else the installed one); password in GATEWAY_REDIS_PASSWORD")
     .option("--prefix <prefix>", "key prefix (default: the installed one, or agent)")
     .option("--json", "print { ok, event, targets } and nothing else")
     .addHelpText(

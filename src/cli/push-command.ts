@@ -10,6 +10,7 @@ import { createEvent } from "../protocol/event.ts";
 import { assertPrefix, assertSessionId, DEFAULT_PREFIX } from "../protocol/keys.ts";
 import { serializeEvent } from "../protocol/push.ts";
 import { pushEvent } from "../protocol/route.ts";
+import { ENV_REDIS_URL } from "../extension/config.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface PushFlags {
@@ -59,8 +60,10 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
       ...(flags.id ? { id: flags.id } : {}),
     });
     serializeEvent(event);
-    target = flags.redisUrl
-      ? parseRedisUrl(flags.redisUrl, env.GATEWAY_REDIS_PASSWORD)
+    // GATEWAY_REDIS_URL as the extension reads it: a job that pi started pushes to the Redis that pi listens on
+    const url = flags.redisUrl ?? env[ENV_REDIS_URL];
+    target = url
+      ? parseRedisUrl(url, env.GATEWAY_REDIS_PASSWORD)
       : manifest
         ? redisTargetFor(manifest, env)
         : parseRedisUrl("redis://127.0.0.1:6379", env.GATEWAY_REDIS_PASSWORD);
