@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -180,6 +180,77 @@ describe("applyPlan taking back the previous install", () => {
     const before = snapshotTree(home);
     await expect(applyPlan(plan, options())).rejects.toThrow(/extra\.ts was edited after the plan was made/);
     expect(snapshotTree(home)).toEqual(before);
+  });
+});
+
+describe("applyPlan over what a command changes in place", () => {
+  const dir = () => join(home, ".pi/agent/extensions/gateway");
+  const npmStep = (mode: "ok" | "fail"): PlanStep => ({
+    kind: "command",
+    component: "extension",
+    description: "install the extension's dependencies",
+    argv: ["lock-npm", mode],
+    cwd: dir(),
+    creates: [join(dir(), "node_modules"), join(dir(), "package-lock.json")],
+  });
+  const extensionPlan = (version: string, mode: "ok" | "fail" = "ok") =>
+    planWith([file(".pi/agent/extensions/gateway/index.ts", `ours ${version}`), file(".pi/agent/extensions/gateway/package.json", `{"version":"${version}"}`), npmStep(mode)]);
+  /** the user's own extension folder, with its package.json installed by npm */
+  const usersOwnFolder = () => {
+    mkdirSync(join(dir(), "node_modules/left-pad"), { recursive: true });
+    writeFileSync(join(dir(), "index.ts"), "// my own extension\n");
+    writeFileSync(join(dir(), "package.json"), '{"dependencies":{"left-pad":"1.3.0"}}\n');
+    writeFileSync(join(dir(), "package-lock.json"), '{"lockfileVersion":3,"packages":{"node_modules/left-pad":{}}}\n');
+    writeFileSync(join(dir(), "node_modules/left-pad/index.js"), "module.exports = 1;\n");
+    chmodSync(join(dir(), "node_modules/left-pad"), 0o750);
+  };
+
+  beforeEach(() => {
+    // like npm: prunes what package.json does not list, adds its own, rewrites the lock; then succeeds or fails as told
+    writeFileSync(
+      join(bin, "lock-npm"),
+      `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/ioredis && echo "$(date +%N)" > node_modules/ioredis/index.js\necho "lock $(date +%N)" > package-lock.json\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
+    );
+    chmodSync(join(bin, "lock-npm"), 0o755);
+  });
+
+  it("a failed install over the user's own node_modules and package-lock.json puts them back as they were", async () => {
+    usersOwnFolder();
+    const before = snapshotTree(home);
+    await expect(applyPlan(extensionPlan("1", "fail"), options())).rejects.toThrow(/exited with code 3/);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("uninstall puts back the user's own node_modules and package-lock.json instead of deleting them, also after a re-install", async () => {
+    const { applyUninstall, planUninstall } = await import("../src/install/uninstall.ts");
+    usersOwnFolder();
+    const before = snapshotTree(home);
+    await applyPlan(extensionPlan("1"), options({ now: () => new Date("2026-01-01T00:00:00Z") }));
+    expect(existsSync(join(dir(), "node_modules/left-pad"))).toBe(false);
+    const manifest = readManifest(join(home, ".pi/agent/gateway/manifest.json"))!;
+    expect(manifest.commands[0]!.originals?.map((o) => o.path)).toEqual([join(dir(), "node_modules"), join(dir(), "package-lock.json")]);
+    // a re-install runs npm again: what it changes is ours now, the originals stay recorded
+    await applyPlan(extensionPlan("2"), options({ now: () => new Date("2026-01-02T00:00:00Z") }));
+    expect(readManifest(join(home, ".pi/agent/gateway/manifest.json"))!.commands[0]!.originals).toEqual(manifest.commands[0]!.originals);
+    expect(readdirSync(join(home, ".pi/agent/gateway/backups"))).toEqual(["2026-01-01T00-00-00-000Z", "2026-01-02T00-00-00-000Z"]);
+    const uninstall = planUninstall(join(home, ".pi/agent/gateway/manifest.json"))!;
+    expect(uninstall.steps).toContainEqual({ kind: "restore-tree", path: join(dir(), "node_modules"), backup: manifest.commands[0]!.originals![0]!.backup });
+    expect(await applyUninstall(uninstall, options().env)).toEqual([]);
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("a failed re-install after node_modules was deleted puts back package-lock.json as it was (and leaves node_modules gone)", async () => {
+    await applyPlan(extensionPlan("1"), options());
+    const installed = snapshotTree(home);
+    rmSync(join(dir(), "node_modules"), { recursive: true });
+    const before = snapshotTree(home);
+    await expect(applyPlan(extensionPlan("2", "fail"), options())).rejects.toThrow(/exited with code 3/);
+    expect(snapshotTree(home)).toEqual(before);
+    // and a re-install that works keeps no copy of what was ours anyway
+    await applyPlan(extensionPlan("2"), options());
+    expect(Object.keys(snapshotTree(join(home, ".pi/agent/gateway/backups"))).filter((path) => /node_modules|package-lock/.test(path))).toEqual([]);
+    const outsideBackups = (tree: Record<string, string>) => Object.keys(tree).filter((path) => !path.startsWith(".pi/agent/gateway/backups/"));
+    expect(outsideBackups(snapshotTree(home))).toEqual(outsideBackups(installed));
   });
 });
 

@@ -30,6 +30,8 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
       return `keep     ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
     case "remove-tree":
       return `remove   ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/" : ""}`;
+    case "restore-tree":
+      return `restore  ${displayPath(step.path, env)} (what was there before)`;
     case "remove-dirs-if-empty":
       return `remove   directories gateway-setup created, where empty`;
     case "run":

@@ -7,7 +7,7 @@ import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep }
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
-import { assertWritableDir, backupPath as backupFor, backupRoot, ensureDir, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
@@ -91,6 +91,11 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
   const onCommit: (() => void)[] = [];
+  // what a created path held before gateway-setup first ran its command, carried over from the previous install
+  const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
+  const originals = new Map(
+    (previousManifest?.commands ?? []).flatMap((command) => (command.originals ?? []).filter((o) => plannedCreates.has(o.path)).map((o): [string, string] => [o.path, o.backup])),
+  );
   let current: PlanStep | undefined;
 
   const checkCancelled = () => {
@@ -115,7 +120,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       if (step.kind === "file") {
         result = writeFileStep(step, previousManifest, backups, undo, mkdirs, files);
       } else if (step.kind === "command") {
-        if (!step.satisfied) await runCommandStep(step, options, undo, mkdirs);
+        if (!step.satisfied) await runCommandStep(step, options, undo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
       } else if (step.kind === "crontab") {
         result = { step, outcome: await crontabStep(step, options.env, undo) };
@@ -162,6 +167,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
             argv,
             ...(cwd ? { cwd } : {}),
             ...(creates ? { creates } : {}),
+            ...(creates?.some((path) => originals.has(path)) ? { originals: creates.filter((path) => originals.has(path)).map((path) => ({ path, backup: originals.get(path)! })) } : {}),
             ...(undoArgv && !rollbackOnly ? { undoArgv } : {}),
           })),
         ...(crontab ? { crontab: { entries: crontab.entries } } : {}),
@@ -178,7 +184,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       writeFileStep(manifestStep, undefined, backups, undo, mkdirs, []);
     }
     for (const commit of onCommit) await commit();
-    pruneBackups(join(plan.settings.stateDir, "backups"), files);
+    pruneBackups(join(plan.settings.stateDir, "backups"), [...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])), ...originals.values()]);
     return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
     const problems = await rollback(undo);
@@ -270,17 +276,60 @@ function writeFileStep(
   return { step, outcome, ...(backup ? { backup } : {}) };
 }
 
-async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[], mkdirs: (dir: string) => void): Promise<void> {
-  const fresh = (step.creates ?? []).filter((path) => !existsSync(path));
-  undo.push(() => {
-    for (const path of fresh) rmSync(path, { recursive: true, force: true });
-  });
+interface Preserve {
+  previous: Manifest | undefined;
+  backups: string;
+  onCommit: Undo[];
+  /** created path -> the copy of what was there before gateway-setup first ran its command */
+  originals: Map<string, string>;
+}
+
+async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[], mkdirs: (dir: string, mode?: number) => void, preserve: Preserve): Promise<void> {
+  preserveCreatedPaths(step, undo, mkdirs, preserve);
   for (const dir of step.scratch ?? []) mkdirs(dirname(dir));
   try {
     await runCommand(step, options, undo);
   } finally {
     for (const dir of step.scratch ?? []) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a command creates or changes in place (npm: node_modules, package-lock.json) is put aside
+ * first: a path that was not there is removed again on rollback; one that was is copied into this
+ * run's backups and put back on rollback. A copy of what was not ours (no created path of the
+ * previous install: the user's own node_modules) is the original that uninstall puts back, so the
+ * manifest records it; a copy of our own earlier output serves the rollback only and goes when
+ * the install commits.
+ */
+function preserveCreatedPaths(step: CommandStep, undo: Undo[], mkdirs: (dir: string, mode?: number) => void, { previous, backups, onCommit, originals }: Preserve): void {
+  const ours = new Set(previous?.commands.flatMap((command) => command.creates ?? []) ?? []);
+  for (const path of step.creates ?? []) {
+    if (!pathExists(path)) {
+      undo.push(() => rmSync(path, { recursive: true, force: true }));
+      continue;
+    }
+    const copy = backupFor(backups, path);
+    mkdirs(dirname(copy), 0o700);
+    undo.push(() => rmSync(copy, { recursive: true, force: true })); // a copy cut short
+    copyTree(path, copy);
+    undo.push(() => moveTree(copy, path));
+    if (ours.has(path) || originals.has(path)) {
+      onCommit.push(() => {
+        rmSync(copy, { recursive: true, force: true });
+        removeEmptyDirs(foldersBetween(backups, dirname(copy)));
+      });
+    } else {
+      originals.set(path, copy);
+    }
+  }
+}
+
+/** `root` and the folders below it down to `dir`, outermost first. */
+function foldersBetween(root: string, dir: string): string[] {
+  const folders: string[] = [];
+  for (let current = dir; current.startsWith(root + "/") || current === root; current = dirname(current)) folders.unshift(current);
+  return folders;
 }
 
 async function runCommand(step: CommandStep, options: ApplyOptions, undo: Undo[]): Promise<void> {
@@ -357,9 +406,8 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
 export const BACKUP_GENERATIONS = 5;
 
 /** Keeps the newest few backup generations, and always the ones that hold a file's original. */
-function pruneBackups(backups: string, files: ManifestFile[]): void {
+function pruneBackups(backups: string, originals: string[]): void {
   if (!existsSync(backups)) return;
-  const originals = files.flatMap((file) => (file.original.existed ? [file.original.backup] : []));
   const generations = readdirSync(backups).sort().reverse();
   for (const generation of generations.slice(BACKUP_GENERATIONS)) {
     const dir = join(backups, generation);

@@ -1,7 +1,7 @@
 // File operations the installer is allowed to do: atomic writes that never leave a half-written
 // file, and directory creation that remembers what it created so rollback can remove it.
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, cpSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export function sha256(contents: string | Buffer): string {
@@ -101,4 +101,31 @@ export function backupRoot(stateDir: string, when: Date): string {
 
 export function backupPath(root: string, path: string): string {
   return join(root, path);
+}
+
+/** Whether anything is at `path`, a dangling symlink included. */
+export function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copies a folder (or file) with its modes; symlinks stay symlinks. `dest` must not exist. */
+export function copyTree(src: string, dest: string): void {
+  cpSync(src, dest, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+}
+
+/** Moves a folder (or file) to `dest` (replaced if there), also across file systems. */
+export function moveTree(src: string, dest: string): void {
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    renameSync(src, dest);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+    copyTree(src, dest);
+    rmSync(src, { recursive: true, force: true });
+  }
 }

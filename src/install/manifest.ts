@@ -21,6 +21,11 @@ export interface ManifestCommand {
   argv: string[];
   cwd?: string;
   creates?: string[];
+  /**
+   * created paths that were there before gateway-setup first ran the command (the user's own
+   * node_modules, package-lock.json): their copy in backups/, which uninstall puts back
+   */
+  originals?: { path: string; backup: string }[];
   /** how uninstall takes the command back (e.g. launchctl bootout) */
   undoArgv?: string[];
 }

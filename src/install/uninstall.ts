@@ -2,7 +2,7 @@
 // before, keep (and name) anything the user edited since. Planned as data first, like install.
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { copyTree, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { runtimeArtifacts } from "../plan/tier2.ts";
 import { centralTmuxArgv } from "../components/service/wrapper.ts";
@@ -18,6 +18,7 @@ export type UninstallStep =
   | { kind: "restore-file"; path: string; backup: string }
   | { kind: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
   | { kind: "remove-tree"; path: string }
+  | { kind: "restore-tree"; path: string; backup: string }
   | { kind: "remove-dirs-if-empty"; paths: string[] };
 
 export interface UninstallPlan {
@@ -43,8 +44,18 @@ export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
   });
 }
 
+/** How to take back a command's output: remove it, or put back what was there before it first ran. */
 export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<string> = new Set()): UninstallStep[] {
-  return commands.flatMap((command) => (command.creates ?? []).filter((path) => !keep.has(path) && existsSync(path)).map((path) => ({ kind: "remove-tree" as const, path })));
+  return commands.flatMap((command) =>
+    (command.creates ?? [])
+      .filter((path) => !keep.has(path))
+      .flatMap((path): UninstallStep[] => {
+        const original = command.originals?.find((o) => o.path === path);
+        if (!original) return pathExists(path) ? [{ kind: "remove-tree", path }] : [];
+        if (pathExists(original.backup)) return [{ kind: "restore-tree", path, backup: original.backup }];
+        return pathExists(path) ? [{ kind: "keep-file", path, reason: `the backup of what was there before (${original.backup}) is missing, so it cannot be put back`, missingBackup: true }] : [];
+      }),
+  );
 }
 
 /**
@@ -189,6 +200,23 @@ export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[],
           rmSync(step.path, { recursive: true, force: true });
         }
         break;
+      case "restore-tree": {
+        if (!pathExists(step.backup)) throw new Error(`the backup ${step.backup} of ${step.path} is missing; nothing to restore`);
+        if (!undo) {
+          moveTree(step.backup, step.path);
+          break;
+        }
+        // inside a transaction: what is there now is moved aside until the install commits, and the backup is copied (it stays the original)
+        const aside = pathExists(step.path) ? `${step.path}.gateway-setup-retired-${process.pid}` : undefined;
+        if (aside) renameSync(step.path, aside);
+        undo.push(() => {
+          rmSync(step.path, { recursive: true, force: true });
+          if (aside) renameSync(aside, step.path);
+        });
+        copyTree(step.backup, step.path);
+        if (aside) onCommit?.push(() => rmSync(aside, { recursive: true, force: true }));
+        break;
+      }
       case "remove-dirs-if-empty":
         removeEmptyDirs(step.paths.filter((p) => existsSync(p) && statSync(p).isDirectory()));
         break;

@@ -73,6 +73,8 @@ export function describeTakeBack(step: TakeBackStep, env: Env): string {
       return `keep      ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
     case "remove-tree":
       return `remove    ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/ (and everything in it)" : ""}`;
+    case "restore-tree":
+      return `restore   ${displayPath(step.path, env)} (what was there before the previous install)`;
     case "remove-dirs-if-empty":
       return "remove    the folders the previous install created, where empty";
   }

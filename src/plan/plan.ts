@@ -22,7 +22,11 @@ export interface CommandStep {
   description: string;
   argv: string[];
   cwd?: string;
-  /** paths the command creates; removed again on rollback unless they existed before */
+  /**
+   * paths the command creates or changes (node_modules, package-lock.json): removed again on
+   * rollback; one that existed before is copied aside first and put back instead, and uninstall
+   * puts back what was there before the first install
+   */
   creates?: string[];
   /** scratch directories the command writes (e.g. npm's cache): removed as soon as it finished, whatever the outcome */
   scratch?: string[];
@@ -85,6 +89,8 @@ export type TakeBackAction =
   /** a file edited since it was installed stays */
   | { action: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
   | { action: "remove-tree"; path: string }
+  /** put back what a command's output replaced (the user's own node_modules), from its copy in `backup` */
+  | { action: "restore-tree"; path: string; backup: string }
   | { action: "remove-dirs-if-empty"; paths: string[] };
 
 export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | DirStep | TakeBackStep;
