@@ -173,6 +173,23 @@ describe("applyPlan taking back the previous install", () => {
     expect(Object.keys(snapshotTree(home)).filter((path) => path.includes("extensions/old"))).toEqual([]);
   });
 
+  it("keeps an edited index.ts of the extension it takes back under another name, and a rollback renames it back", async () => {
+    await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/extensions/gateway/lib/a.ts", "lib")]), options());
+    const index = join(home, ".pi/agent/extensions/gateway/index.ts");
+    writeFileSync(index, "// edited");
+    const plan = await takeBackPlan([file(".pi/agent/elsewhere/index.ts", "A")]);
+    expect(plan.steps).toContainEqual(expect.objectContaining({ kind: "take-back", action: "keep-file", path: index, keptAs: `${index}.edited` }));
+    const before = snapshotTree(home);
+    await expect(applyPlan(plan, options({ verify: async () => Promise.reject(new Error("event never arrived")) }))).rejects.toBeInstanceOf(ApplyError);
+    expect(snapshotTree(home)).toEqual(before);
+    const applied = await applyPlan(plan, options());
+    expect(applied.results.find((r) => r.step.kind === "take-back" && "path" in r.step && r.step.path === index)?.outcome).toBe("kept");
+    expect(snapshotTree(join(home, ".pi/agent/extensions/gateway"))).toEqual({ "index.ts.edited": expect.any(String) });
+    expect(readFileSync(`${index}.edited`, "utf8")).toBe("// edited");
+    // the user's file now, no longer the install's
+    expect(readManifest(plan.settings.manifestPath)!.files.map((f) => f.path)).toEqual([join(home, ".pi/agent/elsewhere/index.ts")]);
+  });
+
   it("stops (and rolls back) when a file it planned to remove was edited after the plan was made", async () => {
     await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/extensions/gateway/extra.ts", "extra")]), options());
     const plan = await takeBackPlan([file(".pi/agent/extensions/gateway/index.ts", "A2")]);

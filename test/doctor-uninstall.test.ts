@@ -5,10 +5,12 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
-import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
+import { applyUninstall, EDITED_ENTRY_REASON, planUninstall } from "../src/install/uninstall.ts";
+import { describePlan } from "../src/plan/describe.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
 import { createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
+import { createPiSandbox, startPiRpc } from "./helpers/pi-rpc.ts";
 import { freePort } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
@@ -177,12 +179,17 @@ describe("uninstall", () => {
       const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);
       await redis.lpush(keys.events, "{}");
       const index = join(plan.settings.extensionDir, "index.ts");
+      const keysFile = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
       writeFileSync(index, "// mine now\n");
+      writeFileSync(keysFile, "// my keys\n");
       const uninstall = planUninstall(plan.settings.manifestPath)!;
-      expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: index, reason: "edited since install" });
+      // the entry pi loads is kept under another name; any other edited file stays where it is
+      expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: index, keptAs: `${index}.edited`, reason: EDITED_ENTRY_REASON });
+      expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: keysFile, reason: "edited since install" });
       await applyUninstall(uninstall, env);
-      expect(readFileSync(index, "utf8")).toBe("// mine now\n");
-      expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts": expect.any(String) });
+      expect(readFileSync(`${index}.edited`, "utf8")).toBe("// mine now\n");
+      expect(readFileSync(keysFile, "utf8")).toBe("// my keys\n");
+      expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts.edited": expect.any(String), "lib/": expect.any(String), "lib/protocol/": expect.any(String), "lib/protocol/keys.ts": expect.any(String) });
       expect(await redis.llen(keys.events)).toBe(1);
     } finally {
       redis.disconnect();
@@ -292,6 +299,46 @@ describe("uninstall", () => {
     expect(snapshotTree(own)).toEqual(ownFolder);
     expect(await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("an index.ts edited since install is kept renamed, so pi still starts after uninstall (and after moving the extension)", async () => {
+    const sandbox = createPiSandbox();
+    try {
+      const { env, plan } = await installTier1(redisUrl, {}, sandbox.home);
+      const index = join(plan.settings.extensionDir, "index.ts");
+      // a typical edit: the settings, while it still imports the runtime under lib/
+      const edited = readFileSync(index, "utf8").replace(`prefix: "${plan.settings.prefix}"`, `prefix: "${plan.settings.prefix}x"`);
+      expect(edited).toContain("./lib/");
+      writeFileSync(index, edited);
+      const dry = await runCli(["uninstall", "--dry-run"], { env });
+      expect(runningText(dry.stdout)).toContain(`keep ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`);
+      const result = await runCli(["uninstall", "--yes"], { env });
+      expect(result.code, result.stderr).toBe(0);
+      expect(runningText(result.stdout)).toContain(
+        "Uninstalled. Kept 1 file(s): ~/.pi/agent/extensions/gateway/index.ts.edited: your edited index.ts, renamed so pi does not load it (it needs the lib/ files and node_modules, which are gone)",
+      );
+      expect(readFileSync(`${index}.edited`, "utf8")).toBe(edited);
+      expect(existsSync(index)).toBe(false);
+      // pi loads <extensions>/gateway/index.ts: with it left in place pi exited 1 at start (Cannot find module './lib/...')
+      const pi = await startPiRpc({ sandbox, env: { PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") } });
+      expect(pi.extensionErrors()).toEqual([]);
+      expect(await pi.stop()).toMatchObject({ code: 0 });
+
+      // moving the extension away takes back the old folder the same way, and says so beforehand
+      rmSync(`${index}.edited`);
+      const again = await installTier1(redisUrl, { prefix: plan.settings.prefix }, sandbox.home);
+      writeFileSync(index, edited);
+      mkdirSync(join(sandbox.home, "project"));
+      const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(sandbox.home, "project"), prefix: again.plan.settings.prefix }, sandbox.home);
+      expect(moved.plan.steps).toContainEqual(expect.objectContaining({ kind: "take-back", action: "keep-file", path: index, keptAs: `${index}.edited` }));
+      expect(describePlan(moved.plan, env)).toContain(`keep      ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`);
+      expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts.edited": expect.any(String) });
+      const pi2 = await startPiRpc({ sandbox, env: { PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") } });
+      expect(pi2.extensionErrors()).toEqual([]);
+      await pi2.stop();
+    } finally {
+      sandbox.cleanup();
+    }
   });
 
   it("says so when nothing is installed", async () => {

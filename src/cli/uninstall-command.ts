@@ -1,7 +1,7 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
 import * as clack from "@clack/prompts";
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
@@ -27,7 +27,9 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
     case "restore-file":
       return `restore  ${displayPath(step.path, env)} (the file that was there before)`;
     case "keep-file":
-      return `keep     ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
+      return step.keptAs
+        ? `keep     ${displayPath(step.path, env)} as ${displayPath(step.keptAs, env)} (${step.reason})`
+        : `keep     ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
     case "remove-tree":
       return `remove   ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/" : ""}`;
     case "restore-tree":
@@ -110,7 +112,12 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
   if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   if (report.error) return EXIT_FAILED;
   const kept = plan.steps.filter((s) => s.kind === "keep-file");
-  say(kept.length ? `Uninstalled. Kept ${kept.length} file(s) (listed above).` : "Uninstalled.");
+  const keptLines = kept.map((step) =>
+    step.keptAs
+      ? `  ${displayPath(step.keptAs, env)}: your edited ${basename(step.path)}, renamed so pi does not load it (it needs the lib/ files and node_modules, which are gone)`
+      : `  ${displayPath(step.path, env)} (${step.reason})`,
+  );
+  say(kept.length ? [`Uninstalled. Kept ${kept.length} file(s):`, ...keptLines].join("\n") : "Uninstalled.");
   if (unpurged) say(`The queues in Redis were NOT purged (Redis did not answer); once it runs: ${redisCliFor(plan.manifest.settings.redisUrl)} DEL ${settingsKeys(plan.manifest)}`);
   return unpurged ? EXIT_FAILED : EXIT_OK;
 }

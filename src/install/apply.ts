@@ -11,7 +11,7 @@ import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensur
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
-export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored";
+export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
 
 export interface StepResult {
   step: PlanStep;
@@ -397,9 +397,10 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
       throw new Error(`${step.path} was edited after the plan was made; run gateway-setup again to see what it would do now`);
     }
   }
-  if (step.action === "keep-file" && recorded) files.push(recorded);
+  // an edited file that stays where it is stays in the manifest, so uninstall names it; one kept under another name is the user's now
+  if (step.action === "keep-file" && recorded && !step.keptAs) files.push(recorded);
   applyRemovalSteps([takeBackRemoval(step)!], undo, onCommit);
-  const outcome: StepOutcome = step.action === "keep-file" ? "unchanged" : step.action.startsWith("restore") ? "restored" : "removed";
+  const outcome: StepOutcome = step.action === "keep-file" ? (step.keptAs ? "kept" : "unchanged") : step.action.startsWith("restore") ? "restored" : "removed";
   return { step, outcome };
 }
 

@@ -16,7 +16,8 @@ export type UninstallStep =
   | { kind: "remove-crontab-block" }
   | { kind: "remove-file"; path: string }
   | { kind: "restore-file"; path: string; backup: string }
-  | { kind: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
+  /** `keptAs`: the edited file is renamed (the extension's entry, which pi would load without what it imports) */
+  | { kind: "keep-file"; path: string; reason: string; keptAs?: string; backup?: string; missingBackup?: boolean }
   | { kind: "remove-tree"; path: string }
   | { kind: "restore-tree"; path: string; backup: string }
   | { kind: "remove-dirs-if-empty"; paths: string[] };
@@ -27,13 +28,30 @@ export interface UninstallPlan {
   steps: UninstallStep[];
 }
 
-/** How to take back files an install wrote: remove, put the original back, or keep an edited one. */
-export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
+/** The file pi loads from an extension folder. */
+export const EXTENSION_ENTRY = "index.ts";
+
+export const EDITED_ENTRY_REASON = "edited since install; renamed so pi does not load it, as it needs the lib/ files and node_modules that go";
+
+/**
+ * How to take back files an install wrote: remove, put the original back, or keep an edited one.
+ * An edited entry of the extension (`entryFile`) is kept under another name: pi would still load
+ * it, and fail to start on the lib/ files and node_modules it imports, which go. What was there
+ * before the install is then put back in its place.
+ */
+export function planFileRemoval(files: ManifestFile[], entryFile?: string): UninstallStep[] {
   return files.flatMap((file): UninstallStep[] => {
     const current = readExisting(file.path);
     const backup = file.original.existed ? file.original.backup : undefined;
     // secret files carry no fingerprint: they are ours to remove whatever they hold
     if (current && file.sha256 !== undefined && sha256(current.contents) !== file.sha256) {
+      if (file.path === entryFile) {
+        const keptAs = freeName(`${file.path}.edited`);
+        if (backup && !existsSync(backup)) {
+          return [{ kind: "keep-file", path: file.path, keptAs, reason: `${EDITED_ENTRY_REASON}; the backup of what was there before (${backup}) is missing, so it cannot be put back`, missingBackup: true }];
+        }
+        return [{ kind: "keep-file", path: file.path, keptAs, reason: EDITED_ENTRY_REASON }, ...(backup ? [{ kind: "restore-file" as const, path: file.path, backup }] : [])];
+      }
       return [{ kind: "keep-file", path: file.path, reason: "edited since install", ...(backup ? { backup } : {}) }];
     }
     if (backup && !existsSync(backup)) {
@@ -42,6 +60,13 @@ export function planFileRemoval(files: ManifestFile[]): UninstallStep[] {
     if (backup) return [{ kind: "restore-file", path: file.path, backup }];
     return current ? [{ kind: "remove-file", path: file.path }] : [];
   });
+}
+
+/** `path`, or `path-2`, `path-3`... whichever is free. */
+function freeName(path: string): string {
+  let name = path;
+  for (let n = 2; pathExists(name); n++) name = `${path}-${n}`;
+  return name;
 }
 
 /** How to take back a command's output: remove it, or put back what was there before it first ran. */
@@ -83,7 +108,7 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
     }));
   const plannedFiles = new Set(steps.flatMap((s) => (s.kind === "file" ? [s.path] : [])));
   const stale = previous.files.filter((file) => !plannedFiles.has(file.path));
-  const files = planFileRemoval(stale).map((removal) => {
+  const files = planFileRemoval(stale, join(previous.settings.extensionDir, EXTENSION_ENTRY)).map((removal) => {
     const file = stale.find((f) => "path" in removal && f.path === removal.path);
     return step(file?.component ?? "cleanup", "take back a file the previous install wrote", removal);
   });
@@ -128,7 +153,7 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
     // the service manager stops the wrapper; the tmux session (and the central pi in it) goes too
     ...(service ? [{ kind: "run" as const, argv: centralTmuxArgv(service, "kill-session", "-t", `=${service.tmuxSession}`), description: "stop the central pi session", mayFail: true }] : []),
     ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
-    ...planFileRemoval(manifest.files),
+    ...planFileRemoval(manifest.files, join(manifest.settings.extensionDir, EXTENSION_ENTRY)),
     ...planCreatedPathRemoval(manifest.commands),
     ...runtimeArtifacts(manifest.settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
     // with the unit files gone, systemd's unit list is only as before after a reload
@@ -221,6 +246,13 @@ export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[],
         removeEmptyDirs(step.paths.filter((p) => existsSync(p) && statSync(p).isDirectory()));
         break;
       case "keep-file":
+        if (step.keptAs && pathExists(step.path)) {
+          if (pathExists(step.keptAs)) throw new Error(`cannot keep ${step.path} as ${step.keptAs}: something is there now`);
+          renameSync(step.path, step.keptAs);
+          const keptAs = step.keptAs;
+          undo?.push(() => renameSync(keptAs, step.path));
+        }
+        break;
       case "run":
       case "remove-crontab-block":
         break;

@@ -70,7 +70,9 @@ export function describeTakeBack(step: TakeBackStep, env: Env): string {
     case "restore-file":
       return `restore   ${displayPath(step.path, env)} (the file that was there before)`;
     case "keep-file":
-      return `keep      ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
+      return step.keptAs
+        ? `keep      ${displayPath(step.path, env)} as ${displayPath(step.keptAs, env)} (${step.reason})`
+        : `keep      ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
     case "remove-tree":
       return `remove    ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/ (and everything in it)" : ""}`;
     case "restore-tree":

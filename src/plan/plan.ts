@@ -86,8 +86,8 @@ export type TakeBackAction =
   | { action: "remove-file"; path: string }
   /** put back the file that was there before the previous install (its copy in `backup`) */
   | { action: "restore-file"; path: string; backup: string }
-  /** a file edited since it was installed stays */
-  | { action: "keep-file"; path: string; reason: string; backup?: string; missingBackup?: boolean }
+  /** a file edited since it was installed stays; `keptAs`: renamed, so pi does not load it (the extension's entry) */
+  | { action: "keep-file"; path: string; reason: string; keptAs?: string; backup?: string; missingBackup?: boolean }
   | { action: "remove-tree"; path: string }
   /** put back what a command's output replaced (the user's own node_modules), from its copy in `backup` */
   | { action: "restore-tree"; path: string; backup: string }
