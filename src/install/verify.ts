@@ -75,7 +75,7 @@ export async function checkLiveSession(settings: PlanSettings, target: RedisTarg
   try {
     redis = await openRedis(target);
   } catch (error) {
-    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "start Redis (or fix the URL/password), then run gateway-setup again");
+    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "the install is complete: start Redis (or fix the URL/password), then run: gateway-setup doctor");
   }
   try {
     if (!(await redis.exists(aliveKey(prefix, sessionId)))) {
