@@ -9,10 +9,12 @@
 //           ids were delivered before.
 //   hand off: valid, not-yet-seen events go to pi in one call, which resolves once pi took them.
 //   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
-//           and clear `processing`, in one MULTI. If the hand-off throws nothing is acknowledged.
+//           and clear `processing`, in one script (atomic, one command however large the batch).
+//           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
 import { parseEvent, type GatewayEvent } from "./event.ts";
 import type { SessionKeys } from "./keys.ts";
+import { LuaScript } from "./scripts.ts";
 
 // KEYS: events, processing. ARGV: max batch, byte budget. Returns the processing entries, newest first.
 // The first event always moves, however large, so one big event cannot block the queue.
@@ -33,6 +35,16 @@ while count < max do
 end
 return redis.call('LRANGE', KEYS[2], 0, -1)
 `;
+
+// KEYS: processing, dead letters, events. ARGV: seen-key prefix, TTL, now, how many ids follow,
+// the delivered ids, then the dead letters. Returns how many events still wait.
+const ACK_SCRIPT = new LuaScript(`
+local prefix, ttl, now, ids = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+for i = 5, 4 + ids do redis.call('SET', prefix .. ARGV[i], now, 'EX', ttl) end
+for i = 5 + ids, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+redis.call('DEL', KEYS[1])
+return redis.call('LLEN', KEYS[3])
+`);
 
 // KEYS: the inbox's processing and events lists, then the consumer's events list. Moves
 // everything (an interrupted batch first, then pending events, oldest first) onto the consumer's
@@ -115,14 +127,13 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
 
   if (result.delivered.length) await options.handOff(result.delivered);
 
-  const ack = redis.multi();
-  for (const event of result.delivered) ack.set(keys.seenPrefix + event.id, String(now()), "EX", options.dedupeTtlSeconds);
-  for (const letter of result.deadLettered) ack.lpush(keys.deadLetter, JSON.stringify(letter));
-  ack.del(keys.processing);
-  ack.llen(keys.events);
-  const replies = await ack.exec();
-  const failed = replies?.find(([error]) => error);
-  if (!replies || failed) throw new Error(`acknowledging the batch failed: ${failed?.[0]?.message ?? "transaction aborted"}`);
-  result.remaining = Number(replies[replies.length - 1]![1]);
+  const ids = result.delivered.map((event) => event.id);
+  const letters = result.deadLettered.map((letter) => JSON.stringify(letter));
+  try {
+    const remaining = await ACK_SCRIPT.run(redis, [keys.processing, keys.deadLetter, keys.events], [keys.seenPrefix, String(options.dedupeTtlSeconds), String(now()), String(ids.length), ...ids, ...letters]);
+    result.remaining = Number(remaining);
+  } catch (error) {
+    throw new Error(`acknowledging the batch failed: ${(error as Error).message}`);
+  }
   return result;
 }
