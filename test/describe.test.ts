@@ -118,7 +118,7 @@ describe("describePlan details", () => {
     expect(text).toMatch(/remove\s+~\/old-ext\/ index\.ts package\.json\n/);
     expect(text).toContain("remove    ~/old-ext/node_modules/ (and everything in it)");
     expect(text).toMatch(/unload\s+systemctl --user disable --now x\.timer \(no longer used/);
-    expect(text).toMatch(/crontab\s+remove gateway-setup's block/);
+    expect(text).toMatch(/remove\s+gateway-setup's block from your crontab \(nothing else in it\)/);
     expect(text).not.toContain("Nothing would change");
     // emptied folders alone are no change worth a line
     const quiet = describePlan({ ...base, steps: [steps[5]!] }, { HOME: dir });

@@ -1,13 +1,12 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
 import * as clack from "@clack/prompts";
-import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
 import { ManifestError, type Manifest } from "../install/manifest.ts";
-import { applyUninstall, planUninstall, type UninstallStep } from "../install/uninstall.ts";
+import { applyUninstall, describeRemoval, planUninstall, type UninstallStep } from "../install/uninstall.ts";
 import { sessionKeys } from "../protocol/keys.ts";
 import { displayPath, gatewayStateDir } from "../platform/paths.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
@@ -21,26 +20,8 @@ export interface UninstallFlags {
 }
 
 function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
-  switch (step.kind) {
-    case "remove-file":
-      return `remove   ${displayPath(step.path, env)}`;
-    case "restore-file":
-      return `restore  ${displayPath(step.path, env)} (the file that was there before)`;
-    case "keep-file":
-      return step.keptAs
-        ? `keep     ${displayPath(step.path, env)} as ${displayPath(step.keptAs, env)} (${step.reason})`
-        : `keep     ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
-    case "remove-tree":
-      return `remove   ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/" : ""}`;
-    case "restore-tree":
-      return `restore  ${displayPath(step.path, env)} (what was there before)`;
-    case "remove-dirs-if-empty":
-      return `remove   directories gateway-setup created, where empty`;
-    case "run":
-      return `run      ${step.argv.join(" ")}`;
-    case "remove-crontab-block":
-      return "remove   gateway-setup's block from your crontab (nothing else in it)";
-  }
+  const [verb, text] = describeRemoval(step, env);
+  return `${verb.padEnd(8)} ${text}`;
 }
 
 export async function runUninstallCommand(flags: UninstallFlags, env = process.env): Promise<number> {

@@ -8,6 +8,7 @@ import { runtimeArtifacts } from "../plan/tier2.ts";
 import { centralTmuxArgv } from "../components/service/wrapper.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
+import { displayPath } from "../platform/paths.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 import type { PlanStep, TakeBackStep } from "../plan/plan.ts";
 
@@ -133,6 +134,33 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
     changes.push(step("cleanup", "remove the folders the previous install created, where empty", { kind: "remove-dirs-if-empty", paths: dirs }));
   }
   return changes;
+}
+
+/**
+ * What a removal does, as a verb and the rest of its line, for uninstall's list and the plan's
+ * take-back of a previous install alike (each pads the verb to its own column).
+ */
+export function describeRemoval(step: UninstallStep, env: Env): [verb: string, text: string] {
+  switch (step.kind) {
+    case "run":
+      return ["run", step.argv.join(" ")];
+    case "remove-crontab-block":
+      return ["remove", "gateway-setup's block from your crontab (nothing else in it)"];
+    case "remove-file":
+      return ["remove", displayPath(step.path, env)];
+    case "restore-file":
+      return ["restore", `${displayPath(step.path, env)} (the file that was there before)`];
+    case "keep-file":
+      return step.keptAs
+        ? ["keep", `${displayPath(step.path, env)} as ${displayPath(step.keptAs, env)} (${step.reason})`]
+        : ["keep", `${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`];
+    case "remove-tree":
+      return ["remove", `${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/ (and everything in it)" : ""}`];
+    case "restore-tree":
+      return ["restore", `${displayPath(step.path, env)} (what was there before)`];
+    case "remove-dirs-if-empty":
+      return ["remove", "the folders gateway-setup created, where empty"];
+  }
 }
 
 /** A take-back step as the removal it is (unload and crontab are run by the caller). */

@@ -1,9 +1,10 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 import { createTwoFilesPatch } from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { readExisting } from "../install/fs-ops.ts";
+import { describeRemoval, takeBackRemoval } from "../install/uninstall.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
 import type { FileStep, Plan, PlanStep, TakeBackStep } from "./plan.ts";
@@ -60,26 +61,9 @@ export function describeStep(step: PlanStep, env: Env): string {
 }
 
 export function describeTakeBack(step: TakeBackStep, env: Env): string {
-  switch (step.action) {
-    case "unload":
-      return `unload    ${step.argv.map((arg) => displayArg(arg, env)).join(" ")} (no longer used; loaded again if setup fails)`;
-    case "remove-crontab-block":
-      return "crontab   remove gateway-setup's block (no longer used; nothing else in your crontab)";
-    case "remove-file":
-      return `remove    ${displayPath(step.path, env)}`;
-    case "restore-file":
-      return `restore   ${displayPath(step.path, env)} (the file that was there before)`;
-    case "keep-file":
-      return step.keptAs
-        ? `keep      ${displayPath(step.path, env)} as ${displayPath(step.keptAs, env)} (${step.reason})`
-        : `keep      ${displayPath(step.path, env)} (${step.reason}${step.backup ? `; the original is in ${displayPath(step.backup, env)}` : ""})`;
-    case "remove-tree":
-      return `remove    ${displayPath(step.path, env)}${existsSync(step.path) && statSync(step.path).isDirectory() ? "/ (and everything in it)" : ""}`;
-    case "restore-tree":
-      return `restore   ${displayPath(step.path, env)} (what was there before the previous install)`;
-    case "remove-dirs-if-empty":
-      return "remove    the folders the previous install created, where empty";
-  }
+  if (step.action === "unload") return `unload    ${step.argv.map((arg) => displayArg(arg, env)).join(" ")} (no longer used; loaded again if setup fails)`;
+  const [verb, text] = describeRemoval(takeBackRemoval(step)!, env);
+  return `${verb.padEnd(9)} ${text}`;
 }
 
 /** The take-back of the previous install: removed files folder by folder, everything else a line each. */
