@@ -81,7 +81,7 @@ describe("installed settings as a re-run's defaults", () => {
     const again = await runCli(["--yes"], { env: sandbox.env });
     expect(again.code, again.stdout).toBe(0);
     const text = runningText(again.stdout);
-    expect(text).toContain("Tier 1 is installed (~/.pi/agent/extensions/gateway): its settings are the defaults");
+    expect(text).toContain("Tier 1 is installed (~/.pi/agent/extensions/gateway): this run starts from its settings.");
     expect(text).toContain("nothing changed");
     expect(text).toContain(`${prefix}:events:main`);
   });

@@ -87,7 +87,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
 
     const installed = installedSettings(ctx.env);
     const was = installed ? installedAnswers(installed) : {};
-    if (installed) ctx.output.info(`Tier ${installed.tier} is installed (${displayPath(installed.extensionDir, ctx.env)}): its settings are the defaults, flags and answers change them.`);
+    if (installed) ctx.output.info(`Tier ${installed.tier} is installed (${displayPath(installed.extensionDir, ctx.env)}): this run starts from its settings.`);
     const projectDir = projectDirFor(given, was, ctx.cwd);
     const answers = await resolveAnswers(given, prompter, ctx.cwd, {
       installed: was,
