@@ -305,3 +305,13 @@ describe("a database number in the Redis URL", () => {
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 });
+
+describe("flags that do not fit the tier", () => {
+  it("--tier 1 --heartbeat cron is a usage error naming the flag, before anything happens", async () => {
+    const sandbox = createSandbox();
+    const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--heartbeat", "cron"], { env: sandbox.env });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout).error.message).toMatch(/^--heartbeat applies from tier 2 on, and this run installs tier 1/);
+    expect(snapshotTree(sandbox.home)).toEqual({});
+  });
+});

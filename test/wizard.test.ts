@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answersFromFlags, UsageError } from "../src/wizard/flags.ts";
+import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError } from "../src/wizard/flags.ts";
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { CANCEL, createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
 import { WizardCancelledError } from "../src/wizard/prompter.ts";
@@ -102,6 +102,17 @@ describe("wizard", () => {
     expect(answers).toMatchObject({ tier: 3, heartbeat: "cron", heartbeatEvery: "30m" });
     const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
     await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
+    // one session needs no routing: the nearest tier is always-on alone
+    const single = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: true, heartbeat: "cron", redisUrl: "redis://h:1", scope: "global" });
+    expect(await resolveAnswers({}, single, "/x")).toMatchObject({ tier: 2 });
+    expect(single.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) can be installed now/);
+  });
+
+  it("refuses tier-2 flags on a tier-1 install instead of ignoring them", () => {
+    expect(() => refuseTier2FlagsOnTier1(answersFromFlags({ heartbeat: "cron", serviceLabel: "me.pi" }), 1)).toThrow(
+      "--heartbeat, --service-label apply from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop them, or choose --tier 2",
+    );
+    expect(() => refuseTier2FlagsOnTier1(answersFromFlags({ heartbeat: "cron" }), 2)).not.toThrow();
   });
 
   it("asks tier 2's heartbeat questions with this machine's default, and checks the interval against cron", async () => {

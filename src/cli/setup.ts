@@ -20,7 +20,7 @@ import { heartbeatChoices } from "../plan/tier2.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
 import { planForDisplay, type Plan, type PlanSettings, type PlanStep } from "../plan/plan.ts";
 import { assertTierAvailable, TierUnavailableError, type Answers } from "../wizard/answers.ts";
-import { answersFromFlags, UsageError, type SetupFlags } from "../wizard/flags.ts";
+import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { installedAnswers } from "../wizard/installed.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
@@ -98,6 +98,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
       },
     });
     assertTierAvailable(answers.tier);
+    refuseTier2FlagsOnTier1(given, answers.tier);
     notCancelled();
     const password = answers.redisPassword ?? ctx.env.GATEWAY_REDIS_PASSWORD ?? ctx.env.REDISCLI_AUTH ?? storedPassword(ctx.env);
     const target = parseRedisUrl(answers.redisUrl, password);

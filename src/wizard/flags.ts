@@ -118,3 +118,20 @@ function refuseConflicts(flags: SetupFlags, answers: Partial<Answers>): void {
     throw new UsageError(`--tier ${tier} conflicts with --sessions ${flags.sessions} (several sessions is tier 3); give one of them`);
   }
 }
+
+const TIER2_FLAGS: [keyof Answers, string][] = [
+  ["heartbeat", "--heartbeat"],
+  ["heartbeatEvery", "--heartbeat-every"],
+  ["heartbeatFile", "--heartbeat-file"],
+  ["service", "--service"],
+  ["serviceLabel", "--service-label"],
+];
+
+/** Tier 1 has no heartbeat and no service: flags for them would be silently ignored, so they are refused. */
+export function refuseTier2FlagsOnTier1(given: Partial<Answers>, tier: Tier): void {
+  if (tier !== 1) return;
+  const named = TIER2_FLAGS.filter(([answer]) => given[answer] !== undefined).map(([, flag]) => flag);
+  if (named.length) {
+    throw new UsageError(`${named.join(", ")} ${named.length === 1 ? "applies" : "apply"} from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop ${named.length === 1 ? "it" : "them"}, or choose --tier 2`);
+  }
+}

@@ -92,7 +92,7 @@ export async function resolveAnswers(
   let tier = given.tier ?? tierFor(goal, sessions);
   let settledGoal = goal;
   if (ask && !AVAILABLE_TIERS.includes(tier)) {
-    tier = await offerAvailableTier(ask, tier);
+    tier = await offerAvailableTier(ask, tier, sessions);
     settledGoal = goalFor(tier);
   }
 
@@ -188,8 +188,9 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
   };
 }
 
-async function offerAvailableTier(prompter: Prompter, wanted: Tier): Promise<Tier> {
-  const fallback = AVAILABLE_TIERS[AVAILABLE_TIERS.length - 1]!;
+/** The nearest tier there is: always-on, with routing only for several sessions. */
+async function offerAvailableTier(prompter: Prompter, wanted: Tier, sessions: SessionMode): Promise<Tier> {
+  const fallback = tierFor("always-on", sessions);
   prompter.note(
     `Tier ${wanted} (${TIER_NAMES[wanted]}) is not available yet in this version.\n` +
       `Tier ${fallback} (${TIER_NAMES[fallback]}) can be installed now, and upgraded later.`,
