@@ -315,3 +315,21 @@ describe("flags that do not fit the tier", () => {
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 });
+
+describe("npm's log of a failed install", () => {
+  it("is copied out of the scratch folder the rollback removes, and the message names the copy", async () => {
+    const sandbox = createSandbox();
+    // like npm: the debug log goes to --logs-dir, and stderr says where
+    sandbox.standIn(
+      "npm",
+      `#!/bin/sh\nfor a in "$@"; do case "$a" in --logs-dir=*) logs="\${a#--logs-dir=}";; esac; done\nmkdir -p "$logs"\necho "verbose: it broke" > "$logs/2026-debug-0.log"\necho "npm error code E500" >&2\necho "npm error A complete log of this run can be found in: $logs/2026-debug-0.log" >&2\nexit 1\n`,
+    );
+    const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], { env: { ...sandbox.env, npm_config_cache: "" } });
+    expect(result.code).toBe(1);
+    const message: string = JSON.parse(result.stdout).error.message;
+    const log = /can be found in: (\/\S+?\.log)/.exec(message)![1]!;
+    expect(log.startsWith(sandbox.home)).toBe(false);
+    expect(readFileSync(log, "utf8")).toBe("verbose: it broke\n");
+    expect(snapshotTree(sandbox.home)).toEqual({});
+  });
+});

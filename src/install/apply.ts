@@ -1,7 +1,8 @@
 // Applies a Plan as one transaction: every change is recorded with its undo, and any failure,
 // a failed verification or a cancel (Ctrl-C) rolls everything this run changed back.
-import { existsSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../plan/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
@@ -289,10 +290,37 @@ async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Un
   for (const dir of step.scratch ?? []) mkdirs(dirname(dir));
   try {
     await runCommand(step, options, undo);
+  } catch (error) {
+    throw keepNamedScratchFiles(error as Error, step.scratch ?? []);
   } finally {
     for (const dir of step.scratch ?? []) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A failure may name a file in a scratch dir (npm: "A complete log of this run can be found in:
+ * .../_logs/...-debug-0.log"), which goes with the scratch dir: such files are copied to a private
+ * temp folder outside the home first, and the message names the copy.
+ */
+function keepNamedScratchFiles(error: Error, scratch: string[]): Error {
+  let message = error.message;
+  let keptIn: string | undefined;
+  for (const dir of scratch) {
+    for (const named of new Set(message.match(new RegExp(`${escapeRegExp(dir)}/\\S+`, "g")) ?? [])) {
+      const path = named.replace(/[.,;:)]+$/, "");
+      if (!existsSync(path) || !statSync(path).isFile()) continue;
+      keptIn ??= mkdtempSync(join(tmpdir(), "gateway-setup-"));
+      const copy = join(keptIn, basename(path));
+      copyFileSync(path, copy);
+      message = message.split(path).join(copy);
+    }
+  }
+  if (message === error.message) return error;
+  error.message = message;
+  return error;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * What a command creates or changes in place (npm: node_modules, package-lock.json) is put aside
