@@ -1,5 +1,6 @@
 // The Plan is plain data: every file to write and every command to run, decided before anything
 // happens. --dry-run prints it, --json emits it, apply runs it, the manifest records it.
+import type { UninstallStep } from "../install/uninstall.ts";
 import type { Answers, Tier } from "../wizard/answers.ts";
 import { fileStepStatus } from "./describe.ts";
 
@@ -79,19 +80,13 @@ export interface DirStep {
  */
 export type TakeBackStep = { kind: "take-back"; component: string; description: string } & TakeBackAction;
 
+/** uninstall's removals (install/uninstall.ts) as take-back actions, plus `unload` */
 export type TakeBackAction =
   /** run `argv` (the previous install's undo command); on rollback run `reloadArgv` again */
   | { action: "unload"; argv: string[]; reloadArgv: string[] }
-  | { action: "remove-crontab-block" }
-  | { action: "remove-file"; path: string }
-  /** put back the file that was there before the previous install (its copy in `backup`) */
-  | { action: "restore-file"; path: string; backup: string }
-  /** a file edited since it was installed stays; `keptAs`: renamed, so pi does not load it (the extension's entry) */
-  | { action: "keep-file"; path: string; reason: string; keptAs?: string; backup?: string; missingBackup?: boolean }
-  | { action: "remove-tree"; path: string }
-  /** put back what a command's output replaced (the user's own node_modules), from its copy in `backup` */
-  | { action: "restore-tree"; path: string; backup: string }
-  | { action: "remove-dirs-if-empty"; paths: string[] };
+  | AsAction<Exclude<UninstallStep, { kind: "run" }>>;
+
+type AsAction<Step> = Step extends { kind: infer Kind } ? Omit<Step, "kind"> & { action: Kind } : never;
 
 export type PlanStep = FileStep | CommandStep | RedisReadyStep | CrontabStep | DirStep | TakeBackStep;
 
