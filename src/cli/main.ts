@@ -37,7 +37,7 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
     .addHelpText(
       "after",
-      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
+      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nRunning it again starts from what is installed: the defaults above are for a first install.\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
     )
     .action(async (flags) => {
       const { runSetupCommand } = await import("./setup-command.ts");
