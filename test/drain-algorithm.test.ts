@@ -92,6 +92,24 @@ describe("drainOnce", () => {
     expect(again.duplicates).toBe(1);
   });
 
+  it("decides duplicates by the parser's id, whatever else the text holds (a nested \"id\", escapes)", async () => {
+    const raws = [
+      // a text search would find the payload's "id" first
+      '{"type":"t","source":"s","payload":{"id":"inner"},"ts":1,"id":"outer"}',
+      // escapes only a JSON parser decodes
+      JSON.stringify({ id: 'quote"d\\id', type: "t", source: "s", payload: {}, ts: 1 }),
+      '{"\\u0069d":"unicode-key","type":"t","source":"s","payload":{},"ts":1}',
+    ];
+    // "inner" is marked seen, but the event's id is "outer"
+    await redis.set(keys.seenPrefix + "inner", "1");
+    for (const raw of raws) await redis.lpush(keys.events, raw);
+    expect(ids((await drainOnce(redis, keys, options())).delivered)).toEqual(["outer", 'quote"d\\id', "unicode-key"]);
+    for (const raw of raws) await redis.lpush(keys.events, raw);
+    const again = await drainOnce(redis, keys, options());
+    expect(again.delivered).toEqual([]);
+    expect(again.duplicates).toBe(3);
+  });
+
   it("hands over at most a byte budget per batch, but always at least one event however large", async () => {
     const big = (id: string) => createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } });
     for (const id of ["b1", "b2", "b3"]) await pushToSession(redis, { prefix, sessionId: "main", event: big(id) });
