@@ -10,7 +10,7 @@ import { mergeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
 import { crontabCheck } from "../src/components/service/check.ts";
 import type { DoctorContext } from "../src/doctor/check.ts";
 import type { Manifest } from "../src/install/manifest.ts";
-import { cronDaemonRunning, detectSystem } from "../src/platform/system.ts";
+import { cronDaemonRunning, detectSystem, lingerEnabled } from "../src/platform/system.ts";
 import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
@@ -131,6 +131,19 @@ describe("a crontab block with no cron daemon to run it", () => {
     expect(detectSystem(machine([]).env).cronRunning).toBe(process.platform === "linux" ? false : process.platform === "darwin" ? true : undefined);
     // a pgrep that cannot answer leaves it to /proc: still a yes or no on Linux, never an exception
     expect(typeof cronDaemonRunning("linux", machine([], 3).env)).toBe(process.platform === "linux" ? "boolean" : "undefined");
+  });
+
+  it("reads loginctl's Linger as yes, no, or unknown (no loginctl, or an answer without it)", () => {
+    const loginctl = (script: string | undefined) => {
+      const sandbox = createSandbox();
+      if (script === undefined) sandbox.standIn("loginctl", "#!/bin/sh\nexit 127\n");
+      else sandbox.standIn("loginctl", `#!/bin/sh\n${script}\n`);
+      return { ...sandbox.env, USER: "tester" };
+    };
+    expect(lingerEnabled(loginctl('echo "Linger=yes"'))).toBe(true);
+    expect(lingerEnabled(loginctl('echo "Linger=no"'))).toBe(false);
+    expect(lingerEnabled(loginctl('echo "Failed to get user: No such user" >&2; exit 1'))).toBeUndefined();
+    expect(lingerEnabled(loginctl(undefined))).toBeUndefined();
   });
 
   it.skipIf(process.platform !== "linux")("crontab: fails when the block is in place but no cron daemon runs, with the command that starts one", async () => {

@@ -122,6 +122,9 @@ describe("tier 2 on Linux", () => {
       "systemctl --user restart dev.gateway-setup.pi-central-tripwire.timer",
     ]);
     expect(plan.notes.join("\n")).toContain("loginctl enable-linger dev");
+    // with linger on already, there is nothing to say
+    const lingering = buildPlan({ answers: { ...answers, heartbeatEvery: "5m" }, env, system: { ...linux, lingerOn: true }, redis: ok });
+    expect(lingering.notes.join("\n")).not.toContain("enable-linger");
   });
 
   it.skipIf(!hasSystemdAnalyze)("writes units that systemd-analyze verify accepts", () => {

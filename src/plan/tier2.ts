@@ -211,7 +211,7 @@ export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env):
     const unitFiles = units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what));
     centralRestarts = fileChange(unitFiles[0]!.path, unitFiles[0]!.contents, unitFiles[0]!.mode) !== "unchanged";
     steps.push(...systemdInstallSteps(component, unitFiles, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`)));
-    notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
+    if (system.lingerOn !== true) notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
   } else {
     steps.push(...tripwireFile(nearestCronSeconds(heartbeat.intervalSeconds)));
     if (tripwire) cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${shellQuote(tripwire.script)}`) });

@@ -17,6 +17,8 @@ export interface SystemInfo {
    * runs (a container, say); absent: unknown, or no crontab here
    */
   cronRunning?: boolean;
+  /** systemd: whether the user's manager outlives their login (loginctl's Linger); absent: unknown */
+  lingerOn?: boolean;
 }
 
 const PROBED_BINARIES = ["brew", "apt-get", "sudo", "systemctl", "service", "redis-server", "redis-cli", "npm", "pi", "tmux", "launchctl", "crontab", "node"];
@@ -35,7 +37,19 @@ export function detectSystem(env: Env = process.env): SystemInfo {
     uid: typeof process.getuid === "function" ? process.getuid() : 0,
     serviceManager: platform === "darwin" && binaries.launchctl ? "launchd" : systemdUser ? "systemd" : "none",
     ...(binaries.crontab ? optional("cronRunning", cronDaemonRunning(platform, env)) : {}),
+    ...(systemdUser ? optional("lingerOn", lingerEnabled(env)) : {}),
   };
+}
+
+/** loginctl's Linger for this user: true/false, or undefined when loginctl cannot tell. */
+export function lingerEnabled(env: Env = process.env): boolean | undefined {
+  try {
+    const result = runSync("loginctl", ["show-user", env.USER ?? String(process.getuid?.() ?? ""), "--property=Linger"], { env, timeoutMs: 10_000 });
+    const value = /^Linger=(yes|no)$/m.exec(result.stdout)?.[1];
+    return result.code === 0 && value ? value === "yes" : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));

@@ -10,7 +10,7 @@ import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";
 import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
 import { homeDir } from "../../platform/paths.ts";
-import { cronDaemonRunning, startCronCommand } from "../../platform/system.ts";
+import { cronDaemonRunning, lingerEnabled, startCronCommand } from "../../platform/system.ts";
 import { shellQuote } from "../../platform/shell.ts";
 import { readCronEntries } from "../heartbeat/crontab-block.ts";
 import { formatInterval } from "../heartbeat/interval.ts";
@@ -85,21 +85,12 @@ export const serviceCheck: DoctorCheck = {
     if (heartbeat && !(await scheduledJobLoaded(service, heartbeat, env))) {
       return fail("service", `${service.manager} runs ${service.name}, but the heartbeat schedule ${heartbeat} is not loaded: no heartbeats are sent`, loadFix(service, heartbeat, env));
     }
-    if (service.manager === "systemd" && (await lingerIsOff(env))) {
+    if (service.manager === "systemd" && lingerEnabled(env) === false) {
       return warn("service", `systemd runs ${service.name}, but only while you are logged in (linger is off)`, `loginctl enable-linger ${env.USER ?? "$USER"}`);
     }
     return ok("service", `${service.manager} runs ${service.name}${heartbeat ? ` and its heartbeat schedule` : ""}`);
   },
 };
-
-async function lingerIsOff(env: Env): Promise<boolean> {
-  try {
-    const result = await run("loginctl", ["show-user", env.USER ?? String(process.getuid?.() ?? ""), "--property=Linger"], { env, timeoutMs: 10_000 });
-    return result.code === 0 && /Linger=no/.test(result.stdout);
-  } catch {
-    return false;
-  }
-}
 
 /** What brings the central session back: the service restarts the wrapper, which starts pi. */
 function restartFix(service: Service): string {
