@@ -9,7 +9,8 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
 import type { GatewayConfig } from "../src/extension/config.ts";
 import { createEvent } from "../src/protocol/event.ts";
-import { defaultSessionKey, sessionKeys, smokeAckKey } from "../src/protocol/keys.ts";
+import { aliveKey, defaultSessionKey, sessionKeys, smokeAckKey } from "../src/protocol/keys.ts";
+import { newOwner } from "../src/protocol/sessions.ts";
 import { pushToSession } from "../src/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
@@ -444,6 +445,34 @@ describe("gateway extension", () => {
       expect(deliveredIds(host)).toEqual(["old-script"]);
       expect(await redis.llen(main.events)).toBe(0);
       expect(await redis.llen(main.processing)).toBe(0);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("the central session leaves `main` alone while a live pi holds it (a tier-1 pi still running after the upgrade), and folds it once that pi is gone", async () => {
+    const prefix = randomPrefix();
+    const main = sessionKeys(prefix, "main");
+    // a live holder: this very process, under another owner
+    const holder = JSON.stringify({ ...newOwner(Date.now()), owner: "tier-1-pi" });
+    await redis.set(aliveKey(prefix, "main"), holder, "EX", 60);
+    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "central" }));
+    const host = new VerificationHost();
+    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 200 }, { GATEWAY_ROLE: "central" }));
+    await host.startSession();
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      // the tier-1 pi has a batch in flight and more waiting: both stay its own
+      await redis.lpush(main.processing, JSON.stringify({ id: "in-flight", type: "t", source: "s", payload: {}, ts: Date.now() }));
+      await redis.lpush(main.events, JSON.stringify({ id: "waiting", type: "t", source: "s", payload: {}, ts: Date.now() }));
+      await redis.publish(main.notify, "x");
+      await new Promise((r) => setTimeout(r, 800));
+      expect(deliveredIds(host)).toEqual([]);
+      expect([await redis.llen(main.processing), await redis.llen(main.events)]).toEqual([1, 1]);
+      // the tier-1 pi quits (or its process dies on this machine): the central session takes over what it left
+      await redis.set(aliveKey(prefix, "main"), JSON.stringify({ ...JSON.parse(holder), pid: 2 ** 22 + 1 }), "EX", 60);
+      await host.waitFor(() => deliveredIds(host).length === 2, 5_000, "the folded events");
+      expect(deliveredIds(host)).toEqual(["in-flight", "waiting"]);
     } finally {
       await host.shutdown();
     }

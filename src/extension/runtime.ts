@@ -103,7 +103,7 @@ export class GatewayRuntime {
   /** the heartbeat handed to pi in the turn now running, until that turn ends */
   private heartbeatInTurn: LastHeartbeat | undefined;
   readonly keys: SessionKeys;
-  private readonly inboxes: SessionKeys[];
+  private readonly inboxes: { id: string; keys: SessionKeys }[];
 
   constructor(
     private readonly pi: ExtensionAPI,
@@ -112,11 +112,11 @@ export class GatewayRuntime {
     private readonly options: RuntimeOptions = { announceDefault: false },
   ) {
     this.keys = sessionKeys(config.prefix, config.sessionId);
-    this.inboxes = (options.inboxes ?? []).filter((id) => id !== config.sessionId).map((id) => sessionKeys(config.prefix, id));
+    this.inboxes = (options.inboxes ?? []).filter((id) => id !== config.sessionId).map((id) => ({ id, keys: sessionKeys(config.prefix, id) }));
   }
 
   private get channels(): string[] {
-    return [this.keys.notify, ...this.inboxes.map((inbox) => inbox.notify)];
+    return [this.keys.notify, ...this.inboxes.map((inbox) => inbox.keys.notify)];
   }
 
   /** session_start: idempotent; may fire several times (reload/new/resume/fork). */
@@ -379,7 +379,7 @@ export class GatewayRuntime {
     const commands = this.commands;
     if (!commands || commands.status !== "ready") return;
     try {
-      for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys);
+      for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
       const result = await drainOnce(commands, this.keys, {
         maxBatch: this.config.maxBatch,
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,

@@ -13,8 +13,9 @@
 //           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
 import { parseEvent, type GatewayEvent } from "./event.ts";
-import type { SessionKeys } from "./keys.ts";
+import { aliveKey, type SessionKeys } from "./keys.ts";
 import { LuaScript } from "./scripts.ts";
+import { isDeadHere, parseAlive } from "./sessions.ts";
 
 // KEYS: events, processing. ARGV: max batch, byte budget. Returns the processing entries, newest first.
 // The first event always moves, however large, so one big event cannot block the queue.
@@ -46,10 +47,15 @@ redis.call('DEL', KEYS[1])
 return redis.call('LLEN', KEYS[3])
 `);
 
-// KEYS: the inbox's processing and events lists, then the consumer's events list. Moves
-// everything (an interrupted batch first, then pending events, oldest first) onto the consumer's
-// queue, so its drain, de-duplication and dead letters apply to them. Returns how many moved.
+// KEYS: the inbox's processing and events lists, the consumer's events list, the inbox's liveness
+// key. ARGV: a liveness record whose owner is known dead ('' = none). Moves everything (an
+// interrupted batch first, then pending events, oldest first) onto the consumer's queue, so its
+// drain, de-duplication and dead letters apply to them. Returns how many moved, or -1 and moves
+// nothing while a live session holds the inbox's id: that one consumes its own queue, and taking
+// its batch in flight would deliver it twice (a tier-1 pi still running after an upgrade).
 const FOLD_SCRIPT = `
+local holder = redis.call('GET', KEYS[4])
+if holder and holder ~= ARGV[1] then return -1 end
 local moved = 0
 for i = 1, 2 do
   while redis.call('RPOPLPUSH', KEYS[i], KEYS[3]) do moved = moved + 1 end
@@ -59,10 +65,14 @@ return moved
 
 /**
  * Folds another session id's queue into this consumer's, e.g. `main` into the central session:
- * producers that push to `main` keep working whichever session consumes.
+ * producers that push to `main` keep working whichever session consumes. Not while a live pi
+ * holds that id (returns -1 then): it consumes its own queue.
  */
-export async function foldInbox(redis: Redis, inbox: SessionKeys, into: SessionKeys): Promise<number> {
-  return Number(await redis.eval(FOLD_SCRIPT, 3, inbox.processing, inbox.events, into.events));
+export async function foldInbox(redis: Redis, inbox: { id: string; keys: SessionKeys }, into: SessionKeys, prefix: string): Promise<number> {
+  const holderKey = aliveKey(prefix, inbox.id);
+  const holder = await redis.get(holderKey);
+  const deadHolder = holder && isDeadHere(parseAlive(holder)) ? holder : "";
+  return Number(await redis.eval(FOLD_SCRIPT, 4, inbox.keys.processing, inbox.keys.events, into.events, holderKey, deadHolder));
 }
 
 /** at most this much raw JSON goes to pi in one message (one larger event still goes alone) */
