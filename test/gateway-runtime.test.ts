@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
 import type { GatewayConfig } from "../src/extension/config.ts";
+import type { PlanSettings } from "../src/plan/plan.ts";
 import { createEvent } from "../src/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, smokeAckKey } from "../src/protocol/keys.ts";
 import { newOwner } from "../src/protocol/sessions.ts";
@@ -27,13 +28,33 @@ interface Session {
   keys: ReturnType<typeof sessionKeys>;
 }
 
-async function startSession(options: { url?: string; secretsFile?: string; withNodeModules?: boolean; maxBatch?: number; prefix?: string; config?: Partial<GatewayConfig>; busy?: boolean } = {}): Promise<Session> {
+interface SessionOptions {
+  url?: string;
+  secretsFile?: string;
+  withNodeModules?: boolean;
+  maxBatch?: number;
+  prefix?: string;
+  config?: Partial<GatewayConfig>;
+  busy?: boolean;
+  /** the installed mode (tier 1's "single" unless given) */
+  mode?: PlanSettings["mode"];
+  /** pi's environment as the extension sees it (GATEWAY_ROLE...) */
+  env?: Record<string, string>;
+}
+
+async function startSession(options: SessionOptions = {}): Promise<Session> {
   const prefix = options.prefix ?? randomPrefix();
   const url = options.url ?? redisUrl;
-  const dir = createExtensionDir({ prefix, redisUrl: url, ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}), ...(options.withNodeModules === false ? { withNodeModules: false } : {}) });
+  const dir = createExtensionDir({
+    prefix,
+    redisUrl: url,
+    ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}),
+    ...(options.withNodeModules === false ? { withNodeModules: false } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+  });
   const mod = await loadInstalledExtension(dir);
   const host = new VerificationHost();
-  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}), ...options.config }));
+  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}), ...options.config }, options.env));
   if (options.busy) {
     host.autoTurn = false;
     await host.emit("agent_start", {});
@@ -391,11 +412,7 @@ describe("gateway extension", () => {
   });
 
   it("says so when GATEWAY_ROLE holds something it does not know, and runs as if it were unset", async () => {
-    const prefix = randomPrefix();
-    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "multi" }));
-    const host = new VerificationHost();
-    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000 }, { GATEWAY_ROLE: "Central" }));
-    await host.startSession();
+    const { host } = await startSession({ mode: "multi", env: { GATEWAY_ROLE: "Central" } });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       expect(host.notices[0]).toMatchObject({ type: "warning", message: expect.stringContaining('GATEWAY_ROLE="Central" is not one of central, satellite, disabled') });
@@ -406,13 +423,8 @@ describe("gateway extension", () => {
   });
 
   it("a satellite that quits with events still queued hands them to the session that consumes in its place", async () => {
-    const prefix = randomPrefix();
-    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "multi" }));
-    const host = new VerificationHost();
-    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000 }, {}));
-    host.autoTurn = false;
-    await host.emit("agent_start", {}); // busy until it quits, so nothing is drained
-    await host.startSession();
+    // busy until it quits, so nothing is drained
+    const { host, prefix } = await startSession({ mode: "multi", env: {}, busy: true });
     await host.waitFor(() => listening(host), 10_000, "listening");
     const satellite = `pid-${process.pid}`;
     await redis.set(defaultSessionKey(prefix), "gateway");
@@ -424,11 +436,7 @@ describe("gateway extension", () => {
   });
 
   it("the central session also takes what producers written for tier 1 push to `main`, once per id", async () => {
-    const prefix = randomPrefix();
-    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "central" }));
-    const host = new VerificationHost();
-    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 60_000 }, { GATEWAY_ROLE: "central" }));
-    await host.startSession();
+    const { host, prefix } = await startSession({ mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 60_000 } });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       const main = sessionKeys(prefix, "main");
@@ -456,10 +464,7 @@ describe("gateway extension", () => {
     // a live holder: this very process, under another owner
     const holder = JSON.stringify({ ...newOwner(Date.now()), owner: "tier-1-pi" });
     await redis.set(aliveKey(prefix, "main"), holder, "EX", 60);
-    const mod = await loadInstalledExtension(createExtensionDir({ prefix, redisUrl, mode: "central" }));
-    const host = new VerificationHost();
-    await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 200 }, { GATEWAY_ROLE: "central" }));
-    await host.startSession();
+    const { host } = await startSession({ prefix, mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 200 } });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       // the tier-1 pi has a batch in flight and more waiting: both stay its own
