@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../plan/plan.ts";
-import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { findBlocks, mergeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
-import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
+import { applyRemovalSteps, removeOurCrontabBlock, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
 
@@ -315,7 +315,6 @@ function keepNamedScratchFiles(error: Error, scratch: string[]): Error {
       message = message.split(path).join(copy);
     }
   }
-  if (message === error.message) return error;
   error.message = message;
   return error;
 }
@@ -407,11 +406,7 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
     return { step, outcome: "ran" };
   }
   if (step.action === "remove-crontab-block") {
-    onCommit.push(async () => {
-      const before = await readCrontab(env);
-      const after = removeCronBlock(before);
-      if (after !== before) await writeCrontab(after, env);
-    });
+    onCommit.push(() => removeOurCrontabBlock(env));
     return { step, outcome: "removed" };
   }
   if (step.action === "remove-dirs-if-empty") {

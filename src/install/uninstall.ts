@@ -165,6 +165,13 @@ export function describeRemoval(step: UninstallStep, env: Env): [verb: string, t
   }
 }
 
+/** Takes gateway-setup's block out of the user's crontab; the rest stays byte for byte, and nothing is written when there is no block. */
+export async function removeOurCrontabBlock(env: Env): Promise<void> {
+  const before = await readCrontab(env);
+  const after = removeCronBlock(before);
+  if (after !== before) await writeCrontab(after, env);
+}
+
 /** A take-back step as the removal it is (unload and crontab are run by the caller). */
 export function takeBackRemoval(step: TakeBackStep): UninstallStep | undefined {
   if (step.action === "unload") return undefined;
@@ -214,9 +221,7 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
         if (!step.mayFail) problems.push((error as Error).message);
       }
     } else if (step.kind === "remove-crontab-block") {
-      const before = await readCrontab(env);
-      const after = removeCronBlock(before);
-      if (after !== before) await writeCrontab(after, env);
+      await removeOurCrontabBlock(env);
     } else {
       if (step.kind === "keep-file" && step.missingBackup) problems.push(`kept ${step.path}: ${step.reason}`);
       applyRemovalSteps([step]);

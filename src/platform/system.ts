@@ -23,8 +23,13 @@ export interface SystemInfo {
 
 const PROBED_BINARIES = ["brew", "apt-get", "sudo", "systemctl", "service", "redis-server", "redis-cli", "npm", "pi", "tmux", "launchctl", "crontab", "node"];
 
+/** This machine's platform as SystemInfo names it. */
+export function currentPlatform(): SystemInfo["platform"] {
+  return process.platform === "darwin" ? "darwin" : process.platform === "linux" ? "linux" : "other";
+}
+
 export function detectSystem(env: Env = process.env): SystemInfo {
-  const platform = process.platform === "darwin" ? "darwin" : process.platform === "linux" ? "linux" : "other";
+  const platform = currentPlatform();
   const binaries: Record<string, string | undefined> = {};
   for (const name of PROBED_BINARIES) binaries[name] = which(name, env);
   const runtimeDir = env.XDG_RUNTIME_DIR;

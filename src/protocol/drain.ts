@@ -15,7 +15,7 @@ import type { Redis } from "ioredis";
 import { parseEvent, type GatewayEvent } from "./event.ts";
 import { aliveKey, type SessionKeys } from "./keys.ts";
 import { LuaScript } from "./scripts.ts";
-import { isDeadHere, parseAlive } from "./sessions.ts";
+import { isSessionGone } from "./sessions.ts";
 
 // KEYS: events, processing. ARGV: max batch, byte budget. Returns the processing entries, newest first.
 // The first event always moves, however large, so one big event cannot block the queue.
@@ -71,7 +71,7 @@ return moved
 export async function foldInbox(redis: Redis, inbox: { id: string; keys: SessionKeys }, into: SessionKeys, prefix: string): Promise<number> {
   const holderKey = aliveKey(prefix, inbox.id);
   const holder = await redis.get(holderKey);
-  const deadHolder = holder && isDeadHere(parseAlive(holder)) ? holder : "";
+  const deadHolder = holder !== null && isSessionGone(holder) ? holder : "";
   return Number(await redis.eval(FOLD_SCRIPT, 4, inbox.keys.processing, inbox.keys.events, into.events, holderKey, deadHolder));
 }
 

@@ -10,7 +10,7 @@ import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";
 import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
 import { homeDir } from "../../platform/paths.ts";
-import { cronDaemonRunning, lingerEnabled, startCronCommand } from "../../platform/system.ts";
+import { cronDaemonRunning, currentPlatform, lingerEnabled, startCronCommand } from "../../platform/system.ts";
 import { shellQuote } from "../../platform/shell.ts";
 import { readCronEntries } from "../heartbeat/crontab-block.ts";
 import { formatInterval } from "../heartbeat/interval.ts";
@@ -22,7 +22,6 @@ type Service = NonNullable<Manifest["settings"]["service"]>;
 
 const isTier2 = (manifest: Manifest) => Boolean(manifest.settings.service);
 const uid = () => process.getuid?.() ?? 0;
-const thisPlatform = () => (process.platform === "darwin" ? "darwin" : process.platform === "linux" ? "linux" : "other");
 
 async function runQuietly(argv: string[], env: Env): Promise<RunResult | undefined> {
   try {
@@ -163,17 +162,23 @@ export const tripwireCheck: DoctorCheck = {
   },
 };
 
+/** The crontab holds gateway-setup's block exactly as the install wrote it. */
+function blockAsInstalled(crontab: string, manifest: Manifest): boolean {
+  return JSON.stringify(readCronEntries(crontab)) === JSON.stringify(manifest.crontab?.entries);
+}
+
 export const crontabCheck: DoctorCheck = {
   id: "crontab",
   applies: (manifest) => Boolean(manifest.crontab),
   async run({ manifest, env }) {
     const installed = manifest.crontab;
     if (!installed) return skip("crontab", "gateway-setup has no crontab block here");
-    const current = readCronEntries(await readCrontab(env));
+    const crontab = await readCrontab(env);
+    const current = readCronEntries(crontab);
     if (!current) return fail("crontab", "gateway-setup's block is missing from your crontab (or there are two)", "gateway-setup doctor --fix");
-    if (JSON.stringify(current) !== JSON.stringify(installed.entries)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
+    if (!blockAsInstalled(crontab, manifest)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
     const present = `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`;
-    if (cronDaemonRunning(thisPlatform(), env) === false) {
+    if (cronDaemonRunning(currentPlatform(), env) === false) {
       return fail("crontab", `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`, startCronCommand());
     }
     return ok("crontab", present);
@@ -183,7 +188,7 @@ export const crontabCheck: DoctorCheck = {
     const { writeCrontab } = await import("../../platform/crontab.ts");
     const crontab = await readCrontab(env);
     // the block is in place and only the cron daemon is missing: that takes root, not a safe repair
-    if (JSON.stringify(readCronEntries(crontab)) === JSON.stringify(manifest.crontab!.entries)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
+    if (blockAsInstalled(crontab, manifest)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
     await writeCrontab(mergeCronBlock(crontab, manifest.crontab!.entries), env);
     return "re-added the crontab block";
   },
