@@ -50,7 +50,8 @@ function setup(pi = "exec sleep 300") {
   const gatewayTmux = (...args: string[]) => spawnSync(tmuxBin, ["-L", TMUX_SOCKET, ...args], { env, encoding: "utf8" });
   /** the user's own default server, with the user's ~/.tmux.conf */
   const userTmux = (...args: string[]) => spawnSync(tmuxBin, args, { env: { PATH: env.PATH, HOME: home, TMUX_TMPDIR: tmuxDir }, encoding: "utf8" });
-  const startLines = () => (existsSync(starts) ? readFileSync(starts, "utf8").trim().split("\n") : []);
+  // only complete lines: the shell creates the file before its echo lands
+  const startLines = () => (existsSync(starts) ? readFileSync(starts, "utf8").split("\n").slice(0, -1) : []);
   return { dir, starts, startLines, start, gatewayTmux, userTmux, wrapper, log, environment };
 }
 

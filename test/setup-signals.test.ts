@@ -32,7 +32,7 @@ const alive = (pid: number) => {
 /** A stand-in npm that records its pid and its child's, then sleeps until killed. */
 function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; pids: () => number[] } {
   const started = join(sandbox.bin, "npm-pids");
-  sandbox.standIn("npm", `#!/bin/sh\ntrap '${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}"\nwait\n`);
+  sandbox.standIn("npm", `#!/bin/sh\ntrap '${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`);
   return { started, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
 }
 
