@@ -7,6 +7,7 @@ import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
 import { readSecretsFile } from "../extension/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
+import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
@@ -84,6 +85,8 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (ctx.flags.json && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, JSON_NEEDS_YES);
     if (!prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
+    const stoppedRun = await settleInterruptedInstall(gatewayStateDir(ctx.env), ctx.env, Boolean(ctx.flags.dryRun));
+    if (stoppedRun) ctx.output.warn(stoppedRun);
 
     const installed = installedSettings(ctx.env);
     const was = installed ? installedAnswers(installed) : {};
@@ -123,7 +126,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
       return finish(EXIT_CANCELLED);
     }
     if (error instanceof UsageError || error instanceof TierUnavailableError) return fail(EXIT_USAGE, error.message);
-    if (error instanceof PlanError || error instanceof ManifestError) return fail(EXIT_FAILED, error.message, error.fix);
+    if (error instanceof PlanError || error instanceof ManifestError || error instanceof JournalBusyError) return fail(EXIT_FAILED, error.message, error.fix);
     if (ctx.env.GATEWAY_SETUP_DEBUG) throw error;
     return fail(EXIT_FAILED, `gateway-setup stopped on an unexpected error: ${(error as Error).message}`, "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace");
   }

@@ -5,6 +5,7 @@ import { connectRedis } from "../components/redis/probe.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, type Manifest } from "../install/manifest.ts";
 import { applyUninstall, describeRemoval, planUninstall, type UninstallStep } from "../install/uninstall.ts";
 import { sessionKeys } from "../protocol/keys.ts";
@@ -29,9 +30,11 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
   const manifestPath = join(gatewayStateDir(env), MANIFEST_FILE_NAME);
   let plan: ReturnType<typeof planUninstall>;
   try {
+    const stoppedRun = await settleInterruptedInstall(gatewayStateDir(env), env, Boolean(flags.dryRun));
+    if (stoppedRun) process.stderr.write(`gateway-setup uninstall: ${stoppedRun}\n`);
     plan = planUninstall(manifestPath);
   } catch (error) {
-    if (!(error instanceof ManifestError)) throw error;
+    if (!(error instanceof ManifestError || error instanceof JournalBusyError)) throw error;
     if (flags.json) process.stdout.write(JSON.stringify({ ok: false, installed: true, steps: [], error: error.message, fix: error.fix }, null, 2) + "\n");
     else process.stderr.write(`gateway-setup uninstall: ${error.message}\n  fix: ${error.fix}\n`);
     return EXIT_FAILED;

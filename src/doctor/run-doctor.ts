@@ -13,6 +13,7 @@ import { connectRedis } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseSecrets } from "../extension/secrets.ts";
 import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest, type Manifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir } from "../platform/paths.ts";
@@ -20,7 +21,7 @@ import { isValidSessionId, sessionsRegistryKey } from "../protocol/keys.ts";
 import { deadSessions } from "../protocol/sessions.ts";
 import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import type { DoctorCheck, DoctorContext } from "./check.ts";
-import { fail, skip, type Finding } from "./finding.ts";
+import { fail, skip, warn, type Finding } from "./finding.ts";
 
 export const DOCTOR_CHECKS: DoctorCheck[] = [
   redisCheck,
@@ -73,16 +74,51 @@ export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
   return parseRedisUrl(manifest.settings.redisUrl, password);
 }
 
+/**
+ * An install that was killed midway (its journal is left): reported first; --fix rolls it back
+ * before anything else is checked, so the other checks see the install as it was before that run.
+ */
+async function interruptedInstall(options: DoctorOptions): Promise<{ findings: Finding[]; repairs: { id: string; result: string }[] }> {
+  const stateDir = gatewayStateDir(options.env);
+  const interrupted = readInterruptedInstall(stateDir);
+  if (!interrupted) return { findings: [], repairs: [] };
+  const { owner } = interrupted;
+  if (interrupted.running) {
+    return { findings: [warn(INTERRUPTED_ID, `gateway-setup (pid ${owner.pid} on ${owner.host}) is changing this install right now; what follows may be mid-change`, "run doctor again when it is done")], repairs: [] };
+  }
+  const killed = `${describeStoppedRun(owner)}, and its changes are still there`;
+  if (!options.fix) return { findings: [fail(INTERRUPTED_ID, killed, "gateway-setup doctor --fix (rolls that run back), or run gateway-setup again")], repairs: [] };
+  const recovered = await recoverInterruptedInstall(stateDir, options.env);
+  const problems = recovered?.problems ?? [];
+  return {
+    findings: problems.length ? [fail(INTERRUPTED_ID, `rolling back the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")] : [],
+    repairs: [{ id: INTERRUPTED_ID, result: `rolled back the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}` }],
+  };
+}
+
+const INTERRUPTED_ID = "interrupted-install";
+
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const checks = selectChecks(options.only, options.skip);
+  const interrupted = await interruptedInstall(options);
+  const withInterrupted = (report: DoctorReport): DoctorReport => {
+    if (!interrupted.findings.length && !interrupted.repairs.length) return report;
+    const all = [...interrupted.findings, ...report.checks];
+    const repairs = [...interrupted.repairs, ...(report.repairs ?? [])];
+    return { ok: !all.some((f) => f.status === "fail"), checks: all, ...(repairs.length ? { repairs } : {}) };
+  };
   const manifestPath = join(gatewayStateDir(options.env), MANIFEST_FILE_NAME);
   const manifest = readManifest(manifestPath);
   if (!manifest) {
-    return {
+    return withInterrupted({
       ok: false,
       checks: [fail("install", `gateway-setup has not installed anything for this agent dir (no ${manifestPath})`, "npx gateway-setup")],
-    };
+    });
   }
+  return withInterrupted(await checkInstall(manifest, checks, options));
+}
+
+async function checkInstall(manifest: Manifest, checks: DoctorCheck[], options: DoctorOptions): Promise<DoctorReport> {
   // one connection for the whole run: a hung Redis costs its deadline once, not once per pass
   return withContext(manifest, options.env, async (ctx) => {
     const first = await runChecks(checks, ctx, Boolean(options.only?.length));

@@ -8,7 +8,8 @@ import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep }
 import { findBlocks, mergeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
-import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { InstallJournal, undoAll, type Undo, type UndoEntry } from "./journal.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, removeOurCrontabBlock, takeBackRemoval } from "./uninstall.ts";
 
@@ -81,7 +82,8 @@ function fixFor(error: NodeJS.ErrnoException): string | undefined {
   return undefined;
 }
 
-type Undo = () => void | Promise<void>;
+/** Writes the undo down in the journal, before the change is made, and keeps it for a rollback. */
+type RecordUndo = (entry: UndoEntry) => void;
 
 export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
@@ -98,20 +100,23 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     (previousManifest?.commands ?? []).flatMap((command) => (command.originals ?? []).filter((o) => plannedCreates.has(o.path)).map((o): [string, string] => [o.path, o.backup])),
   );
   let current: PlanStep | undefined;
+  let journal: InstallJournal | undefined;
+  const recordUndo: RecordUndo = (entry) => undo.push(journal!.record(entry));
 
   const checkCancelled = () => {
     if (options.signal?.aborted) throw new InstallCancelledError();
   };
   const mkdirs = (dir: string, mode?: number) => {
-    const made = ensureDir(dir, mode);
-    if (made.length) {
-      createdDirs.push(...made);
-      undo.push(() => removeEmptyDirs(made));
-    }
+    const missing = missingDirs(dir);
+    if (!missing.length) return;
+    recordUndo({ undo: "remove-empty-dirs", paths: missing });
+    createdDirs.push(...ensureDir(dir, mode));
   };
 
   try {
     assertTargetsWritable(plan, previousManifest);
+    journal = InstallJournal.begin(plan.settings.stateDir, options.invocation, options.env);
+    createdDirs.push(...journal.createdDirs);
     for (const step of plan.steps) {
       if (step.kind === "take-back") continue;
       checkCancelled();
@@ -119,12 +124,12 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       options.reporter?.stepStarted(step);
       let result: StepResult;
       if (step.kind === "file") {
-        result = writeFileStep(step, previousManifest, backups, undo, mkdirs, files);
+        result = writeFileStep(step, previousManifest, backups, recordUndo, mkdirs, files);
       } else if (step.kind === "command") {
-        if (!step.satisfied) await runCommandStep(step, options, undo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
+        if (!step.satisfied) await runCommandStep(step, options, recordUndo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
       } else if (step.kind === "crontab") {
-        result = { step, outcome: await crontabStep(step, options.env, undo) };
+        result = { step, outcome: await crontabStep(step, options.env, recordUndo) };
       } else if (step.kind === "dir") {
         const before = createdDirs.length;
         mkdirs(step.path);
@@ -141,7 +146,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       if (step.kind !== "take-back") continue;
       checkCancelled();
       current = step;
-      results.push(await takeBackStep(step, previousManifest, undo, onCommit, options.env, files));
+      results.push(await takeBackStep(step, previousManifest, recordUndo, onCommit, options.env, files));
     }
     current = undefined;
     checkCancelled();
@@ -182,13 +187,16 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         contents: renderManifest(manifest),
         mode: 0o600,
       };
-      writeFileStep(manifestStep, undefined, backups, undo, mkdirs, []);
+      writeFileStep(manifestStep, undefined, backups, recordUndo, mkdirs, []);
     }
+    // committed: from here on nothing is undone, and a kill only leaves old files to tidy
+    journal.end();
     for (const commit of onCommit) await commit();
     pruneBackups(join(plan.settings.stateDir, "backups"), [...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])), ...originals.values()]);
     return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
-    const problems = await rollback(undo);
+    const problems = await undoAll(undo);
+    journal?.end();
     if (error instanceof InstallCancelledError) throw error;
     throw new ApplyError(failureMessage(current, error as NodeJS.ErrnoException), current, problems, fixFor(error as NodeJS.ErrnoException));
   }
@@ -213,23 +221,11 @@ function assertTargetsWritable(plan: Plan, previous: Manifest | undefined): void
   for (const [dir, target] of targets) assertWritableDir(dir, target);
 }
 
-async function rollback(undo: Undo[]): Promise<string[]> {
-  const problems: string[] = [];
-  for (const step of undo.reverse()) {
-    try {
-      await step();
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
-  }
-  return problems;
-}
-
 function writeFileStep(
   step: FileStep,
   previousManifest: Manifest | undefined,
   backupRoot: string,
-  undo: Undo[],
+  recordUndo: RecordUndo,
   mkdirs: (dir: string, mode?: number) => void,
   files: ManifestFile[],
 ): StepResult {
@@ -252,15 +248,12 @@ function writeFileStep(
     if (existing) {
       backup = backupFor(backupRoot, step.path);
       mkdirs(dirname(backup), 0o700);
+      recordUndo({ undo: "remove", path: backup }); // a copy cut short
       writeFileAtomic(backup, existing.contents, existing.mode);
-      const backupPath = backup;
-      if (!recorded) original = { existed: true, backup: backupPath };
-      undo.push(() => {
-        writeFileAtomic(step.path, existing.contents, existing.mode);
-        rmSync(backupPath, { force: true });
-      });
+      if (!recorded) original = { existed: true, backup };
+      recordUndo({ undo: "restore-file", path: step.path, from: backup, mode: existing.mode });
     } else {
-      undo.push(() => rmSync(step.path, { force: true }));
+      recordUndo({ undo: "remove", path: step.path });
     }
     writeFileAtomic(step.path, contents, step.mode);
     outcome = existing ? "updated" : "created";
@@ -285,11 +278,14 @@ interface Preserve {
   originals: Map<string, string>;
 }
 
-async function runCommandStep(step: CommandStep, options: ApplyOptions, undo: Undo[], mkdirs: (dir: string, mode?: number) => void, preserve: Preserve): Promise<void> {
-  preserveCreatedPaths(step, undo, mkdirs, preserve);
-  for (const dir of step.scratch ?? []) mkdirs(dirname(dir));
+async function runCommandStep(step: CommandStep, options: ApplyOptions, recordUndo: RecordUndo, mkdirs: (dir: string, mode?: number) => void, preserve: Preserve): Promise<void> {
+  preserveCreatedPaths(step, recordUndo, mkdirs, preserve);
+  for (const dir of step.scratch ?? []) {
+    mkdirs(dirname(dir));
+    recordUndo({ undo: "remove", path: dir });
+  }
   try {
-    await runCommand(step, options, undo);
+    await runCommand(step, options, recordUndo);
   } catch (error) {
     throw keepNamedScratchFiles(error as Error, step.scratch ?? []);
   } finally {
@@ -329,18 +325,18 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
  * manifest records it; a copy of our own earlier output serves the rollback only and goes when
  * the install commits.
  */
-function preserveCreatedPaths(step: CommandStep, undo: Undo[], mkdirs: (dir: string, mode?: number) => void, { previous, backups, onCommit, originals }: Preserve): void {
+function preserveCreatedPaths(step: CommandStep, recordUndo: RecordUndo, mkdirs: (dir: string, mode?: number) => void, { previous, backups, onCommit, originals }: Preserve): void {
   const ours = new Set(previous?.commands.flatMap((command) => command.creates ?? []) ?? []);
   for (const path of step.creates ?? []) {
     if (!pathExists(path)) {
-      undo.push(() => rmSync(path, { recursive: true, force: true }));
+      recordUndo({ undo: "remove", path });
       continue;
     }
     const copy = backupFor(backups, path);
     mkdirs(dirname(copy), 0o700);
-    undo.push(() => rmSync(copy, { recursive: true, force: true })); // a copy cut short
+    recordUndo({ undo: "remove", path: copy }); // a copy cut short
     copyTree(path, copy);
-    undo.push(() => moveTree(copy, path));
+    recordUndo({ undo: "move-tree", from: copy, to: path });
     if (ours.has(path) || originals.has(path)) {
       onCommit.push(() => {
         rmSync(copy, { recursive: true, force: true });
@@ -359,15 +355,9 @@ function foldersBetween(root: string, dir: string): string[] {
   return folders;
 }
 
-async function runCommand(step: CommandStep, options: ApplyOptions, undo: Undo[]): Promise<void> {
+async function runCommand(step: CommandStep, options: ApplyOptions, recordUndo: RecordUndo): Promise<void> {
   const [binary, ...args] = step.argv as [string, ...string[]];
-  if (step.undoArgv) {
-    const [undoBinary, ...undoArgs] = step.undoArgv as [string, ...string[]];
-    undo.push(async () => {
-      const undone = await run(undoBinary, undoArgs, { env: options.env, timeoutMs: 60_000 });
-      if (undone.code !== 0) throw new Error(describeFailure(undone));
-    });
-  }
+  if (step.undoArgv) recordUndo({ undo: "run", argv: step.undoArgv });
   const result = await run(binary, args, {
     env: options.env,
     stdio: step.interactive ? (options.jsonOutput ? "stderr" : "inherit") : "pipe",
@@ -379,12 +369,12 @@ async function runCommand(step: CommandStep, options: ApplyOptions, undo: Undo[]
   if (result.code !== 0 && !step.mayFail) throw new Error(describeFailure(result));
 }
 
-async function crontabStep(step: CrontabStep, env: Env, undo: Undo[]): Promise<StepOutcome> {
+async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo): Promise<StepOutcome> {
   const before = await readCrontab(env);
   const after = mergeCronBlock(before, step.entries);
   if (after === before) return "unchanged";
+  recordUndo({ undo: "crontab", contents: before });
   await writeCrontab(after, env);
-  undo.push(() => writeCrontab(before, env));
   return findBlocks(before).blocks.length ? "updated" : "created";
 }
 
@@ -395,14 +385,11 @@ async function crontabStep(step: CrontabStep, env: Env, undo: Undo[]): Promise<S
  * the crontab block and the emptied folders go only when it commits. A file the user edited since
  * the plan was made stops the install (rolled back) rather than being removed unseen.
  */
-async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, undo: Undo[], onCommit: Undo[], env: Env, files: ManifestFile[]): Promise<StepResult> {
+async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, recordUndo: RecordUndo, onCommit: Undo[], env: Env, files: ManifestFile[]): Promise<StepResult> {
   if (step.action === "unload") {
+    recordUndo({ undo: "run", argv: step.reloadArgv, mayFail: true });
     const [binary, ...args] = step.argv as [string, ...string[]];
     await run(binary, args, { env, timeoutMs: 60_000 }).catch(() => undefined); // already gone is fine
-    const [reloadBinary, ...reloadArgs] = step.reloadArgv as [string, ...string[]];
-    undo.push(async () => {
-      await run(reloadBinary, reloadArgs, { env, timeoutMs: 60_000 }).catch(() => undefined);
-    });
     return { step, outcome: "ran" };
   }
   if (step.action === "remove-crontab-block") {
@@ -422,7 +409,7 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
   }
   // an edited file that stays where it is stays in the manifest, so uninstall names it; one kept under another name is the user's now
   if (step.action === "keep-file" && recorded && !step.keptAs) files.push(recorded);
-  applyRemovalSteps([takeBackRemoval(step)!], undo, onCommit);
+  applyRemovalSteps([takeBackRemoval(step)!], { recordUndo, onCommit });
   const outcome: StepOutcome = step.action === "keep-file" ? (step.keptAs ? "kept" : "unchanged") : step.action.startsWith("restore") ? "restored" : "removed";
   return { step, outcome };
 }

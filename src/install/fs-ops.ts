@@ -25,13 +25,19 @@ export function readExisting(path: string): ExistingFile | undefined {
   }
 }
 
-/** mkdir -p that returns the directories it created, outermost first. */
-export function ensureDir(dir: string, mode = 0o755): string[] {
+/** The directories `mkdir -p dir` would create, outermost first. */
+export function missingDirs(dir: string): string[] {
   const missing: string[] = [];
   for (let current = dir; !existsSync(current); current = dirname(current)) {
     missing.unshift(current);
     if (dirname(current) === current) break;
   }
+  return missing;
+}
+
+/** mkdir -p that returns the directories it created, outermost first. */
+export function ensureDir(dir: string, mode = 0o755): string[] {
+  const missing = missingDirs(dir);
   for (const path of missing) mkdirSync(path, { mode });
   return missing;
 }

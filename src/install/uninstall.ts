@@ -11,6 +11,7 @@ import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 import type { PlanStep, TakeBackStep } from "../plan/plan.ts";
+import type { UndoEntry } from "./journal.ts";
 
 export type UninstallStep =
   | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
@@ -230,51 +231,53 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
   return problems;
 }
 
-/** Runs removal steps; `undo`, when given, receives how to reverse each file change (for rollback). */
-export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[], onCommit?: (() => void)[]): void {
+/**
+ * Runs removal steps. Inside an install (`transaction`), nothing is deleted before the install
+ * commits: what goes is moved aside, each move written down first with how to take it back.
+ */
+export function applyRemovalSteps(steps: UninstallStep[], transaction?: { recordUndo(entry: UndoEntry): void; onCommit: (() => void)[] }): void {
+  /** moves `path` aside until the install commits (undone on rollback); false when nothing is there */
+  const retire = (path: string): boolean => {
+    if (!pathExists(path)) return false;
+    const aside = `${path}.gateway-setup-retired-${process.pid}`;
+    transaction!.recordUndo({ undo: "rename", from: aside, to: path });
+    renameSync(path, aside);
+    transaction!.onCommit.push(() => rmSync(aside, { recursive: true, force: true }));
+    return true;
+  };
   for (const step of steps) {
     switch (step.kind) {
-      case "remove-file": {
-        const current = readExisting(step.path);
-        rmSync(step.path, { force: true });
-        if (current) undo?.push(() => writeFileAtomic(step.path, current.contents, current.mode));
+      case "remove-file":
+        if (transaction) retire(step.path);
+        else rmSync(step.path, { force: true });
         break;
-      }
+      case "remove-tree":
+        if (transaction) retire(step.path);
+        else rmSync(step.path, { recursive: true, force: true });
+        break;
       case "restore-file": {
         const original = readExisting(step.backup);
         if (!original) throw new Error(`the backup ${step.backup} of ${step.path} is missing; nothing to restore`);
-        const current = readExisting(step.path);
+        if (!transaction) {
+          writeFileAtomic(step.path, original.contents, original.mode);
+          rmSync(step.backup, { force: true });
+          break;
+        }
+        // the backup stays the original until the install commits
+        if (!retire(step.path)) transaction.recordUndo({ undo: "remove", path: step.path });
         writeFileAtomic(step.path, original.contents, original.mode);
-        if (!undo) rmSync(step.backup, { force: true });
-        else undo.push(() => (current ? writeFileAtomic(step.path, current.contents, current.mode) : rmSync(step.path, { force: true })));
         break;
       }
-      case "remove-tree":
-        if (undo) {
-          // inside a transaction: move it aside now, delete it for good only when the install commits
-          const aside = `${step.path}.gateway-setup-retired-${process.pid}`;
-          renameSync(step.path, aside);
-          undo.push(() => renameSync(aside, step.path));
-          onCommit?.push(() => rmSync(aside, { recursive: true, force: true }));
-        } else {
-          rmSync(step.path, { recursive: true, force: true });
-        }
-        break;
       case "restore-tree": {
         if (!pathExists(step.backup)) throw new Error(`the backup ${step.backup} of ${step.path} is missing; nothing to restore`);
-        if (!undo) {
+        if (!transaction) {
           moveTree(step.backup, step.path);
           break;
         }
-        // inside a transaction: what is there now is moved aside until the install commits, and the backup is copied (it stays the original)
-        const aside = pathExists(step.path) ? `${step.path}.gateway-setup-retired-${process.pid}` : undefined;
-        if (aside) renameSync(step.path, aside);
-        undo.push(() => {
-          rmSync(step.path, { recursive: true, force: true });
-          if (aside) renameSync(aside, step.path);
-        });
+        // inside a transaction the backup is copied (it stays the original)
+        retire(step.path);
+        transaction.recordUndo({ undo: "remove", path: step.path });
         copyTree(step.backup, step.path);
-        if (aside) onCommit?.push(() => rmSync(aside, { recursive: true, force: true }));
         break;
       }
       case "remove-dirs-if-empty":
@@ -283,9 +286,8 @@ export function applyRemovalSteps(steps: UninstallStep[], undo?: (() => void)[],
       case "keep-file":
         if (step.keptAs && pathExists(step.path)) {
           if (pathExists(step.keptAs)) throw new Error(`cannot keep ${step.path} as ${step.keptAs}: something is there now`);
+          transaction?.recordUndo({ undo: "rename", from: step.keptAs, to: step.path });
           renameSync(step.path, step.keptAs);
-          const keptAs = step.keptAs;
-          undo?.push(() => renameSync(keptAs, step.path));
         }
         break;
       case "run":

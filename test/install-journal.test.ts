@@ -1,0 +1,155 @@
+// An install killed outright (SIGKILL: no handler runs, no rollback) leaves its journal; the next
+// setup, uninstall or `doctor --fix` rolls that run back, and a second run never interleaves with
+// a live one. Also the journal's undo entries on their own.
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
+import { CLI, createSandbox, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+const setupArgs = ["--tier", "1", "--yes", "--redis-url", redisUrl];
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A stand-in npm that changes the folder as npm does (user's package gone, half a tree, new lock), then hangs. */
+function hangingNpm(sandbox: Sandbox): { started: string; stop(): void } {
+  const started = join(sandbox.bin, "npm-pids");
+  sandbox.standIn(
+    "npm",
+    `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/partial\necho "lock $$" > package-lock.json\nsleep 60 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
+  );
+  return {
+    started,
+    stop() {
+      for (const pid of readFileSync(started, "utf8").trim().split(" ").map(Number)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(join(sandbox.bin, "npm"));
+    },
+  };
+}
+
+/** Starts setup and SIGKILLs it in the middle of npm install; returns once it is dead. */
+async function killedSetup(sandbox: Sandbox, whileRunning?: () => Promise<void>): Promise<void> {
+  const npm = hangingNpm(sandbox);
+  const child = spawn(process.execPath, [CLI, ...setupArgs], { env: sandbox.env, cwd: sandbox.home, stdio: "ignore" });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    await until(() => existsSync(npm.started), "npm to start");
+    await whileRunning?.();
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+    npm.stop();
+  }
+}
+
+const agentDir = (sandbox: Sandbox) => join(sandbox.home, ".pi/agent");
+const extensionDir = (sandbox: Sandbox) => join(agentDir(sandbox), "extensions/gateway");
+
+describe("an install killed midway", () => {
+  it("keeps a second run out while it runs; afterwards doctor names it, and the next setup rolls it back before installing", async () => {
+    const sandbox = createSandbox();
+    const before = snapshotTree(sandbox.home);
+    await killedSetup(sandbox, async () => {
+      const second = await runCli(setupArgs, { env: sandbox.env, cwd: sandbox.home });
+      expect(second.code, second.stdout + second.stderr).toBe(1);
+      expect(runningText(second.stdout + second.stderr)).toMatch(/another gateway-setup \(pid \d+, started .*\) is changing this install right now\s+→ wait for it to finish, then run this again/);
+    });
+    // what the killed run left: its files and its journal, no manifest
+    expect(existsSync(join(extensionDir(sandbox), "index.ts"))).toBe(true);
+    expect(existsSync(journalPath(join(agentDir(sandbox), "gateway")))).toBe(true);
+
+    const doctor = await runCli(["doctor", "--json"], { env: sandbox.env });
+    expect(doctor.code).toBe(1);
+    const findings = JSON.parse(doctor.stdout).checks as { id: string; status: string; message: string; fix?: string }[];
+    expect(findings[0]).toMatchObject({ id: "interrupted-install", status: "fail", fix: expect.stringContaining("gateway-setup doctor --fix") });
+    expect(findings[0]!.message).toMatch(/a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished/);
+
+    const dryRun = await runCli(["uninstall", "--dry-run"], { env: sandbox.env });
+    expect(dryRun.stderr).toMatch(/a real run rolls its changes back first/);
+    expect(existsSync(journalPath(join(agentDir(sandbox), "gateway")))).toBe(true);
+
+    const setup = await runCli(setupArgs, { env: sandbox.env, cwd: sandbox.home });
+    expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+    expect(runningText(setup.stdout + setup.stderr)).toMatch(/was stopped before it finished; its changes were rolled back\./);
+    // the killed run's half tree was not taken for the user's own: uninstall leaves nothing behind
+    const uninstall = await runCli(["uninstall", "--yes"], { env: sandbox.env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+
+  it("over the user's own node_modules and lock file: `doctor --fix` puts back exactly what was there", async () => {
+    const sandbox = createSandbox();
+    mkdirSync(join(extensionDir(sandbox), "node_modules/left-pad"), { recursive: true });
+    writeFileSync(join(extensionDir(sandbox), "node_modules/left-pad/index.js"), "module.exports = 1;\n");
+    writeFileSync(join(extensionDir(sandbox), "package-lock.json"), '{"lockfileVersion":3}\n');
+    chmodSync(join(extensionDir(sandbox), "package-lock.json"), 0o640);
+    const before = snapshotTree(sandbox.home);
+    await killedSetup(sandbox);
+    expect(existsSync(join(extensionDir(sandbox), "node_modules/left-pad"))).toBe(false);
+
+    const fixed = await runCli(["doctor", "--fix"], { env: sandbox.env });
+    expect(runningText(fixed.stdout)).toMatch(/interrupted-install\s+rolled back the stopped run \(pid \d+\)\s/);
+    expect(fixed.stdout).toMatch(/has not installed anything/);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("the journal's undo entries", () => {
+  const scratch = () => mkdtempSync(join(tmpdir(), "gw-journal-"));
+
+  it("do no harm when the change they undo never happened", async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "kept"), "the user's\n");
+    const never: UndoEntry[] = [
+      { undo: "move-tree", from: join(dir, "copy-never-made"), to: join(dir, "kept") },
+      { undo: "rename", from: join(dir, "aside-never-made"), to: join(dir, "kept") },
+      { undo: "restore-file", path: join(dir, "kept"), from: join(dir, "backup-never-made"), mode: 0o600 },
+      { undo: "remove", path: join(dir, "never-created") },
+      { undo: "run", argv: ["/bin/false"], mayFail: true },
+    ];
+    for (const entry of never) await undoEntry(entry, process.env);
+    expect(readFileSync(join(dir, "kept"), "utf8")).toBe("the user's\n");
+    await expect(undoEntry({ undo: "run", argv: ["/bin/false"] }, process.env)).rejects.toThrow();
+  });
+
+  it("a line cut short by the kill is ignored; the rest is undone newest first", async () => {
+    const dir = scratch();
+    const owner = { pid: 2 ** 22 + 1, host: hostname(), startedAt: "2026-12-01T00:00:00.000Z", command: "gateway-setup --yes" };
+    writeFileSync(join(dir, "made"), "ours\n");
+    writeFileSync(join(dir, "backup"), "theirs\n");
+    const entries: UndoEntry[] = [
+      { undo: "restore-file", path: join(dir, "made"), from: join(dir, "backup"), mode: 0o644 },
+      { undo: "remove", path: join(dir, "made") },
+    ];
+    writeFileSync(journalPath(dir), [owner, ...entries].map((line) => JSON.stringify(line) + "\n").join("") + '{"undo":"remo');
+    expect(readInterruptedInstall(dir)).toMatchObject({ running: false, entries });
+    const recovered = await recoverInterruptedInstall(dir, process.env);
+    expect(recovered?.problems).toEqual([]);
+    // removed first (the newer entry), then the older one put the user's file back
+    expect(readFileSync(join(dir, "made"), "utf8")).toBe("theirs\n");
+    expect(existsSync(journalPath(dir))).toBe(false);
+  });
+
+  it("is left alone while its process runs", async () => {
+    const dir = scratch();
+    writeFileSync(journalPath(dir), JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: "now", command: "gateway-setup" }) + "\n");
+    await expect(recoverInterruptedInstall(dir, process.env)).rejects.toBeInstanceOf(JournalBusyError);
+    expect(existsSync(journalPath(dir))).toBe(true);
+  });
+});
