@@ -213,6 +213,39 @@ describe("gateway-setup push", () => {
     expect(JSON.parse(result.stdout).targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["pid-77", "gateway"]);
   });
 
+  it("says when the origin got nothing: a session that is not live, or a heartbeat (central only)", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    await register(prefix, "gateway");
+    const typo = await runCli(["push", "job.done", "--origin", "pid-999999", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+    expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stdout).toMatch(new RegExp(`^pushed job.done \\S+ to ${prefix}:events:gateway \\(0 listening\\)\n$`));
+    expect(typo.stderr).toBe('gateway-setup push: the origin "pid-999999" is not a live session here, so it did not get the event\n');
+    const heartbeat = await runCli(["push", "cron.heartbeat", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-5" } });
+    expect(JSON.parse(heartbeat.stdout)).toMatchObject({ ok: true, notes: ['heartbeats go to the central session only, not to the origin "pid-5"'] });
+  });
+
+  it("an origin from GATEWAY_SESSION_ID is named as such when invalid, and an empty one means none", async () => {
+    const sandbox = createSandbox();
+    const prefix = randomPrefix();
+    const hostile = await runCli(["push", "t", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "../x" } });
+    expect(hostile.code).toBe(2);
+    expect(hostile.stderr).toMatch(/GATEWAY_SESSION_ID in the environment \(taken as the origin\) is not a valid session id: "\.\.\/x"; unset it or pass --origin/);
+    const empty = await runCli(["push", "t", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "" } });
+    expect(empty.code, empty.stdout).toBe(0);
+    expect(JSON.parse(empty.stdout).event.originSession).toBeUndefined();
+  });
+
+  it("usage errors with --json are one JSON document on stdout, too", async () => {
+    const sandbox = createSandbox();
+    const missing = await runCli(["push", "--json"], { env: sandbox.env });
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, error: "missing required argument 'type'" });
+    const unknown = await runCli(["doctor", "--bogus", "--json"], { env: sandbox.env });
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toEqual({ ok: false, error: "unknown option '--bogus'", checks: [] });
+  });
+
   it.each([
     [["push", "t", "--payload", "{nope"], /--payload is not valid JSON/],
     [["push", "t", "--payload", "[1]"], /--payload must be a JSON object/],

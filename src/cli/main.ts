@@ -131,10 +131,17 @@ function keepWorkingWhenOutputCloses(): void {
   }
 }
 
-/** `gateway-setup --json --bogus`: a script reading stdout still gets one setup report. */
+/**
+ * `gateway-setup --json --bogus`, `gateway-setup push --json`: a script reading stdout still gets
+ * one JSON document, shaped as that command's own failure report.
+ */
 function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
+  if (!args.includes("--json")) return;
   const subcommands = new Set(program.commands.map((command) => command.name()));
-  if (!args.includes("--json") || args.some((arg) => subcommands.has(arg))) return;
-  const report = { ok: false, dryRun: args.includes("--dry-run"), error: { message: error.message.replace(/^error: /, "") } };
+  const command = args.find((arg) => subcommands.has(arg));
+  const message = error.message.replace(/^error: /, "");
+  const report = !command
+    ? { ok: false, dryRun: args.includes("--dry-run"), error: { message } }
+    : { ok: false, error: message, ...(command === "doctor" ? { checks: [] } : {}) };
   process.stdout.write(JSON.stringify(report, null, 2) + "\n");
 }

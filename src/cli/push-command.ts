@@ -1,13 +1,11 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
-import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
-import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readManifest } from "../install/manifest.ts";
-import { gatewayStateDir } from "../platform/paths.ts";
-import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
-import { createEvent } from "../protocol/event.ts";
-import { assertPrefix, assertSessionId, DEFAULT_PREFIX } from "../protocol/keys.ts";
+import { installedManifestPath } from "../platform/paths.ts";
+import { createEvent, HEARTBEAT_EVENT_TYPE } from "../protocol/event.ts";
+import { assertPrefix, assertSessionId, DEFAULT_PREFIX, isValidSessionId } from "../protocol/keys.ts";
 import { serializeEvent } from "../protocol/push.ts";
 import { pushEvent } from "../protocol/route.ts";
 import { ENV_REDIS_URL } from "../extension/config.ts";
@@ -37,19 +35,28 @@ function parsePayload(text: string | undefined): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+function originSkipped(origin: string, type: string): string {
+  return type === HEARTBEAT_EVENT_TYPE
+    ? `heartbeats go to the central session only, not to the origin "${origin}"`
+    : `the origin "${origin}" is not a live session here, so it did not get the event`;
+}
+
 export async function runPushCommand(type: string, flags: PushFlags, env = process.env): Promise<number> {
   const fail = (code: number, message: string) => {
     if (flags.json) process.stdout.write(JSON.stringify({ ok: false, error: message }, null, 2) + "\n");
     else process.stderr.write(`gateway-setup push: ${message}\n`);
     return code;
   };
-  const manifest = readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME));
+  const manifest = readManifest(installedManifestPath(env));
   let event;
   let prefix: string;
   let target: RedisTarget;
   // inside a pi session (its bash tool), the session's own id is the natural origin
-  const origin = flags.origin ?? env.GATEWAY_SESSION_ID;
+  const origin = flags.origin ?? (env.GATEWAY_SESSION_ID || undefined);
   try {
+    if (flags.origin === undefined && origin !== undefined && !isValidSessionId(origin)) {
+      throw new PushUsageError(`GATEWAY_SESSION_ID in the environment (taken as the origin) is not a valid session id: "${origin}"; unset it or pass --origin`);
+    }
     if (origin !== undefined) assertSessionId(origin);
     prefix = assertPrefix(flags.prefix ?? manifest?.settings.prefix ?? DEFAULT_PREFIX);
     event = createEvent({
@@ -80,11 +87,13 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   try {
     // the installed session is where events go when Redis names no default session
     const pushed = await pushEvent(client, { prefix, event, ...(manifest ? { lastResortSession: manifest.settings.sessionId } : {}) });
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...pushed }, null, 2) + "\n");
+    const notes = origin && !pushed.targets.some((t) => t.sessionId === origin) ? [originSkipped(origin, event.type)] : [];
+    if (flags.json) process.stdout.write(JSON.stringify({ ok: true, ...pushed, ...(notes.length ? { notes } : {}) }, null, 2) + "\n");
     else {
       for (const t of pushed.targets) {
         process.stdout.write(`pushed ${event.type} ${event.id} to ${t.eventsKey} (${t.listeners} listening)\n`);
       }
+      for (const note of notes) process.stderr.write(`gateway-setup push: ${note}\n`);
     }
     return EXIT_OK;
   } catch (error) {

@@ -12,10 +12,10 @@ import { ManifestError, readManifest } from "../install/manifest.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
 import { pause } from "../platform/abort.ts";
-import { displayPath, extensionDir, gatewayStateDir } from "../platform/paths.ts";
+import { displayPath, extensionDir, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../platform/system.ts";
-import { buildPlan, MANIFEST_FILE_NAME, PlanError } from "../plan/build-plan.ts";
+import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { heartbeatChoices } from "../plan/tier2.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
@@ -282,7 +282,7 @@ async function applyAndVerify(
 /** The settings of the install this run would replace; a damaged manifest is reported when the plan is built. */
 function installedSettings(env: Env): PlanSettings | undefined {
   try {
-    return readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME))?.settings;
+    return readManifest(installedManifestPath(env))?.settings;
   } catch (error) {
     if (error instanceof ManifestError) return undefined;
     throw error;

@@ -2,12 +2,11 @@
 import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { ioredisInstalled } from "../components/extension/render.ts";
-import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { pruneDeadSessions } from "../protocol/sessions.ts";
-import { displayPath, gatewayStateDir } from "../platform/paths.ts";
-import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
+import { displayPath, installedManifestPath } from "../platform/paths.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
 
@@ -37,7 +36,7 @@ export interface StatusReport {
 }
 
 export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusReport> {
-  const manifest = readManifest(join(gatewayStateDir(env), MANIFEST_FILE_NAME));
+  const manifest = readManifest(installedManifestPath(env));
   if (!manifest) return { installed: false, sessions: [] };
   const { settings } = manifest;
   const report: StatusReport = {

@@ -4,13 +4,12 @@ import { basename, join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
-import { redisTargetFor } from "../doctor/run-doctor.ts";
+import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, type Manifest } from "../install/manifest.ts";
 import { applyUninstall, describeRemoval, planUninstall, type UninstallStep } from "../install/uninstall.ts";
 import { sessionKeys } from "../protocol/keys.ts";
-import { displayPath, gatewayStateDir } from "../platform/paths.ts";
-import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
+import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface UninstallFlags {
@@ -27,7 +26,7 @@ function describe(step: UninstallStep, env: NodeJS.ProcessEnv): string {
 
 export async function runUninstallCommand(flags: UninstallFlags, env = process.env): Promise<number> {
   const say = (text: string) => (flags.json ? undefined : process.stdout.write(text + "\n"));
-  const manifestPath = join(gatewayStateDir(env), MANIFEST_FILE_NAME);
+  const manifestPath = installedManifestPath(env);
   let plan: ReturnType<typeof planUninstall>;
   try {
     const stoppedRun = await settleInterruptedInstall(gatewayStateDir(env), env, Boolean(flags.dryRun));

@@ -1,7 +1,6 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
 import { TIER1_SESSION_ID } from "../extension/config.ts";
-import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { join } from "node:path";
 import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
@@ -10,16 +9,13 @@ import { deadLetterCheck, listenerCheck, queueCheck, staleSessionsCheck } from "
 import { redisCheck } from "../components/redis/check.ts";
 import { crontabCheck, heartbeatCheck, serviceCheck, tmuxCheck, tripwireCheck } from "../components/service/check.ts";
 import { connectRedis } from "../components/redis/probe.ts";
-import { secretsFilePath } from "../components/redis/secrets.ts";
-import { parseSecrets } from "../extension/secrets.ts";
-import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest, type Manifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
-import { gatewayStateDir } from "../platform/paths.ts";
+import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { isValidSessionId, sessionsRegistryKey } from "../protocol/keys.ts";
 import { deadSessions } from "../protocol/sessions.ts";
-import { MANIFEST_FILE_NAME } from "../plan/build-plan.ts";
 import type { DoctorCheck, DoctorContext } from "./check.ts";
 import { fail, skip, warn, type Finding } from "./finding.ts";
 
@@ -62,17 +58,6 @@ export function selectChecks(only: string[] = [], skipped: string[] = []): Docto
   return DOCTOR_CHECKS.filter((c) => (!only.length || only.includes(c.id)) && !skipped.includes(c.id));
 }
 
-export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
-  let password = env.GATEWAY_REDIS_PASSWORD;
-  if (!password && manifest.settings.redisPasswordSet) {
-    try {
-      password = parseSecrets(readFileSync(secretsFilePath(manifest.settings.stateDir), "utf8")).GATEWAY_REDIS_PASSWORD;
-    } catch {
-      // reported by the redis check as an authentication problem
-    }
-  }
-  return parseRedisUrl(manifest.settings.redisUrl, password);
-}
 
 /**
  * An install that was killed midway (its journal is left): reported first; --fix rolls it back
@@ -107,7 +92,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     const repairs = [...interrupted.repairs, ...(report.repairs ?? [])];
     return { ok: !all.some((f) => f.status === "fail"), checks: all, ...(repairs.length ? { repairs } : {}) };
   };
-  const manifestPath = join(gatewayStateDir(options.env), MANIFEST_FILE_NAME);
+  const manifestPath = installedManifestPath(options.env);
   const manifest = readManifest(manifestPath);
   if (!manifest) {
     return withInterrupted({

@@ -9,7 +9,7 @@ import { planSecrets, secretsFilePath } from "../components/redis/secrets.ts";
 import { isLocalHost, parseRedisUrl } from "../components/redis/url.ts";
 import type { Env } from "../platform/exec.ts";
 import { ownVersion } from "../platform/package-root.ts";
-import { agentDir, extensionDir, gatewayStateDir } from "../platform/paths.ts";
+import { agentDir, extensionDir, gatewayStateDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
 import type { SystemInfo } from "../platform/system.ts";
 import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
 import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
@@ -20,7 +20,6 @@ import { planTier2, tier2Settings } from "./tier2.ts";
 import { readManifest } from "../install/manifest.ts";
 import { planTakeBack } from "../install/uninstall.ts";
 
-export const MANIFEST_FILE_NAME = "manifest.json";
 /** tier 1: one pi session consumes the `main` queue */
 export { TIER1_SESSION_ID };
 

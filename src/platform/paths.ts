@@ -29,6 +29,13 @@ export function gatewayStateDir(env: Env = process.env): string {
   return join(agentDir(env), "gateway");
 }
 
+export const MANIFEST_FILE_NAME = "manifest.json";
+
+/** where the manifest of what gateway-setup installed for this agent dir lives */
+export function installedManifestPath(env: Env = process.env): string {
+  return join(gatewayStateDir(env), MANIFEST_FILE_NAME);
+}
+
 export const EXTENSION_NAME = "gateway";
 
 export function extensionDir(scope: "global" | "project", projectDir: string, env: Env = process.env): string {

@@ -1,0 +1,20 @@
+// The Redis the installed extension uses: the manifest's URL, and the password from the
+// environment or the install's secrets file (never from the manifest).
+import { readFileSync } from "node:fs";
+import type { Manifest } from "../../install/manifest.ts";
+import type { Env } from "../../platform/exec.ts";
+import { parseSecrets } from "../../extension/secrets.ts";
+import { secretsFilePath } from "./secrets.ts";
+import { parseRedisUrl, type RedisTarget } from "./url.ts";
+
+export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
+  let password = env.GATEWAY_REDIS_PASSWORD;
+  if (!password && manifest.settings.redisPasswordSet) {
+    try {
+      password = parseSecrets(readFileSync(secretsFilePath(manifest.settings.stateDir), "utf8")).GATEWAY_REDIS_PASSWORD;
+    } catch {
+      // reported by doctor's redis check as an authentication problem
+    }
+  }
+  return parseRedisUrl(manifest.settings.redisUrl, password);
+}
