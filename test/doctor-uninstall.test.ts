@@ -85,6 +85,25 @@ describe("doctor", () => {
     }
   });
 
+  it("a registered session that does not listen while the installed one does: pruning is the fix, not starting pi", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const { prefix, sessionId } = plan.settings;
+    const redis = new Redis(redisUrl);
+    const listener = new Redis(redisUrl);
+    try {
+      await listener.subscribe(sessionKeys(prefix, sessionId).notify);
+      // alive by its record (this test's own pid), but nobody subscribes: a pi that hangs or was just killed
+      await redis.set(aliveKey(prefix, "pid-4242"), JSON.stringify({ owner: "elsewhere:1:x", pid: process.pid, host: "elsewhere", startedAt: 0 }), "EX", 60);
+      await redis.sadd(sessionsRegistryKey(prefix), "pid-4242");
+      const [finding] = (await runDoctor({ env, only: ["listener"] })).checks;
+      expect(finding).toMatchObject({ id: "listener", status: "warn", fix: expect.stringMatching(/^gateway-setup doctor --fix/) });
+      expect(finding!.message).toBe(`registered session(s) pid-4242 do not listen on ${sessionKeys(prefix, "pid-4242").notify}: their pi has stopped or hangs; events for them wait until it is pruned`);
+    } finally {
+      redis.disconnect();
+      listener.disconnect();
+    }
+  });
+
   it("fails fast with exit 1 and a fix when Redis is down", async () => {
     const port = await freePort();
     const { env } = await installTier1(redisUrl);

@@ -1,10 +1,12 @@
 // Session claims against the real redis-server: one owner per session id, a dead owner on this
 // machine taken over by exactly one successor, release only of one's own claim.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { aliveKey, sessionsRegistryKey } from "../src/protocol/keys.ts";
-import { claimSession, newOwner, releaseSession } from "../src/protocol/sessions.ts";
+import { claimSession, isPidRunning, newOwner, releaseSession } from "../src/protocol/sessions.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
 const redis = new Redis(inject("redisUrl"));
@@ -16,6 +18,25 @@ afterAll(() => {
 
 /** a pid no process has: the kernel's pid_max is below this */
 const DEAD_PID = 4_194_304 + 17;
+
+describe("isPidRunning", () => {
+  it("is false for a killed process its parent has not reaped (a zombie still answers kill(pid, 0))", async () => {
+    // the short sleep's parent execs into a long sleep that never waits for it
+    const parent = spawn("/bin/sh", ["-c", "sleep 1 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const [line] = (await once(parent.stdout!, "data")) as [Buffer];
+      const orphan = Number(line.toString().trim());
+      expect(isPidRunning(orphan)).toBe(true);
+      const deadline = Date.now() + 5_000;
+      while (isPidRunning(orphan) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(isPidRunning(orphan)).toBe(false);
+      expect(() => process.kill(orphan, 0)).not.toThrow(); // still there, as a zombie
+      expect(isPidRunning(parent.pid!)).toBe(true);
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
+});
 
 describe("session claims", () => {
   it("refuses a second owner while the first holds the id, and refreshes the first", async () => {

@@ -3,6 +3,7 @@
 // queue has one consumer: a second pi for the same session id is refused while the first lives.
 import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { aliveKey, sessionsRegistryKey } from "./keys.ts";
 import { pruneSessions, registeredSessions, type PrunedSession } from "./registry-scripts.ts";
@@ -64,9 +65,20 @@ export function parseAlive(raw: string | null): AliveRecord | undefined {
 export function isPidRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return !isZombie(pid);
+}
+
+/** A killed process its parent has not reaped yet still answers kill(pid, 0); Linux tells (macOS reaps via launchd/tmux). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  } catch {
+    return false;
   }
 }
 

@@ -7,6 +7,7 @@ import { sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
 import { deadSessions, pruneDeadSessions } from "../../protocol/sessions.ts";
 import { redisCliFor } from "../redis/url.ts";
 import { consumerStartFix } from "../service/check.ts";
+import { TIER1_SESSION_ID } from "../../extension/config.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
 export const QUEUE_AGE_FAIL_MS = 60 * 60_000;
@@ -17,12 +18,22 @@ export const listenerCheck: DoctorCheck = {
   async run({ redis, manifest, sessionIds }) {
     const channels = sessionIds.map((id) => sessionKeys(manifest.settings.prefix, id).notify);
     const reply = (await redis!.pubsub("NUMSUB", ...channels)) as (string | number)[];
-    const silent = channels.filter((_, i) => Number(reply[i * 2 + 1]) === 0);
-    if (!silent.length) return ok("listener", `a pi session is listening on ${channels.join(", ")}`);
+    const silentIds = sessionIds.filter((_, i) => Number(reply[i * 2 + 1]) === 0);
+    if (!silentIds.length) return ok("listener", `a pi session is listening on ${channels.join(", ")}`);
+    // the installed session (and main, folded by central) is started by the user or the service; any
+    // other id is a registered session whose pi should be listening: one that stopped is pruned
+    const started = new Set([manifest.settings.sessionId, TIER1_SESSION_ID]);
+    const unstarted = silentIds.filter((id) => started.has(id));
+    const stuck = silentIds.filter((id) => !started.has(id));
+    const notify = (ids: string[]) => ids.map((id) => sessionKeys(manifest.settings.prefix, id).notify).join(", ");
+    if (unstarted.length) {
+      const also = stuck.length ? `; registered session(s) ${stuck.join(", ")} do not listen either (gateway-setup doctor --fix prunes them once they are gone)` : "";
+      return warn("listener", `no pi session is listening on ${notify(unstarted)}; events wait in the queue until one starts${also}`, consumerStartFix(manifest));
+    }
     return warn(
       "listener",
-      `no pi session is listening on ${silent.join(", ")}; events wait in the queue until one starts`,
-      consumerStartFix(manifest),
+      `registered session(s) ${stuck.join(", ")} do not listen on ${notify(stuck)}: their pi has stopped or hangs; events for them wait until it is pruned`,
+      "gateway-setup doctor --fix (prunes a session whose pi is gone and hands its events to the central session)",
     );
   },
 };
