@@ -319,6 +319,14 @@ function installedNote(plan: Plan, env: Env): string {
     `      "source":"cron","payload":{},"ts":'$ts'}'`,
     `  ${cli} PUBLISH ${prefix}:notify:${sessionId} job-$ts`,
     "",
+    ...(plan.settings.mode === "multi"
+      ? [
+          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its",
+          "shell); a job it starts reports back to it and to the central session with:",
+          `  npx gateway-setup push job.done --payload '{"ok":true}'`,
+          "",
+        ]
+      : []),
     "Health: gateway-setup doctor    Remove: gateway-setup uninstall",
   ].join("\n");
 }
