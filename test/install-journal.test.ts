@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
+import { mergeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
+import { InstallJournal, journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
 import { CLI, createSandbox, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
@@ -144,6 +145,58 @@ describe("the journal's undo entries", () => {
     // removed first (the newer entry), then the older one put the user's file back
     expect(readFileSync(join(dir, "made"), "utf8")).toBe("theirs\n");
     expect(existsSync(journalPath(dir))).toBe(false);
+  });
+
+  it("the crontab goes back as it was, or, when it changed since, only our block does", async () => {
+    const sandbox = createSandbox();
+    const stored = join(sandbox.bin, "crontab.txt");
+    sandbox.standIn("crontab", `#!/bin/sh\nif [ "$1" = -l ]; then cat "${stored}" 2>/dev/null || { echo "no crontab for you" >&2; exit 1; }; elif [ "$1" = - ]; then cat > "${stored}"; else rm -f "${stored}"; fi\n`);
+    const before = "0 3 * * * backup\n";
+    const after = mergeCronBlock(before, [{ schedule: "*/15 * * * *", command: "heartbeat" }]);
+    const entry: UndoEntry = { undo: "crontab", contents: before, after };
+    writeFileSync(stored, after);
+    await undoEntry(entry, sandbox.env);
+    expect(readFileSync(stored, "utf8")).toBe(before);
+    // days later the user added a job by hand before the stopped run was recovered: it stays
+    writeFileSync(stored, `${after}30 4 * * * new-job\n`);
+    await undoEntry(entry, sandbox.env);
+    expect(readFileSync(stored, "utf8")).toBe("0 3 * * * backup\n30 4 * * * new-job\n");
+    // never written (killed before crontab ran): nothing to do
+    await undoEntry(entry, sandbox.env);
+    expect(readFileSync(stored, "utf8")).toBe("0 3 * * * backup\n30 4 * * * new-job\n");
+  });
+
+  it("a run stopped after its commit line is finished, not undone", async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, "installed"), "new\n");
+    writeFileSync(join(dir, "old.gateway-setup-retired-1"), "old\n");
+    const owner = { pid: 2 ** 22 + 1, host: hostname(), startedAt: "2026-12-01T00:00:00.000Z", command: "gateway-setup --yes" };
+    const lines = [owner, { undo: "remove", path: join(dir, "installed") }, { undo: "rename", from: join(dir, "old.gateway-setup-retired-1"), to: join(dir, "old") }, { committed: [{ then: "remove", path: join(dir, "old.gateway-setup-retired-1") }] }];
+    writeFileSync(journalPath(dir), lines.map((line) => JSON.stringify(line) + "\n").join(""));
+    expect((await recoverInterruptedInstall(dir, process.env))?.problems).toEqual([]);
+    expect(readFileSync(join(dir, "installed"), "utf8")).toBe("new\n");
+    expect(existsSync(join(dir, "old"))).toBe(false);
+    expect(existsSync(join(dir, "old.gateway-setup-retired-1"))).toBe(false);
+    expect(existsSync(journalPath(dir))).toBe(false);
+  });
+
+  it("a second journal cannot start while one is there, and a failed start leaves none", () => {
+    const parent = scratch();
+    const first = InstallJournal.begin(join(parent, "state"), "gateway-setup", process.env);
+    expect(() => InstallJournal.begin(join(parent, "state"), "gateway-setup", process.env)).toThrow(JournalBusyError);
+    first.end();
+    expect(existsSync(join(parent, "state"))).toBe(false);
+    // a state dir that cannot take the journal: nothing is left behind that looks like a stopped run
+    writeFileSync(join(parent, "file"), "");
+    expect(() => InstallJournal.begin(join(parent, "file", "state"), "gateway-setup", process.env)).toThrow();
+    expect(readInterruptedInstall(join(parent, "file", "state"))).toBeUndefined();
+  });
+
+  it("a pid taken by a newer process (after a reboot) is not the journal's owner", async () => {
+    const dir = scratch();
+    // this test's parent process runs, but it started long after 2020
+    writeFileSync(journalPath(dir), JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: "2020-01-01T00:00:00.000Z", command: "gateway-setup" }) + "\n");
+    expect(readInterruptedInstall(dir)?.running).toBe(process.platform !== "linux");
   });
 
   it("is left alone while its process runs", async () => {

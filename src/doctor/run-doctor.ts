@@ -71,13 +71,17 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
   if (interrupted.running) {
     return { findings: [warn(INTERRUPTED_ID, `gateway-setup (pid ${owner.pid} on ${owner.host}) is changing this install right now; what follows may be mid-change`, "run doctor again when it is done")], repairs: [] };
   }
-  const killed = `${describeStoppedRun(owner)}, and its changes are still there`;
-  if (!options.fix) return { findings: [fail(INTERRUPTED_ID, killed, "gateway-setup doctor --fix (rolls that run back), or run gateway-setup again")], repairs: [] };
+  if (!options.fix) {
+    const [left, fix] = interrupted.committed
+      ? ["it had finished installing, but what it moved aside is still there", "gateway-setup doctor --fix (finishes its tidy-up), or run gateway-setup again"]
+      : ["its changes are still there", "gateway-setup doctor --fix (rolls that run back), or run gateway-setup again"];
+    return { findings: [fail(INTERRUPTED_ID, `${describeStoppedRun(owner)}, and ${left}`, fix)], repairs: [] };
+  }
   const recovered = await recoverInterruptedInstall(stateDir, options.env);
   const problems = recovered?.problems ?? [];
   return {
-    findings: problems.length ? [fail(INTERRUPTED_ID, `rolling back the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")] : [],
-    repairs: [{ id: INTERRUPTED_ID, result: `rolled back the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}` }],
+    findings: problems.length ? [fail(INTERRUPTED_ID, `recovering from the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")] : [],
+    repairs: [{ id: INTERRUPTED_ID, result: `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}` }],
   };
 }
 

@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../plan/plan.ts";
-import { findBlocks, mergeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
-import { InstallJournal, undoAll, type Undo, type UndoEntry } from "./journal.ts";
+import { InstallJournal, undoAll, type CommitEntry, type Undo, type UndoEntry } from "./journal.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
-import { applyRemovalSteps, removeOurCrontabBlock, takeBackRemoval } from "./uninstall.ts";
+import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
 
@@ -93,7 +93,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const backups = backupRoot(plan.settings.stateDir, now());
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
-  const onCommit: (() => void)[] = [];
+  const onCommit: CommitEntry[] = [];
   // what a created path held before gateway-setup first ran its command, carried over from the previous install
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
   const originals = new Map(
@@ -101,6 +101,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   );
   let current: PlanStep | undefined;
   let journal: InstallJournal | undefined;
+  let changed = false;
   const recordUndo: RecordUndo = (entry) => undo.push(journal!.record(entry));
 
   const checkCancelled = () => {
@@ -153,7 +154,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     await options.verify?.();
     checkCancelled();
 
-    const changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
+    changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
     if (changed || !previousManifest) {
       mkdirs(plan.settings.stateDir);
       const crontab = plan.steps.find((s): s is CrontabStep => s.kind === "crontab");
@@ -189,17 +190,20 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       };
       writeFileStep(manifestStep, undefined, backups, recordUndo, mkdirs, []);
     }
-    // committed: from here on nothing is undone, and a kill only leaves old files to tidy
-    journal.end();
-    for (const commit of onCommit) await commit();
-    pruneBackups(join(plan.settings.stateDir, "backups"), [...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])), ...originals.values()]);
-    return { results, changed, manifestPath: plan.settings.manifestPath };
   } catch (error) {
     const problems = await undoAll(undo);
     journal?.end();
     if (error instanceof InstallCancelledError) throw error;
     throw new ApplyError(failureMessage(current, error as NodeJS.ErrnoException), current, problems, fixFor(error as NodeJS.ErrnoException));
   }
+  // committed: from here on nothing is undone; a run killed during the tidy-up is finished by the next
+  journal.commit(onCommit);
+  try {
+    pruneBackups(join(plan.settings.stateDir, "backups"), [...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])), ...originals.values()]);
+  } catch {
+    // older generations stay a while longer
+  }
+  return { results, changed, manifestPath: plan.settings.manifestPath };
 }
 
 /** Every directory this run will write into must take a new file, before the first change is made. */
@@ -273,7 +277,7 @@ function writeFileStep(
 interface Preserve {
   previous: Manifest | undefined;
   backups: string;
-  onCommit: Undo[];
+  onCommit: CommitEntry[];
   /** created path -> the copy of what was there before gateway-setup first ran its command */
   originals: Map<string, string>;
 }
@@ -338,10 +342,7 @@ function preserveCreatedPaths(step: CommandStep, recordUndo: RecordUndo, mkdirs:
     copyTree(path, copy);
     recordUndo({ undo: "move-tree", from: copy, to: path });
     if (ours.has(path) || originals.has(path)) {
-      onCommit.push(() => {
-        rmSync(copy, { recursive: true, force: true });
-        removeEmptyDirs(foldersBetween(backups, dirname(copy)));
-      });
+      onCommit.push({ then: "remove", path: copy }, { then: "remove-empty-dirs", paths: foldersBetween(backups, dirname(copy)) });
     } else {
       originals.set(path, copy);
     }
@@ -373,7 +374,7 @@ async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo):
   const before = await readCrontab(env);
   const after = mergeCronBlock(before, step.entries);
   if (after === before) return "unchanged";
-  recordUndo({ undo: "crontab", contents: before });
+  recordUndo({ undo: "crontab", contents: before, after });
   await writeCrontab(after, env);
   return findBlocks(before).blocks.length ? "updated" : "created";
 }
@@ -385,7 +386,7 @@ async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo):
  * the crontab block and the emptied folders go only when it commits. A file the user edited since
  * the plan was made stops the install (rolled back) rather than being removed unseen.
  */
-async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, recordUndo: RecordUndo, onCommit: Undo[], env: Env, files: ManifestFile[]): Promise<StepResult> {
+async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, recordUndo: RecordUndo, onCommit: CommitEntry[], env: Env, files: ManifestFile[]): Promise<StepResult> {
   if (step.action === "unload") {
     recordUndo({ undo: "run", argv: step.reloadArgv, mayFail: true });
     const [binary, ...args] = step.argv as [string, ...string[]];
@@ -393,11 +394,16 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
     return { step, outcome: "ran" };
   }
   if (step.action === "remove-crontab-block") {
-    onCommit.push(() => removeOurCrontabBlock(env));
+    const before = await readCrontab(env);
+    const after = removeCronBlock(before);
+    if (after !== before) {
+      recordUndo({ undo: "crontab", contents: before, after });
+      await writeCrontab(after, env);
+    }
     return { step, outcome: "removed" };
   }
   if (step.action === "remove-dirs-if-empty") {
-    onCommit.push(() => removeEmptyDirs(step.paths));
+    onCommit.push({ then: "remove-empty-dirs", paths: step.paths });
     return { step, outcome: "unchanged" };
   }
   const recorded = previous?.files.find((file) => file.path === step.path);

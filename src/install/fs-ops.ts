@@ -52,16 +52,16 @@ export function writeFileAtomic(path: string, contents: string | Buffer, mode: n
     throw namingPath(error as NodeJS.ErrnoException, path);
   }
   try {
-    writeSync(fd, typeof contents === "string" ? Buffer.from(contents, "utf8") : contents);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      writeSync(fd, typeof contents === "string" ? Buffer.from(contents, "utf8") : contents);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     chmodSync(temp, mode); // the umask may have narrowed the mode given to open
     renameSync(temp, path);
   } catch (error) {
-    rmSync(temp, { force: true });
+    rmSync(temp, { force: true }); // a disk that filled up mid-write leaves no temp file behind
     throw error;
   }
 }

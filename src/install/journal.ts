@@ -2,11 +2,15 @@
 // in <state dir>/install-journal.jsonl. A rollback (failure, Ctrl-C) and the next run after an
 // install that was killed outright (SIGKILL, power loss) undo from the same entries, so an
 // install never stays half done; while the journal's process lives it also keeps a second run out.
+// The commit is one more line, listing the tidy-up that follows it (what was moved aside goes):
+// a run killed after that line is finished by the next one instead of undone.
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
-import { writeCrontab } from "../platform/crontab.ts";
+import { readCrontab, writeCrontab } from "../platform/crontab.ts";
+import { isPidRunning } from "../protocol/sessions.ts";
 import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFileAtomic } from "./fs-ops.ts";
 
 export const JOURNAL_FILE_NAME = "install-journal.jsonl";
@@ -24,8 +28,11 @@ export type UndoEntry =
   | { undo: "remove-empty-dirs"; paths: string[] }
   /** a command that reverses one this run ran (unload a service it loaded) */
   | { undo: "run"; argv: string[]; mayFail?: boolean }
-  /** the whole crontab as it was before this run changed it */
-  | { undo: "crontab"; contents: string };
+  /** the crontab as it was before this run changed it, and as this run wrote it */
+  | { undo: "crontab"; contents: string; after: string };
+
+/** Tidy-up once an install committed: what it moved aside or copied only for a rollback goes. */
+export type CommitEntry = { then: "remove"; path: string } | { then: "remove-empty-dirs"; paths: string[] };
 
 export interface JournalOwner {
   pid: number;
@@ -69,10 +76,21 @@ export async function undoEntry(entry: UndoEntry, env: Env): Promise<void> {
       if (result.code !== 0) throw new Error(describeFailure(result));
       return;
     }
-    case "crontab":
-      await writeCrontab(entry.contents, env);
-      return;
+    case "crontab": {
+      // the user's crontab may have changed since (by hand, or an install for another agent dir):
+      // then only our block goes back to how it was
+      const now = await readCrontab(env);
+      if (now === entry.contents) return;
+      if (now === entry.after) return writeCrontab(entry.contents, env);
+      const ours = readCronEntries(entry.contents);
+      return writeCrontab(ours ? mergeCronBlock(now, ours) : removeCronBlock(now), env);
+    }
   }
+}
+
+export function commitEntry(entry: CommitEntry): void {
+  if (entry.then === "remove") rmSync(entry.path, { recursive: true, force: true });
+  else removeEmptyDirs(entry.paths);
 }
 
 /** Undoes entries newest first; what cannot be undone is reported, the rest still goes back. */
@@ -101,27 +119,45 @@ export class InstallJournal {
     const createdDirs = ensureDir(stateDir);
     const path = journalPath(stateDir);
     const owner: JournalOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
-    const fd = openSync(path, "wx", 0o600);
+    let fd: number | undefined;
     try {
+      fd = openSync(path, "wx", 0o600);
       const dirsEntry: UndoEntry[] = createdDirs.length ? [{ undo: "remove-empty-dirs", paths: createdDirs }] : [];
       writeSync(fd, [owner, ...dirsEntry].map((line) => `${JSON.stringify(line)}\n`).join(""));
       fsyncSync(fd);
-    } finally {
       closeSync(fd);
+    } catch (error) {
+      if (fd === undefined && (error as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new JournalBusyError("another gateway-setup is changing this install right now", "wait for it to finish, then run this again");
+      }
+      // a journal cut short (disk full) must not look like a stopped run to the next one
+      if (fd !== undefined) {
+        closeSync(fd);
+        rmSync(path, { force: true });
+      }
+      removeEmptyDirs(createdDirs);
+      throw error;
     }
     return new InstallJournal(path, createdDirs, env);
   }
 
   /** Writes the entry down (durably) before the change it undoes is made; returns the undo. */
   record(entry: UndoEntry): Undo {
-    appendFileSync(this.path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
-    const fd = openSync(this.path, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    this.append(entry);
     return () => undoEntry(entry, this.env);
+  }
+
+  /** The commit point: from this line on the run is finished, never undone; then its tidy-up and the end. */
+  commit(tidyUp: CommitEntry[]): void {
+    this.append({ committed: tidyUp });
+    for (const entry of tidyUp) {
+      try {
+        commitEntry(entry);
+      } catch {
+        // best effort: what stays is only an old copy, and the install stands
+      }
+    }
+    this.end();
   }
 
   /** The run committed or rolled back: the journal and the folders only it needed go. */
@@ -129,12 +165,24 @@ export class InstallJournal {
     rmSync(this.path, { force: true });
     removeEmptyDirs(this.createdDirs);
   }
+
+  private append(line: object): void {
+    appendFileSync(this.path, `${JSON.stringify(line)}\n`, { mode: 0o600 });
+    const fd = openSync(this.path, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 export interface InterruptedInstall {
   path: string;
   owner: JournalOwner;
   entries: UndoEntry[];
+  /** present when the run got past its commit: its tidy-up is what is left to do */
+  committed?: CommitEntry[];
   /** its process still runs (same host) or may (another host sharing this home) */
   running: boolean;
 }
@@ -148,12 +196,21 @@ export class JournalBusyError extends Error {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** The journal's process still runs: alive, and not a newer process that got its pid (after a reboot, say). */
+function ownerRunning(owner: JournalOwner): boolean {
+  return isPidRunning(owner.pid) && !startedAfter(owner.pid, Date.parse(owner.startedAt) + 2_000);
+}
+
+/** Linux: when the process started, from /proc (elsewhere unknown: false). */
+function startedAfter(pid: number, epochMs: number): boolean {
+  if (Number.isNaN(epochMs)) return false;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const sinceBootTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    return (bootSeconds + sinceBootTicks / 100) * 1000 > epochMs;
+  } catch {
+    return false;
   }
 }
 
@@ -161,18 +218,26 @@ function processAlive(pid: number): boolean {
 export function readInterruptedInstall(stateDir: string): InterruptedInstall | undefined {
   const path = journalPath(stateDir);
   if (!existsSync(path)) return undefined;
-  const lines = readFileSync(path, "utf8").split("\n");
-  const parsed = lines.flatMap((line) => {
+  const parsed = readFileSync(path, "utf8").split("\n").flatMap((line) => {
     try {
       return line ? [JSON.parse(line) as unknown] : [];
     } catch {
       return [];
     }
   });
-  const [first, ...entries] = parsed as [JournalOwner | undefined, ...UndoEntry[]];
-  const owner: JournalOwner = first && typeof first.pid === "number" ? first : { pid: 0, host: hostname(), startedAt: "an unknown time", command: "gateway-setup" };
-  const running = owner.host !== hostname() || (owner.pid !== process.pid && owner.pid > 0 && processAlive(owner.pid));
-  return { path, owner, entries: entries.filter((entry) => entry && typeof entry === "object" && "undo" in entry), running };
+  const first = parsed[0] as Partial<JournalOwner> | undefined;
+  const hasOwner = typeof first?.pid === "number" && typeof first.host === "string";
+  const owner: JournalOwner = hasOwner ? (first as JournalOwner) : { pid: 0, host: hostname(), startedAt: "an unknown time", command: "gateway-setup" };
+  const lines = (hasOwner ? parsed.slice(1) : parsed).filter((line): line is Record<string, unknown> => typeof line === "object" && line !== null && !Array.isArray(line));
+  const commit = lines.find((line) => Array.isArray(line.committed));
+  const running = owner.host !== hostname() || (owner.pid !== process.pid && owner.pid > 0 && ownerRunning(owner));
+  return {
+    path,
+    owner,
+    entries: lines.filter((line) => "undo" in line) as unknown as UndoEntry[],
+    ...(commit ? { committed: commit.committed as CommitEntry[] } : {}),
+    running,
+  };
 }
 
 /**
@@ -187,11 +252,15 @@ export async function recoverInterruptedInstall(stateDir: string, env: Env): Pro
     const where = owner.host === hostname() ? `pid ${owner.pid}` : `pid ${owner.pid} on ${owner.host}`;
     throw new JournalBusyError(
       `another gateway-setup (${where}, started ${owner.startedAt}) is changing this install right now`,
-      owner.host === hostname() ? "wait for it to finish, then run this again" : `if nothing runs there any more, delete ${path} and run this again`,
+      owner.host === hostname()
+        ? `wait for it to finish, then run this again (if no gateway-setup runs any more, delete ${path})`
+        : `if nothing runs there any more, delete ${path} and run this again`,
     );
   }
   // the journal goes last: a recovery that is itself cut short is simply done again
-  const problems = await undoAll(interrupted.entries.map((entry) => () => undoEntry(entry, env)));
+  const problems = interrupted.committed
+    ? await undoAll(interrupted.committed.map((entry) => () => commitEntry(entry)).reverse())
+    : await undoAll(interrupted.entries.map((entry) => () => undoEntry(entry, env)));
   rmSync(path, { force: true });
   // the folders the journal itself was in
   for (const entry of interrupted.entries) if (entry.undo === "remove-empty-dirs") removeEmptyDirs(entry.paths);
@@ -210,10 +279,14 @@ export async function settleInterruptedInstall(stateDir: string, env: Env, dryRu
   const interrupted = readInterruptedInstall(stateDir);
   if (!interrupted) return undefined;
   const stopped = describeStoppedRun(interrupted.owner);
-  if (dryRun && !interrupted.running) return `${capitalize(stopped)}; a real run rolls its changes back first (this plan does not show that).`;
+  if (dryRun && !interrupted.running) {
+    const first = interrupted.committed ? "finishes its tidy-up first" : "rolls its changes back first (this plan does not show that)";
+    return `${capitalize(stopped)}; a real run ${first}.`;
+  }
   const recovered = await recoverInterruptedInstall(stateDir, env);
   const problems = recovered?.problems ?? [];
-  return `${capitalize(stopped)}; its changes were rolled back${problems.length ? `, except: ${problems.join("; ")}` : ""}.`;
+  const done = interrupted.committed ? "it had finished installing, and its tidy-up is now done too" : "its changes were rolled back";
+  return `${capitalize(stopped)}; ${done}${problems.length ? `, except: ${problems.join("; ")}` : ""}.`;
 }
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

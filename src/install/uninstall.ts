@@ -11,7 +11,7 @@ import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
 import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
 import type { PlanStep, TakeBackStep } from "../plan/plan.ts";
-import type { UndoEntry } from "./journal.ts";
+import type { CommitEntry, UndoEntry } from "./journal.ts";
 
 export type UninstallStep =
   | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
@@ -235,14 +235,14 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
  * Runs removal steps. Inside an install (`transaction`), nothing is deleted before the install
  * commits: what goes is moved aside, each move written down first with how to take it back.
  */
-export function applyRemovalSteps(steps: UninstallStep[], transaction?: { recordUndo(entry: UndoEntry): void; onCommit: (() => void)[] }): void {
+export function applyRemovalSteps(steps: UninstallStep[], transaction?: { recordUndo(entry: UndoEntry): void; onCommit: CommitEntry[] }): void {
   /** moves `path` aside until the install commits (undone on rollback); false when nothing is there */
   const retire = (path: string): boolean => {
     if (!pathExists(path)) return false;
     const aside = `${path}.gateway-setup-retired-${process.pid}`;
     transaction!.recordUndo({ undo: "rename", from: aside, to: path });
     renameSync(path, aside);
-    transaction!.onCommit.push(() => rmSync(aside, { recursive: true, force: true }));
+    transaction!.onCommit.push({ then: "remove", path: aside });
     return true;
   };
   for (const step of steps) {
