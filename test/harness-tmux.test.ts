@@ -97,6 +97,7 @@ describe("tmux terminal helper", () => {
 
   it("fails with the screen in the message on timeout, and at once when the program ended without the text", async () => {
     const term = start(["sh", "-c", "echo 'hello there'; sleep 30"]);
+    await term.waitForText("hello there", 10_000); // on a busy machine the shell may take longer than the timeout below to start
     const timeout = await term.waitForText(/never shown/, 300).catch((e: Error) => e);
     expect((timeout as Error).message).toMatch(/\/never shown\/ did not appear within 300 ms[\s\S]*----- screen -----\nhello there/);
 
