@@ -45,11 +45,15 @@ describe("the heartbeat command as cron runs it", () => {
       expect(parsed.event).toMatchObject({ type: "cron.heartbeat", source: "cron", payload: {} });
       expect(parsed.event.ts).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
       expect(parsed.event.ts).toBeLessThanOrEqual(Date.now());
-      await new Promise((r) => setTimeout(r, 100));
+      // the message reaches the subscriber asynchronously: wait for it rather than a fixed 100 ms
+      await expect.poll(() => published.length, { timeout: 5_000, interval: 20 }).toBeGreaterThan(0);
       expect(published).toEqual([parsed.event.id]);
       expect(runAsCron(line).status).toBe(0);
       const ids = (await redis.lrange(keys.events, 0, -1)).map((r) => JSON.parse(r).id);
       expect(new Set(ids).size).toBe(2);
+      // the first run published exactly once: the next message on the channel is the second run's
+      await expect.poll(() => published.length, { timeout: 5_000, interval: 20 }).toBeGreaterThan(1);
+      expect(published).toEqual([parsed.event.id, ids[0]]);
     } finally {
       redis.disconnect();
       subscriber.disconnect();

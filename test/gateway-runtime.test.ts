@@ -178,22 +178,31 @@ describe("gateway extension", () => {
   });
 
   it("is idempotent on repeated session_start: one pair of clients, one delivery", async () => {
-    const { host, prefix } = await startSession();
+    // a Redis of its own: client names carry no prefix, so the shared server also lists the
+    // gateway:main clients of every other test file running in parallel
+    const server = await startRedisServer();
+    const own = new Redis(server.url);
+    const { host, prefix } = await startSession({ url: server.url });
     try {
       await host.startSession("reload");
       await host.startSession("resume");
       await host.waitFor(() => listening(host), 10_000, "listening");
-      const clients = (await redis.client("LIST")) as string;
+      const clients = (await own.client("LIST")) as string;
       expect(clients.match(/name=gateway:main:(commands|subscriber)/g)?.length).toBe(2);
-      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "once", type: "t", source: "s" }) });
+      await pushToSession(own, { prefix, sessionId: "main", event: createEvent({ id: "once", type: "t", source: "s" }) });
       await host.waitFor(() => host.sent.length > 0, 10_000, "delivery");
       await new Promise((r) => setTimeout(r, 300));
       expect(deliveredIds(host)).toEqual(["once"]);
     } finally {
       await host.shutdown();
     }
-    const after = (await redis.client("LIST")) as string;
-    expect(after).not.toMatch(/name=gateway:main:/);
+    try {
+      const after = (await own.client("LIST")) as string;
+      expect(after).not.toMatch(/name=gateway:main:/);
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
   });
 
   it("holds events while pi is busy and delivers them in one message after agent_end", async () => {

@@ -71,6 +71,8 @@ describe("real pi in RPC mode (pi-rpc helper)", () => {
     const status = await pi.waitForLine((l) => l.type === "extension_ui_request" && l.method === "setStatus", { what: "the extension's setStatus" });
     expect(status).toMatchObject({ type: "extension_ui_request", method: "setStatus", statusKey: "harness", id: expect.any(String) });
     expect(JSON.parse(String(status.statusText))).toEqual({ home: sandbox.home, cwd: sandbox.cwd, agentDir: sandbox.agentDir, offline: "1" });
+    // the notify is a line of its own, written after the setStatus: it may come in a later chunk of stdout
+    await pi.waitForLine((l) => l.type === "extension_ui_request" && l.method === "notify", { what: "the extension's notify" });
     expect(pi.uiRequests("notify")).toEqual([expect.objectContaining({ message: "harness extension loaded", notifyType: "info" })]);
 
     const request = await model.waitForRequest(hello, 20_000);

@@ -59,7 +59,9 @@ function startSession(extensionDir: string, role?: "central"): SessionProcess {
     child,
     lines,
     received: () => lines.flatMap((line) => line.sent ?? []),
-    async waitFor(predicate, what, timeoutMs = 10_000) {
+    // a fresh node process loads the host and jiti-compiles the extension first: on a loaded 2-core
+    // machine three of them starting together take longer than 10 s to listen
+    async waitFor(predicate, what, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const hit = lines.find(predicate);
@@ -144,5 +146,5 @@ describe("tier 3: central and satellites", () => {
     a.child.kill("SIGTERM");
     await new Promise((resolve) => a.child.once("exit", resolve));
     expect(await redis.sismember(sessionsRegistryKey(prefix), `pid-${a.child.pid}`)).toBe(0);
-  });
+  }, 120_000); // five session processes and a real pi, one after another
 });

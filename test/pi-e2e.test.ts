@@ -73,22 +73,24 @@ describe("real pi with the installed gateway extension", () => {
     const sandbox = createPiSandbox();
     const prefix = randomPrefix();
     const pi = await startPiRpc({ sandbox, model: await install(sandbox, prefix) });
+    let release: (() => void) | undefined;
     try {
       await pi.waitForLine(gatewayStatus(/gateway: listening on main/), { timeoutMs: 20_000, what: "the gateway status line" });
-      model.setDelay(1500);
+      // the model answers only once both events are queued: a fixed delay can run out first on a loaded machine
+      release = model.hold();
       push(prefix, "first-while-idle");
       await model.waitForRequest("first-while-idle", 20_000);
-      // pi is now in a turn, waiting for the slow model
+      // pi is now in a turn, waiting for the held model
       push(prefix, "second-while-busy");
       push(prefix, "third-while-busy");
-      model.setDelay(0);
+      release();
       const next = await model.waitForRequest("second-while-busy", 20_000);
       expect(requestText(next)).toContain("third-while-busy");
       await pi.waitForLine((line) => line.type === "agent_end", { timeoutMs: 20_000, from: pi.lines.indexOf(pi.lines.find((l) => l.type === "agent_end")!) + 1, what: "the second turn to end" });
       expect(pi.extensionErrors()).toEqual([]);
       expect(redisCli("LLEN", `${prefix}:events:main`).stdout.trim()).toBe("0");
     } finally {
-      model.setDelay(0);
+      release?.();
       expect((await pi.stop()).code).toBe(0);
       sandbox.cleanup();
     }

@@ -63,6 +63,9 @@ async function until(condition: () => boolean, timeoutMs: number, what: string) 
   }
 }
 
+/** the wrapper is in its watch loop: its `sleep {{pollSeconds}}` is running */
+const watching = (child: ChildProcess) => spawnSync("pgrep", ["-P", String(child.pid), "-x", "sleep"]).status === 0;
+
 describe("the central-session wrapper", () => {
   it("starts pi once in tmux, never a second session, and exits non-zero when the session ends", async () => {
     const { startLines, start, gatewayTmux, wrapper, environment } = setup();
@@ -71,7 +74,9 @@ describe("the central-session wrapper", () => {
     await until(() => startLines().length > 0, 10_000, "pi to start");
     expect(startLines()).toEqual([`started role=central agent=${environment.PI_CODING_AGENT_DIR} home=${environment.HOME} path=${environment.PATH} args=--mode it's quoted`]);
     const second = start();
-    await new Promise((r) => setTimeout(r, 1500));
+    // the second wrapper has seen the session and is watching it (its poll loop's sleep is running);
+    // a fixed pause could end before it even looked, and it would then start a second pi below
+    await until(() => watching(second.child), 10_000, "the second wrapper to watch the session");
     expect(gatewayTmux("list-sessions", "-F", "#{session_name}").stdout.trim().split("\n")).toEqual(["pi-gateway"]);
     // only pi gets the central role: a window the user opens on this server does not
     expect(gatewayTmux("show-environment", "-g", "GATEWAY_ROLE").stdout).not.toContain("GATEWAY_ROLE=central");
@@ -119,10 +124,13 @@ describe("the central-session wrapper", () => {
   });
 
   it("notices a pi that ended while the wrapper watched, even on a server that keeps dead panes", async () => {
-    const { startLines, start, gatewayTmux } = setup("sleep 2; exit 0");
+    // pi ends when the test says so, not after a fixed 2 s the checks below may outlast under load
+    const { startLines, start, gatewayTmux, environment } = setup('while [ ! -e "$HOME/pi-may-end" ]; do sleep 0.1; done; exit 0');
     const wrapper = start();
     await until(() => startLines().length > 0, 10_000, "pi to start");
     expect(gatewayTmux("show-options", "-g", "remain-on-exit").stdout.trim()).toBe("remain-on-exit on");
+    await until(() => watching(wrapper.child), 10_000, "the wrapper to watch pi");
+    writeFileSync(join(environment.HOME, "pi-may-end"), "");
     expect((await wrapper.exited).code).toBe(1);
   });
 });

@@ -85,7 +85,8 @@ describe("doctor on tier 2 (launchd)", () => {
     await expect
       .poll(() => tmux("-f", "/dev/null", "set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s", "pi-gateway", "true").status, { timeout: 5_000, interval: 200 })
       .toBe(0);
-    await new Promise((r) => setTimeout(r, 300));
+    // `true` has to have ended before the pane counts as dead
+    await expect.poll(() => tmux("display-message", "-p", "-t", "=pi-gateway:0.0", "#{pane_dead}").stdout.trim(), { timeout: 5_000, interval: 50 }).toBe("1");
     expect(await doctor("tmux")).toMatchObject({ status: "fail" });
   });
 

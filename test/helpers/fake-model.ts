@@ -34,6 +34,8 @@ export interface FakeModel {
   setReply(reply: Reply): void;
   /** holds every streamed reply back this long (keeps pi busy in a turn) */
   setDelay(ms: number): void;
+  /** holds every streamed reply back until the returned function is called (keeps pi in its turn for as long as a test needs) */
+  hold(): () => void;
   /**
    * Resolves with the first request (already received or still to come) whose messages contain
    * `match` (a substring, a regex, or a predicate); rejects after `timeoutMs` listing what did arrive.
@@ -70,6 +72,7 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
   const requests: ChatRequest[] = [];
   let reply: Reply = options.reply ?? "OK";
   let delayMs = 0;
+  let gate: Promise<void> | undefined;
   const waiters = new Set<() => void>();
 
   const server = createServer((req, res) => {
@@ -115,6 +118,7 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (gate) await gate;
     const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, ...choice }], ...extra })}\n\n`);
     // a few deltas rather than one, so clients really assemble a stream
@@ -139,6 +143,14 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
     },
     setDelay(ms) {
       delayMs = ms;
+    },
+    hold() {
+      let release!: () => void;
+      gate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        gate = undefined;
+        release();
+      };
     },
     waitForRequest(match, timeoutMs = 15_000) {
       const matches = (request: ChatRequest) =>

@@ -42,22 +42,26 @@ export interface RunningRedis {
   restart(): Promise<void>;
 }
 
-async function waitForPing(port: number, password: string | undefined, timeoutMs: number): Promise<void> {
+async function waitForPing(port: number, password: string | undefined, timeoutMs: number, server: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const args = ["-h", "127.0.0.1", "-p", String(port), "PING"];
   const env = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
   while (Date.now() < deadline) {
     const result = spawnSync("redis-cli", args, { encoding: "utf8", env });
     if (result.stdout?.trim() === "PONG") return;
+    // e.g. the port was taken between freePort() and the bind: no use waiting out the deadline
+    if (server.exitCode !== null) throw new PortLost(`redis-server on port ${port} exited (status ${server.exitCode}) before it answered PING`);
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
 }
 
+class PortLost extends Error {}
+
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RunningRedis> {
   requireBinary("redis-server");
   requireBinary("redis-cli");
-  const port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   let dir: string | undefined;
 
@@ -75,7 +79,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ];
     if (options.password) args.push("--requirepass", options.password);
     child = spawn("redis-server", args, { stdio: "ignore" });
-    await waitForPing(port, options.password, 10_000);
+    await waitForPing(port, options.password, 10_000, child);
   };
 
   const halt = async () => {
@@ -94,7 +98,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     dir = undefined;
   };
 
-  await launch();
+  // a port freePort() found free can be taken (by any connect() on the machine) before redis-server
+  // binds it: then pick another, unless the caller asked for this one
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (!(error instanceof PortLost) || options.port !== undefined || attempt >= 3) throw error;
+      port = await freePort();
+    }
+  }
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
     port,
