@@ -270,3 +270,27 @@ describe("tier 2 when the crontab cannot be read", () => {
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });
+
+describe("tier 3 through the CLI", () => {
+  it("installs the multi-session extension, says how satellites report back, and uninstall restores the home", async () => {
+    const { sandbox, env } = tier2Sandbox();
+    const before = snapshotTree(sandbox.home);
+    const prefix = randomPrefix();
+    const result = await runCli(["--tier", "3", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "none"], { env });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const said = runningText(result.stdout + result.stderr);
+    expect(said).toMatch(/Every other pi you start joins as a satellite with its own id \(GATEWAY_SESSION_ID in its shell\); a job it starts reports back to it and to the central session with: npx gateway-setup push job\.done/);
+    const entry = readFileSync(join(sandbox.home, ".pi/agent/extensions/gateway/index.ts"), "utf8");
+    expect(entry).toMatch(/sessionId: "gateway"/);
+    expect(entry).toMatch(/mode: "multi"/);
+    const redis = new Redis(redisUrl);
+    try {
+      expect(await redis.get(`${prefix}:gateway:default`)).toBe("gateway");
+    } finally {
+      redis.disconnect();
+    }
+    const uninstall = await runCli(["uninstall", "--yes"], { env });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});

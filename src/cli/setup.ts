@@ -321,8 +321,7 @@ function installedNote(plan: Plan, env: Env): string {
     "",
     ...(plan.settings.mode === "multi"
       ? [
-          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its",
-          "shell); a job it starts reports back to it and to the central session with:",
+          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its shell); a job it starts reports back to it and to the central session with:",
           `  npx gateway-setup push job.done --payload '{"ok":true}'`,
           "",
         ]
