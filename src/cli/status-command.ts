@@ -6,7 +6,8 @@ import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { pruneDeadSessions } from "../protocol/sessions.ts";
-import { displayPath, installedManifestPath } from "../platform/paths.ts";
+import { readInterruptedInstall } from "../install/journal.ts";
+import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
 
@@ -32,14 +33,19 @@ export interface StatusReport {
   heartbeat?: { source: string; intervalSeconds: number; last?: LastHeartbeat };
   /** dead sessions removed from the registry while looking */
   pruned?: string[];
+  /** a setup run that was killed midway left its journal (see doctor's interrupted-install) */
+  interrupted?: { command: string; pid: number; startedAt: string; running: boolean };
   sessions: SessionStatus[];
 }
 
 export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusReport> {
+  const stopped = readInterruptedInstall(gatewayStateDir(env));
+  const interrupted = stopped ? { interrupted: { command: stopped.owner.command, pid: stopped.owner.pid, startedAt: stopped.owner.startedAt, running: stopped.running } } : {};
   const manifest = readManifest(installedManifestPath(env));
-  if (!manifest) return { installed: false, sessions: [] };
+  if (!manifest) return { installed: false, sessions: [], ...interrupted };
   const { settings } = manifest;
   const report: StatusReport = {
+    ...interrupted,
     installed: true,
     version: manifest.version,
     tier: settings.tier,
@@ -83,9 +89,17 @@ function describeHeartbeat(heartbeat: NonNullable<StatusReport["heartbeat"]>): s
   return `${every}; last handed to pi ${ago} s ago${heartbeat.last.acknowledgedAt ? " (HEARTBEAT_OK)" : ""}`;
 }
 
+function describeInterrupted({ command, pid, startedAt, running }: NonNullable<StatusReport["interrupted"]>): string {
+  return running
+    ? `setup      gateway-setup (pid ${pid}) is changing this install right now`
+    : `setup      a run (${command}, pid ${pid}, started ${startedAt}) was stopped midway; gateway-setup doctor --fix sets it right`;
+}
+
 export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): string {
-  if (!report.installed) return "Not installed. Run: npx gateway-setup";
+  const interrupted = report.interrupted ? [describeInterrupted(report.interrupted)] : [];
+  if (!report.installed) return ["Not installed. Run: npx gateway-setup", ...interrupted].join("\n");
   const lines = [
+    ...interrupted,
     `gateway-setup ${report.version}, tier ${report.tier}, installed ${report.installedAt}${report.updatedAt !== report.installedAt ? `, updated ${report.updatedAt}` : ""}`,
     `extension  ${displayPath(report.extensionDir!, env)} (ioredis ${report.ioredis ?? "MISSING"})`,
     `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,

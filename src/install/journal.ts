@@ -6,7 +6,7 @@
 // a run killed after that line is finished by the next one instead of undone.
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
@@ -126,6 +126,7 @@ export class InstallJournal {
       writeSync(fd, [owner, ...dirsEntry].map((line) => `${JSON.stringify(line)}\n`).join(""));
       fsyncSync(fd);
       closeSync(fd);
+      syncDir(stateDir);
     } catch (error) {
       if (fd === undefined && (error as NodeJS.ErrnoException).code === "EEXIST") {
         throw new JournalBusyError("another gateway-setup is changing this install right now", "wait for it to finish, then run this again");
@@ -163,6 +164,7 @@ export class InstallJournal {
   /** The run committed or rolled back: the journal and the folders only it needed go. */
   end(): void {
     rmSync(this.path, { force: true });
+    syncDir(dirname(this.path));
     removeEmptyDirs(this.createdDirs);
   }
 
@@ -174,6 +176,20 @@ export class InstallJournal {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** Makes a file's creation or removal in `dir` survive a power loss (best effort: not every system can). */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // the journal's own fsync still holds its contents
   }
 }
 
