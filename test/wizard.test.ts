@@ -108,6 +108,13 @@ describe("wizard", () => {
     expect(single.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) can be installed now/);
   });
 
+  it("does not ask for a heartbeat interval when nothing sends heartbeats", async () => {
+    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "several", heartbeat: "none", redisUrl: "redis://h:1", scope: "global" });
+    expect(await resolveAnswers({}, prompter, "/x")).toMatchObject({ tier: 3, heartbeat: "none" });
+    expect(prompter.asked).toContain("heartbeat");
+    expect(prompter.asked).not.toContain("heartbeatEvery");
+  });
+
   it("refuses tier-2 flags on a tier-1 install instead of ignoring them", () => {
     expect(() => refuseTier2FlagsOnTier1(answersFromFlags({ heartbeat: "cron", serviceLabel: "me.pi" }), 1)).toThrow(
       "--heartbeat, --service-label apply from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop them, or choose --tier 2",

@@ -163,9 +163,10 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
           initialValue: defaultSource,
         })
       : defaultSource);
+  // without a heartbeat source there is no interval to keep (and no watchdog to time)
   const heartbeatEvery =
     given.heartbeatEvery ??
-    (ask
+    (ask && heartbeat !== "none"
       ? await ask.text({
           id: "heartbeatEvery",
           message: "Heartbeat interval",
