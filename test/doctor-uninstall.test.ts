@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
+import { formatStatus } from "../src/cli/status-command.ts";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { applyUninstall, EDITED_ENTRY_REASON, planUninstall } from "../src/install/uninstall.ts";
 import { describePlan } from "../src/plan/describe.ts";
@@ -148,6 +149,15 @@ describe("doctor", () => {
 });
 
 describe("status", () => {
+  it("says no heartbeat is installed rather than an interval nothing keeps", () => {
+    const text = formatStatus(
+      { installed: true, version: "0.1.0", tier: 3, installedAt: "t", updatedAt: "t", extensionDir: "/x", ioredis: "5.11.1", redis: { url: "redis://h:1", reachable: true }, heartbeat: { source: "none", intervalSeconds: 900 }, sessions: [] },
+      {},
+    );
+    expect(text).toContain("heartbeat  none installed (--heartbeat none)");
+    expect(text).not.toContain("900");
+  });
+
   it("shows what is installed and the queues, and prunes dead sessions while looking", async () => {
     const { env, plan } = await installTier1(redisUrl);
     const { prefix } = plan.settings;

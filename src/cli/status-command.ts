@@ -83,6 +83,7 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
 }
 
 function describeHeartbeat(heartbeat: NonNullable<StatusReport["heartbeat"]>): string {
+  if (heartbeat.source === "none") return "none installed (--heartbeat none)";
   const every = `${heartbeat.source}, every ${heartbeat.intervalSeconds} s`;
   if (!heartbeat.last) return `${every}; none handed to pi yet`;
   const ago = Math.round((Date.now() - heartbeat.last.deliveredAt) / 1000);
