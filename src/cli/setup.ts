@@ -1,6 +1,5 @@
 // `gateway-setup` (the default command): flags and questions -> answers -> plan -> apply -> verify.
 // Only resolveAnswers and the consent questions prompt; everything after the plan runs unattended.
-import { join } from "node:path";
 import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
 import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";

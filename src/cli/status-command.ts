@@ -1,5 +1,4 @@
 // `gateway-setup status`: what is installed, and what the queues look like right now.
-import { join } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";

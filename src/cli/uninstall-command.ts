@@ -1,6 +1,6 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
 import * as clack from "@clack/prompts";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";

@@ -2,7 +2,6 @@
 // optional safe repairs, then a second look at what is still wrong.
 import { TIER1_SESSION_ID } from "../extension/config.ts";
 import type { Redis } from "ioredis";
-import { join } from "node:path";
 import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
 import { piCheck } from "../components/pi/check.ts";
 import { deadLetterCheck, listenerCheck, queueCheck, staleSessionsCheck } from "../components/queues/check.ts";
@@ -57,7 +56,6 @@ export function selectChecks(only: string[] = [], skipped: string[] = []): Docto
   }
   return DOCTOR_CHECKS.filter((c) => (!only.length || only.includes(c.id)) && !skipped.includes(c.id));
 }
-
 
 /**
  * An install that was killed midway (its journal is left): reported first; --fix rolls it back

@@ -8,7 +8,7 @@ import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep }
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/describe.ts";
-import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { InstallJournal, undoAll, type CommitEntry, type Undo, type UndoEntry } from "./journal.ts";
 import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
