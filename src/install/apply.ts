@@ -371,19 +371,26 @@ async function runCommand(step: CommandStep, options: ApplyOptions, recordUndo: 
 }
 
 async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo): Promise<StepOutcome> {
+  const before = await changeCrontab(env, recordUndo, (crontab) => mergeCronBlock(crontab, step.entries));
+  if (before === undefined) return "unchanged";
+  return findBlocks(before).blocks.length ? "updated" : "created";
+}
+
+/** Rewrites the user's crontab with `change`, its undo written down first; returns it as it was, or undefined when nothing changed. */
+async function changeCrontab(env: Env, recordUndo: RecordUndo, change: (crontab: string) => string): Promise<string | undefined> {
   const before = await readCrontab(env);
-  const after = mergeCronBlock(before, step.entries);
-  if (after === before) return "unchanged";
+  const after = change(before);
+  if (after === before) return undefined;
   recordUndo({ undo: "crontab", contents: before, after });
   await writeCrontab(after, env);
-  return findBlocks(before).blocks.length ? "updated" : "created";
+  return before;
 }
 
 /**
  * The plan's take-back steps (what the previous install left where this plan puts nothing: see
  * planTakeBack), after every other step, inside the transaction: a service is unloaded before its
- * files go and loaded again on rollback; a removed folder is moved aside until the install commits;
- * the crontab block and the emptied folders go only when it commits. A file the user edited since
+ * files go and loaded again on rollback; the crontab block goes like any crontab change; a removed
+ * folder is moved aside until the install commits, and the emptied folders go only then. A file the user edited since
  * the plan was made stops the install (rolled back) rather than being removed unseen.
  */
 async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, recordUndo: RecordUndo, onCommit: CommitEntry[], env: Env, files: ManifestFile[]): Promise<StepResult> {
@@ -394,12 +401,7 @@ async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, 
     return { step, outcome: "ran" };
   }
   if (step.action === "remove-crontab-block") {
-    const before = await readCrontab(env);
-    const after = removeCronBlock(before);
-    if (after !== before) {
-      recordUndo({ undo: "crontab", contents: before, after });
-      await writeCrontab(after, env);
-    }
+    await changeCrontab(env, recordUndo, removeCronBlock);
     return { step, outcome: "removed" };
   }
   if (step.action === "remove-dirs-if-empty") {
