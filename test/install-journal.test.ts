@@ -144,8 +144,7 @@ describe("the journal's undo entries", () => {
     ];
     writeFileSync(journalPath(dir), [owner, ...entries].map((line) => JSON.stringify(line) + "\n").join("") + '{"undo":"remo');
     expect(readInterruptedInstall(dir)).toMatchObject({ running: false, entries });
-    const recovered = await recoverInterruptedInstall(dir, process.env);
-    expect(recovered?.problems).toEqual([]);
+    expect(await recoverInterruptedInstall(readInterruptedInstall(dir)!, process.env)).toEqual([]);
     // removed first (the newer entry), then the older one put the user's file back
     expect(readFileSync(join(dir, "made"), "utf8")).toBe("theirs\n");
     expect(existsSync(journalPath(dir))).toBe(false);
@@ -177,7 +176,7 @@ describe("the journal's undo entries", () => {
     const owner = { pid: 2 ** 22 + 1, host: hostname(), startedAt: "2026-12-01T00:00:00.000Z", command: "gateway-setup --yes" };
     const lines = [owner, { undo: "remove", path: join(dir, "installed") }, { undo: "rename", from: join(dir, "old.gateway-setup-retired-1"), to: join(dir, "old") }, { committed: [{ then: "remove", path: join(dir, "old.gateway-setup-retired-1") }] }];
     writeFileSync(journalPath(dir), lines.map((line) => JSON.stringify(line) + "\n").join(""));
-    expect((await recoverInterruptedInstall(dir, process.env))?.problems).toEqual([]);
+    expect(await recoverInterruptedInstall(readInterruptedInstall(dir)!, process.env)).toEqual([]);
     expect(readFileSync(join(dir, "installed"), "utf8")).toBe("new\n");
     expect(existsSync(join(dir, "old"))).toBe(false);
     expect(existsSync(join(dir, "old.gateway-setup-retired-1"))).toBe(false);
@@ -206,7 +205,7 @@ describe("the journal's undo entries", () => {
   it("is left alone while its process runs", async () => {
     const dir = scratch();
     writeFileSync(journalPath(dir), JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: "now", command: "gateway-setup" }) + "\n");
-    await expect(recoverInterruptedInstall(dir, process.env)).rejects.toBeInstanceOf(JournalBusyError);
+    await expect(recoverInterruptedInstall(readInterruptedInstall(dir)!, process.env)).rejects.toBeInstanceOf(JournalBusyError);
     expect(existsSync(journalPath(dir))).toBe(true);
   });
 });

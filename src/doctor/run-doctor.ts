@@ -75,8 +75,7 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
       : ["its changes are still there", "gateway-setup doctor --fix (rolls that run back), or run gateway-setup again"];
     return { findings: [fail(INTERRUPTED_ID, `${describeStoppedRun(owner)}, and ${left}`, fix)], repairs: [] };
   }
-  const recovered = await recoverInterruptedInstall(stateDir, options.env);
-  const problems = recovered?.problems ?? [];
+  const problems = await recoverInterruptedInstall(interrupted, options.env);
   return {
     findings: problems.length ? [fail(INTERRUPTED_ID, `recovering from the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")] : [],
     repairs: [{ id: INTERRUPTED_ID, result: `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}` }],

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
-import { isPidRunning } from "../protocol/sessions.ts";
+import { isPidRunning, procStat } from "../protocol/sessions.ts";
 import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFileAtomic } from "./fs-ops.ts";
 
 export const JOURNAL_FILE_NAME = "install-journal.jsonl";
@@ -219,10 +219,9 @@ function ownerRunning(owner: JournalOwner): boolean {
 
 /** Linux: when the process started, from /proc (elsewhere unknown: false). */
 function startedAfter(pid: number, epochMs: number): boolean {
-  if (Number.isNaN(epochMs)) return false;
+  const sinceBootTicks = Number(procStat(pid)?.[19]);
+  if (Number.isNaN(epochMs) || Number.isNaN(sinceBootTicks)) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const sinceBootTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
     return (bootSeconds + sinceBootTicks / 100) * 1000 > epochMs;
   } catch {
@@ -260,9 +259,7 @@ export function readInterruptedInstall(stateDir: string): InterruptedInstall | u
  * Rolls back what a killed install left (its journal's entries, newest first) and removes the
  * journal. Refuses while that install's process may still be running.
  */
-export async function recoverInterruptedInstall(stateDir: string, env: Env): Promise<{ owner: JournalOwner; problems: string[] } | undefined> {
-  const interrupted = readInterruptedInstall(stateDir);
-  if (!interrupted) return undefined;
+export async function recoverInterruptedInstall(interrupted: InterruptedInstall, env: Env): Promise<string[]> {
   const { owner, path } = interrupted;
   if (interrupted.running) {
     const where = owner.host === hostname() ? `pid ${owner.pid}` : `pid ${owner.pid} on ${owner.host}`;
@@ -280,7 +277,7 @@ export async function recoverInterruptedInstall(stateDir: string, env: Env): Pro
   rmSync(path, { force: true });
   // the folders the journal itself was in
   for (const entry of interrupted.entries) if (entry.undo === "remove-empty-dirs") removeEmptyDirs(entry.paths);
-  return { owner, problems };
+  return problems;
 }
 
 export function describeStoppedRun(owner: JournalOwner): string {
@@ -299,8 +296,7 @@ export async function settleInterruptedInstall(stateDir: string, env: Env, dryRu
     const first = interrupted.committed ? "finishes its tidy-up first" : "rolls its changes back first (this plan does not show that)";
     return `${capitalize(stopped)}; a real run ${first}.`;
   }
-  const recovered = await recoverInterruptedInstall(stateDir, env);
-  const problems = recovered?.problems ?? [];
+  const problems = await recoverInterruptedInstall(interrupted, env);
   const done = interrupted.committed ? "it had finished installing, and its tidy-up is now done too" : "its changes were rolled back";
   return `${capitalize(stopped)}; ${done}${problems.length ? `, except: ${problems.join("; ")}` : ""}.`;
 }

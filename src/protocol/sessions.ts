@@ -73,12 +73,17 @@ export function isPidRunning(pid: number): boolean {
 
 /** A killed process its parent has not reaped yet still answers kill(pid, 0); Linux tells (macOS reaps via launchd/tmux). */
 function isZombie(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state === "Z" || state === "X";
+}
+
+/** Linux: the fields of /proc/<pid>/stat after the command name (state first, start time at 19); elsewhere undefined. */
+export function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X";
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return undefined;
   }
 }
 
