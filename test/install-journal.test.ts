@@ -82,7 +82,7 @@ describe("an install killed midway", () => {
     expect(findings[0]!.message).toMatch(/a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished/);
 
     const status = await runCli(["status"], { env: sandbox.env });
-    expect(runningText(status.stdout)).toMatch(/^Not installed\. Run: npx gateway-setup setup a run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped midway; gateway-setup doctor --fix sets it right\s*$/);
+    expect(runningText(status.stdout)).toMatch(/^Not installed\. Run: npx gateway-setup setup a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished; gateway-setup doctor --fix sets it right\s*$/);
     expect(JSON.parse((await runCli(["status", "--json"], { env: sandbox.env })).stdout).interrupted).toMatchObject({ running: false, pid: expect.any(Number) });
 
     const dryRun = await runCli(["uninstall", "--dry-run"], { env: sandbox.env });

@@ -5,7 +5,7 @@ import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { pruneDeadSessions } from "../protocol/sessions.ts";
-import { readInterruptedInstall } from "../install/journal.ts";
+import { describeStoppedRun, readInterruptedInstall, type JournalOwner } from "../install/journal.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
@@ -33,13 +33,13 @@ export interface StatusReport {
   /** dead sessions removed from the registry while looking */
   pruned?: string[];
   /** a setup run that was killed midway left its journal (see doctor's interrupted-install) */
-  interrupted?: { command: string; pid: number; startedAt: string; running: boolean };
+  interrupted?: JournalOwner & { running: boolean };
   sessions: SessionStatus[];
 }
 
 export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusReport> {
   const stopped = readInterruptedInstall(gatewayStateDir(env));
-  const interrupted = stopped ? { interrupted: { command: stopped.owner.command, pid: stopped.owner.pid, startedAt: stopped.owner.startedAt, running: stopped.running } } : {};
+  const interrupted = stopped ? { interrupted: { ...stopped.owner, running: stopped.running } } : {};
   const manifest = readManifest(installedManifestPath(env));
   if (!manifest) return { installed: false, sessions: [], ...interrupted };
   const { settings } = manifest;
@@ -89,10 +89,8 @@ function describeHeartbeat(heartbeat: NonNullable<StatusReport["heartbeat"]>): s
   return `${every}; last handed to pi ${ago} s ago${heartbeat.last.acknowledgedAt ? " (HEARTBEAT_OK)" : ""}`;
 }
 
-function describeInterrupted({ command, pid, startedAt, running }: NonNullable<StatusReport["interrupted"]>): string {
-  return running
-    ? `setup      gateway-setup (pid ${pid}) is changing this install right now`
-    : `setup      a run (${command}, pid ${pid}, started ${startedAt}) was stopped midway; gateway-setup doctor --fix sets it right`;
+function describeInterrupted({ running, ...owner }: NonNullable<StatusReport["interrupted"]>): string {
+  return running ? `setup      gateway-setup (pid ${owner.pid}) is changing this install right now` : `setup      ${describeStoppedRun(owner)}; gateway-setup doctor --fix sets it right`;
 }
 
 export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): string {
