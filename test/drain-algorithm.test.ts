@@ -61,6 +61,30 @@ describe("drainOnce", () => {
     expect(await redis.llen(keys.processing)).toBe(0);
   });
 
+  it("acknowledges a batch whose acknowledgement failed on the next drain, without handing it off again", async () => {
+    await push("h1");
+    await push("h2");
+    const handedOff = new Set<string>();
+    const handed: string[][] = [];
+    const drain = (client: Redis) => drainOnce(client, keys, { ...options((events) => void handed.push(ids(events))), handedOff });
+    // the acknowledgement script runs by EVALSHA: this client loses its connection right then
+    const losesTheAck = new Proxy(redis, {
+      get: (target, property, receiver) =>
+        property === "evalsha" ? () => Promise.reject(new Error("Reached the max retries per request limit")) : Reflect.get(target, property, receiver),
+    });
+    await expect(drain(losesTheAck)).rejects.toThrow(/acknowledging the batch failed/);
+    expect(await redis.llen(keys.processing)).toBe(2);
+    expect([...handedOff]).toEqual(["h1", "h2"]);
+    await push("h3");
+    const again = await drain(redis);
+    expect(handed).toEqual([["h1", "h2"], ["h3"]]);
+    expect(ids(again.acknowledgedAgain)).toEqual(["h1", "h2"]);
+    expect(ids(again.delivered)).toEqual(["h3"]);
+    expect(await redis.mget(...["h1", "h2", "h3"].map((id) => keys.seenPrefix + id))).not.toContain(null);
+    expect(await redis.llen(keys.processing)).toBe(0);
+    expect(handedOff.size).toBe(0);
+  });
+
   it("recovers a batch claimed by a consumer that crashed before handing it over", async () => {
     await push("x");
     await claimBatch(redis, keys, 50); // claimed, then the process died

@@ -222,7 +222,7 @@ describe("gateway extension", () => {
       await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "b4", type: "t", source: "s" }) });
       await new Promise((r) => setTimeout(r, 300));
       expect(host.sent.length).toBe(1);
-      await host.runTurn();
+      await host.runTurn(host.sent[0]!.text); // pi runs the turn for that very message
       await host.waitFor(() => host.sent.length === 2, 5_000, "the next message");
       expect(await redis.llen(keys.events)).toBe(0);
     } finally {

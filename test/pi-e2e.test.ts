@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { requestText, startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
+import { requestText, startFakeModel, type FakeModel } from "./helpers/fake-model.ts";
+import { installTier1ForPi } from "./helpers/pi-install.ts";
 import { createPiSandbox, startPiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
 
 const redisUrl = inject("redisUrl");
@@ -18,14 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => model.close());
 
-/** gateway-setup --tier 1 --yes into the pi sandbox's agent dir; returns pi's --model value */
-async function install(pi: PiSandbox, prefix: string): Promise<string> {
-  const cli = createSandbox();
-  const env = { ...cli.env, PI_CODING_AGENT_DIR: pi.agentDir };
-  const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env });
-  expect(result.code, result.stdout + result.stderr).toBe(0);
-  return writeFakeAgentDir(pi.agentDir, model);
-}
+const install = (pi: PiSandbox, prefix: string) => installTier1ForPi(pi, { redisUrl, prefix, model });
 
 const gatewayStatus = (text: RegExp) => (line: RpcLine) =>
   line.type === "extension_ui_request" && line.method === "setStatus" && line.statusKey === "gateway" && text.test(String(line.statusText));

@@ -36,6 +36,11 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     });
     pi.on("session_start", (_event, ctx) => runtime.start(ctx));
     pi.on("agent_start", () => runtime.onAgentStart());
+    pi.on("before_agent_start", (event) => runtime.onBeforeAgentStart(event.prompt));
+    pi.on("context", (event) => runtime.onContext(event.messages));
+    pi.on("message_start", (event) => runtime.onMessageStart(event.message));
+    pi.on("session_before_compact", () => runtime.onCompactionStart());
+    pi.on("session_compact", () => runtime.onCompactionEnd());
     pi.on("agent_end", (event, ctx) => runtime.onAgentEnd(ctx, event.messages));
     pi.on("session_shutdown", () => runtime.stop());
     pi.registerCommand("gateway-status", {

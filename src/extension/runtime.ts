@@ -7,7 +7,7 @@ import { SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
 import { defaultSessionKey, sessionKeys, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
 import { claimSession, newOwner, pruneDeadSessions, releaseSession, type AliveRecord } from "../protocol/sessions.ts";
-import { Acceptance, NotAcceptedError } from "./acceptance.ts";
+import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, NotAcceptedError, userMessageText, withHandOffMarker } from "./acceptance.ts";
 import { ENV_REDIS_PASSWORD, ENV_REDIS_URL, type GatewayConfig } from "./config.ts";
 import {
   collapseHeartbeats,
@@ -41,10 +41,16 @@ const RETRY_MAX_MS = 60_000;
 /** after pi did not take a message: retry after this, doubling up to the maximum */
 const REFUSED_RETRY_FIRST_MS = 60_000;
 const REFUSED_RETRY_MAX_MS = 15 * 60_000;
+/**
+ * pi tells extensions when a compaction starts and when one succeeded, not when one failed: a
+ * compaction that started this long ago no longer holds hand-offs back (an overlap with it is pi's
+ * to survive; the marker still decides whether pi took the message)
+ */
+const COMPACTION_HOLD_MAX_MS = 2 * 60_000;
 
 class PiBusyError extends Error {
   constructor() {
-    super("pi started a turn; the batch waits for agent_end");
+    super("pi is in a turn or compacting; the batch waits until it is done");
   }
 }
 
@@ -86,8 +92,16 @@ export class GatewayRuntime {
   private readonly acceptance = new Acceptance();
   private draining = false;
   private drainWanted = false;
-  private awaitingTurn = false;
   private agentRunning = false;
+  /**
+   * compactions pi started (session_before_compact) and has not been seen to end, and since when.
+   * pi passes agent events to extensions in order, after the compaction that follows a turn, so
+   * agent_start and agent_end also mean that one is over, failed or not.
+   */
+  private compactions = 0;
+  private compactingSince = 0;
+  /** ids handed to pi whose acknowledgement has not landed in Redis yet: never handed to pi again */
+  private readonly handedOff = new Set<string>();
   private outageNoticed = false;
   private subscribed = false;
   /** this pi holds the session id's claim (see protocol/sessions.ts) */
@@ -128,27 +142,72 @@ export class GatewayRuntime {
     void this.connect();
   }
 
+  /** agent_start: a turn runs, whose ever it is (taking a message is told by its marker, not by this). */
   onAgentStart(): void {
     this.agentRunning = true;
-    this.awaitingTurn = false;
-    this.acceptance.accepted();
+    this.compactions = 0;
   }
 
-  /** agent_end: the turn that a hand-off started is over, so the next batch may go. */
+  /** message_start: a user message pi starts may be the one handed off. */
+  onMessageStart(message: unknown): void {
+    if (this.acceptance.watching) this.acceptance.seen([userMessageText(message)]);
+  }
+
+  /** context: what pi is about to send to the model; the newest user messages may hold the one handed off. */
+  onContext(messages: readonly unknown[]): void {
+    if (this.acceptance.watching) this.acceptance.seen(newestUserTexts(messages));
+  }
+
+  /**
+   * before_agent_start for the message handed off: pi is about to start it, which fails if another
+   * prompt's turn already runs. If the same turn still runs a moment later, and the message did not
+   * reach the model, pi dropped it.
+   */
+  onBeforeAgentStart(prompt: string): void {
+    const marker = this.acceptance.marker;
+    if (!marker || !prompt.includes(marker)) return;
+    const runningTurn = this.ctx?.signal;
+    if (!runningTurn) return;
+    setImmediate(() => {
+      if (this.ctx?.signal === runningTurn) this.acceptance.refused(marker, new HandOffRefusedError());
+    });
+  }
+
+  onCompactionStart(): void {
+    if (this.compactions++ === 0) this.compactingSince = Date.now();
+  }
+
+  /** session_compact: a compaction succeeded */
+  onCompactionEnd(): void {
+    if (this.compactions > 0) this.compactions--;
+    if (this.compactions === 0) this.requestDrain();
+  }
+
+  private get compacting(): boolean {
+    return this.compactions > 0 && Date.now() - this.compactingSince < COMPACTION_HOLD_MAX_MS;
+  }
+
+  /** pi can start a message now: no turn running, no compaction under way. */
+  private get readyForHandOff(): boolean {
+    return !this.agentRunning && (this.ctx?.isIdle() ?? true) && !this.compacting;
+  }
+
+  /** agent_end: the turn is over, so the next batch may go once pi has wound down. */
   onAgentEnd(ctx: ExtensionContext, messages?: unknown): void {
     this.ctx = ctx;
     this.agentRunning = false;
-    this.awaitingTurn = false;
+    this.compactions = 0;
     const heartbeat = this.heartbeatInTurn;
     this.heartbeatInTurn = undefined;
     if (heartbeat && this.config.heartbeat && isHeartbeatAck(messages)) {
       this.writeHeartbeatRecord({ ...heartbeat, acknowledgedAt: Date.now() });
     }
-    // pi only picks up a new message once its agent loop has wound down after agent_end
+    // pi only picks up a new message once its agent loop has wound down after agent_end (and a
+    // compaction it runs after the turn has announced itself)
     setImmediate(() => {
       if (this.stopped) return;
-      if (this.pendingAlarm) this.sendAlarm(this.pendingAlarm);
-      else this.requestDrain(true);
+      if (this.pendingAlarm && this.readyForHandOff) this.sendAlarm(this.pendingAlarm);
+      else this.requestDrain();
     });
   }
 
@@ -353,13 +412,12 @@ export class GatewayRuntime {
   }
 
   /**
-   * Drains when pi can take a message: idle, or right after agent_end. Otherwise remembers that
-   * a drain is wanted and does it after the turn.
+   * Drains when pi can take a message: idle and not compacting. Otherwise remembers that a drain
+   * is wanted and does it after the turn or the compaction.
    */
-  private requestDrain(afterTurn = false): void {
+  private requestDrain(): void {
     if (this.stopped || !this.commands || !this.owner) return;
-    const idle = afterTurn || (!this.agentRunning && (this.ctx?.isIdle() ?? true));
-    if (this.draining || this.awaitingTurn || !idle) {
+    if (this.draining || this.acceptance.waiting || !this.readyForHandOff) {
       this.drainWanted = true;
       return;
     }
@@ -369,9 +427,9 @@ export class GatewayRuntime {
     this.retryTimer = undefined;
     void this.drain().finally(() => {
       this.draining = false;
-      if (this.pendingAlarm && !this.awaitingTurn && !this.agentRunning) return this.sendAlarm(this.pendingAlarm);
-      // a turn in progress drains at agent_end; a failed drain waits for its retry timer
-      if (this.drainWanted && !this.awaitingTurn && !this.agentRunning && !this.retryTimer) setImmediate(() => this.requestDrain(true));
+      if (this.pendingAlarm && !this.acceptance.waiting && this.readyForHandOff) return this.sendAlarm(this.pendingAlarm);
+      // a turn in progress drains at agent_end, a compaction when it ends; a failed drain waits for its retry timer
+      if (this.drainWanted && !this.acceptance.waiting && !this.retryTimer) setImmediate(() => this.requestDrain());
     });
   }
 
@@ -384,20 +442,21 @@ export class GatewayRuntime {
         maxBatch: this.config.maxBatch,
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,
         handOff: (events) => this.handOff(events),
+        handedOff: this.handedOff,
       });
       this.retryDelayMs = 0;
       this.notTakenNoticed = false;
       this.lastError = undefined;
       this.duplicates += result.duplicates;
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
-      if (result.delivered.length) await this.acknowledgeSmoke(commands, result.delivered);
+      const acknowledged = [...result.delivered, ...result.acknowledgedAgain];
+      if (acknowledged.length) await this.acknowledgeSmoke(commands, acknowledged);
       if (result.remaining > 0) this.drainWanted = true;
       if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
       this.drainWanted = true;
-      if (error instanceof PiBusyError) return;
+      if (error instanceof PiBusyError || error instanceof HandOffRefusedError) return;
       if (error instanceof NotAcceptedError) {
-        this.awaitingTurn = false;
         const delayMs = this.scheduleRetry(REFUSED_RETRY_FIRST_MS, REFUSED_RETRY_MAX_MS);
         if (!this.notTakenNoticed) {
           this.notTakenNoticed = true;
@@ -425,12 +484,16 @@ export class GatewayRuntime {
 
   /** Resolves once pi took the batch (see acceptance.ts); the installer's smoke events never reach the model. */
   private handOff(events: GatewayEvent[]): Promise<void> {
-    // a turn started while this batch was being claimed: leave it unacknowledged in `processing`,
-    // the drain after agent_end hands it over first
-    if (this.agentRunning || this.awaitingTurn) throw new PiBusyError();
+    // a turn or a compaction started while this batch was being claimed: leave it unacknowledged
+    // in `processing`, the drain after it hands it over first
+    if (this.acceptance.waiting || !this.readyForHandOff) throw new PiBusyError();
     const forModel = events.filter((event) => event.type !== SMOKE_EVENT_TYPE);
     if (!forModel.length) return Promise.resolve();
-    const accepted = this.sendToPi(this.messageFor(forModel));
+    // a batch that counted as not taken stays in `processing`; should pi take it after all, the
+    // next drain acknowledges it instead of handing it off again
+    const accepted = this.sendToPi(this.messageFor(forModel), () => {
+      for (const event of events) this.handedOff.add(event.id);
+    });
     this.delivered += forModel.length;
     return accepted.catch((error: unknown) => {
       this.delivered -= forModel.length;
@@ -438,15 +501,16 @@ export class GatewayRuntime {
     });
   }
 
-  private sendToPi(text: string): Promise<void> {
-    const accepted = this.acceptance.wait({
+  private sendToPi(text: string, takenLate?: () => void): Promise<void> {
+    const marker = newHandOffMarker();
+    const accepted = this.acceptance.wait(marker, {
       timeoutMs: this.config.acceptTimeoutMs ?? ACCEPT_TIMEOUT_MS,
       maxWaitMs: ACCEPT_MAX_WAIT_MS,
       recheckMs: 5_000,
-      busy: () => !(this.ctx?.isIdle() ?? true),
+      busy: () => !(this.ctx?.isIdle() ?? true) || this.compacting || (this.ctx?.hasPendingMessages() ?? false),
+      ...(takenLate ? { takenLate } : {}),
     });
-    this.awaitingTurn = true;
-    this.pi.sendUserMessage(text, { deliverAs: "followUp" });
+    this.pi.sendUserMessage(withHandOffMarker(text, marker), { deliverAs: "followUp" });
     return accepted;
   }
 
@@ -478,15 +542,18 @@ export class GatewayRuntime {
   private raiseAlarm(silentForMs: number): void {
     const text = watchdogAlarmText(this.config.heartbeat!, silentForMs);
     this.notify(text, "error");
-    if (this.awaitingTurn || this.agentRunning || this.draining) this.pendingAlarm = text;
+    if (this.acceptance.waiting || this.draining || !this.readyForHandOff) this.pendingAlarm = text;
     else this.sendAlarm(text);
   }
 
-  /** The alarm is not in Redis: if pi does not take it, the notice already shown is what remains. */
+  /**
+   * The alarm is not in Redis: if pi does not take it, the notice already shown is what remains.
+   * One pi dropped for another prompt's turn goes again after that turn.
+   */
   private sendAlarm(text: string): void {
     this.pendingAlarm = undefined;
-    this.sendToPi(text).catch(() => {
-      this.awaitingTurn = false;
+    this.sendToPi(text).catch((error: unknown) => {
+      if (error instanceof HandOffRefusedError) this.pendingAlarm ??= text;
     });
   }
 

@@ -8,6 +8,8 @@
 //   check:  parse every entry here (the one parser that decides what an id is) and ask Redis which
 //           ids were delivered before.
 //   hand off: valid, not-yet-seen events go to pi in one call, which resolves once pi took them.
+//           Events this consumer already handed off, whose ack did not land (Redis went away for
+//           longer than the client retries), are not handed off again: they are only acknowledged.
 //   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
 //           and clear `processing`, in one script (atomic, one command however large the batch).
 //           If the hand-off throws nothing is acknowledged.
@@ -92,12 +94,21 @@ export interface DrainOptions {
   dedupeTtlSeconds: number;
   /** hands the batch to pi and resolves once pi took it; throwing leaves the batch unacknowledged */
   handOff(events: GatewayEvent[]): Promise<void> | void;
+  /**
+   * the consumer's memory of ids it handed off whose ack has not landed: drainOnce adds the ids it
+   * hands off, acknowledges remembered ones it claims again without handing them off, and forgets
+   * them all once an ack lands (the one `processing` list is empty then)
+   */
+  handedOff?: Set<string>;
   now?: () => number;
 }
 
 export interface DrainResult {
   claimed: number;
+  /** handed off in this drain */
   delivered: GatewayEvent[];
+  /** handed off by an earlier drain whose ack failed: acknowledged now, not handed off again */
+  acknowledgedAgain: GatewayEvent[];
   duplicates: number;
   deadLettered: DeadLetter[];
   /** events still waiting in the queue after this drain */
@@ -120,7 +131,7 @@ async function seenIds(redis: Redis, keys: SessionKeys, ids: string[]): Promise<
 export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainOptions): Promise<DrainResult> {
   const now = options.now ?? Date.now;
   const claimed = await claimBatch(redis, keys, options.maxBatch, options.maxBatchBytes);
-  const result: DrainResult = { claimed: claimed.length, delivered: [], duplicates: 0, deadLettered: [], remaining: 0 };
+  const result: DrainResult = { claimed: claimed.length, delivered: [], acknowledgedAgain: [], duplicates: 0, deadLettered: [], remaining: 0 };
   if (!claimed.length) return result;
 
   const parsed = claimed.map((raw) => ({ raw, parsed: parseEvent(raw) }));
@@ -131,17 +142,19 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
     else if (seen.has(entry.event.id) || batchIds.has(entry.event.id)) result.duplicates++;
     else {
       batchIds.add(entry.event.id);
-      result.delivered.push(entry.event);
+      (options.handedOff?.has(entry.event.id) ? result.acknowledgedAgain : result.delivered).push(entry.event);
     }
   }
 
   if (result.delivered.length) await options.handOff(result.delivered);
+  for (const event of result.delivered) options.handedOff?.add(event.id);
 
-  const ids = result.delivered.map((event) => event.id);
+  const ids = [...result.acknowledgedAgain, ...result.delivered].map((event) => event.id);
   const letters = result.deadLettered.map((letter) => JSON.stringify(letter));
   try {
     const remaining = await ACK_SCRIPT.run(redis, [keys.processing, keys.deadLetter, keys.events], [keys.seenPrefix, String(options.dedupeTtlSeconds), String(now()), String(ids.length), ...ids, ...letters]);
     result.remaining = Number(remaining);
+    options.handedOff?.clear();
   } catch (error) {
     throw new Error(`acknowledging the batch failed: ${(error as Error).message}`);
   }

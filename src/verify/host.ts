@@ -44,9 +44,10 @@ export class VerificationHost {
   readonly statusHistory: string[] = [];
   readonly commands = new Map<string, (args: string, ctx: ExtensionContext) => unknown>();
   private readonly handlers = new Map<string, Handler[]>();
-  private running = false;
+  /** the running turn's abort signal, as pi's ctx.signal */
+  private turn: AbortController | undefined;
   private waiters: (() => void)[] = [];
-  /** simulate pi's turn after each sendUserMessage (agent_start, then agent_end) */
+  /** simulate pi's turn after each sendUserMessage (agent_start, the message's message_start and context, agent_end) */
   autoTurn = true;
   /** what the simulated model answers in each turn */
   reply = "OK";
@@ -69,9 +70,10 @@ export class VerificationHost {
       ui: notImplemented(ui, "ctx.ui"),
       hasUI: true,
       cwd: process.cwd(),
-      isIdle: () => !this.running,
+      isIdle: () => !this.turn,
       hasPendingMessages: () => false,
     };
+    Object.defineProperty(ctxTarget, "signal", { get: () => this.turn?.signal, enumerable: true });
     this.ctx = notImplemented(ctxTarget, "ctx") as unknown as ExtensionContext;
     const apiTarget = {
       on: (event: string, handler: Handler) => {
@@ -80,7 +82,7 @@ export class VerificationHost {
       sendUserMessage: (text: string, options?: SentMessage["options"]) => {
         this.sent.push({ text, ...(options ? { options } : {}), at: performance.now() });
         this.changed();
-        if (this.autoTurn) setImmediate(() => void this.runTurn());
+        if (this.autoTurn) setImmediate(() => void this.runTurn(text));
       },
       registerCommand: (name: string, options: { handler: (args: string, ctx: ExtensionContext) => unknown }) => {
         this.commands.set(name, options.handler);
@@ -105,11 +107,14 @@ export class VerificationHost {
     return this.emit("session_shutdown", { type: "session_shutdown", reason: "quit" });
   }
 
-  /** One simulated agent turn: what pi does after a user message. */
-  async runTurn(): Promise<void> {
-    this.running = true;
+  /** One simulated agent turn: what pi does with a user message (`text`), or a turn of the user's own (none). */
+  async runTurn(text?: string): Promise<void> {
+    this.turn = new AbortController();
     await this.emit("agent_start", { type: "agent_start" });
-    this.running = false;
+    const user = { role: "user", content: [{ type: "text", text: text ?? "a prompt of the user's" }], timestamp: Date.now() };
+    await this.emit("message_start", { type: "message_start", message: user });
+    await this.emit("context", { type: "context", messages: [user] });
+    this.turn = undefined;
     const messages = [{ role: "assistant", content: [{ type: "text", text: this.reply }] }];
     await this.emit("agent_end", { type: "agent_end", messages });
   }

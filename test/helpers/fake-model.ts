@@ -32,8 +32,13 @@ export interface FakeModel {
   readonly requests: readonly ChatRequest[];
   /** changes the reply for the requests that follow */
   setReply(reply: Reply): void;
-  /** holds every streamed reply back this long (keeps pi busy in a turn) */
-  setDelay(ms: number): void;
+  /** holds every streamed reply back this long, or as long as the function says for that request (keeps pi busy) */
+  setDelay(ms: number | ((request: ChatRequest) => number)): void;
+  /**
+   * the prompt tokens every reply reports (default 10), or per request: above the context window
+   * less pi's reserve, pi compacts after the turn
+   */
+  setPromptTokens(tokens: number | ((request: ChatRequest) => number)): void;
   /** holds every streamed reply back until the returned function is called (keeps pi in its turn for as long as a test needs) */
   hold(): () => void;
   /**
@@ -62,6 +67,22 @@ export function messageText(message: ChatMessage): string {
   return content === undefined || content === null ? "" : JSON.stringify(content);
 }
 
+/** A compaction's summary request (pi's summarization system prompt), not a turn of the conversation. */
+export function isSummaryRequest(request: ChatRequest): boolean {
+  return request.messages.some((m) => m.role === "system" && messageText(m).includes("context summarization assistant"));
+}
+
+/** The user messages after the last assistant message: what this request asks about (earlier ones are history). */
+export function newestUserTexts(request: ChatRequest): string[] {
+  const texts: string[] = [];
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    const message = request.messages[i]!;
+    if (message.role === "assistant") break;
+    if (message.role === "user") texts.push(messageText(message));
+  }
+  return texts;
+}
+
 /** All messages of a request as `role: text` lines, for matching and for error messages. */
 export function requestText(request: ChatRequest): string {
   return (request.messages ?? []).map((m) => `${m.role}: ${messageText(m)}`).join("\n");
@@ -71,7 +92,8 @@ export function requestText(request: ChatRequest): string {
 export async function startFakeModel(options: { reply?: Reply } = {}): Promise<FakeModel> {
   const requests: ChatRequest[] = [];
   let reply: Reply = options.reply ?? "OK";
-  let delayMs = 0;
+  let delay: number | ((request: ChatRequest) => number) = 0;
+  let promptTokens: number | ((request: ChatRequest) => number) = 10;
   let gate: Promise<void> | undefined;
   const waiters = new Set<() => void>();
 
@@ -107,7 +129,9 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
     const id = `chatcmpl-fake-${requests.length}`;
     const created = Math.floor(Date.now() / 1000);
     const model = body.model ?? FAKE_MODEL_ID;
-    const usage = { prompt_tokens: 10, completion_tokens: Math.max(1, text.length >> 2), total_tokens: 10 + Math.max(1, text.length >> 2) };
+    const prompt = typeof promptTokens === "function" ? promptTokens(body) : promptTokens;
+    const completion = Math.max(1, text.length >> 2);
+    const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     if (!body.stream) {
       json(res, 200, {
         id, object: "chat.completion", created, model,
@@ -117,6 +141,7 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    const delayMs = typeof delay === "function" ? delay(body) : delay;
     if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (gate) await gate;
     const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
@@ -142,7 +167,10 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
       reply = next;
     },
     setDelay(ms) {
-      delayMs = ms;
+      delay = ms;
+    },
+    setPromptTokens(tokens) {
+      promptTokens = tokens;
     },
     hold() {
       let release!: () => void;

@@ -38,8 +38,11 @@ export interface RunningRedis {
   url: string;
   /** stops the server (SIGTERM) and waits for it to exit */
   stop(): Promise<void>;
-  /** starts it again on the same port (after stop) */
-  restart(): Promise<void>;
+  /**
+   * stops the server (SIGTERM, or `signal`), stays down `downMs`, and starts it again on the same
+   * port with the same data dir (what an append-only file kept survives)
+   */
+  restart(options?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
 }
 
 async function waitForPing(port: number, password: string | undefined, timeoutMs: number, server: ChildProcess): Promise<void> {
@@ -82,13 +85,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await waitForPing(port, options.password, 10_000, child);
   };
 
-  const halt = async () => {
+  const halt = async (signal: NodeJS.Signals = "SIGTERM") => {
     const running = child;
     child = undefined;
     if (running && running.exitCode === null) {
       await new Promise<void>((resolve) => {
         running.once("exit", () => resolve());
-        running.kill("SIGTERM");
+        running.kill(signal);
       });
     }
   };
@@ -114,8 +117,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
     stop,
-    restart: async () => {
-      await halt();
+    restart: async ({ signal, downMs = 0 } = {}) => {
+      await halt(signal);
+      if (downMs) await new Promise((resolve) => setTimeout(resolve, downMs));
       await launch();
     },
   };
