@@ -171,7 +171,7 @@ describe("delivery races against the real pi", () => {
     expect(handOffs).toHaveLength(1);
     const droppedMarker = String(handOffs[0]!.message).slice("slowed hand-off ".length);
     expect(model.requests.some((request) => JSON.stringify(request.messages).includes(droppedMarker))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it("hands nothing to pi twice when Redis is away between the hand-off and its acknowledgement for longer than the client retries", async () => {
     const server = await startRedisServer({ persistent: true });
@@ -244,7 +244,7 @@ describe("a pi killed outright loses nothing: the next pi on the queue delivers 
       await start();
       await deliverSentinel(redis, keys, model, `killed-sentinel`);
       await expectEachDeliveredOnce(redis, keys, model, [...ids, "killed-sentinel"], { atLeastOnce: !killedBeforeTaken });
-    }, 90_000);
+    }, 120_000);
   }
 });
 
@@ -281,7 +281,10 @@ export default function killAtHandOff(pi: any) {
   );
 }
 
-/** A project-local extension (pi loads those before the global gateway) that holds the first gateway message in before_agent_start. */
+/**
+ * A project-local extension (pi loads those before the global gateway) that holds the first
+ * gateway message in before_agent_start until another prompt's turn has started.
+ */
 function writeSlowStartExtension(cwd: string): void {
   const dir = join(cwd, ".pi", "extensions", "slow-start");
   mkdirSync(dir, { recursive: true });
@@ -294,7 +297,8 @@ function writeSlowStartExtension(cwd: string): void {
     slowed = true;
     ctx.ui.notify("slowed hand-off " + (/\\[gateway hand-off (\\S+)\\]/.exec(event.prompt)?.[1] ?? "?"), "info");
     ctx.ui.notify("slowing a gateway message down", "info");
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // until another prompt's turn runs (at most 20 s)
+    for (let waited = 0; !ctx.signal && waited < 20000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
   });
 }
 `,
