@@ -3,9 +3,9 @@
 // seconds that took; before "ready" they warm up on a throw-away queue. Run by bench/run.ts:
 // producers.ts <redis url> <prefix> <id tag> <routed|awaited|pipelined>
 import { Redis } from "ioredis";
-import { createEvent } from "../src/protocol/event.ts";
-import { sessionKeys } from "../src/protocol/keys.ts";
-import { pushEvent } from "../src/protocol/route.ts";
+import { createEvent } from "../src/runtime/protocol/event.ts";
+import { sessionKeys } from "../src/runtime/protocol/keys.ts";
+import { pushEvent } from "../src/runtime/protocol/route.ts";
 
 export const BURST_EVENTS = 20_000;
 export const PRODUCERS = 8;

@@ -1,6 +1,6 @@
 // Whether pi took a handed-off message is told by the message's own marker, never by another turn.
 import { describe, expect, it } from "vitest";
-import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, NotAcceptedError, withHandOffMarker } from "../src/extension/acceptance.ts";
+import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, NotAcceptedError, withHandOffMarker } from "../src/runtime/extension/acceptance.ts";
 
 const idle = { timeoutMs: 60_000, maxWaitMs: 60_000, recheckMs: 1_000, busy: () => false };
 const user = (text: string) => ({ role: "user", content: [{ type: "text", text }] });

@@ -98,7 +98,8 @@ describe("describePlan details", () => {
     expect(text).toContain(`files     ${runtime.length} runtime files under ~/.pi/agent/extensions/gateway/lib`);
     for (const step of runtime) expect(text).toContain(basename(step.path));
     expect(text).toMatch(/protocol\/ .*drain\.ts/);
-    expect(text).toMatch(/extension\/ .*runtime\.ts/);
+    expect(text).toMatch(/consumer\/ .*consumer\.ts/);
+    expect(text).toMatch(/extension\/ .*pi-host\.ts/);
   });
 
   it("lists what a re-install takes back of the previous install, and counts it as a change", () => {

@@ -12,7 +12,7 @@ import { ioredisInstalled } from "../src/components/extension/render.ts";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { rerunCommand } from "../src/doctor/rerun.ts";
 import type { Manifest } from "../src/install/manifest.ts";
-import { aliveKey, sessionsRegistryKey } from "../src/protocol/keys.ts";
+import { aliveKey, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";

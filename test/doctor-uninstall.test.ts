@@ -8,7 +8,7 @@ import { formatStatus } from "../src/cli/status-command.ts";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { applyUninstall, EDITED_ENTRY_REASON, planUninstall } from "../src/install/uninstall.ts";
 import { describePlan } from "../src/plan/describe.ts";
-import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/protocol/keys.ts";
+import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
 import { createPiSandbox, startPiRpc } from "./helpers/pi-rpc.ts";

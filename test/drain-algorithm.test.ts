@@ -2,10 +2,10 @@
 // dead letters.
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { claimBatch, drainOnce, type DrainOptions } from "../src/protocol/drain.ts";
-import { createEvent, type GatewayEvent } from "../src/protocol/event.ts";
-import { sessionKeys, type SessionKeys } from "../src/protocol/keys.ts";
-import { pushToSession } from "../src/protocol/push.ts";
+import { claimBatch, drainOnce, type DrainOptions } from "../src/runtime/protocol/drain.ts";
+import { createEvent, type GatewayEvent } from "../src/runtime/protocol/event.ts";
+import { sessionKeys, type SessionKeys } from "../src/runtime/protocol/keys.ts";
+import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
 const redis = new Redis(inject("redisUrl"));

@@ -163,15 +163,15 @@ async function recordCli(args: string[], options: { env: Record<string, string>;
 }
 
 /**
- * The extension runtime is src/protocol and src/extension copied verbatim (and being edited
+ * The extension runtime is src/runtime copied verbatim under lib/ (and being edited
  * meanwhile): a copy identical to its source is recorded as which file it copies, not as text.
  * A copy that differs from its source keeps its text, and so shows in the diff.
  */
 function withRuntimeCopiesNamed(output: unknown): unknown {
   const plan = (output as { plan?: { steps: { kind: string; path?: string; contents?: string }[] } }).plan;
   for (const step of plan?.steps ?? []) {
-    const source = step.kind === "file" ? /\/lib\/((?:protocol|extension)\/[^/]+\.ts)$/.exec(step.path ?? "")?.[1] : undefined;
-    if (source && step.contents === readFileSync(join(repoRoot, "src", source), "utf8")) step.contents = `<verbatim copy of src/${source}>`;
+    const source = step.kind === "file" ? /\/lib\/((?:protocol|consumer|extension)\/[^/]+\.ts)$/.exec(step.path ?? "")?.[1] : undefined;
+    if (source && step.contents === readFileSync(join(repoRoot, "src", "runtime", source), "utf8")) step.contents = `<verbatim copy of src/runtime/${source}>`;
   }
   return output;
 }

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { heartbeatScript, redisCliArgs } from "../src/components/heartbeat/command.ts";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
-import { parseEvent } from "../src/protocol/event.ts";
+import { parseEvent } from "../src/runtime/protocol/event.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
 

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, watchdogAlarmText, writeLastHeartbeat } from "../src/extension/heartbeat.ts";
-import { createEvent } from "../src/protocol/event.ts";
-import { pushToSession } from "../src/protocol/push.ts";
+import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, watchdogAlarmText, writeLastHeartbeat } from "../src/runtime/extension/heartbeat.ts";
+import { createEvent } from "../src/runtime/protocol/event.ts";
+import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createEvent, defaultSessionKey, pushEvent, pushToSession, type ScriptClient } from "../src/index.ts";
-import { sessionKeys } from "../src/protocol/keys.ts";
+import { sessionKeys } from "../src/runtime/protocol/keys.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createEvent, parseEvent } from "../src/protocol/event.ts";
-import { assertSessionId, isValidSessionId, sessionKeys } from "../src/protocol/keys.ts";
+import { createEvent, parseEvent } from "../src/runtime/protocol/event.ts";
+import { assertSessionId, isValidSessionId, sessionKeys } from "../src/runtime/protocol/keys.ts";
 
 describe("session ids", () => {
   it.each(["main", "gateway", "pid-123", "a.b_c-D", "x".repeat(64)])("accepts %s", (id) => {

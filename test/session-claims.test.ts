@@ -5,8 +5,8 @@ import { once } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { aliveKey, sessionsRegistryKey } from "../src/protocol/keys.ts";
-import { claimSession, isPidRunning, newOwner, releaseSession } from "../src/protocol/sessions.ts";
+import { aliveKey, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
+import { claimSession, isPidRunning, newOwner, releaseSession } from "../src/runtime/protocol/sessions.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
 const redis = new Redis(inject("redisUrl"));

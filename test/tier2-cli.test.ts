@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { readCronEntries } from "../src/components/heartbeat/crontab-block.ts";
 import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
-import { parseEvent } from "../src/protocol/event.ts";
+import { parseEvent } from "../src/runtime/protocol/event.ts";
 import { createSandbox, REPO_ROOT, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { snapshotTree } from "./helpers/tree.ts";

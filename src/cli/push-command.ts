@@ -4,11 +4,11 @@ import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readManifest } from "../install/manifest.ts";
 import { installedManifestPath } from "../platform/paths.ts";
-import { createEvent, HEARTBEAT_EVENT_TYPE } from "../protocol/event.ts";
-import { assertPrefix, assertSessionId, DEFAULT_PREFIX, isValidSessionId } from "../protocol/keys.ts";
-import { serializeEvent } from "../protocol/push.ts";
-import { pushEvent } from "../protocol/route.ts";
-import { ENV_REDIS_URL } from "../extension/config.ts";
+import { createEvent, HEARTBEAT_EVENT_TYPE } from "../runtime/protocol/event.ts";
+import { assertPrefix, assertSessionId, DEFAULT_PREFIX, isValidSessionId } from "../runtime/protocol/keys.ts";
+import { serializeEvent } from "../runtime/protocol/push.ts";
+import { pushEvent } from "../runtime/protocol/route.ts";
+import { ENV_REDIS_URL } from "../runtime/extension/config.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface PushFlags {

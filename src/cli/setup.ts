@@ -4,7 +4,7 @@ import { installCanServe, redisInstallRecipe } from "../components/redis/install
 import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
-import { readSecretsFile } from "../extension/secrets.ts";
+import { readSecretsFile } from "../runtime/consumer/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
 import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";

@@ -2,12 +2,12 @@
 import { connectRedis } from "../components/redis/probe.ts";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
-import { readLastHeartbeat, type LastHeartbeat } from "../extension/heartbeat.ts";
+import { readLastHeartbeat, type LastHeartbeat } from "../runtime/extension/heartbeat.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
-import { pruneDeadSessions } from "../protocol/sessions.ts";
+import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
 import { describeStoppedRun, readInterruptedInstall, type JournalOwner } from "../install/journal.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
-import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../protocol/keys.ts";
+import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
 
 export interface SessionStatus {

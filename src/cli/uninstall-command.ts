@@ -8,7 +8,7 @@ import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, type Manifest } from "../install/manifest.ts";
 import { applyUninstall, describeRemoval, planUninstall, type UninstallStep } from "../install/uninstall.ts";
-import { sessionKeys } from "../protocol/keys.ts";
+import { sessionKeys } from "../runtime/protocol/keys.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 

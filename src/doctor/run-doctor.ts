@@ -1,6 +1,6 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
-import { TIER1_SESSION_ID } from "../extension/config.ts";
+import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import type { Redis } from "ioredis";
 import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
 import { piCheck } from "../components/pi/check.ts";
@@ -13,8 +13,8 @@ import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall }
 import { readManifest, type Manifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
-import { isValidSessionId, sessionsRegistryKey } from "../protocol/keys.ts";
-import { deadSessions } from "../protocol/sessions.ts";
+import { isValidSessionId, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
+import { deadSessions } from "../runtime/protocol/sessions.ts";
 import type { DoctorCheck, DoctorContext } from "./check.ts";
 import { fail, skip, warn, type Finding } from "./finding.ts";
 

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
-import { isPidRunning, procStat } from "../protocol/sessions.ts";
+import { isPidRunning, procStat } from "../runtime/protocol/sessions.ts";
 import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFileAtomic } from "./fs-ops.ts";
 
 export const JOURNAL_FILE_NAME = "install-journal.jsonl";

@@ -3,9 +3,9 @@
 import type { Redis } from "ioredis";
 import { probeRedis, openRedis } from "../components/redis/probe.ts";
 import type { RedisTarget } from "../components/redis/url.ts";
-import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
-import { aliveKey, defaultSessionKey, sessionKeys } from "../protocol/keys.ts";
-import { pushToSession } from "../protocol/push.ts";
+import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../runtime/protocol/event.ts";
+import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
+import { pushToSession } from "../runtime/protocol/push.ts";
 import type { PlanSettings } from "../plan/plan.ts";
 import { fail, ok, skip, warn, type Finding } from "../doctor/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";

@@ -1,6 +1,6 @@
 // Answers + what the machine looks like -> the Plan. Pure: reads files only to decide whether a
 // step is still needed, never writes.
-import { TIER1_SESSION_ID } from "../extension/config.ts";
+import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { join } from "node:path";
 import { planExtension } from "../components/extension/render.ts";
 import { installCanServe, manualRedisHint, redisInstallRecipe } from "../components/redis/install-recipe.ts";
@@ -14,8 +14,8 @@ import type { SystemInfo } from "../platform/system.ts";
 import { assertTierAvailable, type Answers } from "../wizard/answers.ts";
 import type { Plan, PlanSettings, PlanStep } from "./plan.ts";
 import { PlanError } from "./plan-error.ts";
-import { CENTRAL_SESSION } from "../protocol/route.ts";
-import { defaultSessionKey } from "../protocol/keys.ts";
+import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
+import { defaultSessionKey } from "../runtime/protocol/keys.ts";
 import { planTier2, tier2Settings } from "./tier2.ts";
 import { readManifest } from "../install/manifest.ts";
 import { planTakeBack } from "../install/uninstall.ts";

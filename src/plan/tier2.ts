@@ -15,7 +15,7 @@ import type { Env } from "../platform/exec.ts";
 import { homeDir } from "../platform/paths.ts";
 import { shellQuote } from "../platform/shell.ts";
 import { startCronCommand, type SystemInfo } from "../platform/system.ts";
-import { sessionKeys } from "../protocol/keys.ts";
+import { sessionKeys } from "../runtime/protocol/keys.ts";
 import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
 import { fileChange } from "./describe.ts";
 import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";

@@ -1,7 +1,7 @@
 // Command-line flags -> the answers they fix. Each flag is validated here, with an error that
 // names the accepted values; an unset flag leaves its question open.
 import { resolve } from "node:path";
-import { assertPrefix } from "../protocol/keys.ts";
+import { assertPrefix } from "../runtime/protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
 import type { Env } from "../platform/exec.ts";

@@ -1,8 +1,8 @@
 // The pi extension: a rendered index.ts and package.json, the runtime sources copied verbatim
-// from src/protocol and src/extension (type-checked and tested here), and npm install.
+// from src/runtime (type-checked and tested here) under lib/, and npm install.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_GATEWAY_CONFIG } from "../../extension/config.ts";
+import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
 import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
 import { describeFailure, run, type Env } from "../../platform/exec.ts";
 import { renderTemplate } from "../../platform/templates.ts";
@@ -26,11 +26,12 @@ function npmInstallCommand(stateDir: string, userCache: string | undefined): { a
   const scratch = npmScratchDir(stateDir);
   return { argv: npmInstallArgv(scratch), scratch: [scratch] };
 }
-const RUNTIME_FOLDERS = ["protocol", "extension"] as const;
+/** what src/runtime holds, each copied to lib/<folder> */
+const RUNTIME_FOLDERS = ["protocol", "consumer", "extension"] as const;
 
 export function runtimeSourceFiles(): { relativePath: string; contents: string }[] {
   return RUNTIME_FOLDERS.flatMap((folder) => {
-    const dir = join(PACKAGE_ROOT, "src", folder);
+    const dir = join(PACKAGE_ROOT, "src", "runtime", folder);
     return readdirSync(dir)
       .filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"))
       .sort()

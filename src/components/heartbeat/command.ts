@@ -2,7 +2,7 @@
 // fresh id and the current epoch-ms `ts` by the protocol (LPUSH + PUBLISH). The Redis password
 // comes from the 0600 secrets file through REDISCLI_AUTH, never from the command line.
 import { shellQuote } from "../../platform/shell.ts";
-import { sessionKeys } from "../../protocol/keys.ts";
+import { sessionKeys } from "../../runtime/protocol/keys.ts";
 
 export interface HeartbeatCommandInput {
   redisCli: string;

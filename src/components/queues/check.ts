@@ -2,12 +2,12 @@
 // in the dead-letter list, and the session registry has no dead entries.
 import { fail, ok, warn } from "../../doctor/finding.ts";
 import type { DoctorCheck } from "../../doctor/check.ts";
-import { parseEvent } from "../../protocol/event.ts";
-import { sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
-import { deadSessions, pruneDeadSessions } from "../../protocol/sessions.ts";
+import { parseEvent } from "../../runtime/protocol/event.ts";
+import { sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
+import { deadSessions, pruneDeadSessions } from "../../runtime/protocol/sessions.ts";
 import { redisCliFor } from "../redis/url.ts";
 import { consumerStartFix } from "../service/check.ts";
-import { TIER1_SESSION_ID } from "../../extension/config.ts";
+import { TIER1_SESSION_ID } from "../../runtime/extension/config.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
 export const QUEUE_AGE_FAIL_MS = 60 * 60_000;

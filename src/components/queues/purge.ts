@@ -1,6 +1,6 @@
 // `uninstall --purge-queues`: delete a session's protocol keys. Without it, queued events stay.
 import type { Redis } from "ioredis";
-import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../../protocol/keys.ts";
+import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
 
 export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: string): Promise<number> {
   const keys = sessionKeys(prefix, sessionId);

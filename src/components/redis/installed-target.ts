@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Manifest } from "../../install/manifest.ts";
 import type { Env } from "../../platform/exec.ts";
-import { parseSecrets } from "../../extension/secrets.ts";
+import { parseSecrets } from "../../runtime/consumer/secrets.ts";
 import { secretsFilePath } from "./secrets.ts";
 import { parseRedisUrl, type RedisTarget } from "./url.ts";
 

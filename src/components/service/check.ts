@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fail, ok, skip, warn, type Finding } from "../../doctor/finding.ts";
 import type { DoctorCheck } from "../../doctor/check.ts";
 import type { Manifest } from "../../install/manifest.ts";
-import { readLastHeartbeat } from "../../extension/heartbeat.ts";
+import { readLastHeartbeat } from "../../runtime/extension/heartbeat.ts";
 import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";
 import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";

@@ -67,8 +67,7 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
 };
 
 /** Environment variables that override the rendered config at run time. */
-export const ENV_REDIS_URL = "GATEWAY_REDIS_URL";
-export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";
+export { ENV_REDIS_PASSWORD, ENV_REDIS_URL } from "../consumer/connection.ts";
 /** `central` | `satellite` | `disabled` */
 export const ENV_ROLE = "GATEWAY_ROLE";
 export const KNOWN_ROLES = ["central", "satellite", "disabled"];

@@ -1,7 +1,7 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
 import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, KNOWN_ROLES, sessionRole, TIER1_SESSION_ID, unknownRole, type GatewayConfig } from "./config.ts";
-import { GatewayRuntime } from "./runtime.ts";
+import { PiHost } from "./pi-host.ts";
 
 export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
   const settings: GatewayConfig = { ...DEFAULT_GATEWAY_CONFIG, ...config };
@@ -28,7 +28,7 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     // commands pi runs (its bash tool) inherit this, so `gateway-setup push --origin` can default to it
     process.env.GATEWAY_SESSION_ID = role.sessionId;
     const { heartbeat, ...rest } = settings;
-    const runtime = new GatewayRuntime(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) }, env, {
+    const runtime = new PiHost(pi, { ...rest, sessionId: role.sessionId, ...(role.central && heartbeat ? { heartbeat } : {}) }, env, {
       announceDefault: !role.satellite && settings.announceDefault !== false,
       satellite: role.satellite,
       // the tier-1 queue stays a way in: scripts that push to `main` reach the central session

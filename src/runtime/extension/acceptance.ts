@@ -5,15 +5,16 @@
 // when pi puts that very message in front of the model (`context`) or starts it (`message_start`):
 // another turn starting proves nothing about it.
 import { randomBytes } from "node:crypto";
+import { HandOffDeferred, HandOffNotTaken } from "../consumer/consumer.ts";
 
-export class NotAcceptedError extends Error {
+export class NotAcceptedError extends HandOffNotTaken {
   constructor(waitedMs: number) {
     super(`pi did not start a turn for the message within ${Math.round(waitedMs / 1000)} s (see pi's own error, e.g. no API key or model)`);
   }
 }
 
 /** pi dropped the message because another prompt's turn was running when it came to start it. */
-export class HandOffRefusedError extends Error {
+export class HandOffRefusedError extends HandOffDeferred {
   constructor() {
     super("pi was running another prompt when the message came to start, and dropped it; it is offered again after that turn");
   }
