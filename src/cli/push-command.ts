@@ -1,6 +1,7 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
 import { connectRedis } from "../components/redis/probe.ts";
-import { parseRedisUrl, type RedisTarget } from "../components/redis/url.ts";
+import { parseRedisUrl } from "../components/redis/url.ts";
+import { type RedisTarget } from "../core/redis.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { readManifest } from "../install/manifest.ts";
 import { installedManifestPath } from "../platform/paths.ts";

@@ -1,9 +1,11 @@
 // `gateway-setup` (the default command): flags and questions -> answers -> plan -> apply -> verify.
 // Only resolveAnswers and the consent questions prompt; everything after the plan runs unattended.
 import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
-import { probeRedis, type RedisProbe } from "../components/redis/probe.ts";
+import { probeRedis } from "../components/redis/probe.ts";
+import { type RedisProbe } from "../core/redis.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
-import { parseRedisUrl, redisCliFor, type RedisTarget } from "../components/redis/url.ts";
+import { parseRedisUrl, redisCliFor } from "../components/redis/url.ts";
+import { type RedisTarget } from "../core/redis.ts";
 import { readSecretsFile } from "../runtime/consumer/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
 import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
@@ -18,11 +20,12 @@ import { buildPlan, PlanError } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { heartbeatChoices } from "../plan/tier2.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
-import { planForDisplay, type Plan, type PlanSettings, type PlanStep } from "../plan/plan.ts";
-import { assertTierAvailable, TierUnavailableError, type Answers } from "../wizard/answers.ts";
+import { planForDisplay } from "../plan/file-change.ts";
+import { type Plan, type PlanSettings, type PlanStep } from "../core/plan.ts";
+import { assertTierAvailable, TierUnavailableError, type Answers } from "../core/answers.ts";
 import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
-import { installedAnswers } from "../wizard/installed.ts";
+import { installedAnswers } from "../components/installed-answers.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 import type { Output } from "./output.ts";

@@ -10,13 +10,14 @@ import { crontabCheck, heartbeatCheck, serviceCheck, tmuxCheck, tripwireCheck } 
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
-import { readManifest, type Manifest } from "../install/manifest.ts";
+import { readManifest } from "../install/manifest.ts";
+import { type Manifest } from "../core/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { isValidSessionId, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { deadSessions } from "../runtime/protocol/sessions.ts";
-import type { DoctorCheck, DoctorContext } from "./check.ts";
-import { fail, skip, warn, type Finding } from "./finding.ts";
+import type { DoctorCheck, DoctorContext } from "../core/check.ts";
+import { fail, skip, warn, type Finding } from "../core/finding.ts";
 
 export const DOCTOR_CHECKS: DoctorCheck[] = [
   redisCheck,

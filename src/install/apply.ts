@@ -4,13 +4,14 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
-import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../plan/plan.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
-import { fileStepStatus } from "../plan/describe.ts";
+import { fileStepStatus } from "../plan/file-change.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { InstallJournal, undoAll, type CommitEntry, type Undo, type UndoEntry } from "./journal.ts";
-import { readManifest, renderManifest, type Manifest, type ManifestFile } from "./manifest.ts";
+import { readManifest, renderManifest } from "./manifest.ts";
+import { type Manifest, type ManifestFile } from "../core/manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";

@@ -9,22 +9,11 @@ import { centralTmuxArgv } from "../components/service/wrapper.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import { readManifest, type Manifest, type ManifestCommand, type ManifestFile } from "./manifest.ts";
-import type { PlanStep, TakeBackStep } from "../plan/plan.ts";
+import { readManifest } from "./manifest.ts";
+import { type Manifest, type ManifestCommand, type ManifestFile } from "../core/manifest.ts";
+import type { PlanStep, TakeBackStep, UninstallStep } from "../core/plan.ts";
 import type { CommitEntry, UndoEntry } from "./journal.ts";
 
-export type UninstallStep =
-  | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
-  | { kind: "remove-crontab-block" }
-  | { kind: "remove-file"; path: string }
-  /** put back the file that was there before gateway-setup first wrote it (its copy in `backup`) */
-  | { kind: "restore-file"; path: string; backup: string }
-  /** `keptAs`: the edited file is renamed (the extension's entry, which pi would load without what it imports) */
-  | { kind: "keep-file"; path: string; reason: string; keptAs?: string; backup?: string; missingBackup?: boolean }
-  | { kind: "remove-tree"; path: string }
-  /** put back what a command's output replaced (the user's own node_modules), from its copy in `backup` */
-  | { kind: "restore-tree"; path: string; backup: string }
-  | { kind: "remove-dirs-if-empty"; paths: string[] };
 
 export interface UninstallPlan {
   manifestPath: string;

@@ -2,12 +2,12 @@
 // would load it, and a live session (if any) acknowledges a smoke event.
 import type { Redis } from "ioredis";
 import { probeRedis, openRedis } from "../components/redis/probe.ts";
-import type { RedisTarget } from "../components/redis/url.ts";
+import type { RedisTarget } from "../core/redis.ts";
 import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
-import type { PlanSettings } from "../plan/plan.ts";
-import { fail, ok, skip, warn, type Finding } from "../doctor/finding.ts";
+import type { PlanSettings } from "../core/plan.ts";
+import { fail, ok, skip, warn, type Finding } from "../core/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
 
 export type VerificationCheck = Finding;

@@ -7,23 +7,9 @@ import { readExisting } from "../install/fs-ops.ts";
 import { describeRemoval, takeBackRemoval } from "../install/uninstall.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import type { FileStep, Plan, PlanStep, TakeBackStep } from "./plan.ts";
+import type { FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
+import { fileStepStatus, type FileStepStatus } from "./file-change.ts";
 
-export type FileChange = "new" | "changed" | "unchanged";
-
-export function fileChange(path: string, contents: string, mode: number): FileChange {
-  const existing = readExisting(path);
-  if (!existing) return "new";
-  return existing.contents.equals(Buffer.from(contents, "utf8")) && existing.mode === mode ? "unchanged" : "changed";
-}
-
-/** What applying a file step does: a createOnly file that exists is the user's and stays as it is. */
-export type FileStepStatus = FileChange | "kept";
-
-export function fileStepStatus(step: FileStep): FileStepStatus {
-  const change = fileChange(step.path, step.contents, step.mode);
-  return step.createOnly && change !== "new" ? "kept" : change;
-}
 
 /** Would applying the plan change nothing but (maybe) the crontab block? Needs an existing install. */
 export function planChangesNothing(plan: Plan): boolean {

@@ -16,10 +16,10 @@ import { homeDir } from "../platform/paths.ts";
 import { shellQuote } from "../platform/shell.ts";
 import { startCronCommand, type SystemInfo } from "../platform/system.ts";
 import { sessionKeys } from "../runtime/protocol/keys.ts";
-import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../wizard/answers.ts";
-import { fileChange } from "./describe.ts";
-import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "./plan.ts";
-import { PlanError } from "./plan-error.ts";
+import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../core/answers.ts";
+import { fileChange } from "./file-change.ts";
+import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "../core/plan.ts";
+import { PlanError } from "../core/errors.ts";
 
 type ServiceManager = SystemInfo["serviceManager"];
 

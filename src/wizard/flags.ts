@@ -6,19 +6,7 @@ import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
 import type { Env } from "../platform/exec.ts";
 import { expandHome } from "../platform/paths.ts";
-import {
-  assertTierAvailable,
-  DEFAULT_SERVICE_LABEL,
-  goalFor,
-  tierFor,
-  EVENT_SOURCES,
-  GOALS,
-  HEARTBEAT_SOURCES,
-  SCOPES,
-  SESSION_MODES,
-  type Answers,
-  type Tier,
-} from "./answers.ts";
+import { assertTierAvailable, DEFAULT_SERVICE_LABEL, goalFor, tierFor, EVENT_SOURCES, GOALS, HEARTBEAT_SOURCES, SCOPES, SESSION_MODES, type Answers, type Tier } from "../core/answers.ts";
 
 export interface SetupFlags {
   tier?: string;

@@ -1,21 +1,7 @@
 // The wizard: asks only what the flags left open, and maps the answers to a tier.
 import { cronSchedule, CRON_SCHEDULERS, parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import {
-  AVAILABLE_TIERS,
-  DEFAULT_HEARTBEAT_EVERY,
-  DEFAULT_REDIS_URL,
-  TIER_NAMES,
-  goalFor,
-  tierFor,
-  type Answers,
-  type EventSources,
-  type Goal,
-  type HeartbeatSource,
-  type Scope,
-  type SessionMode,
-  type Tier,
-} from "./answers.ts";
+import { AVAILABLE_TIERS, DEFAULT_HEARTBEAT_EVERY, DEFAULT_REDIS_URL, TIER_NAMES, goalFor, tierFor, type Answers, type EventSources, type Goal, type HeartbeatSource, type Scope, type SessionMode, type Tier } from "../core/answers.ts";
 import { problemWith } from "./flags.ts";
 import { WizardCancelledError, type Prompter } from "./prompter.ts";
 

@@ -2,13 +2,13 @@
 // node_modules hold ioredis. Repairs re-render from the manifest's settings through the plan code.
 import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
-import { fail, ok, type Finding } from "../../doctor/finding.ts";
-import type { DoctorCheck, DoctorContext } from "../../doctor/check.ts";
-import { rerunCommand } from "../../doctor/rerun.ts";
+import { fail, ok, type Finding } from "../../core/finding.ts";
+import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
+import { rerunCommand } from "../rerun.ts";
 import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
-import type { Manifest, ManifestFile } from "../../install/manifest.ts";
+import type { Manifest, ManifestFile } from "../../core/manifest.ts";
 import { planTier2 } from "../../plan/tier2.ts";
-import type { PlanStep } from "../../plan/plan.ts";
+import type { PlanStep } from "../../core/plan.ts";
 import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { detectSystem } from "../../platform/system.ts";

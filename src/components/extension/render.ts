@@ -6,7 +6,7 @@ import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
 import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
 import { describeFailure, run, type Env } from "../../platform/exec.ts";
 import { renderTemplate } from "../../platform/templates.ts";
-import type { FileStep, PlanStep, PlanSettings } from "../../plan/plan.ts";
+import type { FileStep, PlanStep, PlanSettings } from "../../core/plan.ts";
 
 export const EXTENSION_COMPONENT = "extension";
 export const NPM_INSTALL_ARGV = ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"];

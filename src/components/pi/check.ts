@@ -1,7 +1,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ok, warn } from "../../doctor/finding.ts";
-import type { DoctorCheck } from "../../doctor/check.ts";
+import { ok, warn } from "../../core/finding.ts";
+import type { DoctorCheck } from "../../core/check.ts";
 import { run, which, type Env } from "../../platform/exec.ts";
 
 const PI_PACKAGE = "@mariozechner/pi-coding-agent";

@@ -1,7 +1,7 @@
 // Doctor checks of the live protocol state in Redis: someone listens, queues drain, nothing rots
 // in the dead-letter list, and the session registry has no dead entries.
-import { fail, ok, warn } from "../../doctor/finding.ts";
-import type { DoctorCheck } from "../../doctor/check.ts";
+import { fail, ok, warn } from "../../core/finding.ts";
+import type { DoctorCheck } from "../../core/check.ts";
 import { parseEvent } from "../../runtime/protocol/event.ts";
 import { sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
 import { deadSessions, pruneDeadSessions } from "../../runtime/protocol/sessions.ts";

@@ -1,6 +1,7 @@
 // The platform's way to install and start a local Redis, as argv lists (nothing runs here).
 import type { SystemInfo } from "../../platform/system.ts";
-import { isLocalHost, type RedisTarget } from "./url.ts";
+import { isLocalHost } from "./url.ts";
+import { type RedisTarget } from "../../core/redis.ts";
 
 /** The Redis that apt or brew installs listens on plain TCP at 127.0.0.1:6379: only that URL can be fixed by installing it. */
 export function installCanServe(target: RedisTarget): boolean {

@@ -1,11 +1,12 @@
 // The Redis the installed extension uses: the manifest's URL, and the password from the
 // environment or the install's secrets file (never from the manifest).
 import { readFileSync } from "node:fs";
-import type { Manifest } from "../../install/manifest.ts";
+import type { Manifest } from "../../core/manifest.ts";
 import type { Env } from "../../platform/exec.ts";
 import { parseSecrets } from "../../runtime/consumer/secrets.ts";
 import { secretsFilePath } from "./secrets.ts";
-import { parseRedisUrl, type RedisTarget } from "./url.ts";
+import { parseRedisUrl } from "./url.ts";
+import { type RedisTarget } from "../../core/redis.ts";
 
 export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
   let password = env.GATEWAY_REDIS_PASSWORD;

@@ -1,11 +1,8 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
+import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import type { Redis } from "ioredis";
 import { withTimeout } from "../../platform/abort.ts";
-import { connectionUrl, type RedisTarget } from "./url.ts";
-
-export type RedisProbe =
-  | { status: "ok"; latencyMs: number; version?: string }
-  | { status: "unreachable" | "auth-required" | "auth-failed" | "error"; message: string };
+import { connectionUrl } from "./url.ts";
 
 /** The first error the connection itself reported (e.g. WRONGPASS during AUTH), by client. */
 const connectionErrors = new WeakMap<Redis, Error>();

@@ -1,7 +1,7 @@
 // The Redis password lives in one 0600 env file in the gateway's state dir. The extension reads
 // GATEWAY_REDIS_PASSWORD; redis-cli (cron, later tiers) reads REDISCLI_AUTH.
 import { join } from "node:path";
-import type { FileStep } from "../../plan/plan.ts";
+import type { FileStep } from "../../core/plan.ts";
 import { shellQuote } from "../../platform/shell.ts";
 
 export const SECRETS_FILE_NAME = "secrets.env";

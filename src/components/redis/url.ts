@@ -1,18 +1,8 @@
 // Redis URLs: validated, split into a password-free URL (safe to show and to render into files)
 // and the password (which only ever goes to a 0600 file or a child's environment).
+import type { RedisTarget } from "../../core/redis.ts";
 import { shellQuote } from "../../platform/shell.ts";
-import { DEFAULT_REDIS_URL } from "../../wizard/answers.ts";
-
-export interface RedisTarget {
-  /** URL without credentials' password (user name kept) */
-  url: string;
-  password?: string;
-  host: string;
-  port: number;
-  tls: boolean;
-  /** the database index from the URL's path (redis://host:6379/2), 0 without one */
-  db: number;
-}
+import { DEFAULT_REDIS_URL } from "../../core/answers.ts";
 
 export class RedisUrlError extends Error {}
 

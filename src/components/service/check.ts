@@ -2,9 +2,9 @@
 // lives in its tmux session, heartbeats are fresh, the crontab block is in place.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fail, ok, skip, warn, type Finding } from "../../doctor/finding.ts";
-import type { DoctorCheck } from "../../doctor/check.ts";
-import type { Manifest } from "../../install/manifest.ts";
+import { fail, ok, skip, warn, type Finding } from "../../core/finding.ts";
+import type { DoctorCheck } from "../../core/check.ts";
+import type { Manifest } from "../../core/manifest.ts";
 import { readLastHeartbeat } from "../../runtime/extension/heartbeat.ts";
 import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
 import { readCrontab } from "../../platform/crontab.ts";

@@ -3,8 +3,8 @@
 // older job again.
 import plist from "plist";
 import { join } from "node:path";
-import type { CommandStep, FileStep, PlanStep } from "../../plan/plan.ts";
-import { fileChange } from "../../plan/describe.ts";
+import type { CommandStep, FileStep, PlanStep } from "../../core/plan.ts";
+import { fileChange } from "../../plan/file-change.ts";
 
 export interface LaunchdJob {
   label: string;

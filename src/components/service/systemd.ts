@@ -1,8 +1,8 @@
 // systemd user units: rendered from data, loaded with daemon-reload + enable + restart, removed
 // with disable --now. A re-install that fails puts the older units back as they were.
 import { join } from "node:path";
-import type { CommandStep, FileStep, PlanStep } from "../../plan/plan.ts";
-import { fileChange } from "../../plan/describe.ts";
+import type { CommandStep, FileStep, PlanStep } from "../../core/plan.ts";
+import { fileChange } from "../../plan/file-change.ts";
 
 export function systemdUserDir(home: string, env: Record<string, string | undefined>): string {
   return join(env.XDG_CONFIG_HOME || join(home, ".config"), "systemd", "user");

@@ -2,9 +2,9 @@
 // defaults, and `gateway-setup --yes` keeps them where no flag says otherwise, instead of going
 // back to the factory defaults (another Redis, prefix or tier) behind the user's back.
 import { dirname } from "node:path";
-import { formatInterval } from "../components/heartbeat/interval.ts";
-import type { PlanSettings } from "../plan/plan.ts";
-import { goalFor, type Answers } from "./answers.ts";
+import { formatInterval } from "./heartbeat/interval.ts";
+import type { PlanSettings } from "../core/plan.ts";
+import { goalFor, type Answers } from "../core/answers.ts";
 
 export function installedAnswers(settings: PlanSettings): Partial<Answers> {
   const answers: Partial<Answers> = {

@@ -1,8 +1,8 @@
 // The command that re-installs exactly what the manifest describes: the recorded invocation when
 // it was non-interactive, otherwise one rebuilt from the settings (so a tier-2 install keeps its services).
-import type { Manifest } from "../install/manifest.ts";
+import type { Manifest } from "../core/manifest.ts";
 import { shellQuote } from "../platform/shell.ts";
-import { installedAnswers } from "../wizard/installed.ts";
+import { installedAnswers } from "./installed-answers.ts";
 
 export function rerunCommand(manifest: Manifest): string {
   const recorded = manifest.command.trim();

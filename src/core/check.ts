@@ -1,14 +1,12 @@
 // A doctor check belongs to a component; it reads the manifest and the live system, never prompts,
 // and may offer a safe repair for `doctor --fix`.
 import type { Redis } from "ioredis";
-import type { RedisProbe } from "../components/redis/probe.ts";
-import type { RedisTarget } from "../components/redis/url.ts";
-import type { Manifest } from "../install/manifest.ts";
-import type { Env } from "../platform/exec.ts";
 import type { Finding } from "./finding.ts";
+import type { Manifest } from "./manifest.ts";
+import type { RedisProbe, RedisTarget } from "./redis.ts";
 
 export interface DoctorContext {
-  env: Env;
+  env: Record<string, string | undefined>;
   manifest: Manifest;
   target: RedisTarget;
   redisProbe: RedisProbe;

@@ -1,8 +1,6 @@
 // The Plan is plain data: every file to write and every command to run, decided before anything
 // happens. --dry-run prints it, --json emits it, apply runs it, the manifest records it.
-import type { UninstallStep } from "../install/uninstall.ts";
-import type { Answers, Tier } from "../wizard/answers.ts";
-import { fileStepStatus } from "./describe.ts";
+import type { Answers, Tier } from "./answers.ts";
 
 export interface FileStep {
   kind: "file";
@@ -80,7 +78,21 @@ export interface DirStep {
  */
 export type TakeBackStep = { kind: "take-back"; component: string; description: string } & TakeBackAction;
 
-/** uninstall's removals (install/uninstall.ts) as take-back actions, plus `unload` */
+/** What uninstall does to take an install back (and a re-install to take back what it no longer wants). */
+export type UninstallStep =
+  | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
+  | { kind: "remove-crontab-block" }
+  | { kind: "remove-file"; path: string }
+  /** put back the file that was there before gateway-setup first wrote it (its copy in `backup`) */
+  | { kind: "restore-file"; path: string; backup: string }
+  /** `keptAs`: the edited file is renamed (the extension's entry, which pi would load without what it imports) */
+  | { kind: "keep-file"; path: string; reason: string; keptAs?: string; backup?: string; missingBackup?: boolean }
+  | { kind: "remove-tree"; path: string }
+  /** put back what a command's output replaced (the user's own node_modules), from its copy in `backup` */
+  | { kind: "restore-tree"; path: string; backup: string }
+  | { kind: "remove-dirs-if-empty"; paths: string[] };
+
+/** uninstall's removals as take-back actions, plus `unload` */
 export type TakeBackAction =
   /** run `argv` (the previous install's undo command); on rollback run `reloadArgv` again */
   | { action: "unload"; argv: string[]; reloadArgv: string[] }
@@ -137,12 +149,5 @@ export interface Plan {
   verification: string[];
 }
 
+/** what stands in --json and --dry-run for a secret file's contents */
 export const REDACTED = "<redacted>";
-
-/** The plan as safe JSON: secret file contents replaced; each file step says what applying would do to it. */
-export function planForDisplay(plan: Plan): Plan {
-  return {
-    ...plan,
-    steps: plan.steps.map((step) => (step.kind === "file" ? { ...step, change: fileStepStatus(step), ...(step.secret ? { contents: REDACTED } : {}) } : step)),
-  };
-}
