@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { applyPlan, ApplyError, BACKUP_GENERATIONS, InstallCancelledError, type ApplyOptions } from "../src/install/apply.ts";
 import { readManifest } from "../src/install/manifest.ts";
-import type { Plan, PlanStep } from "../src/plan/plan.ts";
+import type { Plan, PlanStep } from "../src/core/plan.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 let home: string;

@@ -4,7 +4,8 @@ import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planExtension } from "../src/components/extension/render.ts";
 import { describePlan } from "../src/plan/describe.ts";
-import { planForDisplay, type FileStep, type Plan } from "../src/plan/plan.ts";
+import { planForDisplay } from "../src/plan/file-change.ts";
+import { type FileStep, type Plan } from "../src/core/plan.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-describe-"));
 const env = { HOME: home };

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
 import type { GatewayConfig } from "../src/runtime/extension/config.ts";
-import type { PlanSettings } from "../src/plan/plan.ts";
+import type { PlanSettings } from "../src/core/plan.ts";
 import { createEvent } from "../src/runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, smokeAckKey } from "../src/runtime/protocol/keys.ts";
 import { newOwner } from "../src/runtime/protocol/sessions.ts";

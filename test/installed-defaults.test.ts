@@ -1,11 +1,11 @@
 // A re-run starts from what is installed: the wizard's defaults, and what --yes keeps where no flag
 // says otherwise (another Redis, prefix or tier would otherwise replace the install behind the user's back).
 import { describe, expect, inject, it } from "vitest";
-import { rerunCommand } from "../src/doctor/rerun.ts";
-import type { Manifest } from "../src/install/manifest.ts";
-import type { PlanSettings } from "../src/plan/plan.ts";
+import { rerunCommand } from "../src/components/rerun.ts";
+import type { Manifest } from "../src/core/manifest.ts";
+import type { PlanSettings } from "../src/core/plan.ts";
 import { answersFromFlags } from "../src/wizard/flags.ts";
-import { installedAnswers } from "../src/wizard/installed.ts";
+import { installedAnswers } from "../src/components/installed-answers.ts";
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
 import { createSandbox, runCli, runningText } from "./helpers/cli.ts";

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { DoctorContext } from "../src/doctor/check.ts";
+import type { DoctorContext } from "../src/core/check.ts";
 import { piCheck } from "../src/components/pi/check.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
 

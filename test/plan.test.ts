@@ -4,11 +4,12 @@ import { join } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { buildPlan, PlanError } from "../src/plan/build-plan.ts";
-import { planForDisplay, REDACTED, type FileStep } from "../src/plan/plan.ts";
+import { planForDisplay } from "../src/plan/file-change.ts";
+import { REDACTED, type FileStep } from "../src/core/plan.ts";
 import type { SystemInfo } from "../src/platform/system.ts";
-import type { Answers } from "../src/wizard/answers.ts";
-import { TierUnavailableError } from "../src/wizard/answers.ts";
-import type { RedisProbe } from "../src/components/redis/probe.ts";
+import type { Answers } from "../src/core/answers.ts";
+import { TierUnavailableError } from "../src/core/answers.ts";
+import type { RedisProbe } from "../src/core/redis.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-plan-"));
 const env = { HOME: home, PATH: "/usr/bin:/bin" };

@@ -14,10 +14,10 @@ import { describePlan } from "../src/plan/describe.ts";
 import { heartbeatChoices } from "../src/plan/tier2.ts";
 import { answersFromFlags } from "../src/wizard/flags.ts";
 import { shellQuote } from "../src/platform/shell.ts";
-import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/plan/plan.ts";
-import { PlanError } from "../src/plan/plan-error.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/core/plan.ts";
+import { PlanError } from "../src/core/errors.ts";
 import type { SystemInfo } from "../src/platform/system.ts";
-import type { Answers } from "../src/wizard/answers.ts";
+import type { Answers } from "../src/core/answers.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-t2plan-"));
 const env = { HOME: home, USER: "dev" };

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
 import { checkLiveSession } from "../src/install/verify.ts";
-import type { PlanSettings } from "../src/plan/plan.ts";
+import type { PlanSettings } from "../src/core/plan.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { freePort } from "./helpers/redis-server.ts";
 

@@ -3,7 +3,7 @@ import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError } from "../src/wi
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { CANCEL, createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
 import { WizardCancelledError } from "../src/wizard/prompter.ts";
-import { tierFor } from "../src/wizard/answers.ts";
+import { tierFor } from "../src/core/answers.ts";
 import { redactUrlPassword } from "../src/components/redis/url.ts";
 
 describe("flags", () => {

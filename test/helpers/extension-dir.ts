@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { planExtension } from "../../src/components/extension/render.ts";
-import type { PlanSettings } from "../../src/plan/plan.ts";
+import type { PlanSettings } from "../../src/core/plan.ts";
 import { REPO_ROOT } from "./cli.ts";
 
 export function createExtensionDir(options: { prefix: string; redisUrl: string; secretsFile?: string; withNodeModules?: boolean; mode?: PlanSettings["mode"] }): string {

@@ -6,9 +6,9 @@ import { probeRedis } from "../../src/components/redis/probe.ts";
 import { parseRedisUrl } from "../../src/components/redis/url.ts";
 import { applyPlan } from "../../src/install/apply.ts";
 import { buildPlan } from "../../src/plan/build-plan.ts";
-import type { Plan } from "../../src/plan/plan.ts";
+import type { Plan } from "../../src/core/plan.ts";
 import { detectSystem } from "../../src/platform/system.ts";
-import type { Answers } from "../../src/wizard/answers.ts";
+import type { Answers } from "../../src/core/answers.ts";
 
 export interface Installed {
   home: string;
