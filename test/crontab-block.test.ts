@@ -1,6 +1,6 @@
 // gateway-setup's crontab block merged into 240 generated crontabs of every odd shape.
 import { describe, expect, it } from "vitest";
-import { BLOCK_BEGIN, BLOCK_END, findBlocks, mergeCronBlock, readCronEntries, removeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
+import { BLOCK_BEGIN, BLOCK_END, findBlocks, mergeCronBlock, readCronEntries, removeCronBlock } from "../src/components/crontab/block.ts";
 import { cronSchedule, nearestCronSchedule, parseInterval } from "../src/components/heartbeat/interval.ts";
 
 function random(seed: number): () => number {

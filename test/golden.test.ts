@@ -17,7 +17,7 @@ import { buildProgram } from "../src/cli/main.ts";
 import { createJsonOutput } from "../src/cli/output.ts";
 import { runSetup } from "../src/cli/setup.ts";
 import { ownVersion } from "../src/platform/package-root.ts";
-import type { SystemInfo } from "../src/platform/system.ts";
+import type { SystemInfo } from "../src/core/system.ts";
 import type { SetupFlags } from "../src/wizard/flags.ts";
 import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";

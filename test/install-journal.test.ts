@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { mergeCronBlock } from "../src/components/heartbeat/crontab-block.ts";
+import { mergeCronBlock } from "../src/components/crontab/block.ts";
 import { InstallJournal, journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
 import { CLI, createSandbox, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { buildPlan, PlanError } from "../src/plan/build-plan.ts";
 import { planForDisplay } from "../src/plan/file-change.ts";
 import { REDACTED, type FileStep } from "../src/core/plan.ts";
-import type { SystemInfo } from "../src/platform/system.ts";
+import type { SystemInfo } from "../src/core/system.ts";
 import type { Answers } from "../src/core/answers.ts";
 import { TierUnavailableError } from "../src/core/answers.ts";
 import type { RedisProbe } from "../src/core/redis.ts";

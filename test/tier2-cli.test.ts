@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
-import { readCronEntries } from "../src/components/heartbeat/crontab-block.ts";
+import { readCronEntries } from "../src/components/crontab/block.ts";
 import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
 import { parseEvent } from "../src/runtime/protocol/event.ts";
 import { createSandbox, REPO_ROOT, runCli, runningText, type Sandbox } from "./helpers/cli.ts";

@@ -11,12 +11,12 @@ import { bootstrapArgv } from "../src/components/service/launchd.ts";
 import { renderSystemdService } from "../src/components/service/systemd.ts";
 import { buildPlan } from "../src/plan/build-plan.ts";
 import { describePlan } from "../src/plan/describe.ts";
-import { heartbeatChoices } from "../src/plan/tier2.ts";
+import { heartbeatChoices } from "../src/plan/settings.ts";
 import { answersFromFlags } from "../src/wizard/flags.ts";
 import { shellQuote } from "../src/platform/shell.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/core/plan.ts";
 import { PlanError } from "../src/core/errors.ts";
-import type { SystemInfo } from "../src/platform/system.ts";
+import type { SystemInfo } from "../src/core/system.ts";
 import type { Answers } from "../src/core/answers.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-t2plan-"));

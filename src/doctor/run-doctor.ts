@@ -2,11 +2,7 @@
 // optional safe repairs, then a second look at what is still wrong.
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import type { Redis } from "ioredis";
-import { extensionDepsCheck, extensionFilesCheck } from "../components/extension/check.ts";
-import { piCheck } from "../components/pi/check.ts";
-import { deadLetterCheck, listenerCheck, queueCheck, staleSessionsCheck } from "../components/queues/check.ts";
-import { redisCheck } from "../components/redis/check.ts";
-import { crontabCheck, heartbeatCheck, serviceCheck, tmuxCheck, tripwireCheck } from "../components/service/check.ts";
+import { COMPONENTS } from "../components/index.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
@@ -19,21 +15,12 @@ import { deadSessions } from "../runtime/protocol/sessions.ts";
 import type { DoctorCheck, DoctorContext } from "../core/check.ts";
 import { fail, skip, warn, type Finding } from "../core/finding.ts";
 
-export const DOCTOR_CHECKS: DoctorCheck[] = [
-  redisCheck,
-  extensionFilesCheck,
-  extensionDepsCheck,
-  listenerCheck,
-  queueCheck,
-  deadLetterCheck,
-  staleSessionsCheck,
-  piCheck,
-  serviceCheck,
-  tmuxCheck,
-  heartbeatCheck,
-  tripwireCheck,
-  crontabCheck,
-];
+/** Every component's checks, in the registry's order; a check runs only where its component is part of the install. */
+export function doctorChecks(): DoctorCheck[] {
+  return COMPONENTS.flatMap((component) =>
+    component.checks.map((check) => ({ ...check, applies: (manifest: Manifest) => component.applies(manifest.settings) && (check.applies?.(manifest) ?? true) })),
+  );
+}
 
 export interface DoctorOptions {
   env: Env;
@@ -51,11 +38,12 @@ export interface DoctorReport {
 export class DoctorUsageError extends Error {}
 
 export function selectChecks(only: string[] = [], skipped: string[] = []): DoctorCheck[] {
-  const known = new Set(DOCTOR_CHECKS.map((c) => c.id));
+  const all = doctorChecks();
+  const known = new Set(all.map((c) => c.id));
   for (const id of [...only, ...skipped]) {
     if (!known.has(id)) throw new DoctorUsageError(`unknown check "${id}"; checks are: ${[...known].join(", ")}`);
   }
-  return DOCTOR_CHECKS.filter((c) => (!only.length || only.includes(c.id)) && !skipped.includes(c.id));
+  return all.filter((c) => (!only.length || only.includes(c.id)) && !skipped.includes(c.id));
 }
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
-import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/file-change.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, sha256, writeFileAtomic } from "./fs-ops.ts";

@@ -7,7 +7,7 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/heartbeat/crontab-block.ts";
+import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/crontab/block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { isPidRunning, procStat } from "../runtime/protocol/sessions.ts";

@@ -3,9 +3,8 @@
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { copyTree, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
-import { removeCronBlock } from "../components/heartbeat/crontab-block.ts";
-import { runtimeArtifacts } from "../plan/tier2.ts";
-import { centralTmuxArgv } from "../components/service/wrapper.ts";
+import { removeCronBlock } from "../components/crontab/block.ts";
+import { COMPONENTS } from "../components/index.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
@@ -172,19 +171,15 @@ export function takeBackRemoval(step: TakeBackStep): UninstallStep | undefined {
 export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   const manifest = readManifest(manifestPath);
   if (!manifest) return undefined;
-  const service = manifest.settings.service;
+  const removals = COMPONENTS.filter((component) => component.applies(manifest.settings)).map((component) => component.removal(manifest));
   const steps: UninstallStep[] = [
     ...[...manifest.commands].reverse().flatMap((command): UninstallStep[] =>
       command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}` }] : [],
     ),
-    // the service manager stops the wrapper; the tmux session (and the central pi in it) goes too
-    ...(service ? [{ kind: "run" as const, argv: centralTmuxArgv(service, "kill-session", "-t", `=${service.tmuxSession}`), description: "stop the central pi session", mayFail: true }] : []),
-    ...(manifest.crontab ? [{ kind: "remove-crontab-block" as const }] : []),
+    ...removals.flatMap((removal) => removal.stop ?? []),
     ...planFileRemoval(manifest.files, join(manifest.settings.extensionDir, EXTENSION_ENTRY)),
     ...planCreatedPathRemoval(manifest.commands),
-    ...runtimeArtifacts(manifest.settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
-    // with the unit files gone, systemd's unit list is only as before after a reload
-    ...(service?.manager === "systemd" ? [{ kind: "run" as const, argv: ["systemctl", "--user", "daemon-reload"], description: "make systemd forget the removed units", mayFail: true }] : []),
+    ...removals.flatMap((removal) => removal.cleanUp ?? []),
   ];
   const keepsBackups = steps.some((step) => step.kind === "keep-file" && step.backup);
   steps.push({ kind: "remove-file", path: manifestPath });

@@ -7,7 +7,7 @@ import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { rerunCommand } from "../rerun.ts";
 import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
 import type { Manifest, ManifestFile } from "../../core/manifest.ts";
-import { planTier2 } from "../../plan/tier2.ts";
+import { planService } from "../service/plan.ts";
 import type { PlanStep } from "../../core/plan.ts";
 import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
@@ -35,7 +35,7 @@ function restorableContents(manifest: Manifest, env: Env): Map<string, string> {
   const steps: PlanStep[] = planExtension({ settings, secretsFile });
   if (settings.service) {
     try {
-      steps.push(...planTier2(settings, detectSystem(env), env).steps);
+      steps.push(...planService(settings, detectSystem(env), env).steps);
     } catch {
       // this machine can no longer build the tier-2 plan (e.g. pi left PATH): those files need a re-run
     }

@@ -1,5 +1,5 @@
 // The platform's way to install and start a local Redis, as argv lists (nothing runs here).
-import type { SystemInfo } from "../../platform/system.ts";
+import type { SystemInfo } from "../../core/system.ts";
 import { isLocalHost } from "./url.ts";
 import { type RedisTarget } from "../../core/redis.ts";
 

@@ -1,26 +1,20 @@
-// Doctor checks for tier 2: the service runs, its heartbeat and tripwire schedules are loaded, pi
-// lives in its tmux session, heartbeats are fresh, the crontab block is in place.
+// Doctor checks for the central session: the service runs and pi lives in its tmux session; and how
+// to tell whether a scheduled job the service manager runs (heartbeat, tripwire) is loaded.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fail, ok, skip, warn, type Finding } from "../../core/finding.ts";
+import { fail, ok, skip, warn } from "../../core/finding.ts";
 import type { DoctorCheck } from "../../core/check.ts";
 import type { Manifest } from "../../core/manifest.ts";
-import { readLastHeartbeat } from "../../runtime/extension/heartbeat.ts";
-import { cronJobs, startByHand, watchdogOn } from "../../plan/tier2.ts";
-import { readCrontab } from "../../platform/crontab.ts";
+import { startByHand, watchdogOn } from "./plan.ts";
 import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
 import { homeDir } from "../../platform/paths.ts";
-import { cronDaemonRunning, currentPlatform, lingerEnabled, startCronCommand } from "../../platform/system.ts";
+import { lingerEnabled } from "../../platform/system.ts";
 import { shellQuote } from "../../platform/shell.ts";
-import { readCronEntries } from "../heartbeat/crontab-block.ts";
-import { formatInterval } from "../heartbeat/interval.ts";
-import { tripwirePaths } from "../watchdog/tripwire.ts";
 import { launchAgentsDir, launchdJobLabels } from "./launchd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv } from "./wrapper.ts";
 
 type Service = NonNullable<Manifest["settings"]["service"]>;
 
-const isTier2 = (manifest: Manifest) => Boolean(manifest.settings.service);
 const uid = () => process.getuid?.() ?? 0;
 
 async function runQuietly(argv: string[], env: Env): Promise<RunResult | undefined> {
@@ -36,7 +30,7 @@ async function runQuietly(argv: string[], env: Env): Promise<RunResult | undefin
 const succeeds = async (argv: string[], env: Env) => (await runQuietly(argv, env))?.code === 0;
 
 /** The launchd label or systemd timer of each scheduled job this install has. */
-function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: string } {
+export function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: string } {
   const service = manifest.settings.service!;
   if (service.manager === "none") return {};
   const { heartbeat, tripwire } = service.manager === "launchd" ? launchdJobLabels(service.name) : { heartbeat: `${service.name}-heartbeat.timer`, tripwire: `${service.name}-tripwire.timer` };
@@ -47,11 +41,11 @@ function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: str
 }
 
 /** A periodic job is fine while loaded (launchd) or while its timer is active (systemd). */
-function scheduledJobLoaded(service: Service, job: string, env: Env): Promise<boolean> {
+export function scheduledJobLoaded(service: Service, job: string, env: Env): Promise<boolean> {
   return service.manager === "launchd" ? succeeds(["launchctl", "print", `gui/${uid()}/${job}`], env) : succeeds(["systemctl", "--user", "is-active", "--quiet", job], env);
 }
 
-function loadFix(service: Service, job: string, env: Env): string {
+export function loadFix(service: Service, job: string, env: Env): string {
   return service.manager === "launchd"
     ? `launchctl bootstrap gui/${uid()} ${shellQuote(join(launchAgentsDir(homeDir(env)), `${job}.plist`))}`
     : `systemctl --user enable --now ${job}`;
@@ -71,7 +65,6 @@ async function centralJobState(service: Service, env: Env): Promise<{ running: b
 
 export const serviceCheck: DoctorCheck = {
   id: "service",
-  applies: isTier2,
   async run({ manifest, env }) {
     const service = manifest.settings.service;
     if (!service) return skip("service", "no service in this install");
@@ -107,7 +100,6 @@ export function consumerStartFix(manifest: Manifest): string {
 
 export const tmuxCheck: DoctorCheck = {
   id: "tmux",
-  applies: isTier2,
   async run({ manifest, env }) {
     const service = manifest.settings.service;
     if (!service) return skip("tmux", "no central session in this install");
@@ -120,76 +112,6 @@ export const tmuxCheck: DoctorCheck = {
   },
 };
 
-export const heartbeatCheck: DoctorCheck = {
-  id: "heartbeat",
-  applies: isTier2,
-  async run({ manifest }) {
-    const heartbeat = manifest.settings.heartbeat;
-    if (!heartbeat) return skip("heartbeat", "no heartbeat in this install");
-    if (heartbeat.source === "none") return skip("heartbeat", "no heartbeat source is installed (--heartbeat none)");
-    const last = readLastHeartbeat(heartbeat.lastHeartbeatFile);
-    const every = formatInterval(heartbeat.intervalSeconds);
-    if (!last && existsSync(heartbeat.lastHeartbeatFile)) {
-      return fail("heartbeat", `${heartbeat.lastHeartbeatFile} is not a heartbeat record`, `rm ${shellQuote(heartbeat.lastHeartbeatFile)} (the central session writes it again on the next heartbeat)`);
-    }
-    if (!last) {
-      const age = Date.now() - Date.parse(manifest.updatedAt);
-      return age > heartbeat.intervalSeconds * 2000
-        ? fail("heartbeat", `no heartbeat has reached the central session since the install (every ${every} expected)`, "gateway-setup doctor --only service,tmux; check the heartbeat source")
-        : ok("heartbeat", `no heartbeat yet; the first is due within ${every}`);
-    }
-    const ageSeconds = Math.round((Date.now() - last.deliveredAt) / 1000);
-    const message = `last heartbeat handed to pi ${ageSeconds} s ago${last.acknowledgedAt ? ", acknowledged" : ""} (every ${every} expected)`;
-    return ageSeconds > heartbeat.intervalSeconds * 2
-      ? fail("heartbeat", message, `check the heartbeat source (${heartbeat.source}) and the central session: gateway-setup doctor --only service,tmux,crontab`)
-      : ok("heartbeat", message);
-  },
-};
 
-export const tripwireCheck: DoctorCheck = {
-  id: "tripwire",
-  applies: isTier2,
-  async run({ manifest, env }): Promise<Finding> {
-    if (!watchdogOn(manifest.settings)) return skip("tripwire", "no tripwire in this install (no heartbeat source)");
-    const { script, log } = tripwirePaths(manifest.settings.stateDir);
-    if (!existsSync(script)) return fail("tripwire", `${script} is missing`, `${manifest.command} (the install that wrote it puts it back)`);
-    const service = manifest.settings.service!;
-    const { tripwire } = scheduledJobs(manifest);
-    if (tripwire && !(await scheduledJobLoaded(service, tripwire, env))) {
-      return fail("tripwire", `the tripwire schedule ${tripwire} is not loaded: nothing watches the heartbeat from outside pi`, loadFix(service, tripwire, env));
-    }
-    return ok("tripwire", `tripwire installed${tripwire ? " and scheduled" : ""}${existsSync(log) ? `; it has raised alerts (see ${log})` : ""}`);
-  },
-};
 
-/** The crontab holds gateway-setup's block exactly as the install wrote it. */
-function blockAsInstalled(crontab: string, manifest: Manifest): boolean {
-  return JSON.stringify(readCronEntries(crontab)) === JSON.stringify(manifest.crontab?.entries);
-}
 
-export const crontabCheck: DoctorCheck = {
-  id: "crontab",
-  applies: (manifest) => Boolean(manifest.crontab),
-  async run({ manifest, env }) {
-    const installed = manifest.crontab;
-    if (!installed) return skip("crontab", "gateway-setup has no crontab block here");
-    const crontab = await readCrontab(env);
-    const current = readCronEntries(crontab);
-    if (!current) return fail("crontab", "gateway-setup's block is missing from your crontab (or there are two)", "gateway-setup doctor --fix");
-    if (!blockAsInstalled(crontab, manifest)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
-    const present = `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`;
-    if (cronDaemonRunning(currentPlatform(), env) === false) {
-      return fail("crontab", `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`, startCronCommand());
-    }
-    return ok("crontab", present);
-  },
-  async repair({ manifest, env }) {
-    const { mergeCronBlock } = await import("../heartbeat/crontab-block.ts");
-    const { writeCrontab } = await import("../../platform/crontab.ts");
-    const crontab = await readCrontab(env);
-    // the block is in place and only the cron daemon is missing: that takes root, not a safe repair
-    if (blockAsInstalled(crontab, manifest)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
-    await writeCrontab(mergeCronBlock(crontab, manifest.crontab!.entries), env);
-    return "re-added the crontab block";
-  },
-};

@@ -1,94 +1,31 @@
-// Tier 2: the central pi session kept alive in tmux by the service manager, a heartbeat source,
-// HEARTBEAT.md, and the independent tripwire. Everything here is data for the Plan.
+// The central pi session kept alive in tmux by the service manager, and every job that service
+// manager runs for the heartbeat and the watchdog (one launchd agent or systemd unit set, one
+// crontab block): HEARTBEAT.md, the heartbeat source, the tripwire. Everything here is data for the Plan.
 import { dirname, join } from "node:path";
-import { planExtension } from "../components/extension/render.ts";
-import { renderChecklist, renderInngestHeartbeat } from "../components/heartbeat/checklist.ts";
-import { heartbeatCommandLine, escapeForCron, heartbeatScript } from "../components/heartbeat/command.ts";
-import { cronSchedule, CRON_SCHEDULERS, IntervalError, nearestCronSchedule, nearestCronSeconds, parseInterval } from "../components/heartbeat/interval.ts";
-import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, launchdLogFiles, renderLaunchdPlist } from "../components/service/launchd.ts";
-import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "../components/service/systemd.ts";
-import { attachCommand, centralLogPath, centralTmuxArgv, DEFAULT_TMUX_SESSION, renderWrapper, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
-import { renderTripwire, tripwirePaths } from "../components/watchdog/tripwire.ts";
-import { secretsFilePath } from "../components/redis/secrets.ts";
-import { readExisting } from "../install/fs-ops.ts";
-import type { Env } from "../platform/exec.ts";
-import { homeDir } from "../platform/paths.ts";
-import { shellQuote } from "../platform/shell.ts";
-import { startCronCommand, type SystemInfo } from "../platform/system.ts";
-import { sessionKeys } from "../runtime/protocol/keys.ts";
-import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../core/answers.ts";
-import { fileChange } from "./file-change.ts";
-import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "../core/plan.ts";
-import { PlanError } from "../core/errors.ts";
+import { PlanError } from "../../core/errors.ts";
+import type { CommandStep, CrontabStep, FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
+import type { SystemInfo } from "../../core/system.ts";
+import { readExisting } from "../../install/fs-ops.ts";
+import { fileChange } from "../../plan/file-change.ts";
+import type { Env } from "../../platform/exec.ts";
+import { homeDir } from "../../platform/paths.ts";
+import { shellQuote } from "../../platform/shell.ts";
+import { startCronCommand } from "../../platform/system.ts";
+import { sessionKeys } from "../../runtime/protocol/keys.ts";
+import { planExtension } from "../extension/render.ts";
+import { renderChecklist, renderInngestHeartbeat } from "../heartbeat/checklist.ts";
+import { escapeForCron, heartbeatCommandLine, heartbeatScript } from "../heartbeat/command.ts";
+import { CRON_SCHEDULERS, cronSchedule, nearestCronSchedule, nearestCronSeconds } from "../heartbeat/interval.ts";
+import { secretsFilePath } from "../redis/secrets.ts";
+import { renderTripwire, tripwirePaths } from "../watchdog/tripwire.ts";
+import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, launchdLogFiles, renderLaunchdPlist } from "./launchd.ts";
+import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "./systemd.ts";
+import { attachCommand, centralLogPath, centralTmuxArgv, renderWrapper } from "./wrapper.ts";
 
-type ServiceManager = SystemInfo["serviceManager"];
 
-/** Files the running system writes for itself (not installed, but ours): uninstall removes them too. */
-export function runtimeArtifacts(settings: PlanSettings): string[] {
-  const service = settings.service;
-  const central = service ? [centralLogPath(settings.stateDir)] : [];
-  const launchdLogs = service?.logDir
-    ? Object.values(launchdJobLabels(service.name)).flatMap((label) => Object.values(launchdLogFiles(service.logDir!, label)))
-    : [];
-  if (!settings.heartbeat) return [...central, ...launchdLogs];
-  const tripwire = tripwirePaths(settings.stateDir);
-  return [...central, ...launchdLogs, settings.heartbeat.lastHeartbeatFile, tripwire.alertedMarker, tripwire.log, tripwire.lastRun];
-}
 
-/** The heartbeat source that goes with a service manager: its own scheduler, else cron. */
-export function defaultHeartbeatSource(system: SystemInfo, manager: ServiceManager = system.serviceManager): HeartbeatSource {
-  return manager === "launchd" || manager === "systemd" ? manager : "cron";
-}
 
-/** The wizard's default heartbeat source and the ones it offers, for the service manager the user chose (--service) or this machine's. */
-export function heartbeatChoices(system: SystemInfo, service?: Answers["service"]): { heartbeat: HeartbeatSource; heartbeats: HeartbeatSource[] } {
-  const manager = service ?? system.serviceManager;
-  return {
-    heartbeat: defaultHeartbeatSource(system, manager),
-    heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? manager === source : true)),
-  };
-}
 
-/** The tier-2 parts of the settings, validated against this machine. */
-export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, agentDir: string, stateDir: string): Pick<PlanSettings, "heartbeat" | "service"> {
-  let intervalSeconds: number;
-  try {
-    intervalSeconds = parseInterval(answers.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY);
-  } catch (error) {
-    throw new PlanError((error as IntervalError).message);
-  }
-  const manager = answers.service ?? system.serviceManager;
-  const source = answers.heartbeat ?? defaultHeartbeatSource(system, manager);
-  if (source === "launchd" && manager !== "launchd") throw new PlanError("--heartbeat launchd needs macOS's launchd", "use --heartbeat cron (or systemd on Linux)");
-  if (source === "systemd" && manager !== "systemd") {
-    throw new PlanError("--heartbeat systemd needs a systemd user manager (systemctl --user), which this machine does not have", "use --heartbeat cron");
-  }
-  // a cron schedule (cron's own or an Inngest cron trigger) that only approximates the interval
-  // would leave gaps longer than the watchdogs expect: they would alarm between heartbeats
-  if (source === "cron" || source === "inngest") {
-    try {
-      cronSchedule(intervalSeconds, CRON_SCHEDULERS[source]);
-    } catch (error) {
-      throw new PlanError((error as Error).message);
-    }
-  }
-  return {
-    heartbeat: {
-      source,
-      intervalSeconds,
-      checklistFile: answers.heartbeatFile ?? join(agentDir, "HEARTBEAT.md"),
-      lastHeartbeatFile: join(stateDir, "last-heartbeat.json"),
-    },
-    service: {
-      manager,
-      name: answers.serviceLabel ?? DEFAULT_SERVICE_LABEL,
-      tmuxSession: DEFAULT_TMUX_SESSION,
-      tmuxSocket: TMUX_SOCKET,
-      wrapperPath: wrapperPath(stateDir),
-      ...(manager === "launchd" ? { logDir: launchdLogDir(homeDir(env)) } : {}),
-    },
-  };
-}
 
 /** Whether the heartbeat watchdogs (the extension's and the tripwire) run: not without a heartbeat source. */
 export function watchdogOn(settings: PlanSettings): boolean {
@@ -109,13 +46,23 @@ export function startByHand(wrapper: string): string {
   return `nohup /bin/sh ${shellQuote(wrapper)} >/dev/null 2>&1 &`;
 }
 
+/** What the service's jobs leave behind as they run (not installed, but ours): uninstall removes them too. */
+export function serviceArtifacts(settings: PlanSettings): string[] {
+  const service = settings.service;
+  if (!service) return [];
+  const launchdLogs = service.logDir
+    ? Object.values(launchdJobLabels(service.name)).flatMap((label) => Object.values(launchdLogFiles(service.logDir!, label)))
+    : [];
+  return [centralLogPath(settings.stateDir), ...launchdLogs];
+}
+
 function required(system: SystemInfo, binary: string, install: string): string {
   const path = system.binaries[binary];
   if (!path) throw new PlanError(`${binary} is not on PATH, and tier 2 needs it`, install);
   return path;
 }
 
-export function planTier2(settings: PlanSettings, system: SystemInfo, env: Env): { steps: PlanStep[]; notes: string[] } {
+export function planService(settings: PlanSettings, system: SystemInfo, env: Env): { steps: PlanStep[]; notes: string[] } {
   const heartbeat = settings.heartbeat!;
   const service = settings.service!;
   const home = homeDir(env);

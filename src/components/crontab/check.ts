@@ -1,0 +1,40 @@
+// Doctor's crontab check: gateway-setup's block is in the crontab as installed, and a cron daemon runs it.
+import type { DoctorCheck } from "../../core/check.ts";
+import { fail, ok, skip } from "../../core/finding.ts";
+import type { Manifest } from "../../core/manifest.ts";
+import { readCrontab } from "../../platform/crontab.ts";
+import { cronDaemonRunning, currentPlatform, startCronCommand } from "../../platform/system.ts";
+import { cronJobs } from "../service/plan.ts";
+import { readCronEntries } from "./block.ts";
+
+/** The crontab holds gateway-setup's block exactly as the install wrote it. */
+function blockAsInstalled(crontab: string, manifest: Manifest): boolean {
+  return JSON.stringify(readCronEntries(crontab)) === JSON.stringify(manifest.crontab?.entries);
+}
+
+export const crontabCheck: DoctorCheck = {
+  id: "crontab",
+  applies: (manifest) => Boolean(manifest.crontab),
+  async run({ manifest, env }) {
+    const installed = manifest.crontab;
+    if (!installed) return skip("crontab", "gateway-setup has no crontab block here");
+    const crontab = await readCrontab(env);
+    const current = readCronEntries(crontab);
+    if (!current) return fail("crontab", "gateway-setup's block is missing from your crontab (or there are two)", "gateway-setup doctor --fix");
+    if (!blockAsInstalled(crontab, manifest)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
+    const present = `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`;
+    if (cronDaemonRunning(currentPlatform(), env) === false) {
+      return fail("crontab", `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`, startCronCommand());
+    }
+    return ok("crontab", present);
+  },
+  async repair({ manifest, env }) {
+    const { mergeCronBlock } = await import("./block.ts");
+    const { writeCrontab } = await import("../../platform/crontab.ts");
+    const crontab = await readCrontab(env);
+    // the block is in place and only the cron daemon is missing: that takes root, not a safe repair
+    if (blockAsInstalled(crontab, manifest)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
+    await writeCrontab(mergeCronBlock(crontab, manifest.crontab!.entries), env);
+    return "re-added the crontab block";
+  },
+};

@@ -1,0 +1,91 @@
+// Answers + this machine -> the install's settings (PlanSettings), validated: paths, the session id,
+// the heartbeat source and the service manager each part plans with.
+import { join } from "node:path";
+import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../core/answers.ts";
+import { PlanError } from "../core/errors.ts";
+import type { PlanSettings } from "../core/plan.ts";
+import type { RedisTarget } from "../core/redis.ts";
+import type { SystemInfo } from "../core/system.ts";
+import { CRON_SCHEDULERS, cronSchedule, IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
+import { launchdLogDir } from "../components/service/launchd.ts";
+import { DEFAULT_TMUX_SESSION, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
+import type { Env } from "../platform/exec.ts";
+import { agentDir, extensionDir, gatewayStateDir, homeDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
+import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
+import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
+
+type ServiceManager = SystemInfo["serviceManager"];
+
+export function planSettings(answers: Answers, target: RedisTarget, system: SystemInfo, env: Env): PlanSettings {
+  const stateDir = gatewayStateDir(env);
+  const central = answers.tier >= 2;
+  return {
+    tier: answers.tier,
+    mode: answers.tier >= 3 ? "multi" : central ? "central" : "single",
+    sessionId: central ? CENTRAL_SESSION : TIER1_SESSION_ID,
+    prefix: answers.prefix,
+    redisUrl: target.url,
+    redisPasswordSet: Boolean(target.password),
+    scope: answers.scope,
+    agentDir: agentDir(env),
+    extensionDir: extensionDir(answers.scope, answers.projectDir, env),
+    stateDir,
+    manifestPath: join(stateDir, MANIFEST_FILE_NAME),
+    ...(central ? tier2Settings(answers, system, env, agentDir(env), stateDir) : {}),
+  };
+}
+
+/** The heartbeat source that goes with a service manager: its own scheduler, else cron. */
+export function defaultHeartbeatSource(system: SystemInfo, manager: ServiceManager = system.serviceManager): HeartbeatSource {
+  return manager === "launchd" || manager === "systemd" ? manager : "cron";
+}
+
+/** The wizard's default heartbeat source and the ones it offers, for the service manager the user chose (--service) or this machine's. */
+export function heartbeatChoices(system: SystemInfo, service?: Answers["service"]): { heartbeat: HeartbeatSource; heartbeats: HeartbeatSource[] } {
+  const manager = service ?? system.serviceManager;
+  return {
+    heartbeat: defaultHeartbeatSource(system, manager),
+    heartbeats: HEARTBEAT_SOURCES.filter((source) => (source === "launchd" || source === "systemd" ? manager === source : true)),
+  };
+}
+
+/** The tier-2 parts of the settings, validated against this machine. */
+export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, agentDir: string, stateDir: string): Pick<PlanSettings, "heartbeat" | "service"> {
+  let intervalSeconds: number;
+  try {
+    intervalSeconds = parseInterval(answers.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY);
+  } catch (error) {
+    throw new PlanError((error as IntervalError).message);
+  }
+  const manager = answers.service ?? system.serviceManager;
+  const source = answers.heartbeat ?? defaultHeartbeatSource(system, manager);
+  if (source === "launchd" && manager !== "launchd") throw new PlanError("--heartbeat launchd needs macOS's launchd", "use --heartbeat cron (or systemd on Linux)");
+  if (source === "systemd" && manager !== "systemd") {
+    throw new PlanError("--heartbeat systemd needs a systemd user manager (systemctl --user), which this machine does not have", "use --heartbeat cron");
+  }
+  // a cron schedule (cron's own or an Inngest cron trigger) that only approximates the interval
+  // would leave gaps longer than the watchdogs expect: they would alarm between heartbeats
+  if (source === "cron" || source === "inngest") {
+    try {
+      cronSchedule(intervalSeconds, CRON_SCHEDULERS[source]);
+    } catch (error) {
+      throw new PlanError((error as Error).message);
+    }
+  }
+  return {
+    heartbeat: {
+      source,
+      intervalSeconds,
+      checklistFile: answers.heartbeatFile ?? join(agentDir, "HEARTBEAT.md"),
+      lastHeartbeatFile: join(stateDir, "last-heartbeat.json"),
+    },
+    service: {
+      manager,
+      name: answers.serviceLabel ?? DEFAULT_SERVICE_LABEL,
+      tmuxSession: DEFAULT_TMUX_SESSION,
+      tmuxSocket: TMUX_SOCKET,
+      wrapperPath: wrapperPath(stateDir),
+      ...(manager === "launchd" ? { logDir: launchdLogDir(homeDir(env)) } : {}),
+    },
+  };
+}
