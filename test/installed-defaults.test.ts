@@ -1,5 +1,7 @@
 // A re-run starts from what is installed: the wizard's defaults, and what --yes keeps where no flag
 // says otherwise (another Redis, prefix or tier would otherwise replace the install behind the user's back).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { rerunCommand } from "../src/components/rerun.ts";
 import type { Manifest } from "../src/core/manifest.ts";
@@ -28,7 +30,7 @@ const tier2: PlanSettings = {
   heartbeat: { source: "cron", intervalSeconds: 1800, checklistFile: "/home/u/notes/HB.md", lastHeartbeatFile: "/home/u/.pi/agent/gateway/last-heartbeat.json" },
   service: { manager: "none", name: "me.pi", tmuxSession: "pi-gateway", tmuxSocket: "pi-gateway", wrapperPath: "/home/u/.pi/agent/gateway/run-central.sh" },
 };
-const choices = { installed: installedAnswers(tier2), heartbeat: "cron" as const, heartbeats: ["cron", "inngest", "none"] as const };
+const choices = { installed: installedAnswers({ settings: tier2 }), heartbeat: "cron" as const, heartbeats: ["cron", "inngest", "none"] as const };
 
 describe("installed settings as a re-run's defaults", () => {
   it("--yes with no flags keeps every installed setting", async () => {
@@ -76,8 +78,12 @@ describe("installed settings as a re-run's defaults", () => {
   it("through the CLI: `gateway-setup --yes` after an install with flags changes nothing and says why", async () => {
     const sandbox = createSandbox();
     const prefix = randomPrefix();
-    const first = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
+    const first = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--sources", "inngest"], { env: sandbox.env });
     expect(first.code, first.stdout).toBe(0);
+    // the manifest records the answers as they took effect (never a password); a re-run starts from them
+    const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
+    expect(manifest.answers).toEqual({ tier: 1, goal: "notifications", sessions: "one", eventSources: "inngest", redisUrl, prefix, scope: "global" });
+    expect(installedAnswers(manifest)).toBe(manifest.answers);
     const again = await runCli(["--yes"], { env: sandbox.env });
     expect(again.code, again.stdout).toBe(0);
     const text = runningText(again.stdout);

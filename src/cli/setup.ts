@@ -21,7 +21,8 @@ import { describePlan } from "../plan/describe.ts";
 import { heartbeatChoices } from "../plan/settings.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
 import { planForDisplay } from "../plan/file-change.ts";
-import { type Plan, type PlanSettings, type PlanStep } from "../core/plan.ts";
+import type { Manifest } from "../core/manifest.ts";
+import type { Plan, PlanStep } from "../core/plan.ts";
 import { assertTierAvailable, TierUnavailableError, type Answers } from "../core/answers.ts";
 import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
@@ -90,9 +91,9 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     const stoppedRun = await settleInterruptedInstall(gatewayStateDir(ctx.env), ctx.env, Boolean(ctx.flags.dryRun));
     if (stoppedRun) ctx.output.warn(stoppedRun);
 
-    const installed = installedSettings(ctx.env);
+    const installed = installedManifest(ctx.env);
     const was = installed ? installedAnswers(installed) : {};
-    if (installed) ctx.output.info(`Tier ${installed.tier} is installed (${displayPath(installed.extensionDir, ctx.env)}): this run starts from its settings.`);
+    if (installed) ctx.output.info(`Tier ${installed.settings.tier} is installed (${displayPath(installed.settings.extensionDir, ctx.env)}): this run starts from its settings.`);
     const projectDir = projectDirFor(given, was, ctx.cwd);
     const answers = await resolveAnswers(given, prompter, ctx.cwd, {
       installed: was,
@@ -121,7 +122,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
       throw new WizardCancelledError();
     }
     notCancelled();
-    return await applyAndVerify(ctx, plan, parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password), report, finish, fail);
+    return await applyAndVerify(ctx, plan, settled, parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password), report, finish, fail);
   } catch (error) {
     if (error instanceof WizardCancelledError || error instanceof InstallCancelledError) {
       report.error = { message: error.message };
@@ -185,6 +186,7 @@ async function settleRedis(
 async function applyAndVerify(
   ctx: SetupContext,
   plan: Plan,
+  answers: Answers,
   target: RedisTarget,
   report: SetupReport,
   finish: (code: number) => number,
@@ -204,6 +206,7 @@ async function applyAndVerify(
     const applied = await applyPlan(plan, {
       env: ctx.env,
       invocation: ctx.invocation,
+      answers,
       jsonOutput: ctx.output.json,
       ...(signal ? { signal } : {}),
       reporter: {
@@ -282,9 +285,9 @@ async function applyAndVerify(
 }
 
 /** The settings of the install this run would replace; a damaged manifest is reported when the plan is built. */
-function installedSettings(env: Env): PlanSettings | undefined {
+function installedManifest(env: Env): Manifest | undefined {
   try {
-    return readManifest(installedManifestPath(env))?.settings;
+    return readManifest(installedManifestPath(env));
   } catch (error) {
     if (error instanceof ManifestError) return undefined;
     throw error;

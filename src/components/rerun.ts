@@ -7,7 +7,7 @@ import { installedAnswers } from "./installed-answers.ts";
 export function rerunCommand(manifest: Manifest): string {
   const recorded = manifest.command.trim();
   if (/(^|\s)--tier[\s=]/.test(recorded) && /(^|\s)(--yes|-y)(\s|$)/.test(recorded)) return recorded;
-  const installed = installedAnswers(manifest.settings);
+  const installed = installedAnswers(manifest);
   const flags: string[] = ["--tier", String(installed.tier), "--yes", "--redis-url", installed.redisUrl!, "--prefix", installed.prefix!];
   if (installed.projectDir) flags.push("--scope", "project", "--project-dir", installed.projectDir);
   if (installed.heartbeat) flags.push("--heartbeat", installed.heartbeat, "--heartbeat-every", installed.heartbeatEvery!, "--heartbeat-file", installed.heartbeatFile!);

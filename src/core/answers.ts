@@ -45,6 +45,12 @@ export interface Answers {
   service?: "launchd" | "systemd" | "none";
 }
 
+/**
+ * What an install records of its answers: what a re-run starts from, and what doctor's "re-run
+ * with your settings" says. Never the password, never the one-time consent to install Redis.
+ */
+export type InstalledAnswers = Partial<Omit<Answers, "redisPassword" | "installRedis">>;
+
 export const DEFAULT_HEARTBEAT_EVERY = "15m";
 export const DEFAULT_SERVICE_LABEL = "dev.gateway-setup.pi-central";
 

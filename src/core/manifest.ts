@@ -1,4 +1,5 @@
 // What an install changed, as recorded in its manifest: doctor checks it, uninstall reverses it.
+import type { InstalledAnswers } from "./answers.ts";
 import type { PlanSettings } from "./plan.ts";
 
 export interface ManifestFile {
@@ -37,6 +38,8 @@ export interface Manifest {
   installedAt: string;
   updatedAt: string;
   settings: PlanSettings;
+  /** the answers this install was made from, as they took effect (never the password); absent in manifests older versions wrote */
+  answers?: InstalledAnswers;
   files: ManifestFile[];
   commands: ManifestCommand[];
   /** gateway-setup's block in the user's crontab, if it installed one */

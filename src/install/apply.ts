@@ -3,6 +3,8 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { answersToRecord } from "../components/installed-answers.ts";
+import type { Answers } from "../core/answers.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
@@ -31,6 +33,8 @@ export interface ApplyOptions {
   env: Env;
   /** recorded in the manifest */
   invocation: string;
+  /** recorded in the manifest (as they took effect, without the password): what a re-run starts from */
+  answers?: Answers;
   reporter?: ApplyReporter;
   /** aborting cancels the install and rolls it back */
   signal?: AbortSignal;
@@ -167,6 +171,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         installedAt: previousManifest?.installedAt ?? now().toISOString(),
         updatedAt: now().toISOString(),
         settings: plan.settings,
+        ...(options.answers ? { answers: answersToRecord(options.answers, plan.settings) } : {}),
         files,
         commands: plan.steps
           .filter((s): s is CommandStep => s.kind === "command")
