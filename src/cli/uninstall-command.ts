@@ -85,7 +85,7 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
     else report.warnings.push(purged.problem);
   }
   try {
-    report.warnings.push(...(await applyUninstall(plan, env)));
+    report.warnings.push(...(await applyUninstall(plan, env, ["gateway-setup", "uninstall", ...process.argv.slice(3)].join(" "))));
   } catch (error) {
     report.ok = false;
     report.error = (error as Error).message;

@@ -80,7 +80,8 @@ export type TakeBackStep = { kind: "take-back"; component: string; description: 
 
 /** What uninstall does to take an install back (and a re-install to take back what it no longer wants). */
 export type UninstallStep =
-  | { kind: "run"; argv: string[]; description: string; mayFail?: boolean }
+  /** `undoArgv`: what puts back what the command took away, should the uninstall be rolled back */
+  | { kind: "run"; argv: string[]; description: string; mayFail?: boolean; undoArgv?: string[] }
   | { kind: "remove-crontab-block" }
   | { kind: "remove-file"; path: string }
   /** put back the file that was there before gateway-setup first wrote it (its copy in `backup`) */

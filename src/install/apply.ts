@@ -11,7 +11,7 @@ import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/cront
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/file-change.ts";
 import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, sha256, writeFileAtomic } from "./fs-ops.ts";
-import { InstallJournal, undoAll, type CommitEntry, type Undo, type UndoEntry } from "./journal.ts";
+import { changeCrontab, InstallJournal, undoAll, type CommitEntry, type RecordUndo, type Undo } from "./journal.ts";
 import { readManifest, renderManifest } from "./manifest.ts";
 import { type Manifest, type ManifestFile } from "../core/manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
@@ -88,7 +88,6 @@ function fixFor(error: NodeJS.ErrnoException): string | undefined {
 }
 
 /** Writes the undo down in the journal, before the change is made, and keeps it for a rollback. */
-type RecordUndo = (entry: UndoEntry) => void;
 
 export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const now = options.now ?? (() => new Date());
@@ -382,15 +381,6 @@ async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo):
   return findBlocks(before).blocks.length ? "updated" : "created";
 }
 
-/** Rewrites the user's crontab with `change`, its undo written down first; returns it as it was, or undefined when nothing changed. */
-async function changeCrontab(env: Env, recordUndo: RecordUndo, change: (crontab: string) => string): Promise<string | undefined> {
-  const before = await readCrontab(env);
-  const after = change(before);
-  if (after === before) return undefined;
-  recordUndo({ undo: "crontab", contents: before, after });
-  await writeCrontab(after, env);
-  return before;
-}
 
 /**
  * The plan's take-back steps (what the previous install left where this plan puts nothing: see

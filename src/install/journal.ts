@@ -43,6 +43,9 @@ export interface JournalOwner {
 
 export type Undo = () => void | Promise<void>;
 
+/** Writes the undo down in the journal, before the change is made, and keeps it for a rollback. */
+export type RecordUndo = (entry: UndoEntry) => void;
+
 export function journalPath(stateDir: string): string {
   return join(stateDir, JOURNAL_FILE_NAME);
 }
@@ -302,3 +305,13 @@ export async function settleInterruptedInstall(stateDir: string, env: Env, dryRu
 }
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** Rewrites the user's crontab with `change`, its undo written down first; returns it as it was, or undefined when nothing changed. */
+export async function changeCrontab(env: Env, recordUndo: RecordUndo, change: (crontab: string) => string): Promise<string | undefined> {
+  const before = await readCrontab(env);
+  const after = change(before);
+  if (after === before) return undefined;
+  recordUndo({ undo: "crontab", contents: before, after });
+  await writeCrontab(after, env);
+  return before;
+}

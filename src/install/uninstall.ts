@@ -11,7 +11,7 @@ import { displayPath } from "../platform/paths.ts";
 import { readManifest } from "./manifest.ts";
 import { type Manifest, type ManifestCommand, type ManifestFile } from "../core/manifest.ts";
 import type { PlanStep, TakeBackStep, UninstallStep } from "../core/plan.ts";
-import type { CommitEntry, UndoEntry } from "./journal.ts";
+import { changeCrontab, InstallJournal, undoAll, type CommitEntry, type RecordUndo, type Undo, type UndoEntry } from "./journal.ts";
 
 
 export interface UninstallPlan {
@@ -174,7 +174,7 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   const removals = COMPONENTS.filter((component) => component.applies(manifest.settings)).map((component) => component.removal(manifest));
   const steps: UninstallStep[] = [
     ...[...manifest.commands].reverse().flatMap((command): UninstallStep[] =>
-      command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}` }] : [],
+      command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}`, undoArgv: command.argv }] : [],
     ),
     ...removals.flatMap((removal) => removal.stop ?? []),
     ...planFileRemoval(manifest.files, join(manifest.settings.extensionDir, EXTENSION_ENTRY)),
@@ -191,27 +191,49 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
 }
 
 /**
- * Runs the uninstall in order; commands that fail are reported, not fatal (the unit may be gone
- * already), and so is an original that cannot be put back.
+ * Runs the uninstall as one transaction under the install journal, and so under its lock (a setup
+ * started meanwhile is refused): what goes is moved aside with its undo written down first, so a
+ * failure rolls everything back, and a run killed midway is rolled back by the next gateway-setup,
+ * uninstall or doctor --fix. At the commit what was moved aside goes, and then the emptied folders
+ * (the state dir last, once the journal has left it). Commands that fail are reported, not fatal
+ * (the unit may be gone already), and so is an original that cannot be put back.
  */
-export async function applyUninstall(plan: UninstallPlan, env: Env = process.env): Promise<string[]> {
+export async function applyUninstall(plan: UninstallPlan, env: Env = process.env, invocation = "gateway-setup uninstall"): Promise<string[]> {
   const problems: string[] = [];
-  for (const step of plan.steps) {
-    if (step.kind === "run") {
-      const [binary, ...args] = step.argv as [string, ...string[]];
-      try {
-        const result = await run(binary, args, { env, timeoutMs: 60_000 });
-        if (result.code !== 0 && !step.mayFail) problems.push(describeFailure(result));
-      } catch (error) {
-        if (!step.mayFail) problems.push((error as Error).message);
+  const journal = InstallJournal.begin(plan.manifest.settings.stateDir, invocation, env);
+  const undo: Undo[] = [];
+  const onCommit: CommitEntry[] = [];
+  const recordUndo: RecordUndo = (entry) => undo.push(journal.record(entry));
+  const emptied: string[] = [];
+  try {
+    for (const step of plan.steps) {
+      if (step.kind === "run") {
+        if (step.undoArgv) recordUndo({ undo: "run", argv: step.undoArgv, mayFail: true });
+        const [binary, ...args] = step.argv as [string, ...string[]];
+        try {
+          const result = await run(binary, args, { env, timeoutMs: 60_000 });
+          if (result.code !== 0 && !step.mayFail) problems.push(describeFailure(result));
+        } catch (error) {
+          if (!step.mayFail) problems.push((error as Error).message);
+        }
+      } else if (step.kind === "remove-crontab-block") {
+        await changeCrontab(env, recordUndo, removeCronBlock);
+      } else if (step.kind === "remove-dirs-if-empty") {
+        emptied.push(...step.paths);
+        onCommit.push({ then: "remove-empty-dirs", paths: step.paths });
+      } else {
+        if (step.kind === "keep-file" && step.missingBackup) problems.push(`kept ${step.path}: ${step.reason}`);
+        applyRemovalSteps([step], { recordUndo, onCommit });
       }
-    } else if (step.kind === "remove-crontab-block") {
-      await removeOurCrontabBlock(env);
-    } else {
-      if (step.kind === "keep-file" && step.missingBackup) problems.push(`kept ${step.path}: ${step.reason}`);
-      applyRemovalSteps([step]);
     }
+  } catch (error) {
+    const notUndone = await undoAll(undo);
+    journal.end();
+    const rolledBack = notUndone.length ? `; rolling back left problems: ${notUndone.join("; ")}` : "; everything was put back as it was";
+    throw new Error(`${(error as Error).message}${rolledBack}`);
   }
+  journal.commit(onCommit);
+  applyRemovalSteps([{ kind: "remove-dirs-if-empty", paths: emptied }]);
   return problems;
 }
 

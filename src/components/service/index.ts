@@ -20,7 +20,9 @@ export const service: Component = {
       cleanUp: [
         ...serviceArtifacts(settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
         // with the unit files gone, systemd's unit list is only as before after a reload
-        ...(central.manager === "systemd" ? [{ kind: "run" as const, argv: ["systemctl", "--user", "daemon-reload"], description: "make systemd forget the removed units", mayFail: true }] : []),
+        ...(central.manager === "systemd"
+          ? [{ kind: "run" as const, argv: ["systemctl", "--user", "daemon-reload"], description: "make systemd forget the removed units", mayFail: true, undoArgv: ["systemctl", "--user", "daemon-reload"] }]
+          : []),
       ],
     };
   },

@@ -1,0 +1,66 @@
+// Uninstall goes through the install journal like setup: one transaction under the same lock.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { InstallJournal, journalPath } from "../src/install/journal.ts";
+import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
+import { runCli } from "./helpers/cli.ts";
+import { installTier1 } from "./helpers/install.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const redisUrl = inject("redisUrl");
+
+describe("uninstall as one transaction", () => {
+  it("a failure midway puts back everything it had already taken away, and leaves no journal", async () => {
+    // the user's own package.json stood where the extension's goes: uninstall puts it back from its backup
+    const home = mkdtempSync(join(tmpdir(), "gw-uninstall-"));
+    const extensionDir = join(home, ".pi/agent/extensions/gateway");
+    mkdirSync(extensionDir, { recursive: true });
+    writeFileSync(join(extensionDir, "package.json"), '{ "name": "mine" }\n');
+    try {
+      const { env, plan } = await installTier1(redisUrl, {}, home);
+      const uninstall = planUninstall(plan.settings.manifestPath)!;
+      const restore = uninstall.steps.find((step) => step.kind === "restore-file" && step.path.endsWith("/package.json"));
+      expect(restore?.kind).toBe("restore-file");
+      // index.ts goes before package.json; then the backup turns out to be gone
+      expect(uninstall.steps.findIndex((step) => "path" in step && step.path.endsWith("/index.ts"))).toBeLessThan(uninstall.steps.indexOf(restore!));
+      const before = snapshotTree(home);
+      rmSync((restore as { backup: string }).backup);
+      const afterBackupGone = snapshotTree(home);
+
+      await expect(applyUninstall(uninstall, env)).rejects.toThrow(/backup .* is missing.*everything was put back as it was/);
+      expect(snapshotTree(home)).toEqual(afterBackupGone);
+      expect(Object.keys(before).filter((path) => !(path in afterBackupGone))).toHaveLength(1); // only the backup itself
+      expect(existsSync(journalPath(plan.settings.stateDir))).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("holds the same lock as setup: an uninstall while another run changes the install is refused, and changes nothing", async () => {
+    const { env, plan, home } = await installTier1(redisUrl);
+    const other = InstallJournal.begin(plan.settings.stateDir, "gateway-setup --tier 1 --yes", env);
+    try {
+      const before = snapshotTree(home);
+      const refused = await runCli(["uninstall", "--yes"], { env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/is changing this install right now/);
+      other.end();
+      expect(snapshotTree(home)).toEqual(withoutJournal(before, plan.settings.stateDir, home));
+      const done = await runCli(["uninstall", "--yes"], { env });
+      expect(done.code, done.stdout + done.stderr).toBe(0);
+      expect(existsSync(plan.settings.manifestPath)).toBe(false);
+    } finally {
+      other.end();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The snapshot as it is once the other run's journal is gone. */
+function withoutJournal(snapshot: Record<string, string>, stateDir: string, home: string): Record<string, string> {
+  const journal = journalPath(stateDir).slice(home.length + 1);
+  const { [journal]: _journal, ...rest } = snapshot;
+  return rest;
+}
