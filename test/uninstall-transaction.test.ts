@@ -1,8 +1,10 @@
-// Uninstall goes through the install journal like setup: one transaction under the same lock.
+// Uninstall goes through the install journal like setup: one transaction under the same lock;
+// doctor --fix repairs under that lock too.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { InstallJournal, journalPath } from "../src/install/journal.ts";
 import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -51,6 +53,27 @@ describe("uninstall as one transaction", () => {
       const done = await runCli(["uninstall", "--yes"], { env });
       expect(done.code, done.stdout + done.stderr).toBe(0);
       expect(existsSync(plan.settings.manifestPath)).toBe(false);
+    } finally {
+      other.end();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("doctor --fix repairs nothing while another run holds the lock, says why, and repairs once it is free", async () => {
+    const { env, plan, home } = await installTier1(redisUrl);
+    const keys = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
+    rmSync(keys);
+    const other = InstallJournal.begin(plan.settings.stateDir, "gateway-setup --tier 1 --yes", env);
+    try {
+      // another process: the journal's owner is alive (this test's process)
+      const held = JSON.parse((await runCli(["doctor", "--fix", "--json", "--skip", "pi"], { env })).stdout) as Awaited<ReturnType<typeof runDoctor>>;
+      expect(held.repairs).toEqual([{ id: "doctor", result: expect.stringMatching(/^nothing repaired: .*is changing this install right now/) }]);
+      expect(existsSync(keys)).toBe(false);
+      other.end();
+      const repaired = await runDoctor({ env, fix: true, skip: ["pi"] });
+      expect(repaired.repairs?.map((repair) => repair.id)).toContain("extension-files");
+      expect(existsSync(keys)).toBe(true);
+      expect(existsSync(journalPath(plan.settings.stateDir))).toBe(false);
     } finally {
       other.end();
       rmSync(home, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import type { Redis } from "ioredis";
 import { COMPONENTS } from "../components/index.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
-import { describeStoppedRun, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
+import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest } from "../install/manifest.ts";
 import { type Manifest } from "../core/manifest.ts";
 import type { Env } from "../platform/exec.ts";
@@ -98,20 +98,39 @@ async function checkInstall(manifest: Manifest, checks: DoctorCheck[], options: 
   return withContext(manifest, options.env, async (ctx) => {
     const first = await runChecks(checks, ctx, Boolean(options.only?.length));
     if (!options.fix) return first;
-    const repairs: { id: string; result: string }[] = [];
-    for (const finding of first.checks) {
-      const check = checks.find((c) => c.id === finding.id);
-      if (finding.status === "ok" || finding.status === "skip" || !check?.repair) continue;
-      if (check.needsRedis && !ctx.redis) continue;
-      try {
-        repairs.push({ id: check.id, result: await check.repair(ctx, finding) });
-      } catch (error) {
-        repairs.push({ id: check.id, result: `repair failed: ${(error as Error).message}` });
-      }
+    // repairs change the install: under the journal's lock, as setup and uninstall do
+    let journal: InstallJournal;
+    try {
+      journal = InstallJournal.begin(manifest.settings.stateDir, "gateway-setup doctor --fix", options.env);
+    } catch (error) {
+      if (!(error instanceof JournalBusyError)) throw error;
+      return { ...first, repairs: [{ id: "doctor", result: `nothing repaired: ${error.message}; ${error.fix}` }] };
+    }
+    let repairs: { id: string; result: string }[];
+    try {
+      repairs = await repairAll(first, checks, ctx);
+    } finally {
+      journal.commit([]);
     }
     ctx.sessionIds = await sessionIdsFor(manifest, ctx.redis);
     return { ...(await runChecks(checks, ctx, Boolean(options.only?.length))), repairs };
   });
+}
+
+/** The safe repair of every finding that has one; a repair that fails says so and the others still run. */
+async function repairAll(first: DoctorReport, checks: DoctorCheck[], ctx: DoctorContext): Promise<{ id: string; result: string }[]> {
+  const repairs: { id: string; result: string }[] = [];
+  for (const finding of first.checks) {
+    const check = checks.find((c) => c.id === finding.id);
+    if (finding.status === "ok" || finding.status === "skip" || !check?.repair) continue;
+    if (check.needsRedis && !ctx.redis) continue;
+    try {
+      repairs.push({ id: check.id, result: await check.repair(ctx, finding) });
+    } catch (error) {
+      repairs.push({ id: check.id, result: `repair failed: ${(error as Error).message}` });
+    }
+  }
+  return repairs;
 }
 
 /** How to see why a check itself broke. */
