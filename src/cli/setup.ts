@@ -8,7 +8,7 @@ import { parseRedisUrl, redisCliFor } from "../components/redis/url.ts";
 import { type RedisTarget } from "../core/redis.ts";
 import { readSecretsFile } from "../runtime/consumer/secrets.ts";
 import { applyPlan, ApplyError, InstallCancelledError, type StepResult } from "../install/apply.ts";
-import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
+import { settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
@@ -16,19 +16,20 @@ import { pause } from "../platform/abort.ts";
 import { displayPath, extensionDir, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import type { SystemInfo } from "../core/system.ts";
-import { buildPlan, PlanError } from "../plan/build-plan.ts";
+import { buildPlan } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { heartbeatChoices } from "../plan/settings.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
 import { planForDisplay } from "../plan/file-change.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { Plan, PlanStep } from "../core/plan.ts";
-import { assertTierAvailable, TierUnavailableError, type Answers } from "../core/answers.ts";
-import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError, type SetupFlags } from "../wizard/flags.ts";
+import { assertTierAvailable, type Answers } from "../core/answers.ts";
+import { answersFromFlags, refuseTier2FlagsOnTier1, type SetupFlags } from "../wizard/flags.ts";
 import { WizardCancelledError, type Prompter } from "../wizard/prompter.ts";
 import { installedAnswers } from "../components/installed-answers.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
-import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
+import { CancelledError, GatewayError } from "../core/errors.ts";
+import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-codes.ts";
 import type { Output } from "./output.ts";
 
 export { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE };
@@ -124,12 +125,11 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     notCancelled();
     return await applyAndVerify(ctx, plan, settled, parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password), report, finish, fail);
   } catch (error) {
-    if (error instanceof WizardCancelledError || error instanceof InstallCancelledError) {
+    if (error instanceof CancelledError) {
       report.error = { message: error.message };
       return finish(EXIT_CANCELLED);
     }
-    if (error instanceof UsageError || error instanceof TierUnavailableError) return fail(EXIT_USAGE, error.message);
-    if (error instanceof PlanError || error instanceof ManifestError || error instanceof JournalBusyError) return fail(EXIT_FAILED, error.message, error.fix);
+    if (error instanceof GatewayError) return fail(exitCodeFor(error), error.message, error.fix);
     if (ctx.env.GATEWAY_SETUP_DEBUG) throw error;
     return fail(EXIT_FAILED, `gateway-setup stopped on an unexpected error: ${(error as Error).message}`, "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace");
   }

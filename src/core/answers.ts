@@ -1,4 +1,5 @@
 // What the user wants, as data. Every answer has a flag and a prompt; the tier follows from them.
+import { UsageError } from "./errors.ts";
 
 export const GOALS = ["notifications", "always-on", "full-gateway"] as const;
 export const EVENT_SOURCES = ["cron", "inngest", "mixed"] as const;
@@ -66,7 +67,7 @@ export function goalFor(tier: Tier): Goal {
   return tier === 1 ? "notifications" : tier === 4 ? "full-gateway" : "always-on";
 }
 
-export class TierUnavailableError extends Error {
+export class TierUnavailableError extends UsageError {
   constructor(readonly tier: Tier) {
     super(
       `tier ${tier} (${TIER_NAMES[tier]}) is not available yet in this version of gateway-setup. ` +

@@ -3,6 +3,7 @@
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import type { Redis } from "ioredis";
 import { COMPONENTS } from "../components/index.ts";
+import { UsageError } from "../core/errors.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
@@ -35,7 +36,7 @@ export interface DoctorReport {
   repairs?: { id: string; result: string }[];
 }
 
-export class DoctorUsageError extends Error {}
+export class DoctorUsageError extends UsageError {}
 
 export function selectChecks(only: string[] = [], skipped: string[] = []): DoctorCheck[] {
   const all = doctorChecks();

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { answersToRecord } from "../components/installed-answers.ts";
 import type { Answers } from "../core/answers.ts";
+import { CancelledError } from "../core/errors.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
@@ -52,7 +53,7 @@ export interface ApplyResult {
   manifestPath: string;
 }
 
-export class InstallCancelledError extends Error {
+export class InstallCancelledError extends CancelledError {
   constructor() {
     super("setup was cancelled; every change it made was rolled back");
   }

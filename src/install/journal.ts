@@ -6,6 +6,7 @@
 // a run killed after that line is finished by the next one instead of undone.
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
+import { GatewayError } from "../core/errors.ts";
 import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/crontab/block.ts";
 import { describeFailure, run, type Env } from "../platform/exec.ts";
@@ -206,12 +207,10 @@ export interface InterruptedInstall {
   running: boolean;
 }
 
-export class JournalBusyError extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(message);
+export class JournalBusyError extends GatewayError {
+  declare readonly fix: string;
+  constructor(message: string, fix: string) {
+    super(message, fix);
   }
 }
 

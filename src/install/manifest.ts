@@ -1,6 +1,7 @@
 // The manifest records everything an install changed, so doctor can check it and uninstall can
 // reverse it. It lives in the gateway's state dir and is itself written atomically.
 import { readFileSync } from "node:fs";
+import { GatewayError } from "../core/errors.ts";
 import type { Manifest } from "../core/manifest.ts";
 
 
@@ -26,11 +27,10 @@ export function readManifest(path: string): Manifest | undefined {
 }
 
 /** The manifest exists but cannot be used: say which file, and how to get a good one again. */
-export class ManifestError extends Error {
-  readonly fix: string;
+export class ManifestError extends GatewayError {
+  declare readonly fix: string;
   constructor(readonly path: string, problem: string) {
-    super(`the install manifest ${path} ${problem}`);
-    this.fix = `move it aside (mv ${path} ${path}.broken) and run gateway-setup again to record the install afresh; then doctor, status and uninstall work again`;
+    super(`the install manifest ${path} ${problem}`, `move it aside (mv ${path} ${path}.broken) and run gateway-setup again to record the install afresh; then doctor, status and uninstall work again`);
   }
 }
 

@@ -1,5 +1,6 @@
 // Command-line flags -> the answers they fix. Each flag is validated here, with an error that
 // names the accepted values; an unset flag leaves its question open.
+import { UsageError } from "../core/errors.ts";
 import { resolve } from "node:path";
 import { assertPrefix } from "../runtime/protocol/keys.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
@@ -28,7 +29,7 @@ export interface SetupFlags {
   json?: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Turns a throwing check into a validator that returns the problem, or undefined. */
 export function problemWith(check: (value: string) => unknown): (value: string) => string | undefined {

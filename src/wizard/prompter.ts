@@ -1,5 +1,6 @@
 // The wizard talks to the user only through this interface: clack in a terminal, a script in tests.
 
+import { CancelledError } from "../core/errors.ts";
 export interface Choice<T extends string> {
   value: T;
   label: string;
@@ -38,7 +39,7 @@ export interface Prompter {
 }
 
 /** Ctrl-C / Escape at a prompt. Nothing has been written when this is thrown. */
-export class WizardCancelledError extends Error {
+export class WizardCancelledError extends CancelledError {
   constructor() {
     super("setup cancelled; nothing was changed");
   }
