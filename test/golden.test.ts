@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildProgram } from "../src/cli/main.ts";
 import { createJsonOutput } from "../src/cli/output.ts";
-import { runSetup } from "../src/cli/setup.ts";
+import { runSetup } from "../src/setup/run.ts";
 import { ownVersion } from "../src/platform/package-root.ts";
 import type { SystemInfo } from "../src/core/system.ts";
 import type { SetupFlags } from "../src/wizard/flags.ts";

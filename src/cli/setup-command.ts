@@ -4,7 +4,7 @@ import type { SetupFlags } from "../wizard/flags.ts";
 import { detectSystem } from "../platform/system.ts";
 import { redactUrlPassword } from "../components/redis/url.ts";
 import { createHumanOutput, createJsonOutput } from "./output.ts";
-import { runSetup } from "./setup.ts";
+import { runSetup } from "../setup/run.ts";
 
 /** Ctrl-C, `kill` and a closed terminal all cancel the same way: abort, roll back, exit 130. */
 const CANCEL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
