@@ -25,7 +25,11 @@ const WARM_UP_EVENTS = 2000;
 const RUNS = 10;
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const median = (values: number[]) =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 function timeCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
   const samples: number[] = [];
@@ -105,10 +109,14 @@ async function warmUp(host: VerificationHost, redisUrl: string, prefix: string):
   redis.disconnect();
   let seen = 0;
   let read = 0;
-  await host.waitFor(() => {
-    for (; read < host.sent.length; read++) seen += idsIn(host.sent[read]!.text).length;
-    return seen >= WARM_UP_EVENTS;
-  }, 60_000, "the warm-up events");
+  await host.waitFor(
+    () => {
+      for (; read < host.sent.length; read++) seen += idsIn(host.sent[read]!.text).length;
+      return seen >= WARM_UP_EVENTS;
+    },
+    60_000,
+    "the warm-up events",
+  );
 }
 
 async function burst(redisUrl: string, producing: Producing) {
@@ -123,20 +131,29 @@ async function burst(redisUrl: string, producing: Producing) {
   const unique = new Set<string>();
   let read = warmMessages;
   await host
-    .waitFor(() => {
-      for (; read < host.sent.length; read++) {
-        for (const id of idsIn(host.sent[read]!.text)) {
-          delivered.push(id);
-          unique.add(id);
+    .waitFor(
+      () => {
+        for (; read < host.sent.length; read++) {
+          for (const id of idsIn(host.sent[read]!.text)) {
+            delivered.push(id);
+            unique.add(id);
+          }
         }
-      }
-      return unique.size >= BURST_EVENTS;
-    }, 120_000, "the whole burst")
+        return unique.size >= BURST_EVENTS;
+      },
+      120_000,
+      "the whole burst",
+    )
     .catch(() => {});
   const seconds = ((host.sent.at(-1)?.at ?? performance.now()) - started) / 1000;
   await pushed;
   await host.shutdown();
-  return { eventsPerSecond: Math.round(unique.size / seconds), lost: BURST_EVENTS - unique.size, duplicated: delivered.length - unique.size, messages: host.sent.length - warmMessages };
+  return {
+    eventsPerSecond: Math.round(unique.size / seconds),
+    lost: BURST_EVENTS - unique.size,
+    duplicated: delivered.length - unique.size,
+    messages: host.sent.length - warmMessages,
+  };
 }
 
 type Row = { name: string; value: string; target?: string; met?: boolean };

@@ -1,7 +1,7 @@
 // Library entry: what producers and scripts can import from "gateway-setup". Every function that
 // talks to Redis takes any client with `eval`/`evalsha` (ioredis 5 or 6 as they are).
-export { createEvent, parseEvent, validateEvent, MAX_EVENT_BYTES, type GatewayEvent, type NewEventInput } from "./runtime/protocol/event.ts";
-export { sessionKeys, sessionsRegistryKey, defaultSessionKey, isValidSessionId, DEFAULT_PREFIX } from "./runtime/protocol/keys.ts";
-export { pushToSession, type PushTarget } from "./runtime/protocol/push.ts";
-export { pushEvent, routeTargets, liveSessions, CENTRAL_SESSION, type RoutedPush, type PushEventOptions } from "./runtime/protocol/route.ts";
+export { createEvent, type GatewayEvent, MAX_EVENT_BYTES, type NewEventInput, parseEvent, validateEvent } from "./runtime/protocol/event.ts";
+export { DEFAULT_PREFIX, defaultSessionKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "./runtime/protocol/keys.ts";
+export { type PushTarget, pushToSession } from "./runtime/protocol/push.ts";
+export { CENTRAL_SESSION, liveSessions, type PushEventOptions, pushEvent, type RoutedPush, routeTargets } from "./runtime/protocol/route.ts";
 export type { ScriptClient } from "./runtime/protocol/scripts.ts";

@@ -1,7 +1,7 @@
 // `gateway-setup doctor`: a compact checklist (or one JSON document) and an exit code scripts can use.
 import pc from "picocolors";
-import { DoctorUsageError, runDoctor, type DoctorReport } from "../doctor/run-doctor.ts";
 import type { CheckStatus } from "../core/finding.ts";
+import { type DoctorReport, DoctorUsageError, runDoctor } from "../doctor/run-doctor.ts";
 import { ManifestError } from "../install/manifest.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 

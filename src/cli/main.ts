@@ -25,7 +25,15 @@ export function buildProgram(): Command {
     .option("--prefix <prefix>", "Redis key prefix (default agent)")
     .addOption(new Option("--scope <scope>", "install the extension for every project (global) or one project").choices(["global", "project"]))
     .option("--project-dir <dir>", "the project for --scope project (default: current directory)")
-    .addOption(new Option("--heartbeat <source>", "tier 2: what pushes the heartbeat (default: launchd on macOS, systemd where available, else cron)").choices(["cron", "launchd", "systemd", "inngest", "none"]))
+    .addOption(
+      new Option("--heartbeat <source>", "tier 2: what pushes the heartbeat (default: launchd on macOS, systemd where available, else cron)").choices([
+        "cron",
+        "launchd",
+        "systemd",
+        "inngest",
+        "none",
+      ]),
+    )
     .option("--heartbeat-every <interval>", "tier 2: heartbeat interval, e.g. 15m, 1h (cron: whole minutes dividing the hour)")
     .option("--heartbeat-file <path>", "tier 2: the HEARTBEAT.md checklist (default: <agent dir>/HEARTBEAT.md)")
     .addOption(new Option("--service <manager>", "tier 2: what keeps the central session alive (detected)").choices(["launchd", "systemd", "none"]))
@@ -37,14 +45,29 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
     .addHelpText(
       "after",
-      "\nExamples:\n  npx gateway-setup                       # the wizard\n  gateway-setup --tier 1 --yes            # no questions\n  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n\nRunning it again starts from what is installed: the defaults above are for a first install.\n\nEnvironment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\nExit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
+      "\n" +
+        "Examples:\n" +
+        "  npx gateway-setup                       # the wizard\n" +
+        "  gateway-setup --tier 1 --yes            # no questions\n" +
+        "  gateway-setup --tier 1 --dry-run --json # the plan as JSON, nothing changed\n" +
+        "\n" +
+        "Running it again starts from what is installed: the defaults above are for a first install.\n" +
+        "\n" +
+        "Environment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\n" +
+        "Exit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
     )
     .action(async (flags) => {
       const { runSetupCommand } = await import("./setup-command.ts");
       process.exitCode = await runSetupCommand(flags);
     });
 
-  const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
+  const collect = (value: string, previous: string[] = []) => [
+    ...previous,
+    ...value
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
   program
     .command("doctor")
     .description("check that everything installed is still healthy, and say what to run to fix it")
@@ -52,7 +75,13 @@ export function buildProgram(): Command {
     .option("--fix", "apply the safe repairs (restore drifted files, npm install, prune dead sessions), then check again")
     .option("--only <ids>", "run only these checks (comma-separated or repeated)", collect)
     .option("--skip <ids>", "skip these checks (comma-separated or repeated)", collect)
-    .addHelpText("after", "\nChecks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi,\nand with tier 2: service, tmux, heartbeat, tripwire, crontab.\nExit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.")
+    .addHelpText(
+      "after",
+      "\n" +
+        "Checks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi,\n" +
+        "and with tier 2: service, tmux, heartbeat, tripwire, crontab.\n" +
+        "Exit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.",
+    )
     .action(async (flags) => {
       const { runDoctorCommand } = await import("./doctor-command.ts");
       process.exitCode = await runDoctorCommand(flags);
@@ -64,14 +93,19 @@ export function buildProgram(): Command {
     .argument("<type>", "event type, e.g. job.done")
     .option("--payload <json>", "event payload, a JSON object (default {})")
     .option("--source <source>", "who sends it (default gateway-setup)")
-    .option("--origin <session>", "the session that started the work; it gets the event too, with the central one (default: $GATEWAY_SESSION_ID, set inside pi sessions)")
+    .option(
+      "--origin <session>",
+      "the session that started the work; it gets the event too, with the central one (default: $GATEWAY_SESSION_ID, set inside pi sessions)",
+    )
     .option("--id <id>", "event id (default: a fresh UUID); the same id is delivered only once")
     .option("--redis-url <url>", "Redis URL (default: $GATEWAY_REDIS_URL, else the installed one); password in GATEWAY_REDIS_PASSWORD")
     .option("--prefix <prefix>", "key prefix (default: the installed one, or agent)")
     .option("--json", "print { ok, event, targets } and nothing else")
     .addHelpText(
       "after",
-      "\nShell equivalent for one target session S (what every producer may keep doing):\n  redis-cli LPUSH agent:events:S '<event json>' && redis-cli PUBLISH agent:notify:S <id>",
+      "\n" +
+        "Shell equivalent for one target session S (what every producer may keep doing):\n" +
+        "  redis-cli LPUSH agent:events:S '<event json>' && redis-cli PUBLISH agent:notify:S <id>",
     )
     .action(async (type, flags) => {
       const { runPushCommand } = await import("./push-command.ts");

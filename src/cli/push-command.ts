@@ -1,15 +1,16 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
+
+import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import { type RedisTarget } from "../core/redis.ts";
-import { redisTargetFor } from "../components/redis/installed-target.ts";
+import type { RedisTarget } from "../core/redis.ts";
 import { readManifest } from "../install/manifest.ts";
 import { installedManifestPath } from "../platform/paths.ts";
-import { createEvent, HEARTBEAT_EVENT_TYPE } from "../runtime/protocol/event.ts";
+import { ENV_REDIS_URL } from "../runtime/extension/config.ts";
+import { createEvent, type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "../runtime/protocol/event.ts";
 import { assertPrefix, assertSessionId, DEFAULT_PREFIX, isValidSessionId } from "../runtime/protocol/keys.ts";
 import { serializeEvent } from "../runtime/protocol/push.ts";
 import { pushEvent } from "../runtime/protocol/route.ts";
-import { ENV_REDIS_URL } from "../runtime/extension/config.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface PushFlags {
@@ -49,7 +50,7 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
     return code;
   };
   const manifest = readManifest(installedManifestPath(env));
-  let event;
+  let event: GatewayEvent;
   let prefix: string;
   let target: RedisTarget;
   // inside a pi session (its bash tool), the session's own id is the natural origin
@@ -81,7 +82,10 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   const { probe, client } = await connectRedis(target);
   if (!client) {
     if (probe.status === "auth-required") {
-      return fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`);
+      return fail(
+        EXIT_FAILED,
+        `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`,
+      );
     }
     return fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
   }

@@ -1,10 +1,11 @@
 // Wires the real world (terminal, environment, signals) into runSetup.
+
+import { redactUrlPassword } from "../components/redis/url.ts";
+import { detectSystem } from "../platform/system.ts";
+import { runSetup } from "../setup/run.ts";
 import { createClackPrompter } from "../wizard/clack-prompter.ts";
 import type { SetupFlags } from "../wizard/flags.ts";
-import { detectSystem } from "../platform/system.ts";
-import { redactUrlPassword } from "../components/redis/url.ts";
 import { createHumanOutput, createJsonOutput } from "./output.ts";
-import { runSetup } from "../setup/run.ts";
 
 /** Ctrl-C, `kill` and a closed terminal all cancel the same way: abort, roll back, exit 130. */
 const CANCEL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;

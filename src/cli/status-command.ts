@@ -1,13 +1,14 @@
 // `gateway-setup status`: what is installed, and what the queues look like right now.
-import { connectRedis } from "../components/redis/probe.ts";
+
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
-import { readLastHeartbeat, type LastHeartbeat } from "../runtime/extension/heartbeat.ts";
+import { connectRedis } from "../components/redis/probe.ts";
+import { describeStoppedRun, type JournalOwner, readInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
-import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
-import { describeStoppedRun, readInterruptedInstall, type JournalOwner } from "../install/journal.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
+import { type LastHeartbeat, readLastHeartbeat } from "../runtime/extension/heartbeat.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
+import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
 
 export interface SessionStatus {
@@ -73,7 +74,15 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
         client.exists(aliveKey(settings.prefix, id)),
         client.pubsub("NUMSUB", keys.notify) as Promise<(string | number)[]>,
       ]);
-      report.sessions.push({ id, registered: registered.includes(id), alive: alive === 1, listeners: Number(numsub[1] ?? 0), pending, processing, deadLetters });
+      report.sessions.push({
+        id,
+        registered: registered.includes(id),
+        alive: alive === 1,
+        listeners: Number(numsub[1] ?? 0),
+        pending,
+        processing,
+        deadLetters,
+      });
     }
   } finally {
     client.disconnect();
@@ -90,7 +99,9 @@ function describeHeartbeat(heartbeat: NonNullable<StatusReport["heartbeat"]>): s
 }
 
 function describeInterrupted({ running, ...owner }: NonNullable<StatusReport["interrupted"]>): string {
-  return running ? `setup      gateway-setup (pid ${owner.pid}) is changing this install right now` : `setup      ${describeStoppedRun(owner)}; gateway-setup doctor --fix sets it right`;
+  return running
+    ? `setup      gateway-setup (pid ${owner.pid}) is changing this install right now`
+    : `setup      ${describeStoppedRun(owner)}; gateway-setup doctor --fix sets it right`;
 }
 
 export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): string {

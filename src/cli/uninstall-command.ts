@@ -1,17 +1,18 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
-import * as clack from "@clack/prompts";
+
 import { basename } from "node:path";
-import { connectRedis } from "../components/redis/probe.ts";
-import { redisCliFor } from "../components/redis/url.ts";
+import * as clack from "@clack/prompts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
+import { connectRedis } from "../components/redis/probe.ts";
+import { redisCliFor } from "../components/redis/url.ts";
+import type { Manifest } from "../core/manifest.ts";
+import type { UninstallStep } from "../core/plan.ts";
 import { JournalBusyError, settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError } from "../install/manifest.ts";
-import { type Manifest } from "../core/manifest.ts";
 import { applyUninstall, describeRemoval, planUninstall } from "../install/uninstall.ts";
-import { type UninstallStep } from "../core/plan.ts";
-import { sessionKeys } from "../runtime/protocol/keys.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
+import { sessionKeys } from "../runtime/protocol/keys.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 export interface UninstallFlags {
@@ -103,7 +104,10 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
       : `  ${displayPath(step.path, env)} (${step.reason})`,
   );
   say(kept.length ? [`Uninstalled. Kept ${kept.length} file(s):`, ...keptLines].join("\n") : "Uninstalled.");
-  if (unpurged) say(`The queues in Redis were NOT purged (Redis did not answer); once it runs: ${redisCliFor(plan.manifest.settings.redisUrl)} DEL ${settingsKeys(plan.manifest)}`);
+  if (unpurged)
+    say(
+      `The queues in Redis were NOT purged (Redis did not answer); once it runs: ${redisCliFor(plan.manifest.settings.redisUrl)} DEL ${settingsKeys(plan.manifest)}`,
+    );
   return unpurged ? EXIT_FAILED : EXIT_OK;
 }
 

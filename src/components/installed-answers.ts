@@ -4,7 +4,7 @@
 // manifest records them at install time; a manifest an older version wrote has only its
 // settings, and they are read back from those.
 import { dirname } from "node:path";
-import { goalFor, type Answers, type InstalledAnswers } from "../core/answers.ts";
+import { type Answers, goalFor, type InstalledAnswers } from "../core/answers.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { PlanSettings } from "../core/plan.ts";
 import { formatInterval } from "./heartbeat/interval.ts";

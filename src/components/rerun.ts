@@ -10,7 +10,8 @@ export function rerunCommand(manifest: Manifest): string {
   const installed = installedAnswers(manifest);
   const flags: string[] = ["--tier", String(installed.tier), "--yes", "--redis-url", installed.redisUrl!, "--prefix", installed.prefix!];
   if (installed.projectDir) flags.push("--scope", "project", "--project-dir", installed.projectDir);
-  if (installed.heartbeat) flags.push("--heartbeat", installed.heartbeat, "--heartbeat-every", installed.heartbeatEvery!, "--heartbeat-file", installed.heartbeatFile!);
+  if (installed.heartbeat)
+    flags.push("--heartbeat", installed.heartbeat, "--heartbeat-every", installed.heartbeatEvery!, "--heartbeat-file", installed.heartbeatFile!);
   if (installed.service) flags.push("--service", installed.service, "--service-label", installed.serviceLabel!);
   return ["gateway-setup", ...flags.map(shellQuote)].join(" ");
 }

@@ -96,8 +96,7 @@ export type UninstallStep =
 /** uninstall's removals as take-back actions, plus `unload` */
 export type TakeBackAction =
   /** run `argv` (the previous install's undo command); on rollback run `reloadArgv` again */
-  | { action: "unload"; argv: string[]; reloadArgv: string[] }
-  | AsAction<Exclude<UninstallStep, { kind: "run" }>>;
+  { action: "unload"; argv: string[]; reloadArgv: string[] } | AsAction<Exclude<UninstallStep, { kind: "run" }>>;
 
 type AsAction<Step> = Step extends { kind: infer Kind } ? Omit<Step, "kind"> & { action: Kind } : never;
 

@@ -1,25 +1,29 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
-import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
+
 import type { Redis } from "ioredis";
 import { COMPONENTS } from "../components/index.ts";
-import { UsageError } from "../core/errors.ts";
-import { connectRedis } from "../components/redis/probe.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
+import { connectRedis } from "../components/redis/probe.ts";
+import type { DoctorCheck, DoctorContext } from "../core/check.ts";
+import { UsageError } from "../core/errors.ts";
+import { type Finding, fail, skip, warn } from "../core/finding.ts";
+import type { Manifest } from "../core/manifest.ts";
 import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest } from "../install/manifest.ts";
-import { type Manifest } from "../core/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
+import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { isValidSessionId, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { deadSessions } from "../runtime/protocol/sessions.ts";
-import type { DoctorCheck, DoctorContext } from "../core/check.ts";
-import { fail, skip, warn, type Finding } from "../core/finding.ts";
 
 /** Every component's checks, in the registry's order; a check runs only where its component is part of the install. */
 export function doctorChecks(): DoctorCheck[] {
   return COMPONENTS.flatMap((component) =>
-    component.checks.map((check) => ({ ...check, applies: (manifest: Manifest) => component.applies(manifest.settings) && (check.applies?.(manifest) ?? true) })),
+    component.checks.map((check) => ({
+      ...check,
+      applies: (manifest: Manifest) => component.applies(manifest.settings) && (check.applies?.(manifest) ?? true),
+    })),
   );
 }
 
@@ -57,7 +61,16 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
   if (!interrupted) return { findings: [], repairs: [] };
   const { owner } = interrupted;
   if (interrupted.running) {
-    return { findings: [warn(INTERRUPTED_ID, `gateway-setup (pid ${owner.pid} on ${owner.host}) is changing this install right now; what follows may be mid-change`, "run doctor again when it is done")], repairs: [] };
+    return {
+      findings: [
+        warn(
+          INTERRUPTED_ID,
+          `gateway-setup (pid ${owner.pid} on ${owner.host}) is changing this install right now; what follows may be mid-change`,
+          "run doctor again when it is done",
+        ),
+      ],
+      repairs: [],
+    };
   }
   if (!options.fix) {
     const [left, fix] = interrupted.committed
@@ -67,8 +80,15 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
   }
   const problems = await recoverInterruptedInstall(interrupted, options.env);
   return {
-    findings: problems.length ? [fail(INTERRUPTED_ID, `recovering from the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")] : [],
-    repairs: [{ id: INTERRUPTED_ID, result: `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}` }],
+    findings: problems.length
+      ? [fail(INTERRUPTED_ID, `recovering from the stopped run left problems: ${problems.join("; ")}`, "gateway-setup uninstall, then gateway-setup")]
+      : [],
+    repairs: [
+      {
+        id: INTERRUPTED_ID,
+        result: `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}`,
+      },
+    ],
   };
 }
 

@@ -3,18 +3,28 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
 import { answersToRecord } from "../components/installed-answers.ts";
 import type { Answers } from "../core/answers.ts";
 import { CancelledError } from "../core/errors.ts";
-import { describeFailure, run, type Env } from "../platform/exec.ts";
+import type { Manifest, ManifestFile } from "../core/manifest.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
-import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
-import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { fileStepStatus } from "../plan/file-change.ts";
-import { assertWritableDir, backupPath as backupFor, backupRoot, copyTree, ensureDir, missingDirs, pathExists, readExisting, sha256, writeFileAtomic } from "./fs-ops.ts";
-import { changeCrontab, InstallJournal, undoAll, type CommitEntry, type RecordUndo, type Undo } from "./journal.ts";
+import { describeFailure, type Env, run } from "../platform/exec.ts";
+import {
+  assertWritableDir,
+  backupPath as backupFor,
+  backupRoot,
+  copyTree,
+  ensureDir,
+  missingDirs,
+  pathExists,
+  readExisting,
+  sha256,
+  writeFileAtomic,
+} from "./fs-ops.ts";
+import { type CommitEntry, changeCrontab, InstallJournal, type RecordUndo, type Undo, undoAll } from "./journal.ts";
 import { readManifest, renderManifest } from "./manifest.ts";
-import { type Manifest, type ManifestFile } from "../core/manifest.ts";
 import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
@@ -75,7 +85,8 @@ function failureMessage(step: PlanStep | undefined, error: NodeJS.ErrnoException
   if (step.kind === "file") return `could not write ${step.path} (${step.description}): ${error.message}`;
   if (step.kind === "dir") return `could not create ${step.path} (${step.description}): ${error.message}`;
   if (step.kind === "crontab") return `could not update your crontab (${step.description}): ${error.message}`;
-  if (step.kind === "take-back") return `could not take back what the previous install left (${step.description}${"path" in step ? `: ${step.path}` : ""}): ${error.message}`;
+  if (step.kind === "take-back")
+    return `could not take back what the previous install left (${step.description}${"path" in step ? `: ${step.path}` : ""}): ${error.message}`;
   return `could not ${step.description}: ${error.message}`;
 }
 
@@ -83,7 +94,8 @@ function fixFor(error: NodeJS.ErrnoException): string | undefined {
   if (error.code === "EACCES" || error.code === "EPERM" || error.code === "EROFS") {
     return "make that directory writable for your user, or point PI_CODING_AGENT_DIR at a writable directory, then run gateway-setup again";
   }
-  if (error.code === "ENOTDIR" || error.code === "EEXIST") return "a file stands where gateway-setup needs a directory: move it aside, then run gateway-setup again";
+  if (error.code === "ENOTDIR" || error.code === "EEXIST")
+    return "a file stands where gateway-setup needs a directory: move it aside, then run gateway-setup again";
   if (error.code === "ENOSPC") return "free some disk space, then run gateway-setup again";
   return undefined;
 }
@@ -102,7 +114,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   // what a created path held before gateway-setup first ran its command, carried over from the previous install
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
   const originals = new Map(
-    (previousManifest?.commands ?? []).flatMap((command) => (command.originals ?? []).filter((o) => plannedCreates.has(o.path)).map((o): [string, string] => [o.path, o.backup])),
+    (previousManifest?.commands ?? []).flatMap((command) =>
+      (command.originals ?? []).filter((o) => plannedCreates.has(o.path)).map((o): [string, string] => [o.path, o.backup]),
+    ),
   );
   let current: PlanStep | undefined;
   let journal: InstallJournal | undefined;
@@ -180,7 +194,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
             argv,
             ...(cwd ? { cwd } : {}),
             ...(creates ? { creates } : {}),
-            ...(creates?.some((path) => originals.has(path)) ? { originals: creates.filter((path) => originals.has(path)).map((path) => ({ path, backup: originals.get(path)! })) } : {}),
+            ...(creates?.some((path) => originals.has(path))
+              ? { originals: creates.filter((path) => originals.has(path)).map((path) => ({ path, backup: originals.get(path)! })) }
+              : {}),
             ...(undoArgv && !rollbackOnly ? { undoArgv } : {}),
           })),
         ...(crontab ? { crontab: { entries: crontab.entries } } : {}),
@@ -205,7 +221,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   // committed: from here on nothing is undone; a run killed during the tidy-up is finished by the next
   journal.commit(onCommit);
   try {
-    pruneBackups(join(plan.settings.stateDir, "backups"), [...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])), ...originals.values()]);
+    pruneBackups(join(plan.settings.stateDir, "backups"), [
+      ...files.flatMap((file) => (file.original.existed ? [file.original.backup] : [])),
+      ...originals.values(),
+    ]);
   } catch {
     // older generations stay a while longer
   }
@@ -251,7 +270,7 @@ function writeFileStep(
   let outcome: StepOutcome;
   let backup: string | undefined;
 
-  if (existing && existing.contents.equals(contents) && existing.mode === step.mode) {
+  if (existing?.contents.equals(contents) && existing.mode === step.mode) {
     outcome = "unchanged";
   } else {
     mkdirs(dirname(step.path));
@@ -288,7 +307,13 @@ interface Preserve {
   originals: Map<string, string>;
 }
 
-async function runCommandStep(step: CommandStep, options: ApplyOptions, recordUndo: RecordUndo, mkdirs: (dir: string, mode?: number) => void, preserve: Preserve): Promise<void> {
+async function runCommandStep(
+  step: CommandStep,
+  options: ApplyOptions,
+  recordUndo: RecordUndo,
+  mkdirs: (dir: string, mode?: number) => void,
+  preserve: Preserve,
+): Promise<void> {
   preserveCreatedPaths(step, recordUndo, mkdirs, preserve);
   for (const dir of step.scratch ?? []) {
     mkdirs(dirname(dir));
@@ -335,7 +360,12 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
  * manifest records it; a copy of our own earlier output serves the rollback only and goes when
  * the install commits.
  */
-function preserveCreatedPaths(step: CommandStep, recordUndo: RecordUndo, mkdirs: (dir: string, mode?: number) => void, { previous, backups, onCommit, originals }: Preserve): void {
+function preserveCreatedPaths(
+  step: CommandStep,
+  recordUndo: RecordUndo,
+  mkdirs: (dir: string, mode?: number) => void,
+  { previous, backups, onCommit, originals }: Preserve,
+): void {
   const ours = new Set(previous?.commands.flatMap((command) => command.creates ?? []) ?? []);
   for (const path of step.creates ?? []) {
     if (!pathExists(path)) {
@@ -382,7 +412,6 @@ async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo):
   return findBlocks(before).blocks.length ? "updated" : "created";
 }
 
-
 /**
  * The plan's take-back steps (what the previous install left where this plan puts nothing: see
  * planTakeBack), after every other step, inside the transaction: a service is unloaded before its
@@ -390,7 +419,14 @@ async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo):
  * folder is moved aside until the install commits, and the emptied folders go only then. A file the user edited since
  * the plan was made stops the install (rolled back) rather than being removed unseen.
  */
-async function takeBackStep(step: TakeBackStep, previous: Manifest | undefined, recordUndo: RecordUndo, onCommit: CommitEntry[], env: Env, files: ManifestFile[]): Promise<StepResult> {
+async function takeBackStep(
+  step: TakeBackStep,
+  previous: Manifest | undefined,
+  recordUndo: RecordUndo,
+  onCommit: CommitEntry[],
+  env: Env,
+  files: ManifestFile[],
+): Promise<StepResult> {
   if (step.action === "unload") {
     recordUndo({ undo: "run", argv: step.reloadArgv, mayFail: true });
     const [binary, ...args] = step.argv as [string, ...string[]];

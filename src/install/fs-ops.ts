@@ -1,7 +1,22 @@
 // File operations the installer is allowed to do: atomic writes that never leave a half-written
 // file, and directory creation that remembers what it created so rollback can remove it.
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, cpSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 
 export function sha256(contents: string | Buffer): string {

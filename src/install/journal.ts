@@ -6,11 +6,11 @@
 // a run killed after that line is finished by the next one instead of undone.
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { GatewayError } from "../core/errors.ts";
 import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/crontab/block.ts";
-import { describeFailure, run, type Env } from "../platform/exec.ts";
+import { GatewayError } from "../core/errors.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
+import { describeFailure, type Env, run } from "../platform/exec.ts";
 import { isPidRunning, procStat } from "../runtime/protocol/sessions.ts";
 import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFileAtomic } from "./fs-ops.ts";
 
@@ -235,17 +235,21 @@ function startedAfter(pid: number, epochMs: number): boolean {
 export function readInterruptedInstall(stateDir: string): InterruptedInstall | undefined {
   const path = journalPath(stateDir);
   if (!existsSync(path)) return undefined;
-  const parsed = readFileSync(path, "utf8").split("\n").flatMap((line) => {
-    try {
-      return line ? [JSON.parse(line) as unknown] : [];
-    } catch {
-      return [];
-    }
-  });
+  const parsed = readFileSync(path, "utf8")
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        return line ? [JSON.parse(line) as unknown] : [];
+      } catch {
+        return [];
+      }
+    });
   const first = parsed[0] as Partial<JournalOwner> | undefined;
   const hasOwner = typeof first?.pid === "number" && typeof first.host === "string";
   const owner: JournalOwner = hasOwner ? (first as JournalOwner) : { pid: 0, host: hostname(), startedAt: "an unknown time", command: "gateway-setup" };
-  const lines = (hasOwner ? parsed.slice(1) : parsed).filter((line): line is Record<string, unknown> => typeof line === "object" && line !== null && !Array.isArray(line));
+  const lines = (hasOwner ? parsed.slice(1) : parsed).filter(
+    (line): line is Record<string, unknown> => typeof line === "object" && line !== null && !Array.isArray(line),
+  );
   const commit = lines.find((line) => Array.isArray(line.committed));
   const running = owner.host !== hostname() || (owner.pid !== process.pid && owner.pid > 0 && ownerRunning(owner));
   return {

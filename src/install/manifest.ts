@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { GatewayError } from "../core/errors.ts";
 import type { Manifest } from "../core/manifest.ts";
 
-
 export function readManifest(path: string): Manifest | undefined {
   let text: string;
   try {
@@ -29,8 +28,14 @@ export function readManifest(path: string): Manifest | undefined {
 /** The manifest exists but cannot be used: say which file, and how to get a good one again. */
 export class ManifestError extends GatewayError {
   declare readonly fix: string;
-  constructor(readonly path: string, problem: string) {
-    super(`the install manifest ${path} ${problem}`, `move it aside (mv ${path} ${path}.broken) and run gateway-setup again to record the install afresh; then doctor, status and uninstall work again`);
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(
+      `the install manifest ${path} ${problem}`,
+      `move it aside (mv ${path} ${path}.broken) and run gateway-setup again to record the install afresh; then doctor, status and uninstall work again`,
+    );
   }
 }
 

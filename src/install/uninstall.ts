@@ -2,17 +2,16 @@
 // before, keep (and name) anything the user edited since. Planned as data first, like install.
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { copyTree, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
 import { removeCronBlock } from "../components/crontab/block.ts";
 import { COMPONENTS } from "../components/index.ts";
-import { readCrontab, writeCrontab } from "../platform/crontab.ts";
-import { describeFailure, run, type Env } from "../platform/exec.ts";
-import { displayPath } from "../platform/paths.ts";
-import { readManifest } from "./manifest.ts";
-import { type Manifest, type ManifestCommand, type ManifestFile } from "../core/manifest.ts";
+import type { Manifest, ManifestCommand, ManifestFile } from "../core/manifest.ts";
 import type { PlanStep, TakeBackStep, UninstallStep } from "../core/plan.ts";
-import { changeCrontab, InstallJournal, undoAll, type CommitEntry, type RecordUndo, type Undo, type UndoEntry } from "./journal.ts";
-
+import { readCrontab, writeCrontab } from "../platform/crontab.ts";
+import { describeFailure, type Env, run } from "../platform/exec.ts";
+import { displayPath } from "../platform/paths.ts";
+import { copyTree, moveTree, pathExists, readExisting, removeEmptyDirs, sha256, writeFileAtomic } from "./fs-ops.ts";
+import { type CommitEntry, changeCrontab, InstallJournal, type RecordUndo, type Undo, type UndoEntry, undoAll } from "./journal.ts";
+import { readManifest } from "./manifest.ts";
 
 export interface UninstallPlan {
   manifestPath: string;
@@ -40,14 +39,34 @@ export function planFileRemoval(files: ManifestFile[], entryFile?: string): Unin
       if (file.path === entryFile) {
         const keptAs = freeName(`${file.path}.edited`);
         if (backup && !existsSync(backup)) {
-          return [{ kind: "keep-file", path: file.path, keptAs, reason: `${EDITED_ENTRY_REASON}; the backup of what was there before (${backup}) is missing, so it cannot be put back`, missingBackup: true }];
+          return [
+            {
+              kind: "keep-file",
+              path: file.path,
+              keptAs,
+              reason: `${EDITED_ENTRY_REASON}; the backup of what was there before (${backup}) is missing, so it cannot be put back`,
+              missingBackup: true,
+            },
+          ];
         }
-        return [{ kind: "keep-file", path: file.path, keptAs, reason: EDITED_ENTRY_REASON }, ...(backup ? [{ kind: "restore-file" as const, path: file.path, backup }] : [])];
+        return [
+          { kind: "keep-file", path: file.path, keptAs, reason: EDITED_ENTRY_REASON },
+          ...(backup ? [{ kind: "restore-file" as const, path: file.path, backup }] : []),
+        ];
       }
       return [{ kind: "keep-file", path: file.path, reason: "edited since install", ...(backup ? { backup } : {}) }];
     }
     if (backup && !existsSync(backup)) {
-      return current ? [{ kind: "keep-file", path: file.path, reason: `the backup of what was there before (${backup}) is missing, so it cannot be put back`, missingBackup: true }] : [];
+      return current
+        ? [
+            {
+              kind: "keep-file",
+              path: file.path,
+              reason: `the backup of what was there before (${backup}) is missing, so it cannot be put back`,
+              missingBackup: true,
+            },
+          ]
+        : [];
     }
     if (backup) return [{ kind: "restore-file", path: file.path, backup }];
     return current ? [{ kind: "remove-file", path: file.path }] : [];
@@ -70,7 +89,16 @@ export function planCreatedPathRemoval(commands: ManifestCommand[], keep: Set<st
         const original = command.originals?.find((o) => o.path === path);
         if (!original) return pathExists(path) ? [{ kind: "remove-tree", path }] : [];
         if (pathExists(original.backup)) return [{ kind: "restore-tree", path, backup: original.backup }];
-        return pathExists(path) ? [{ kind: "keep-file", path, reason: `the backup of what was there before (${original.backup}) is missing, so it cannot be put back`, missingBackup: true }] : [];
+        return pathExists(path)
+          ? [
+              {
+                kind: "keep-file",
+                path,
+                reason: `the backup of what was there before (${original.backup}) is missing, so it cannot be put back`,
+                missingBackup: true,
+              },
+            ]
+          : [];
       }),
   );
 }
@@ -90,14 +118,16 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
   const plannedCommands = new Set(steps.flatMap((s) => (s.kind === "command" ? [key(s.argv)] : [])));
   const unload = previous.commands
     .filter((command) => command.undoArgv && !plannedCommands.has(key(command.argv)))
-    .map((command): TakeBackStep => ({
-      kind: "take-back",
-      component: command.component,
-      description: "unload what the previous install loaded and this one no longer uses",
-      action: "unload",
-      argv: command.undoArgv!,
-      reloadArgv: command.argv,
-    }));
+    .map(
+      (command): TakeBackStep => ({
+        kind: "take-back",
+        component: command.component,
+        description: "unload what the previous install loaded and this one no longer uses",
+        action: "unload",
+        argv: command.undoArgv!,
+        reloadArgv: command.argv,
+      }),
+    );
   const plannedFiles = new Set(steps.flatMap((s) => (s.kind === "file" ? [s.path] : [])));
   const stale = previous.files.filter((file) => !plannedFiles.has(file.path));
   const files = planFileRemoval(stale, join(previous.settings.extensionDir, EXTENSION_ENTRY)).map((removal) => {
@@ -106,9 +136,14 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
   });
   const plannedCreates = new Set(steps.flatMap((s) => (s.kind === "command" ? (s.creates ?? []) : [])));
   const created = previous.commands.flatMap((command) =>
-    planCreatedPathRemoval([command], plannedCreates).map((removal) => step(command.component, `take back what the previous install's command created (${command.argv.join(" ")})`, removal)),
+    planCreatedPathRemoval([command], plannedCreates).map((removal) =>
+      step(command.component, `take back what the previous install's command created (${command.argv.join(" ")})`, removal),
+    ),
   );
-  const crontab = previous.crontab && !steps.some((s) => s.kind === "crontab") ? [step("heartbeat", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })] : [];
+  const crontab =
+    previous.crontab && !steps.some((s) => s.kind === "crontab")
+      ? [step("heartbeat", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })]
+      : [];
   const changes = [...unload, ...files, ...created, ...crontab];
   const plannedPaths = steps.flatMap((s) => ("path" in s ? [s.path] : []));
   // the state dir holds the manifest and the backups, which stay
@@ -173,9 +208,11 @@ export function planUninstall(manifestPath: string): UninstallPlan | undefined {
   if (!manifest) return undefined;
   const removals = COMPONENTS.filter((component) => component.applies(manifest.settings)).map((component) => component.removal(manifest));
   const steps: UninstallStep[] = [
-    ...[...manifest.commands].reverse().flatMap((command): UninstallStep[] =>
-      command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}`, undoArgv: command.argv }] : [],
-    ),
+    ...[...manifest.commands]
+      .reverse()
+      .flatMap((command): UninstallStep[] =>
+        command.undoArgv ? [{ kind: "run", argv: command.undoArgv, description: `take back: ${command.argv.join(" ")}`, undoArgv: command.argv }] : [],
+      ),
     ...removals.flatMap((removal) => removal.stop ?? []),
     ...planFileRemoval(manifest.files, join(manifest.settings.extensionDir, EXTENSION_ENTRY)),
     ...planCreatedPathRemoval(manifest.commands),

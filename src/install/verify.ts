@@ -1,13 +1,13 @@
 // The last step of every setup: Redis answers, the installed extension delivers an event as pi
 // would load it, and a live session (if any) acknowledges a smoke event.
 import type { Redis } from "ioredis";
-import { probeRedis, openRedis } from "../components/redis/probe.ts";
+import { openRedis, probeRedis } from "../components/redis/probe.ts";
+import { type Finding, fail, ok, skip, warn } from "../core/finding.ts";
+import type { PlanSettings } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
-import { createEvent, SMOKE_EVENT_TYPE, type GatewayEvent } from "../runtime/protocol/event.ts";
+import { createEvent, type GatewayEvent, SMOKE_EVENT_TYPE } from "../runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
-import type { PlanSettings } from "../core/plan.ts";
-import { fail, ok, skip, warn, type Finding } from "../core/finding.ts";
 import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
 
 export type VerificationCheck = Finding;
@@ -25,7 +25,11 @@ export async function checkRedisPing(target: RedisTarget, { signal }: CheckOptio
     : fail("redis-ping", probe.message, "start Redis (or fix the URL/password), then run gateway-setup again");
 }
 
-export async function checkExtensionDelivery(settings: PlanSettings, target: RedisTarget, { signal, timeoutMs = 15_000 }: CheckOptions = {}): Promise<VerificationCheck> {
+export async function checkExtensionDelivery(
+  settings: PlanSettings,
+  target: RedisTarget,
+  { signal, timeoutMs = 15_000 }: CheckOptions = {},
+): Promise<VerificationCheck> {
   const result = await verifyInstalledExtension({
     extensionDir: settings.extensionDir,
     redisUrl: target.url,
@@ -38,7 +42,11 @@ export async function checkExtensionDelivery(settings: PlanSettings, target: Red
     try {
       await pointDefaultSession(target, settings);
     } catch (error) {
-      return fail("extension-delivery", `could not point ${defaultSessionKey(settings.prefix)} at "${settings.sessionId}": ${(error as Error).message}`, "start Redis (or fix the URL/password), then run gateway-setup again");
+      return fail(
+        "extension-delivery",
+        `could not point ${defaultSessionKey(settings.prefix)} at "${settings.sessionId}": ${(error as Error).message}`,
+        "start Redis (or fix the URL/password), then run gateway-setup again",
+      );
     }
   }
   return result.ok
@@ -69,13 +77,21 @@ async function pointDefaultSession(target: RedisTarget, { prefix, sessionId }: P
  * acknowledges without handing it to the model. A session busy in a long turn may not take it in
  * time: that is a warning, and the event is taken back so it does not linger in the queue.
  */
-export async function checkLiveSession(settings: PlanSettings, target: RedisTarget, { signal, timeoutMs = 30_000 }: CheckOptions = {}): Promise<VerificationCheck> {
+export async function checkLiveSession(
+  settings: PlanSettings,
+  target: RedisTarget,
+  { signal, timeoutMs = 30_000 }: CheckOptions = {},
+): Promise<VerificationCheck> {
   const { prefix, sessionId } = settings;
   let redis: Redis;
   try {
     redis = await openRedis(target);
   } catch (error) {
-    return fail("live-session", `could not reach Redis to look for a live pi session: ${(error as Error).message}`, "the install is complete: start Redis (or fix the URL/password), then run: gateway-setup doctor");
+    return fail(
+      "live-session",
+      `could not reach Redis to look for a live pi session: ${(error as Error).message}`,
+      "the install is complete: start Redis (or fix the URL/password), then run: gateway-setup doctor",
+    );
   }
   try {
     if (!(await redis.exists(aliveKey(prefix, sessionId)))) {

@@ -4,7 +4,7 @@
 import { COMPONENTS } from "../components/index.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import { assertTierAvailable, type Answers } from "../core/answers.ts";
+import { type Answers, assertTierAvailable } from "../core/answers.ts";
 import type { PlanContext } from "../core/component.ts";
 import { PlanError } from "../core/errors.ts";
 import type { Plan } from "../core/plan.ts";
@@ -34,7 +34,15 @@ export function buildPlan({ answers, env, system, redis: redisProbe }: PlanInput
   assertTierAvailable(answers.tier);
   const redis = parseRedisUrl(answers.redisUrl, answers.redisPassword);
   const settings = planSettings(answers, redis, system, env);
-  const ctx: PlanContext = { answers, settings, system, env, redis, redisProbe, ...(redis.password ? { secretsFile: secretsFilePath(settings.stateDir) } : {}) };
+  const ctx: PlanContext = {
+    answers,
+    settings,
+    system,
+    env,
+    redis,
+    redisProbe,
+    ...(redis.password ? { secretsFile: secretsFilePath(settings.stateDir) } : {}),
+  };
   const parts = COMPONENTS.filter((component) => component.applies(settings)).map((component) => component.plan(ctx));
   const steps = parts.flatMap((part) => part.steps);
   // the install this one replaces: what it left where this plan puts nothing is taken back (a damaged manifest throws ManifestError)

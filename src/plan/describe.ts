@@ -1,15 +1,15 @@
 // The human summary of a Plan: every file it will write and every command it will run.
-import { createTwoFilesPatch } from "diff";
-import { formatInterval } from "../components/heartbeat/interval.ts";
+
 import { existsSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
+import { createTwoFilesPatch } from "diff";
+import { formatInterval } from "../components/heartbeat/interval.ts";
+import type { FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { readExisting } from "../install/fs-ops.ts";
 import { describeRemoval, takeBackRemoval } from "../install/uninstall.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import type { FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
-import { fileStepStatus, type FileStepStatus } from "./file-change.ts";
-
+import { type FileStepStatus, fileStepStatus } from "./file-change.ts";
 
 /** Would applying the plan change nothing but (maybe) the crontab block? Needs an existing install. */
 export function planChangesNothing(plan: Plan): boolean {

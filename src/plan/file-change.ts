@@ -1,6 +1,7 @@
 // What applying a file step would do to the file that is there now. Reads files, writes nothing.
+
+import { type FileStep, type Plan, REDACTED } from "../core/plan.ts";
 import { readExisting } from "../install/fs-ops.ts";
-import { REDACTED, type FileStep, type Plan } from "../core/plan.ts";
 
 export type FileChange = "new" | "changed" | "unchanged";
 

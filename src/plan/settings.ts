@@ -1,18 +1,18 @@
 // Answers + this machine -> the install's settings (PlanSettings), validated: paths, the session id,
 // the heartbeat source and the service manager each part plans with.
 import { join } from "node:path";
-import { DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type Answers, type HeartbeatSource } from "../core/answers.ts";
+import { CRON_SCHEDULERS, cronSchedule, type IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
+import { launchdLogDir } from "../components/service/launchd.ts";
+import { DEFAULT_TMUX_SESSION, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
+import { type Answers, DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type HeartbeatSource } from "../core/answers.ts";
 import { PlanError } from "../core/errors.ts";
 import type { PlanSettings } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
 import type { SystemInfo } from "../core/system.ts";
-import { CRON_SCHEDULERS, cronSchedule, IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
-import { launchdLogDir } from "../components/service/launchd.ts";
-import { DEFAULT_TMUX_SESSION, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
 import type { Env } from "../platform/exec.ts";
 import { agentDir, extensionDir, gatewayStateDir, homeDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
-import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
+import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
 
 type ServiceManager = SystemInfo["serviceManager"];
 
@@ -59,7 +59,8 @@ export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, ag
   }
   const manager = answers.service ?? system.serviceManager;
   const source = answers.heartbeat ?? defaultHeartbeatSource(system, manager);
-  if (source === "launchd" && manager !== "launchd") throw new PlanError("--heartbeat launchd needs macOS's launchd", "use --heartbeat cron (or systemd on Linux)");
+  if (source === "launchd" && manager !== "launchd")
+    throw new PlanError("--heartbeat launchd needs macOS's launchd", "use --heartbeat cron (or systemd on Linux)");
   if (source === "systemd" && manager !== "systemd") {
     throw new PlanError("--heartbeat systemd needs a systemd user manager (systemctl --user), which this machine does not have", "use --heartbeat cron");
   }

@@ -1,5 +1,5 @@
 // The user's crontab through the `crontab` binary (found on PATH, like every system binary).
-import { describeFailure, run, type Env } from "./exec.ts";
+import { describeFailure, type Env, run } from "./exec.ts";
 
 export async function readCrontab(env: Env): Promise<string> {
   const result = await run("crontab", ["-l"], { env, timeoutMs: 15_000 });

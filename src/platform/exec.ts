@@ -136,18 +136,20 @@ export function runSync(binary: string, args: string[], options: { env?: Env; ti
   const env = options.env ?? process.env;
   const resolved = which(binary, env);
   if (!resolved) throw new CommandNotFoundError(binary);
-  const result = spawnSync(resolved, args, { env: env as NodeJS.ProcessEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs, killSignal: "SIGKILL" });
+  const result = spawnSync(resolved, args, {
+    env: env as NodeJS.ProcessEnv,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: options.timeoutMs,
+    killSignal: "SIGKILL",
+  });
   const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
   if (result.error && !timedOut) throw result.error;
   return { command: [binary, ...args], code: result.status, signal: result.signal, stdout: result.stdout ?? "", stderr: result.stderr ?? "", timedOut };
 }
 
 export function describeFailure(result: RunResult): string {
-  const how = result.timedOut
-    ? "timed out"
-    : result.signal
-      ? `was killed by ${result.signal}`
-      : `exited with code ${result.code}`;
+  const how = result.timedOut ? "timed out" : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
   const output = headAndTail((result.stderr || result.stdout).trim().split("\n"));
   return `\`${result.command.join(" ")}\` ${how}${output ? `:\n${output}` : ""}`;
 }

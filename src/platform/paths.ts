@@ -39,9 +39,7 @@ export function installedManifestPath(env: Env = process.env): string {
 export const EXTENSION_NAME = "gateway";
 
 export function extensionDir(scope: "global" | "project", projectDir: string, env: Env = process.env): string {
-  return scope === "global"
-    ? join(agentDir(env), "extensions", EXTENSION_NAME)
-    : join(resolve(projectDir), ".pi", "extensions", EXTENSION_NAME);
+  return scope === "global" ? join(agentDir(env), "extensions", EXTENSION_NAME) : join(resolve(projectDir), ".pi", "extensions", EXTENSION_NAME);
 }
 
 /** How a path is shown to the user: ~ for the home directory. */

@@ -1,8 +1,7 @@
 // What kind of machine this is, as data, so plans for macOS can be built (and tested) on Linux.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { SystemInfo } from "../core/system.ts";
-import { runSync, which, type Env } from "./exec.ts";
-
+import { type Env, runSync, which } from "./exec.ts";
 
 const PROBED_BINARIES = ["brew", "apt-get", "sudo", "systemctl", "service", "redis-server", "redis-cli", "npm", "pi", "tmux", "launchctl", "crontab", "node"];
 

@@ -1,13 +1,13 @@
 // Setup's first steps: settle a run that was stopped midway, then the answers: flags first, the
 // installed answers as defaults, questions only where a person can answer.
 import { installedAnswers } from "../components/installed-answers.ts";
-import { assertTierAvailable, type Answers } from "../core/answers.ts";
+import { type Answers, assertTierAvailable } from "../core/answers.ts";
 import type { Manifest } from "../core/manifest.ts";
 import { settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
+import { heartbeatChoices } from "../plan/settings.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath, extensionDir, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
-import { heartbeatChoices } from "../plan/settings.ts";
 import { answersFromFlags, refuseTier2FlagsOnTier1 } from "../wizard/flags.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
 import type { SetupContext } from "./context.ts";
@@ -24,10 +24,16 @@ export function givenAnswers(ctx: Pick<SetupContext, "env" | "flags">): Partial<
 }
 
 /** The answers this run goes by; a re-run starts from what is installed. */
-export async function resolveSetupAnswers(ctx: Pick<SetupContext, "env" | "output" | "prompter" | "cwd" | "system">, given: Partial<Answers>): Promise<Answers> {
+export async function resolveSetupAnswers(
+  ctx: Pick<SetupContext, "env" | "output" | "prompter" | "cwd" | "system">,
+  given: Partial<Answers>,
+): Promise<Answers> {
   const installed = installedManifest(ctx.env);
   const was = installed ? installedAnswers(installed) : {};
-  if (installed) ctx.output.info(`Tier ${installed.settings.tier} is installed (${displayPath(installed.settings.extensionDir, ctx.env)}): this run starts from its settings.`);
+  if (installed)
+    ctx.output.info(
+      `Tier ${installed.settings.tier} is installed (${displayPath(installed.settings.extensionDir, ctx.env)}): this run starts from its settings.`,
+    );
   const projectDir = projectDirFor(given, was, ctx.cwd);
   const answers = await resolveAnswers(given, ctx.prompter, ctx.cwd, {
     installed: was,

@@ -89,7 +89,12 @@ export async function applyAndVerify(
 }
 
 /** Is a pi session live on the installed id? It acknowledges a smoke event if so; one that does not is a failure. */
-export async function checkForLiveSession(ctx: Pick<SetupContext, "output" | "signal">, plan: Plan, target: RedisTarget, report: SetupReport): Promise<VerificationCheck> {
+export async function checkForLiveSession(
+  ctx: Pick<SetupContext, "output" | "signal">,
+  plan: Plan,
+  target: RedisTarget,
+  report: SetupReport,
+): Promise<VerificationCheck> {
   const spinner = ctx.output.spinner(`Looking for a live pi session on "${plan.settings.sessionId}"`);
   const live = await checkLiveSession(plan.settings, target, ctx.signal ? { signal: ctx.signal } : {});
   report.verification?.push(live);

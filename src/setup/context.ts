@@ -1,12 +1,13 @@
 // One setup run: what it was started with (flags, environment, terminal, this machine), and the
 // report it builds as its steps run (printed as JSON with --json).
+
+import type { Output } from "../cli/output.ts";
 import type { Plan } from "../core/plan.ts";
 import type { SystemInfo } from "../core/system.ts";
 import type { VerificationCheck } from "../install/verify.ts";
 import type { Env } from "../platform/exec.ts";
-import type { Output } from "../cli/output.ts";
-import type { Prompter } from "../wizard/prompter.ts";
 import type { SetupFlags } from "../wizard/flags.ts";
+import type { Prompter } from "../wizard/prompter.ts";
 
 export interface SetupContext {
   flags: SetupFlags;

@@ -30,11 +30,7 @@ function storedPassword(env: Env): string | undefined {
 const isAuthProblem = (probe: RedisProbe) => probe.status === "auth-required" || probe.status === "auth-failed";
 
 /** Probes Redis and, where a person can answer, asks for a password or consent to install it. */
-export async function settleRedis(
-  ctx: SetupContext,
-  answers: Answers,
-  target: RedisTarget,
-): Promise<{ redis: RedisProbe; settled: Answers }> {
+export async function settleRedis(ctx: SetupContext, answers: Answers, target: RedisTarget): Promise<{ redis: RedisProbe; settled: Answers }> {
   const spinner = ctx.output.spinner(`Checking Redis at ${target.url}`);
   let redis = await probeRedis(target, 2000, ctx.signal);
   const answered = (probe: RedisProbe) => (probe.status === "ok" ? `Redis answered at ${target.url} (${probe.latencyMs} ms)` : "");

@@ -2,16 +2,17 @@
 // midway, the answers, Redis, the plan, the confirmation, apply with verification, the live-session
 // check, the summary. Only the answers step and the consent questions prompt; everything after the
 // plan runs unattended. Every failure is a GatewayError, and its kind is the exit code.
+
+import { EXIT_CANCELLED, EXIT_OK, EXIT_USAGE, exitCodeFor } from "../cli/exit-codes.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { CancelledError, GatewayError } from "../core/errors.ts";
-import { describePlan } from "../plan/describe.ts";
 import { buildPlan } from "../plan/build-plan.ts";
+import { describePlan } from "../plan/describe.ts";
 import { planForDisplay } from "../plan/file-change.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import { WizardCancelledError } from "../wizard/prompter.ts";
-import { EXIT_CANCELLED, EXIT_OK, EXIT_USAGE, exitCodeFor } from "../cli/exit-codes.ts";
-import { applyAndVerify, checkForLiveSession } from "./apply.ts";
 import { givenAnswers, resolveSetupAnswers, settleStoppedRun } from "./answers.ts";
+import { applyAndVerify, checkForLiveSession } from "./apply.ts";
 import { JSON_NEEDS_YES, NON_INTERACTIVE_HINT, type SetupContext, type SetupReport } from "./context.ts";
 import { redisTargetFor, settleRedis } from "./redis.ts";
 import { closingLine, installedNote } from "./summary.ts";
@@ -72,6 +73,10 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     }
     if (error instanceof GatewayError) return fail(exitCodeFor(error), error.message, error.fix);
     if (ctx.env.GATEWAY_SETUP_DEBUG) throw error;
-    return fail(exitCodeFor(error), `gateway-setup stopped on an unexpected error: ${(error as Error).message}`, "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace");
+    return fail(
+      exitCodeFor(error),
+      `gateway-setup stopped on an unexpected error: ${(error as Error).message}`,
+      "run again with GATEWAY_SETUP_DEBUG=1 for the stack trace",
+    );
   }
 }

@@ -1,5 +1,7 @@
 // What setup says at the end: the closing box with how to reach pi, the closing line, and the
 // one-line summaries of what was applied.
+
+import { EXIT_CANCELLED, EXIT_OK } from "../cli/exit-codes.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { redisCliFor } from "../components/redis/url.ts";
 import { attachCommand } from "../components/service/wrapper.ts";
@@ -7,7 +9,6 @@ import type { Plan, PlanStep } from "../core/plan.ts";
 import type { StepResult } from "../install/apply.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import { EXIT_CANCELLED, EXIT_OK } from "../cli/exit-codes.ts";
 import type { SetupReport } from "./context.ts";
 
 export const REDIS_INSTALL_KEPT =

@@ -6,14 +6,14 @@ import { join } from "node:path";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { Redis } from "ioredis";
 import { createJiti } from "jiti";
-import type { GatewayConfig } from "../runtime/extension/config.ts";
 import { connectRedis } from "../components/redis/probe.ts";
-import { pause } from "../platform/abort.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import { createEvent } from "../runtime/protocol/event.ts";
-import { pushToSession } from "../runtime/protocol/push.ts";
+import { pause } from "../platform/abort.ts";
 import { REPAIR_IN_PLACE } from "../runtime/consumer/consumer.ts";
+import type { GatewayConfig } from "../runtime/extension/config.ts";
+import { createEvent } from "../runtime/protocol/event.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey } from "../runtime/protocol/keys.ts";
+import { pushToSession } from "../runtime/protocol/push.ts";
 
 type Handler = (event: unknown, ctx: ExtensionContext) => unknown;
 type Factory = (pi: ExtensionAPI) => unknown;
@@ -195,7 +195,13 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
   const started = Date.now();
   const sessionId = `verify-${randomUUID().slice(0, 8)}`;
   const event = createEvent({ type: "gateway.verify", source: "gateway-setup", payload: { note: "installer self-test" } });
-  const result = (problem?: string): VerifyResult => ({ ok: !problem, sessionId, eventId: event.id, ms: Date.now() - started, ...(problem ? { problem } : {}) });
+  const result = (problem?: string): VerifyResult => ({
+    ok: !problem,
+    sessionId,
+    eventId: event.id,
+    ms: Date.now() - started,
+    ...(problem ? { problem } : {}),
+  });
   const target = parseRedisUrl(options.redisUrl, options.redisPassword);
   const { probe, client } = await connectRedis(target, 2000, options.signal);
   if (!client) return result("message" in probe ? probe.message : "Redis is not reachable");
@@ -207,17 +213,20 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
       return result(`${join(options.extensionDir, "index.ts")} does not export createGatewayExtension and gatewayConfig`);
     }
     await host.load(
-      mod.createGatewayExtension({
-        ...mod.gatewayConfig,
-        // the self-test consumes its own throw-away queue whatever role this process has
-        mode: "single",
-        heartbeat: undefined,
-        announceDefault: false,
-        sessionId,
-        redisUrl: options.redisUrl,
-        ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),
-        pollIntervalMs: 500,
-      }, {}),
+      mod.createGatewayExtension(
+        {
+          ...mod.gatewayConfig,
+          // the self-test consumes its own throw-away queue whatever role this process has
+          mode: "single",
+          heartbeat: undefined,
+          announceDefault: false,
+          sessionId,
+          redisUrl: options.redisUrl,
+          ...(options.redisPassword ? { redisPassword: options.redisPassword } : {}),
+          pollIntervalMs: 500,
+        },
+        {},
+      ),
     );
     await host.startSession();
     // a refused password is an error notice, an outage or a missing ioredis a warning: either ends the wait with its reason

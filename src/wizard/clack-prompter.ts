@@ -1,5 +1,5 @@
 import * as clack from "@clack/prompts";
-import { WizardCancelledError, type Prompter } from "./prompter.ts";
+import { type Prompter, WizardCancelledError } from "./prompter.ts";
 
 function answered<T>(value: T): Exclude<T, symbol> {
   if (clack.isCancel(value)) throw new WizardCancelledError();
@@ -38,7 +38,6 @@ export function createClackPrompter(signal?: AbortSignal): Prompter {
           ...(q.validate ? { validate: (value: string | undefined) => q.validate!(value ?? "") } : {}),
         }),
       ),
-    confirm: async (q) =>
-      answered(await clack.confirm({ ...common, message: q.message, initialValue: q.initialValue ?? true })),
+    confirm: async (q) => answered(await clack.confirm({ ...common, message: q.message, initialValue: q.initialValue ?? true })),
   };
 }

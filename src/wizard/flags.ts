@@ -1,13 +1,26 @@
 // Command-line flags -> the answers they fix. Each flag is validated here, with an error that
 // names the accepted values; an unset flag leaves its question open.
-import { UsageError } from "../core/errors.ts";
+
 import { resolve } from "node:path";
-import { assertPrefix } from "../runtime/protocol/keys.ts";
-import { parseRedisUrl } from "../components/redis/url.ts";
 import { parseInterval } from "../components/heartbeat/interval.ts";
+import { parseRedisUrl } from "../components/redis/url.ts";
+import {
+  type Answers,
+  assertTierAvailable,
+  DEFAULT_SERVICE_LABEL,
+  EVENT_SOURCES,
+  GOALS,
+  goalFor,
+  HEARTBEAT_SOURCES,
+  SCOPES,
+  SESSION_MODES,
+  type Tier,
+  tierFor,
+} from "../core/answers.ts";
+import { UsageError } from "../core/errors.ts";
 import type { Env } from "../platform/exec.ts";
 import { expandHome } from "../platform/paths.ts";
-import { assertTierAvailable, DEFAULT_SERVICE_LABEL, goalFor, tierFor, EVENT_SOURCES, GOALS, HEARTBEAT_SOURCES, SCOPES, SESSION_MODES, type Answers, type Tier } from "../core/answers.ts";
+import { assertPrefix } from "../runtime/protocol/keys.ts";
 
 export interface SetupFlags {
   tier?: string;
@@ -121,6 +134,8 @@ export function refuseTier2FlagsOnTier1(given: Partial<Answers>, tier: Tier): vo
   if (tier !== 1) return;
   const named = TIER2_FLAGS.filter(([answer]) => given[answer] !== undefined).map(([, flag]) => flag);
   if (named.length) {
-    throw new UsageError(`${named.join(", ")} ${named.length === 1 ? "applies" : "apply"} from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop ${named.length === 1 ? "it" : "them"}, or choose --tier 2`);
+    throw new UsageError(
+      `${named.join(", ")} ${named.length === 1 ? "applies" : "apply"} from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop ${named.length === 1 ? "it" : "them"}, or choose --tier 2`,
+    );
   }
 }

@@ -1,9 +1,23 @@
 // The wizard: asks only what the flags left open, and maps the answers to a tier.
-import { cronSchedule, CRON_SCHEDULERS, parseInterval } from "../components/heartbeat/interval.ts";
+import { CRON_SCHEDULERS, cronSchedule, parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import { AVAILABLE_TIERS, DEFAULT_HEARTBEAT_EVERY, DEFAULT_REDIS_URL, TIER_NAMES, goalFor, tierFor, type Answers, type EventSources, type Goal, type HeartbeatSource, type Scope, type SessionMode, type Tier } from "../core/answers.ts";
+import {
+  type Answers,
+  AVAILABLE_TIERS,
+  DEFAULT_HEARTBEAT_EVERY,
+  DEFAULT_REDIS_URL,
+  type EventSources,
+  type Goal,
+  goalFor,
+  type HeartbeatSource,
+  type Scope,
+  type SessionMode,
+  TIER_NAMES,
+  type Tier,
+  tierFor,
+} from "../core/answers.ts";
 import { problemWith } from "./flags.ts";
-import { WizardCancelledError, type Prompter } from "./prompter.ts";
+import { type Prompter, WizardCancelledError } from "./prompter.ts";
 
 const comingSoon = (tier: Tier) => (AVAILABLE_TIERS.includes(tier) ? undefined : "not available yet");
 
@@ -100,7 +114,11 @@ export async function resolveAnswers(
           message: "Where should the pi extension be installed?",
           options: [
             { value: "global", label: "for every project", hint: defaults.extensionDirs?.global ?? "the pi agent dir" },
-            { value: "project", label: "for this project only", hint: defaults.extensionDirs?.project ?? `${projectDirFor(given, was, cwd)}/.pi/extensions/gateway` },
+            {
+              value: "project",
+              label: "for this project only",
+              hint: defaults.extensionDirs?.project ?? `${projectDirFor(given, was, cwd)}/.pi/extensions/gateway`,
+            },
           ],
           initialValue: was.scope ?? "global",
         })

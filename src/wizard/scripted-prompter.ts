@@ -1,5 +1,5 @@
 // A Prompter that answers from a script, for tests and for replaying a wizard run.
-import { WizardCancelledError, type Prompter } from "./prompter.ts";
+import { type Prompter, WizardCancelledError } from "./prompter.ts";
 
 export const CANCEL = Symbol("cancel");
 export type ScriptedAnswer = string | boolean | typeof CANCEL;

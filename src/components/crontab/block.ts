@@ -59,7 +59,10 @@ export function removeCronBlock(text: string): string {
 }
 
 export function renderCronBlock(entries: CronEntry[], crontabWithoutBlock: string, eol: string, joined: boolean): string {
-  const previousPath = splitLines(crontabWithoutBlock).map(bare).filter((line) => /^\s*PATH\s*=/.test(line)).at(-1);
+  const previousPath = splitLines(crontabWithoutBlock)
+    .map(bare)
+    .filter((line) => /^\s*PATH\s*=/.test(line))
+    .at(-1);
   const lines = [
     `${BLOCK_BEGIN}${joined ? JOINED_FLAG : ""}`,
     "# heartbeat for the pi gateway; managed by gateway-setup (remove with: gateway-setup uninstall)",
@@ -84,7 +87,9 @@ export function mergeCronBlock(text: string, entries: CronEntry[]): string {
 export function readCronEntries(text: string): CronEntry[] | undefined {
   const { blocks } = findBlocks(text);
   if (blocks.length !== 1) return undefined;
-  const lines = splitLines(text).slice(blocks[0]!.start + 1, blocks[0]!.end).map(bare);
+  const lines = splitLines(text)
+    .slice(blocks[0]!.start + 1, blocks[0]!.end)
+    .map(bare);
   const jobs = lines.filter((line) => /^\s*[^#\s]/.test(line) && !/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/.test(line));
   return jobs.flatMap((job) => {
     const match = /^\s*((?:\S+\s+){5})(.*)$/.exec(job);

@@ -24,7 +24,11 @@ export const crontabCheck: DoctorCheck = {
     if (!blockAsInstalled(crontab, manifest)) return fail("crontab", "gateway-setup's crontab block was changed by hand", "gateway-setup doctor --fix");
     const present = `crontab block present with ${current.length} entr${current.length === 1 ? "y" : "ies"}`;
     if (cronDaemonRunning(currentPlatform(), env) === false) {
-      return fail("crontab", `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`, startCronCommand());
+      return fail(
+        "crontab",
+        `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`,
+        startCronCommand(),
+      );
     }
     return ok("crontab", present);
   },

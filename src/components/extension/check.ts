@@ -2,17 +2,17 @@
 // node_modules hold ioredis. Repairs re-render from the manifest's settings through the plan code.
 import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
-import { fail, ok, type Finding } from "../../core/finding.ts";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
-import { rerunCommand } from "../rerun.ts";
-import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
+import { type Finding, fail, ok } from "../../core/finding.ts";
 import type { Manifest, ManifestFile } from "../../core/manifest.ts";
-import { planService } from "../service/plan.ts";
 import type { PlanStep } from "../../core/plan.ts";
+import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
 import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { detectSystem } from "../../platform/system.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
+import { rerunCommand } from "../rerun.ts";
+import { planService } from "../service/plan.ts";
 import { ioredisFits, ioredisInstalled, NPM_INSTALL_ARGV, planExtension, requiredIoredisMajor, runNpmInstall } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
@@ -55,7 +55,9 @@ export const extensionFilesCheck: DoctorCheck = {
     if (!drift.length) return ok("extension-files", `${manifest.files.length} installed files match the manifest`);
     const list = drift.map((d) => `${displayPath(d.file.path, env)} (${d.problem})`).join(", ");
     const restorable = restorableContents(manifest, env);
-    const fix = drift.every((d) => d.problem === "mode" || restorable.has(d.file.path)) ? "gateway-setup doctor --fix" : `re-run the install: ${rerunCommand(manifest)}`;
+    const fix = drift.every((d) => d.problem === "mode" || restorable.has(d.file.path))
+      ? "gateway-setup doctor --fix"
+      : `re-run the install: ${rerunCommand(manifest)}`;
     return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, fix);
   },
   async repair(ctx) {
@@ -101,7 +103,8 @@ export const extensionDepsCheck: DoctorCheck = {
     const version = ioredisInstalled(dir);
     const fix = `gateway-setup doctor --fix (or: cd ${dir} && ${NPM_INSTALL_ARGV.join(" ")})`;
     if (!version) return fail("extension-deps", "the extension's own node_modules do not contain ioredis, so pi starts without the gateway", fix);
-    if (!ioredisFits(version)) return fail("extension-deps", `the extension's node_modules hold ioredis ${version}, but it needs ioredis ${requiredIoredisMajor()}.x`, fix);
+    if (!ioredisFits(version))
+      return fail("extension-deps", `the extension's node_modules hold ioredis ${version}, but it needs ioredis ${requiredIoredisMajor()}.x`, fix);
     return ok("extension-deps", `ioredis ${version} is installed in the extension's node_modules`);
   },
   async repair({ manifest, env }: DoctorContext) {

@@ -2,11 +2,11 @@
 // from src/runtime (type-checked and tested here) under lib/, and npm install.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
+import type { FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
+import { describeFailure, type Env, run } from "../../platform/exec.ts";
 import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
-import { describeFailure, run, type Env } from "../../platform/exec.ts";
 import { renderTemplate } from "../../platform/templates.ts";
-import type { FileStep, PlanStep, PlanSettings } from "../../core/plan.ts";
+import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
 
 export const EXTENSION_COMPONENT = "extension";
 export const NPM_INSTALL_ARGV = ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"];
@@ -41,9 +41,15 @@ export function runtimeSourceFiles(): { relativePath: string; contents: string }
 
 export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
   // no heartbeat source (--heartbeat none): no heartbeat handling and no watchdog to raise false alarms
-  const heartbeat = settings.heartbeat && settings.heartbeat.source !== "none"
-    ? { intervalSeconds: settings.heartbeat.intervalSeconds, checklistFile: settings.heartbeat.checklistFile, lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile, source: settings.heartbeat.source }
-    : undefined;
+  const heartbeat =
+    settings.heartbeat && settings.heartbeat.source !== "none"
+      ? {
+          intervalSeconds: settings.heartbeat.intervalSeconds,
+          checklistFile: settings.heartbeat.checklistFile,
+          lastHeartbeatFile: settings.heartbeat.lastHeartbeatFile,
+          source: settings.heartbeat.source,
+        }
+      : undefined;
   return renderTemplate("extension/index.ts.hbs", {
     version: ownVersion(),
     mode: settings.mode,

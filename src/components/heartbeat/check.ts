@@ -15,12 +15,20 @@ export const heartbeatCheck: DoctorCheck = {
     const last = readLastHeartbeat(heartbeat.lastHeartbeatFile);
     const every = formatInterval(heartbeat.intervalSeconds);
     if (!last && existsSync(heartbeat.lastHeartbeatFile)) {
-      return fail("heartbeat", `${heartbeat.lastHeartbeatFile} is not a heartbeat record`, `rm ${shellQuote(heartbeat.lastHeartbeatFile)} (the central session writes it again on the next heartbeat)`);
+      return fail(
+        "heartbeat",
+        `${heartbeat.lastHeartbeatFile} is not a heartbeat record`,
+        `rm ${shellQuote(heartbeat.lastHeartbeatFile)} (the central session writes it again on the next heartbeat)`,
+      );
     }
     if (!last) {
       const age = Date.now() - Date.parse(manifest.updatedAt);
       return age > heartbeat.intervalSeconds * 2000
-        ? fail("heartbeat", `no heartbeat has reached the central session since the install (every ${every} expected)`, "gateway-setup doctor --only service,tmux; check the heartbeat source")
+        ? fail(
+            "heartbeat",
+            `no heartbeat has reached the central session since the install (every ${every} expected)`,
+            "gateway-setup doctor --only service,tmux; check the heartbeat source",
+          )
         : ok("heartbeat", `no heartbeat yet; the first is due within ${every}`);
     }
     const ageSeconds = Math.round((Date.now() - last.deliveredAt) / 1000);

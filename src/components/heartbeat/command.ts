@@ -14,7 +14,6 @@ export interface HeartbeatCommandInput {
   source: string;
 }
 
-
 /**
  * redis-cli's connection arguments. A user name in the URL goes to --user: redis-cli would take
  * `user@` from the URL as the password and ignore REDISCLI_AUTH.

@@ -1,8 +1,8 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ok, warn } from "../../core/finding.ts";
 import type { DoctorCheck } from "../../core/check.ts";
-import { run, which, type Env } from "../../platform/exec.ts";
+import { ok, warn } from "../../core/finding.ts";
+import { type Env, run, which } from "../../platform/exec.ts";
 
 const PI_PACKAGE = "@mariozechner/pi-coding-agent";
 const INSTALL_PI = `npm install -g ${PI_PACKAGE}`;

@@ -1,13 +1,14 @@
 // Doctor checks of the live protocol state in Redis: someone listens, queues drain, nothing rots
 // in the dead-letter list, and the session registry has no dead entries.
-import { fail, ok, warn } from "../../core/finding.ts";
+
 import type { DoctorCheck } from "../../core/check.ts";
+import { fail, ok, warn } from "../../core/finding.ts";
+import { TIER1_SESSION_ID } from "../../runtime/extension/config.ts";
 import { parseEvent } from "../../runtime/protocol/event.ts";
 import { sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
 import { deadSessions, pruneDeadSessions } from "../../runtime/protocol/sessions.ts";
 import { redisCliFor } from "../redis/url.ts";
 import { consumerStartFix } from "../service/check.ts";
-import { TIER1_SESSION_ID } from "../../runtime/extension/config.ts";
 
 export const QUEUE_DEPTH_WARN = 100;
 export const QUEUE_AGE_FAIL_MS = 60 * 60_000;
@@ -27,8 +28,14 @@ export const listenerCheck: DoctorCheck = {
     const stuck = silentIds.filter((id) => !started.has(id));
     const notify = (ids: string[]) => ids.map((id) => sessionKeys(manifest.settings.prefix, id).notify).join(", ");
     if (unstarted.length) {
-      const also = stuck.length ? `; registered session(s) ${stuck.join(", ")} do not listen either (gateway-setup doctor --fix prunes them once they are gone)` : "";
-      return warn("listener", `no pi session is listening on ${notify(unstarted)}; events wait in the queue until one starts${also}`, consumerStartFix(manifest));
+      const also = stuck.length
+        ? `; registered session(s) ${stuck.join(", ")} do not listen either (gateway-setup doctor --fix prunes them once they are gone)`
+        : "";
+      return warn(
+        "listener",
+        `no pi session is listening on ${notify(unstarted)}; events wait in the queue until one starts${also}`,
+        consumerStartFix(manifest),
+      );
     }
     return warn(
       "listener",
@@ -66,7 +73,10 @@ export const deadLetterCheck: DoctorCheck = {
   needsRedis: true,
   async run({ redis, manifest, sessionIds }) {
     const counts = await Promise.all(
-      sessionIds.map(async (id) => ({ key: sessionKeys(manifest.settings.prefix, id).deadLetter, n: await redis!.llen(sessionKeys(manifest.settings.prefix, id).deadLetter) })),
+      sessionIds.map(async (id) => ({
+        key: sessionKeys(manifest.settings.prefix, id).deadLetter,
+        n: await redis!.llen(sessionKeys(manifest.settings.prefix, id).deadLetter),
+      })),
     );
     const full = counts.filter((c) => c.n > 0);
     if (!full.length) return ok("dead-letters", "no malformed events were dead-lettered");
@@ -86,7 +96,12 @@ export const staleSessionsCheck: DoctorCheck = {
     const registry = sessionsRegistryKey(ctx.manifest.settings.prefix);
     if (stale.length) return warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix");
     const registered = (await ctx.redis!.smembers(registry)).sort();
-    return ok("sessions", registered.length ? `${registry}: ${registered.length} live session(s) registered (${registered.join(", ")})` : `${registry}: no session is registered right now, so none is stale`);
+    return ok(
+      "sessions",
+      registered.length
+        ? `${registry}: ${registered.length} live session(s) registered (${registered.join(", ")})`
+        : `${registry}: no session is registered right now, so none is stale`,
+    );
   },
   async repair(ctx) {
     const pruned = await pruneDeadSessions(ctx.redis!, ctx.manifest.settings.prefix);

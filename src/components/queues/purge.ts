@@ -16,6 +16,11 @@ export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: 
   for (let i = 0; i < targets.length; i += 500) deleted += await redis.del(...targets.slice(i, i + 500));
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
   // routing's fallback, if it still names this session
-  deleted += (await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, defaultSessionKey(prefix), sessionId)) as number;
+  deleted += (await redis.eval(
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+    1,
+    defaultSessionKey(prefix),
+    sessionId,
+  )) as number;
   return deleted;
 }

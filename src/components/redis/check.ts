@@ -1,7 +1,7 @@
-import { fail, ok, warn } from "../../core/finding.ts";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
-import { rerunCommand } from "../rerun.ts";
+import { fail, ok, warn } from "../../core/finding.ts";
 import type { RedisProbe } from "../../core/redis.ts";
+import { rerunCommand } from "../rerun.ts";
 
 const SLOW_PING_MS = 100;
 

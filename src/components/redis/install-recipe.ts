@@ -1,7 +1,8 @@
 // The platform's way to install and start a local Redis, as argv lists (nothing runs here).
+
+import type { RedisTarget } from "../../core/redis.ts";
 import type { SystemInfo } from "../../core/system.ts";
 import { isLocalHost } from "./url.ts";
-import { type RedisTarget } from "../../core/redis.ts";
 
 /** The Redis that apt or brew installs listens on plain TCP at 127.0.0.1:6379: only that URL can be fixed by installing it. */
 export function installCanServe(target: RedisTarget): boolean {
@@ -15,7 +16,13 @@ export interface RedisInstallRecipe {
 
 export function redisInstallRecipe(system: SystemInfo): RedisInstallRecipe | undefined {
   if (system.platform === "darwin" && system.binaries.brew) {
-    return { manager: "brew", commands: [["brew", "install", "redis"], ["brew", "services", "start", "redis"]] };
+    return {
+      manager: "brew",
+      commands: [
+        ["brew", "install", "redis"],
+        ["brew", "services", "start", "redis"],
+      ],
+    };
   }
   if (system.platform === "linux" && system.binaries["apt-get"]) {
     const asRoot = (argv: string[]) => (system.isRoot ? argv : ["sudo", ...argv]);

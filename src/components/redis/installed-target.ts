@@ -2,11 +2,11 @@
 // environment or the install's secrets file (never from the manifest).
 import { readFileSync } from "node:fs";
 import type { Manifest } from "../../core/manifest.ts";
+import type { RedisTarget } from "../../core/redis.ts";
 import type { Env } from "../../platform/exec.ts";
 import { parseSecrets } from "../../runtime/consumer/secrets.ts";
 import { secretsFilePath } from "./secrets.ts";
 import { parseRedisUrl } from "./url.ts";
-import { type RedisTarget } from "../../core/redis.ts";
 
 export function redisTargetFor(manifest: Manifest, env: Env): RedisTarget {
   let password = env.GATEWAY_REDIS_PASSWORD;

@@ -1,6 +1,7 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
-import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
+
 import type { Redis } from "ioredis";
+import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import { withTimeout } from "../../platform/abort.ts";
 import { connectionUrl } from "./url.ts";
 
@@ -56,7 +57,11 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal
   } catch (error) {
     const cause = (client && connectionErrors.get(client)) || (error as Error);
     if (client) client.disconnect();
-    else void opening.then((late) => late.disconnect(), () => {});
+    else
+      void opening.then(
+        (late) => late.disconnect(),
+        () => {},
+      );
     return { probe: signal?.aborted ? { status: "error", message: "cancelled" } : diagnose(target, cause) };
   }
 }

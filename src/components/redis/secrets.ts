@@ -31,4 +31,3 @@ export function planSecrets(stateDir: string, password: string): FileStep {
     secret: true,
   };
 }
-

@@ -1,8 +1,9 @@
 // Redis URLs: validated, split into a password-free URL (safe to show and to render into files)
 // and the password (which only ever goes to a 0600 file or a child's environment).
+
+import { DEFAULT_REDIS_URL } from "../../core/answers.ts";
 import type { RedisTarget } from "../../core/redis.ts";
 import { shellQuote } from "../../platform/shell.ts";
-import { DEFAULT_REDIS_URL } from "../../core/answers.ts";
 
 export class RedisUrlError extends Error {}
 

@@ -2,15 +2,15 @@
 // to tell whether a scheduled job the service manager runs (heartbeat, tripwire) is loaded.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fail, ok, skip, warn } from "../../core/finding.ts";
 import type { DoctorCheck } from "../../core/check.ts";
+import { fail, ok, skip, warn } from "../../core/finding.ts";
 import type { Manifest } from "../../core/manifest.ts";
-import { startByHand, watchdogOn } from "./plan.ts";
-import { CommandNotFoundError, run, type Env, type RunResult } from "../../platform/exec.ts";
+import { CommandNotFoundError, type Env, type RunResult, run } from "../../platform/exec.ts";
 import { homeDir } from "../../platform/paths.ts";
-import { lingerEnabled } from "../../platform/system.ts";
 import { shellQuote } from "../../platform/shell.ts";
+import { lingerEnabled } from "../../platform/system.ts";
 import { launchAgentsDir, launchdJobLabels } from "./launchd.ts";
+import { startByHand, watchdogOn } from "./plan.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv } from "./wrapper.ts";
 
 type Service = NonNullable<Manifest["settings"]["service"]>;
@@ -33,7 +33,10 @@ const succeeds = async (argv: string[], env: Env) => (await runQuietly(argv, env
 export function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwire?: string } {
   const service = manifest.settings.service!;
   if (service.manager === "none") return {};
-  const { heartbeat, tripwire } = service.manager === "launchd" ? launchdJobLabels(service.name) : { heartbeat: `${service.name}-heartbeat.timer`, tripwire: `${service.name}-tripwire.timer` };
+  const { heartbeat, tripwire } =
+    service.manager === "launchd"
+      ? launchdJobLabels(service.name)
+      : { heartbeat: `${service.name}-heartbeat.timer`, tripwire: `${service.name}-tripwire.timer` };
   return {
     ...(manifest.settings.heartbeat?.source === service.manager ? { heartbeat } : {}),
     ...(watchdogOn(manifest.settings) ? { tripwire } : {}),
@@ -42,7 +45,9 @@ export function scheduledJobs(manifest: Manifest): { heartbeat?: string; tripwir
 
 /** A periodic job is fine while loaded (launchd) or while its timer is active (systemd). */
 export function scheduledJobLoaded(service: Service, job: string, env: Env): Promise<boolean> {
-  return service.manager === "launchd" ? succeeds(["launchctl", "print", `gui/${uid()}/${job}`], env) : succeeds(["systemctl", "--user", "is-active", "--quiet", job], env);
+  return service.manager === "launchd"
+    ? succeeds(["launchctl", "print", `gui/${uid()}/${job}`], env)
+    : succeeds(["systemctl", "--user", "is-active", "--quiet", job], env);
 }
 
 export function loadFix(service: Service, job: string, env: Env): string {
@@ -60,7 +65,11 @@ async function centralJobState(service: Service, env: Env): Promise<{ running: b
   const printed = await runQuietly(["launchctl", "print", `gui/${uid()}/${service.name}`], env);
   if (printed?.code !== 0) return { running: false, why: `launchd has not loaded ${service.name}`, fix: loadFix(service, service.name, env) };
   const state = /^\s*state = (.+)$/m.exec(printed.stdout)?.[1]?.trim();
-  return { running: state === "running", why: `launchd has ${service.name} loaded but not running (state = ${state ?? "unknown"})`, fix: `launchctl kickstart -k gui/${uid()}/${service.name}` };
+  return {
+    running: state === "running",
+    why: `launchd has ${service.name} loaded but not running (state = ${state ?? "unknown"})`,
+    fix: `launchctl kickstart -k gui/${uid()}/${service.name}`,
+  };
 }
 
 export const serviceCheck: DoctorCheck = {
@@ -75,7 +84,11 @@ export const serviceCheck: DoctorCheck = {
     if (!central.running) return fail("service", central.why, central.fix);
     const { heartbeat } = scheduledJobs(manifest);
     if (heartbeat && !(await scheduledJobLoaded(service, heartbeat, env))) {
-      return fail("service", `${service.manager} runs ${service.name}, but the heartbeat schedule ${heartbeat} is not loaded: no heartbeats are sent`, loadFix(service, heartbeat, env));
+      return fail(
+        "service",
+        `${service.manager} runs ${service.name}, but the heartbeat schedule ${heartbeat} is not loaded: no heartbeats are sent`,
+        loadFix(service, heartbeat, env),
+      );
     }
     if (service.manager === "systemd" && lingerEnabled(env) === false) {
       return warn("service", `systemd runs ${service.name}, but only while you are logged in (linger is off)`, `loginctl enable-linger ${env.USER ?? "$USER"}`);
@@ -111,7 +124,3 @@ export const tmuxCheck: DoctorCheck = {
     return fail("tmux", `the central pi is not running in tmux session ${service.tmuxSession}${why}`, restartFix(service));
   },
 };
-
-
-
-

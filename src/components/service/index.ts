@@ -16,12 +16,29 @@ export const service: Component = {
     const central = settings.service!;
     return {
       // the service manager stops the wrapper; the tmux session (and the central pi in it) goes too
-      stop: [{ kind: "run", argv: centralTmuxArgv(central, "kill-session", "-t", `=${central.tmuxSession}`), description: "stop the central pi session", mayFail: true }],
+      stop: [
+        {
+          kind: "run",
+          argv: centralTmuxArgv(central, "kill-session", "-t", `=${central.tmuxSession}`),
+          description: "stop the central pi session",
+          mayFail: true,
+        },
+      ],
       cleanUp: [
-        ...serviceArtifacts(settings).filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })),
+        ...serviceArtifacts(settings)
+          .filter((path) => existsSync(path))
+          .map((path) => ({ kind: "remove-file" as const, path })),
         // with the unit files gone, systemd's unit list is only as before after a reload
         ...(central.manager === "systemd"
-          ? [{ kind: "run" as const, argv: ["systemctl", "--user", "daemon-reload"], description: "make systemd forget the removed units", mayFail: true, undoArgv: ["systemctl", "--user", "daemon-reload"] }]
+          ? [
+              {
+                kind: "run" as const,
+                argv: ["systemctl", "--user", "daemon-reload"],
+                description: "make systemd forget the removed units",
+                mayFail: true,
+                undoArgv: ["systemctl", "--user", "daemon-reload"],
+              },
+            ]
           : []),
       ],
     };

@@ -1,8 +1,9 @@
 // launchd agents as data: the plist is built from an object (never string-pasted), loaded with the
 // modern verbs (enable + bootstrap gui/<uid>), unloaded with bootout; a failed re-install loads the
 // older job again.
-import plist from "plist";
+
 import { join } from "node:path";
+import plist from "plist";
 import type { CommandStep, FileStep, PlanStep } from "../../core/plan.ts";
 import { fileChange } from "../../plan/file-change.ts";
 
@@ -79,7 +80,12 @@ export function launchdInstallSteps(component: string, uid: number, label: strin
   const domain = `gui/${uid}`;
   const change = fileChange(plistFile.path, plistFile.contents, plistFile.mode);
   const base = { kind: "command" as const, component, ...(change === "unchanged" ? { satisfied: true } : {}) };
-  const bootout: CommandStep = { ...base, description: `unload an older ${label} if loaded`, argv: ["launchctl", "bootout", `${domain}/${label}`], mayFail: true };
+  const bootout: CommandStep = {
+    ...base,
+    description: `unload an older ${label} if loaded`,
+    argv: ["launchctl", "bootout", `${domain}/${label}`],
+    mayFail: true,
+  };
   const load: CommandStep[] = [
     { ...base, description: `enable ${label}`, argv: ["launchctl", "enable", `${domain}/${label}`] },
     { ...base, description: `load ${label}`, argv: bootstrapArgv(domain, plistFile.path), undoArgv: ["launchctl", "bootout", `${domain}/${label}`] },

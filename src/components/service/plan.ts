@@ -22,11 +22,6 @@ import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, 
 import { renderSystemdService, renderSystemdTimer, systemdInstallSteps, systemdUserDir } from "./systemd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv, renderWrapper } from "./wrapper.ts";
 
-
-
-
-
-
 /** Whether the heartbeat watchdogs (the extension's and the tripwire) run: not without a heartbeat source. */
 export function watchdogOn(settings: PlanSettings): boolean {
   return Boolean(settings.heartbeat && settings.heartbeat.source !== "none");
@@ -69,7 +64,9 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
   const pi = required(system, "pi", "npm install -g @mariozechner/pi-coding-agent");
   const tmux = required(system, "tmux", system.platform === "darwin" ? "brew install tmux" : "sudo apt-get install -y tmux");
   const needsRedisCli = heartbeat.source === "cron" || heartbeat.source === "launchd" || heartbeat.source === "systemd";
-  const redisCli = needsRedisCli ? required(system, "redis-cli", system.platform === "darwin" ? "brew install redis" : "sudo apt-get install -y redis-tools") : "";
+  const redisCli = needsRedisCli
+    ? required(system, "redis-cli", system.platform === "darwin" ? "brew install redis" : "sudo apt-get install -y redis-tools")
+    : "";
   const keys = sessionKeys(settings.prefix, settings.sessionId);
   const tripwire = watchdogOn(settings) ? tripwirePaths(settings.stateDir) : undefined;
   const component = "service";
@@ -93,7 +90,13 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
   };
   // pi gets these explicitly: a tmux server's environment is whatever its first client had
   const piEnv = { PATH: servicePath, HOME: home, PI_CODING_AGENT_DIR: settings.agentDir, GATEWAY_ROLE: "central" };
-  const heartbeatInput = { redisCli, redisUrl: settings.redisUrl, prefix: settings.prefix, sessionId: settings.sessionId, secretsFile: secretsFilePath(settings.stateDir) };
+  const heartbeatInput = {
+    redisCli,
+    redisUrl: settings.redisUrl,
+    prefix: settings.prefix,
+    sessionId: settings.sessionId,
+    secretsFile: secretsFilePath(settings.stateDir),
+  };
   const heartbeatShell = heartbeatScript({ ...heartbeatInput, source: heartbeat.source });
   const notes: string[] = [];
   const wrapper = file(
@@ -103,20 +106,46 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
     "central session wrapper (pi in tmux)",
   );
   const steps: PlanStep[] = [
-    ...(tripwire ? [file(heartbeat.checklistFile, renderChecklist(heartbeat.intervalSeconds), 0o644, "heartbeat checklist (yours to edit)", { createOnly: true })] : []),
+    ...(tripwire
+      ? [file(heartbeat.checklistFile, renderChecklist(heartbeat.intervalSeconds), 0o644, "heartbeat checklist (yours to edit)", { createOnly: true })]
+      : []),
     wrapper,
   ];
   const tripwireFile = (runEverySeconds: number) =>
-    tripwire ? [file(tripwire.script, renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, { runEverySeconds }), 0o755, "heartbeat tripwire (watchdog layer 2)")] : [];
+    tripwire
+      ? [
+          file(
+            tripwire.script,
+            renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, { runEverySeconds }),
+            0o755,
+            "heartbeat tripwire (watchdog layer 2)",
+          ),
+        ]
+      : [];
   const cronEntries: CrontabStep["entries"] = [];
   /** systemd restarts the central unit when it changed, and its tmux server (in the unit's cgroup) with it */
   let centralRestarts = false;
   if (heartbeat.source === "cron") {
-    cronEntries.push({ schedule: cronSchedule(heartbeat.intervalSeconds), command: escapeForCron(heartbeatCommandLine({ ...heartbeatInput, source: "cron" })) });
+    cronEntries.push({
+      schedule: cronSchedule(heartbeat.intervalSeconds),
+      command: escapeForCron(heartbeatCommandLine({ ...heartbeatInput, source: "cron" })),
+    });
   }
   if (heartbeat.source === "inngest") {
     const inngestFile = join(settings.stateDir, "inngest", "gateway-heartbeat.ts");
-    steps.push(file(inngestFile, renderInngestHeartbeat({ cron: cronSchedule(heartbeat.intervalSeconds, CRON_SCHEDULERS.inngest), redisUrl: settings.redisUrl, eventsKey: keys.events, notifyKey: keys.notify }), 0o644, "Inngest heartbeat function"));
+    steps.push(
+      file(
+        inngestFile,
+        renderInngestHeartbeat({
+          cron: cronSchedule(heartbeat.intervalSeconds, CRON_SCHEDULERS.inngest),
+          redisUrl: settings.redisUrl,
+          eventsKey: keys.events,
+          notifyKey: keys.notify,
+        }),
+        0o644,
+        "Inngest heartbeat function",
+      ),
+    );
     notes.push(`Serve ${inngestFile} from your Inngest app (see the comment at its top); gateway-setup runs no Inngest server.`);
   }
 
@@ -129,39 +158,110 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
     const labels = launchdJobLabels(service.name);
     const jobs = [
       { label: labels.central, programArguments: ["/bin/sh", service.wrapperPath], keepAlive: true, what: "central pi session (launchd)" },
-      ...(heartbeat.source === "launchd" ? [{ label: labels.heartbeat, programArguments: ["/bin/sh", "-c", heartbeatShell], startInterval: heartbeat.intervalSeconds, what: "heartbeat (launchd StartInterval)" }] : []),
-      ...(tripwire ? [{ label: labels.tripwire, programArguments: ["/bin/sh", tripwire.script], startInterval: heartbeat.intervalSeconds, what: "tripwire schedule (launchd)" }] : []),
+      ...(heartbeat.source === "launchd"
+        ? [
+            {
+              label: labels.heartbeat,
+              programArguments: ["/bin/sh", "-c", heartbeatShell],
+              startInterval: heartbeat.intervalSeconds,
+              what: "heartbeat (launchd StartInterval)",
+            },
+          ]
+        : []),
+      ...(tripwire
+        ? [
+            {
+              label: labels.tripwire,
+              programArguments: ["/bin/sh", tripwire.script],
+              startInterval: heartbeat.intervalSeconds,
+              what: "tripwire schedule (launchd)",
+            },
+          ]
+        : []),
     ];
     for (const job of jobs) {
       const plistPath = join(agents, `${job.label}.plist`);
-      const contents = renderLaunchdPlist({ label: job.label, programArguments: job.programArguments, environment: serviceEnv, workingDirectory: home, logDir, ...(job.keepAlive ? { keepAlive: true } : {}), ...(job.startInterval ? { startInterval: job.startInterval } : {}) });
+      const contents = renderLaunchdPlist({
+        label: job.label,
+        programArguments: job.programArguments,
+        environment: serviceEnv,
+        workingDirectory: home,
+        logDir,
+        ...(job.keepAlive ? { keepAlive: true } : {}),
+        ...(job.startInterval ? { startInterval: job.startInterval } : {}),
+      });
       steps.push(...launchdInstallSteps(component, system.uid, job.label, file(plistPath, contents, 0o644, job.what)));
     }
   } else if (service.manager === "systemd") {
     steps.push(...tripwireFile(heartbeat.intervalSeconds));
     const dir = systemdUserDir(home, env);
     const units: { name: string; contents: string; what: string }[] = [
-      { name: `${service.name}.service`, contents: renderSystemdService({ description: "pi gateway: central pi session in tmux", execStart: ["/bin/sh", service.wrapperPath], environment: serviceEnv, workingDirectory: home, type: "simple" }), what: "central pi session (systemd user unit)" },
+      {
+        name: `${service.name}.service`,
+        contents: renderSystemdService({
+          description: "pi gateway: central pi session in tmux",
+          execStart: ["/bin/sh", service.wrapperPath],
+          environment: serviceEnv,
+          workingDirectory: home,
+          type: "simple",
+        }),
+        what: "central pi session (systemd user unit)",
+      },
       ...(heartbeat.source === "systemd"
         ? [
-            { name: `${service.name}-heartbeat.service`, contents: renderSystemdService({ description: "pi gateway heartbeat", execStart: ["/bin/sh", "-c", heartbeatShell], environment: serviceEnv, workingDirectory: home, type: "oneshot" }), what: "heartbeat push (systemd)" },
-            { name: `${service.name}-heartbeat.timer`, contents: renderSystemdTimer("pi gateway heartbeat timer", `${service.name}-heartbeat.service`, heartbeat.intervalSeconds), what: "heartbeat timer (systemd)" },
+            {
+              name: `${service.name}-heartbeat.service`,
+              contents: renderSystemdService({
+                description: "pi gateway heartbeat",
+                execStart: ["/bin/sh", "-c", heartbeatShell],
+                environment: serviceEnv,
+                workingDirectory: home,
+                type: "oneshot",
+              }),
+              what: "heartbeat push (systemd)",
+            },
+            {
+              name: `${service.name}-heartbeat.timer`,
+              contents: renderSystemdTimer("pi gateway heartbeat timer", `${service.name}-heartbeat.service`, heartbeat.intervalSeconds),
+              what: "heartbeat timer (systemd)",
+            },
           ]
         : []),
       ...(tripwire
         ? [
-            { name: `${service.name}-tripwire.service`, contents: renderSystemdService({ description: "pi gateway tripwire", execStart: ["/bin/sh", tripwire.script], environment: serviceEnv, workingDirectory: home, type: "oneshot" }), what: "tripwire (systemd)" },
-            { name: `${service.name}-tripwire.timer`, contents: renderSystemdTimer("pi gateway tripwire timer", `${service.name}-tripwire.service`, heartbeat.intervalSeconds), what: "tripwire timer (systemd)" },
+            {
+              name: `${service.name}-tripwire.service`,
+              contents: renderSystemdService({
+                description: "pi gateway tripwire",
+                execStart: ["/bin/sh", tripwire.script],
+                environment: serviceEnv,
+                workingDirectory: home,
+                type: "oneshot",
+              }),
+              what: "tripwire (systemd)",
+            },
+            {
+              name: `${service.name}-tripwire.timer`,
+              contents: renderSystemdTimer("pi gateway tripwire timer", `${service.name}-tripwire.service`, heartbeat.intervalSeconds),
+              what: "tripwire timer (systemd)",
+            },
           ]
         : []),
     ];
     const unitFiles = units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what));
     centralRestarts = fileChange(unitFiles[0]!.path, unitFiles[0]!.contents, unitFiles[0]!.mode) !== "unchanged";
-    steps.push(...systemdInstallSteps(component, unitFiles, units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`)));
+    steps.push(
+      ...systemdInstallSteps(
+        component,
+        unitFiles,
+        units.map((u) => u.name).filter((n) => n.endsWith(".timer") || n === `${service.name}.service`),
+      ),
+    );
     if (system.lingerOn !== true) notes.push(`For the central session to run while you are logged out: loginctl enable-linger ${env.USER ?? "$USER"}`);
   } else {
     steps.push(...tripwireFile(nearestCronSeconds(heartbeat.intervalSeconds)));
-    if (tripwire) cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${shellQuote(tripwire.script)}`) });
+    if (tripwire)
+      cronEntries.push({ schedule: nearestCronSchedule(heartbeat.intervalSeconds), command: escapeForCron(`/bin/sh ${shellQuote(tripwire.script)}`) });
     notes.push(
       `No service manager here (a container?): start the central session yourself with: ${startByHand(service.wrapperPath)}` +
         ` (it keeps pi in tmux session ${service.tmuxSession} on its own tmux server; attach with: ${attachCommand(service)})`,
@@ -191,7 +291,9 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
  */
 function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restartedAnyway: boolean): { steps: CommandStep[]; notes: string[] } {
   const service = settings.service!;
-  const extensionFiles = planExtension({ settings, secretsFile: settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined }).filter((step): step is FileStep => step.kind === "file");
+  const extensionFiles = planExtension({ settings, secretsFile: settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined }).filter(
+    (step): step is FileStep => step.kind === "file",
+  );
   const changes = extensionFiles.map((step) => fileChange(step.path, step.contents, step.mode));
   const olderWrapper = readExisting(wrapper.path)?.contents.toString("utf8");
   const onDefaultServer = olderWrapper !== undefined && !olderWrapper.includes(` -L `);
@@ -208,12 +310,28 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restar
   if (service.manager === "none") {
     return {
       steps: [],
-      notes: [`A central pi that is already running keeps its old settings: end it with ${centralTmuxArgv({ ...service, ...(onDefaultServer ? { tmuxSocket: undefined } : {}) }, "kill-session", "-t", `=${service.tmuxSession}`).map(shellQuote).join(" ")}, then start it again: ${startByHand(service.wrapperPath)}`],
+      notes: [
+        `A central pi that is already running keeps its old settings: end it with ${centralTmuxArgv(
+          { ...service, ...(onDefaultServer ? { tmuxSocket: undefined } : {}) },
+          "kill-session",
+          "-t",
+          `=${service.tmuxSession}`,
+        )
+          .map(shellQuote)
+          .join(" ")}, then start it again: ${startByHand(service.wrapperPath)}`,
+      ],
     };
   }
   return {
     steps: [
-      ...(onDefaultServer ? [kill({ tmuxSession: service.tmuxSession }, "end the central pi an older install started on your default tmux server (the service starts it again on its own server)")] : []),
+      ...(onDefaultServer
+        ? [
+            kill(
+              { tmuxSession: service.tmuxSession },
+              "end the central pi an older install started on your default tmux server (the service starts it again on its own server)",
+            ),
+          ]
+        : []),
       ...(restartedAnyway ? [] : [kill(service, "restart the central pi so it loads the new extension settings (the service starts it again)")]),
     ],
     notes: [],

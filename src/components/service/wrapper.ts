@@ -2,8 +2,8 @@
 // server, started only if that session is not there yet, and the script exits when pi ends so it
 // gets restarted.
 import { join } from "node:path";
-import { shellQuote } from "../../platform/shell.ts";
 import { ownVersion } from "../../platform/package-root.ts";
+import { shellQuote } from "../../platform/shell.ts";
 import { renderTemplate } from "../../platform/templates.ts";
 
 export interface WrapperInput {

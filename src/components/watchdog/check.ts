@@ -1,7 +1,7 @@
 // Doctor's tripwire check: the script is there and its schedule is loaded.
 import { existsSync } from "node:fs";
 import type { DoctorCheck } from "../../core/check.ts";
-import { fail, ok, skip, type Finding } from "../../core/finding.ts";
+import { type Finding, fail, ok, skip } from "../../core/finding.ts";
 import { loadFix, scheduledJobLoaded, scheduledJobs } from "../service/check.ts";
 import { watchdogOn } from "../service/plan.ts";
 import { tripwirePaths } from "./tripwire.ts";
@@ -15,7 +15,11 @@ export const tripwireCheck: DoctorCheck = {
     const service = manifest.settings.service!;
     const { tripwire } = scheduledJobs(manifest);
     if (tripwire && !(await scheduledJobLoaded(service, tripwire, env))) {
-      return fail("tripwire", `the tripwire schedule ${tripwire} is not loaded: nothing watches the heartbeat from outside pi`, loadFix(service, tripwire, env));
+      return fail(
+        "tripwire",
+        `the tripwire schedule ${tripwire} is not loaded: nothing watches the heartbeat from outside pi`,
+        loadFix(service, tripwire, env),
+      );
     }
     return ok("tripwire", `tripwire installed${tripwire ? " and scheduled" : ""}${existsSync(log) ? `; it has raised alerts (see ${log})` : ""}`);
   },

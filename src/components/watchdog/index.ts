@@ -13,7 +13,11 @@ export const watchdog: Component = {
   plan: () => ({ steps: [] }),
   removal: ({ settings }) => {
     const tripwire = tripwirePaths(settings.stateDir);
-    return { cleanUp: [tripwire.alertedMarker, tripwire.log, tripwire.lastRun].filter((path) => existsSync(path)).map((path) => ({ kind: "remove-file" as const, path })) };
+    return {
+      cleanUp: [tripwire.alertedMarker, tripwire.log, tripwire.lastRun]
+        .filter((path) => existsSync(path))
+        .map((path) => ({ kind: "remove-file" as const, path })),
+    };
   },
   checks: [tripwireCheck],
 };

@@ -3,12 +3,12 @@
 // batches and shows the consumer's state (the pi extension's glue; tier 4's daemon). Nothing here
 // blocks the host: start() only kicks off a background connect.
 import type { Redis } from "ioredis";
-import { drainOnce, foldInbox, type DeadLetter } from "../protocol/drain.ts";
-import { SMOKE_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
-import { defaultSessionKey, sessionKeys, smokeAckKey, type SessionKeys } from "../protocol/keys.ts";
+import { type DeadLetter, drainOnce, foldInbox } from "../protocol/drain.ts";
+import { type GatewayEvent, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
+import { defaultSessionKey, type SessionKeys, sessionKeys, smokeAckKey } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
-import { claimSession, newOwner, pruneDeadSessions, releaseSession, type AliveRecord } from "../protocol/sessions.ts";
-import { atMost, clientOptions, closeClient, ENV_REDIS_PASSWORD, ENV_REDIS_URL, loadIoredis, runtimeRedisTarget, type RedisConstructor } from "./connection.ts";
+import { type AliveRecord, claimSession, newOwner, pruneDeadSessions, releaseSession } from "../protocol/sessions.ts";
+import { atMost, clientOptions, closeClient, ENV_REDIS_PASSWORD, ENV_REDIS_URL, loadIoredis, type RedisConstructor, runtimeRedisTarget } from "./connection.ts";
 
 /** What the extension tells a pi user to run when its install is broken (the installer's self-test drops it: it rolls back instead). */
 export const REPAIR_IN_PLACE = "Run `gateway-setup doctor --fix` (or npm install in the extension's folder).";
@@ -260,8 +260,13 @@ export class QueueConsumer {
     if (AUTH_ERROR.test(error.message)) {
       if (this.state === "auth-failed") return;
       this.setState("auth-failed");
-      const where = this.config.secretsFile ? `${ENV_REDIS_PASSWORD}=... in ${this.config.secretsFile} (mode 0600)` : `${ENV_REDIS_PASSWORD} in pi's environment`;
-      this.host.notify(`gateway: Redis at ${this.redisUrl()} refused the password (${this.lastError}). Put the right password in ${where}, then /reload.`, "error");
+      const where = this.config.secretsFile
+        ? `${ENV_REDIS_PASSWORD}=... in ${this.config.secretsFile} (mode 0600)`
+        : `${ENV_REDIS_PASSWORD} in pi's environment`;
+      this.host.notify(
+        `gateway: Redis at ${this.redisUrl()} refused the password (${this.lastError}). Put the right password in ${where}, then /reload.`,
+        "error",
+      );
       return;
     }
     if (PERMISSION_ERROR.test(error.message)) {
@@ -292,7 +297,7 @@ export class QueueConsumer {
    */
   private async register(): Promise<void> {
     const commands = this.commands;
-    if (!commands || commands.status !== "ready" || this.stopped) return;
+    if (commands?.status !== "ready" || this.stopped) return;
     try {
       const claim = await claimSession(commands, this.config.prefix, this.config.sessionId, ALIVE_TTL_SECONDS, this.identity);
       if (this.stopped) return;
@@ -325,8 +330,7 @@ export class QueueConsumer {
     const who = holder ? `pid ${holder.pid} on ${holder.host}` : "another pi session";
     this.setState("refused", `gateway: ${this.config.sessionId} belongs to ${who}`);
     this.host.notify(
-      `gateway: ${who} already receives the events for "${this.config.sessionId}"; this session leaves them alone ` +
-        "and takes over if that session ends.",
+      `gateway: ${who} already receives the events for "${this.config.sessionId}"; this session leaves them alone ` + "and takes over if that session ends.",
       "error",
     );
   }
@@ -361,7 +365,7 @@ export class QueueConsumer {
 
   private async drain(): Promise<void> {
     const commands = this.commands;
-    if (!commands || commands.status !== "ready") return;
+    if (commands?.status !== "ready") return;
     try {
       for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
       const result = await drainOnce(commands, this.keys, {

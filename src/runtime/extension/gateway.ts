@@ -1,6 +1,6 @@
 // The pi extension factory. The installed index.ts calls createGatewayExtension(config).
 import type { ExtensionAPI } from "@mariozechner/pi-coding-agent";
-import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, KNOWN_ROLES, sessionRole, TIER1_SESSION_ID, unknownRole, type GatewayConfig } from "./config.ts";
+import { DEFAULT_GATEWAY_CONFIG, ENV_ROLE, type GatewayConfig, KNOWN_ROLES, sessionRole, TIER1_SESSION_ID, unknownRole } from "./config.ts";
 import { PiHost } from "./pi-host.ts";
 
 export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env: Record<string, string | undefined> = process.env): (pi: ExtensionAPI) => void {
@@ -9,7 +9,10 @@ export function createGatewayExtension(config: Partial<GatewayConfig> = {}, env:
     const typo = unknownRole(env);
     if (typo) {
       pi.on("session_start", (_event, ctx) =>
-        ctx.ui.notify(`gateway: GATEWAY_ROLE=${JSON.stringify(typo)} is not one of ${KNOWN_ROLES.join(", ")}; this session runs as if it were unset.`, "warning"),
+        ctx.ui.notify(
+          `gateway: GATEWAY_ROLE=${JSON.stringify(typo)} is not one of ${KNOWN_ROLES.join(", ")}; this session runs as if it were unset.`,
+          "warning",
+        ),
       );
     }
     const role = sessionRole(settings, typo ? { ...env, [ENV_ROLE]: undefined } : env);

@@ -3,7 +3,7 @@
 // and a watchdog raises one alarm when heartbeats stop arriving (watchdog layer 1).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { HEARTBEAT_EVENT_TYPE, type GatewayEvent } from "../protocol/event.ts";
+import { type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "../protocol/event.ts";
 import type { HeartbeatConfig } from "./config.ts";
 
 export const HEARTBEAT_OK = "HEARTBEAT_OK";
@@ -41,11 +41,15 @@ export function isHeartbeatAck(messages: unknown): boolean {
   if (!Array.isArray(messages)) return false;
   const last = [...messages].reverse().find((m) => (m as { role?: string })?.role === "assistant") as { content?: unknown } | undefined;
   if (!last) return false;
-  const text = typeof last.content === "string"
-    ? last.content
-    : Array.isArray(last.content)
-      ? last.content.filter((c: { type?: string }) => c?.type === "text").map((c: { text?: string }) => c.text ?? "").join("")
-      : "";
+  const text =
+    typeof last.content === "string"
+      ? last.content
+      : Array.isArray(last.content)
+        ? last.content
+            .filter((c: { type?: string }) => c?.type === "text")
+            .map((c: { text?: string }) => c.text ?? "")
+            .join("")
+        : "";
   return text.trim() === HEARTBEAT_OK;
 }
 
@@ -73,7 +77,8 @@ export function readLastHeartbeat(file: string): LastHeartbeat | undefined {
     return undefined;
   }
   const isTime = (value: unknown) => typeof value === "number" && Number.isFinite(value) && value > 0;
-  if (typeof record !== "object" || record === null || typeof record.eventId !== "string" || !isTime(record.ts) || !isTime(record.deliveredAt)) return undefined;
+  if (typeof record !== "object" || record === null || typeof record.eventId !== "string" || !isTime(record.ts) || !isTime(record.deliveredAt))
+    return undefined;
   if (record.acknowledgedAt !== undefined && !isTime(record.acknowledgedAt)) return undefined;
   return record as LastHeartbeat;
 }

@@ -6,7 +6,10 @@ export function formatEvents(events: GatewayEvent[], sessionId: string): string 
   const blocks = events.map((event, i) => {
     const origin = event.originSession ? ` · origin ${event.originSession}` : "";
     const when = Number.isFinite(event.ts) ? new Date(event.ts).toISOString() : String(event.ts);
-    return [`--- event ${i + 1}/${events.length}: ${event.type} from ${event.source} · id ${event.id} · ${when}${origin}`, JSON.stringify(event.payload, null, 2)].join("\n");
+    return [
+      `--- event ${i + 1}/${events.length}: ${event.type} from ${event.source} · id ${event.id} · ${when}${origin}`,
+      JSON.stringify(event.payload, null, 2),
+    ].join("\n");
   });
   return [header, ...blocks].join("\n\n");
 }

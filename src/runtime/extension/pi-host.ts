@@ -2,7 +2,7 @@
 // acceptance.ts), holds them back while pi is in a turn or compacting, carries the heartbeat
 // checklist and the watchdog's alarm, and shows the consumer's state in pi's status line.
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
-import { QueueConsumer, HandOffDeferred, type ConsumerOptions, type ConsumerState } from "../consumer/consumer.ts";
+import { type ConsumerOptions, type ConsumerState, HandOffDeferred, QueueConsumer } from "../consumer/consumer.ts";
 import type { GatewayEvent } from "../protocol/event.ts";
 import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, userMessageText, withHandOffMarker } from "./acceptance.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -12,9 +12,9 @@ import {
   heartbeatPrompt,
   isHeartbeat,
   isHeartbeatAck,
+  type LastHeartbeat,
   watchdogAlarmText,
   writeLastHeartbeat,
-  type LastHeartbeat,
 } from "./heartbeat.ts";
 import { formatEvents } from "./message.ts";
 
@@ -240,7 +240,10 @@ export class PiHost {
     try {
       writeLastHeartbeat(this.config.heartbeat!.lastHeartbeatFile, record);
     } catch (error) {
-      this.notify(`gateway: cannot write ${this.config.heartbeat!.lastHeartbeatFile} (${(error as Error).message}); the tripwire will think heartbeats stopped`, "warning");
+      this.notify(
+        `gateway: cannot write ${this.config.heartbeat!.lastHeartbeatFile} (${(error as Error).message}); the tripwire will think heartbeats stopped`,
+        "warning",
+      );
     }
   }
 

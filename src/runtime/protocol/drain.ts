@@ -14,7 +14,7 @@
 //           and clear `processing`, in one script (atomic, one command however large the batch).
 //           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
-import { parseEvent, type GatewayEvent } from "./event.ts";
+import { type GatewayEvent, parseEvent } from "./event.ts";
 import { aliveKey, type SessionKeys } from "./keys.ts";
 import { LuaScript } from "./scripts.ts";
 import { isSessionGone } from "./sessions.ts";
@@ -152,7 +152,11 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   const ids = [...result.acknowledgedAgain, ...result.delivered].map((event) => event.id);
   const letters = result.deadLettered.map((letter) => JSON.stringify(letter));
   try {
-    const remaining = await ACK_SCRIPT.run(redis, [keys.processing, keys.deadLetter, keys.events], [keys.seenPrefix, String(options.dedupeTtlSeconds), String(now()), String(ids.length), ...ids, ...letters]);
+    const remaining = await ACK_SCRIPT.run(
+      redis,
+      [keys.processing, keys.deadLetter, keys.events],
+      [keys.seenPrefix, String(options.dedupeTtlSeconds), String(now()), String(ids.length), ...ids, ...letters],
+    );
     result.remaining = Number(remaining);
     options.handedOff?.clear();
   } catch (error) {

@@ -23,11 +23,10 @@ const MAX_TS = 8.64e15;
 /** deeper payloads cannot be rendered back to text without exhausting the stack */
 export const MAX_PAYLOAD_DEPTH = 64;
 /** a line break or other control character in a header field could forge event boundaries in the prompt */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what it is for
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-export type EventValidation =
-  | { ok: true; event: GatewayEvent }
-  | { ok: false; reason: string };
+export type EventValidation = { ok: true; event: GatewayEvent } | { ok: false; reason: string };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -58,9 +57,7 @@ function exceedsDepth(value: unknown, limit: number): boolean {
 export function validateEvent(value: unknown): EventValidation {
   if (!isPlainObject(value)) return { ok: false, reason: "event must be a JSON object" };
   const problem =
-    checkName(value.id, "id", MAX_ID_LENGTH) ??
-    checkName(value.type, "type", MAX_NAME_LENGTH) ??
-    checkName(value.source, "source", MAX_NAME_LENGTH);
+    checkName(value.id, "id", MAX_ID_LENGTH) ?? checkName(value.type, "type", MAX_NAME_LENGTH) ?? checkName(value.source, "source", MAX_NAME_LENGTH);
   if (problem) return { ok: false, reason: problem };
   if (!isPlainObject(value.payload)) return { ok: false, reason: `"payload" must be a JSON object` };
   if (exceedsDepth(value.payload, MAX_PAYLOAD_DEPTH)) return { ok: false, reason: `"payload" is nested deeper than ${MAX_PAYLOAD_DEPTH} levels` };

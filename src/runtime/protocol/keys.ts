@@ -11,18 +11,14 @@ export function isValidSessionId(id: unknown): id is string {
 
 export function assertSessionId(id: unknown): string {
   if (!isValidSessionId(id)) {
-    throw new Error(
-      `invalid session id ${JSON.stringify(id)}: use 1-64 characters from A-Z a-z 0-9 . _ -`,
-    );
+    throw new Error(`invalid session id ${JSON.stringify(id)}: use 1-64 characters from A-Z a-z 0-9 . _ -`);
   }
   return id;
 }
 
 export function assertPrefix(prefix: unknown): string {
   if (typeof prefix !== "string" || !PREFIX_PATTERN.test(prefix)) {
-    throw new Error(
-      `invalid key prefix ${JSON.stringify(prefix)}: use 1-64 characters from A-Z a-z 0-9 . _ -`,
-    );
+    throw new Error(`invalid key prefix ${JSON.stringify(prefix)}: use 1-64 characters from A-Z a-z 0-9 . _ -`);
   }
   return prefix;
 }

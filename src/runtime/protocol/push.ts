@@ -1,6 +1,6 @@
 // Pushing one event to one session's queue, exactly as a shell producer does:
 // LPUSH P:events:S <json> && PUBLISH P:notify:S <id>. route.ts decides which sessions get it.
-import { MAX_EVENT_BYTES, validateEvent, type GatewayEvent } from "./event.ts";
+import { type GatewayEvent, MAX_EVENT_BYTES, validateEvent } from "./event.ts";
 import { sessionKeys } from "./keys.ts";
 import { LuaScript, type ScriptClient } from "./scripts.ts";
 
@@ -16,7 +16,8 @@ export function serializeEvent(event: GatewayEvent): { event: GatewayEvent; payl
   if (!checked.ok) throw new Error(`refusing to push an invalid event: ${checked.reason}`);
   const payload = JSON.stringify(checked.event);
   const bytes = Buffer.byteLength(payload, "utf8");
-  if (bytes > MAX_EVENT_BYTES) throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
+  if (bytes > MAX_EVENT_BYTES)
+    throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
   return { event: checked.event, payload };
 }
 

@@ -8,7 +8,7 @@
 // fallback, otherwise the session named by `<prefix>:gateway:default` (set by the installed
 // session when it claims its id), otherwise `main`: nothing is pushed where nobody reads.
 // The decision and the pushes happen in one Lua script (one round trip, atomic).
-import { HEARTBEAT_EVENT_TYPE, type GatewayEvent } from "./event.ts";
+import { type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "./event.ts";
 import { aliveKey, assertPrefix, assertSessionId, sessionKeys, sessionsRegistryKey } from "./keys.ts";
 import { serializeEvent } from "./push.ts";
 import { registeredSessions } from "./registry-scripts.ts";

@@ -1,12 +1,13 @@
 // The session registry: who is alive, who owns which queue, and pruning the dead.
 // A session's liveness key holds its owner ("<host>:<pid>:<random>") and expires unless refreshed, so one
 // queue has one consumer: a second pi for the same session id is refused while the first lives.
-import type { Redis } from "ioredis";
+
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import type { Redis } from "ioredis";
 import { aliveKey, sessionsRegistryKey } from "./keys.ts";
-import { pruneSessions, registeredSessions, type PrunedSession } from "./registry-scripts.ts";
+import { type PrunedSession, pruneSessions, registeredSessions } from "./registry-scripts.ts";
 import type { ScriptClient } from "./scripts.ts";
 
 export interface AliveRecord {
@@ -93,12 +94,28 @@ export function isDeadHere(record: AliveRecord | undefined, host = hostname()): 
 }
 
 /** Takes (or refreshes) a session id for `record`; returns the current owner's record when someone else holds it. */
-export async function claimSession(redis: Redis, prefix: string, sessionId: string, ttlSeconds: number, record: AliveRecord): Promise<{ ok: true } | { ok: false; holder: AliveRecord | undefined }> {
+export async function claimSession(
+  redis: Redis,
+  prefix: string,
+  sessionId: string,
+  ttlSeconds: number,
+  record: AliveRecord,
+): Promise<{ ok: true } | { ok: false; holder: AliveRecord | undefined }> {
   const key = aliveKey(prefix, sessionId);
   const currentRaw = await redis.get(key);
   const current = parseAlive(currentRaw);
   const deadRecord = current && current.owner !== record.owner && isDeadHere(current) ? currentRaw! : "";
-  const reply = (await redis.eval(CLAIM_SCRIPT, 2, key, sessionsRegistryKey(prefix), record.owner, JSON.stringify(record), String(ttlSeconds), sessionId, deadRecord)) as string;
+  const reply = (await redis.eval(
+    CLAIM_SCRIPT,
+    2,
+    key,
+    sessionsRegistryKey(prefix),
+    record.owner,
+    JSON.stringify(record),
+    String(ttlSeconds),
+    sessionId,
+    deadRecord,
+  )) as string;
   return reply === "ok" ? { ok: true } : { ok: false, holder: parseAlive(reply) };
 }
 
