@@ -1,6 +1,7 @@
 // Whether pi took a handed-off message is told by the message's own marker, never by another turn.
 import { describe, expect, it } from "vitest";
 import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, NotAcceptedError, withHandOffMarker } from "../src/runtime/extension/acceptance.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const idle = { timeoutMs: 60_000, maxWaitMs: 60_000, recheckMs: 1_000, busy: () => false };
 const user = (text: string) => ({ role: "user", content: [{ type: "text", text }] });
@@ -53,7 +54,7 @@ describe("hand-off acceptance", () => {
     let busy = true;
     let checks = 0;
     const waiting = acceptance.wait(newHandOffMarker(), { timeoutMs: 5, maxWaitMs: 10_000, recheckMs: 5, busy: () => (checks++, busy) });
-    while (checks < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => checks >= 3, "three looks at a busy pi", 5_000);
     expect(acceptance.waiting).toBe(true);
     busy = false;
     await expect(waiting).rejects.toBeInstanceOf(NotAcceptedError);

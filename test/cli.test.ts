@@ -8,6 +8,7 @@ import { CLI, createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
 
@@ -243,9 +244,7 @@ describe("gateway-setup interrupted", () => {
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(started) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(started), output).toBe(true);
+    await waitFor(() => existsSync(started), () => `npm to start; output so far: ${output}`, 20_000);
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code, output).toBe(130);

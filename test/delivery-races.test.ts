@@ -13,6 +13,7 @@ import { isSummaryRequest, newestUserTexts, startFakeModel, type FakeModel } fro
 import { installTier1ForPi } from "./helpers/pi-install.ts";
 import { createPiSandbox, startPiRpc, type PiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
 import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const sharedRedisUrl = inject("redisUrl");
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -73,18 +74,10 @@ async function pushEvents(redis: Redis, keys: SessionKeys, ids: string[]): Promi
   await pipeline.exec();
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Pushes one last event and waits until it reached the model: whatever was handed to pi before it has reached the model by then. */
 async function deliverSentinel(redis: Redis, keys: SessionKeys, model: FakeModel, id: string): Promise<void> {
   await pushEvents(redis, keys, [id]);
-  await until(() => deliveriesToModel(model).has(id), 60_000, `the sentinel ${id} to reach the model`);
+  await waitFor(() => deliveriesToModel(model).has(id), `the sentinel ${id} to reach the model`, 60_000);
 }
 
 /**

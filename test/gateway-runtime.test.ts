@@ -17,6 +17,7 @@ import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts"
 import { REPO_ROOT } from "./helpers/cli.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
 import { startRedisServer } from "./helpers/redis-server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
 const redis = new Redis(redisUrl);
@@ -65,6 +66,22 @@ async function startSession(options: SessionOptions = {}): Promise<Session> {
 
 const listening = (host: VerificationHost) => host.statuses.get("gateway")?.startsWith("gateway: listening") === true;
 const deliveredIds = (host: VerificationHost) => host.sent.flatMap((m) => [...m.text.matchAll(/ · id (\S+) · /g)].map((match) => match[1]!));
+
+/**
+ * The positive signal to take before checking that a session did not do something: two marker
+ * events, pushed one after the other to `sessionId` (its own queue), each waited for until pi has
+ * it. The drain that hands over the second began after the first was handed over, so it had all
+ * that was pushed before this call in view, its own queue and any it folds in: what the session
+ * has not handed over by then, it left alone. Needs a pi that takes what it gets (autoTurn).
+ */
+async function deliverMarkers(session: Pick<Session, "host" | "prefix">, sessionId: string, name: string, client = redis): Promise<string[]> {
+  const ids = [`${name}-1`, `${name}-2`];
+  for (const id of ids) {
+    await pushToSession(client, { prefix: session.prefix, sessionId, event: createEvent({ id, type: "t", source: "s" }) });
+    await session.host.waitFor(() => deliveredIds(session.host).includes(id), 10_000, `the marker event ${id}`);
+  }
+  return ids;
+}
 
 describe("gateway extension", () => {
   it("delivers an event pushed with plain redis-cli LPUSH + PUBLISH as one followUp user message", async () => {
@@ -191,8 +208,8 @@ describe("gateway extension", () => {
       expect(clients.match(/name=gateway:main:(commands|subscriber)/g)?.length).toBe(2);
       await pushToSession(own, { prefix, sessionId: "main", event: createEvent({ id: "once", type: "t", source: "s" }) });
       await host.waitFor(() => host.sent.length > 0, 10_000, "delivery");
-      await new Promise((r) => setTimeout(r, 300));
-      expect(deliveredIds(host)).toEqual(["once"]);
+      const markers = await deliverMarkers({ host, prefix }, "main", "later", own);
+      expect(deliveredIds(host)).toEqual(["once", ...markers]);
     } finally {
       await host.shutdown();
     }
@@ -207,26 +224,35 @@ describe("gateway extension", () => {
 
   it("holds events while pi is busy and delivers them in one message after agent_end", async () => {
     const { host, prefix, keys } = await startSession();
+    // a busy session hands nothing over, so it gives no sign of having seen an event. The sign is
+    // taken from a twin: an idle session in this same process, sent each event right after this
+    // one. Once the twin has handed an event over, this session has had the same chance to.
+    const twin = await startSession();
+    const push = async (id: string) => {
+      for (const target of [prefix, twin.prefix]) await pushToSession(redis, { prefix: target, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
+    };
     try {
       // pi is busy from the start, so no drain can be under way when the events arrive
       host.autoTurn = false;
       await host.emit("agent_start", {});
       await host.waitFor(() => listening(host), 10_000, "listening");
-      for (const id of ["b1", "b2", "b3"]) await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
-      await new Promise((r) => setTimeout(r, 300));
+      await twin.host.waitFor(() => listening(twin.host), 10_000, "the twin listening");
+      for (const id of ["b1", "b2", "b3"]) await push(id);
+      await twin.host.waitFor(() => deliveredIds(twin.host).includes("b3"), 5_000, "the twin to hand over b1-b3");
       expect(host.sent).toEqual([]);
       await host.emit("agent_end", { messages: [] });
       await host.waitFor(() => host.sent.length === 1, 5_000, "one batched message");
       expect(deliveredIds(host)).toEqual(["b1", "b2", "b3"]);
       // no second message before pi has run the turn the first one started
-      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "b4", type: "t", source: "s" }) });
-      await new Promise((r) => setTimeout(r, 300));
+      await push("b4");
+      await twin.host.waitFor(() => deliveredIds(twin.host).includes("b4"), 5_000, "the twin to hand over b4");
       expect(host.sent.length).toBe(1);
       await host.runTurn(host.sent[0]!.text); // pi runs the turn for that very message
       await host.waitFor(() => host.sent.length === 2, 5_000, "the next message");
       expect(await redis.llen(keys.events)).toBe(0);
     } finally {
       await host.shutdown();
+      await twin.host.shutdown();
     }
   });
 
@@ -301,6 +327,8 @@ describe("gateway extension", () => {
       const stats = (await probe.info("commandstats")) as string;
       return ["eval", "evalsha"].reduce((sum, command) => sum + Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
     };
+    /** the gateway's command connection as CLIENT LIST shows it (flags=b: a command of it waits in Redis) */
+    const commandsClient = async () => ((await probe.client("LIST")) as string).split("\n").find((line) => line.includes(" name=gateway:main:commands ")) ?? "";
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       host.autoTurn = false;
@@ -308,10 +336,11 @@ describe("gateway extension", () => {
       await probe.lpush(keys.events, JSON.stringify(createEvent({ id: "raced", type: "t", source: "s" })));
       await probe.client("PAUSE", 10_000, "WRITE");
       await host.emit("agent_end", { messages: [] }); // the drain after the turn: its claim waits in Redis
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await commandsClient()).includes("flags=b"), "the drain's claim to wait behind the pause");
       await host.emit("agent_start", {}); // the user's next turn starts while the claim is under way
       await probe.client("UNPAUSE"); // the claim returns into a busy pi
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => (await probe.llen(keys.processing)) === 1, "the claim to run");
+      // how often it asks Redis over a second (at a 100 ms poll): the rate is what is under test
       const before = await evalCalls();
       await new Promise((r) => setTimeout(r, 1000));
       expect((await evalCalls()) - before).toBeLessThan(5);
@@ -342,9 +371,7 @@ describe("gateway extension", () => {
       host.autoTurn = true;
       await host.runTurn();
       await host.waitFor(() => host.sent.length === 2, 5_000, "the retry");
-      const deadline = Date.now() + 5_000;
-      while ((await redis.llen(keys.processing)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(await redis.llen(keys.processing)).toBe(0);
+      await waitFor(async () => (await redis.llen(keys.processing)) === 0, "the retried batch to be acknowledged", 5_000);
       expect(await redis.exists(`${keys.seenPrefix}not-taken`)).toBe(1);
       expect(deliveredIds(host)).toEqual(["not-taken", "not-taken"]);
     } finally {
@@ -358,9 +385,8 @@ describe("gateway extension", () => {
       await host.waitFor(() => listening(host), 10_000, "listening");
       const smoke = createEvent({ type: "gateway.smoke", source: "gateway-setup" });
       await pushToSession(redis, { prefix, sessionId: "main", event: smoke });
-      const deadline = Date.now() + 5_000;
-      while (!(await redis.exists(smokeAckKey(prefix, smoke.id))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(await redis.exists(smokeAckKey(prefix, smoke.id))).toBe(1);
+      await waitFor(async () => (await redis.exists(smokeAckKey(prefix, smoke.id))) === 1, "the smoke event's acknowledgement", 5_000);
+      // acknowledged after its drain's hand-off, so pi would have it by now
       expect(host.sent).toEqual([]);
     } finally {
       await host.shutdown();
@@ -458,8 +484,8 @@ describe("gateway extension", () => {
       // the same id through both ways in is still one delivery
       await redis.lpush(main.events, event);
       await pushToSession(redis, { prefix, sessionId: "gateway", event: JSON.parse(event) });
-      await new Promise((r) => setTimeout(r, 500));
-      expect(deliveredIds(host)).toEqual(["old-script"]);
+      const markers = await deliverMarkers({ host, prefix }, "gateway", "later");
+      expect(deliveredIds(host)).toEqual(["old-script", ...markers]);
       expect(await redis.llen(main.events)).toBe(0);
       expect(await redis.llen(main.processing)).toBe(0);
     } finally {
@@ -480,13 +506,13 @@ describe("gateway extension", () => {
       await redis.lpush(main.processing, JSON.stringify({ id: "in-flight", type: "t", source: "s", payload: {}, ts: Date.now() }));
       await redis.lpush(main.events, JSON.stringify({ id: "waiting", type: "t", source: "s", payload: {}, ts: Date.now() }));
       await redis.publish(main.notify, "x");
-      await new Promise((r) => setTimeout(r, 800));
-      expect(deliveredIds(host)).toEqual([]);
+      const markers = await deliverMarkers({ host, prefix }, "gateway", "own");
+      expect(deliveredIds(host)).toEqual(markers);
       expect([await redis.llen(main.processing), await redis.llen(main.events)]).toEqual([1, 1]);
       // the tier-1 pi quits (or its process dies on this machine): the central session takes over what it left
       await redis.set(aliveKey(prefix, "main"), JSON.stringify({ ...JSON.parse(holder), pid: 2 ** 22 + 1 }), "EX", 60);
-      await host.waitFor(() => deliveredIds(host).length === 2, 5_000, "the folded events");
-      expect(deliveredIds(host)).toEqual(["in-flight", "waiting"]);
+      await host.waitFor(() => deliveredIds(host).length === 4, 5_000, "the folded events");
+      expect(deliveredIds(host)).toEqual([...markers, "in-flight", "waiting"]);
     } finally {
       await host.shutdown();
     }

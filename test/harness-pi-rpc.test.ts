@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
 import { createPiSandbox, startPiRpc, type PiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 let model: FakeModel;
 const cleanups: (() => unknown)[] = [];
@@ -144,7 +145,8 @@ describe("pi quirks around sendUserMessage", () => {
     const queued = await pi.waitForLine((l) => l.type === "queue_update" && JSON.stringify(l.followUp) === JSON.stringify([stuck]), { timeoutMs: 20_000, what: "the queued follow-up" });
     expect(queued).toEqual({ type: "queue_update", steering: [], followUp: [stuck] });
     await pi.waitForLine((l) => l.type === "agent_end", { timeoutMs: 20_000, what: "agent_end" });
-    await new Promise((r) => setTimeout(r, 1_000));
+    // pi has gone idle after its run with the follow-up still queued: nothing is left to start a run for it
+    await waitFor(async () => ((await pi.request({ type: "get_state" })).data as { isStreaming?: boolean } | undefined)?.isStreaming === false, "pi to go idle after the run", 20_000);
     expect(model.requests.some((r) => JSON.stringify(r.messages).includes(stuck))).toBe(false); // stuck in the queue
     expect((await pi.request({ type: "get_state" })).data).toMatchObject({ isStreaming: false, pendingMessageCount: 1 });
 

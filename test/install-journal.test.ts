@@ -10,17 +10,10 @@ import { mergeCronBlock } from "../src/components/crontab/block.ts";
 import { InstallJournal, journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
 import { CLI, createSandbox, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
 const setupArgs = ["--tier", "1", "--yes", "--redis-url", redisUrl];
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A stand-in npm that changes the folder as npm does (user's package gone, half a tree, new lock), then hangs. */
 function hangingNpm(sandbox: Sandbox): { started: string; stop(): void } {
@@ -50,7 +43,7 @@ async function killedSetup(sandbox: Sandbox, whileRunning?: () => Promise<void>)
   const child = spawn(process.execPath, [CLI, ...setupArgs], { env: sandbox.env, cwd: sandbox.home, stdio: "ignore" });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   try {
-    await until(() => existsSync(npm.started), "npm to start");
+    await waitFor(() => existsSync(npm.started), "npm to start", 20_000);
     await whileRunning?.();
   } finally {
     child.kill("SIGKILL");

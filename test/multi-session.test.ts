@@ -13,6 +13,7 @@ import { REPO_ROOT } from "./helpers/cli.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
 import { requestText, startFakeModel, writeFakeAgentDir } from "./helpers/fake-model.ts";
 import { createPiSandbox, startPiRpc } from "./helpers/pi-rpc.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
 const redis = new Redis(redisUrl);
@@ -62,13 +63,9 @@ function startSession(extensionDir: string, role?: "central"): SessionProcess {
     // a fresh node process loads the host and jiti-compiles the extension first: on a loaded 2-core
     // machine three of them starting together take longer than 10 s to listen
     async waitFor(predicate, what, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = lines.find(predicate);
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`session ${child.pid}: timed out waiting for ${what}; saw ${JSON.stringify(lines)}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      let hit: Line | undefined;
+      await waitFor(() => (hit = lines.find(predicate)) !== undefined, () => `${what} (session ${child.pid}); saw ${JSON.stringify(lines)}; stderr: ${stderr}`, timeoutMs);
+      return hit!;
     },
   };
   running.push(session);
@@ -95,10 +92,17 @@ describe("tier 3: central and satellites", () => {
     expect(done.targets.map((t) => [t.sessionId, t.listeners])).toEqual([[`pid-${a.child.pid}`, 1], ["gateway", 1]]);
     await central.waitFor((l) => l.sent?.includes("done-1") === true, "central to get the completion");
     await a.waitFor((l) => l.sent?.includes("done-1") === true, "the origin to get the completion");
-    await new Promise((r) => setTimeout(r, 500));
-    expect(central.received().sort()).toEqual(["done-1", "hb-1"]);
-    expect(a.received()).toEqual(["done-1"]);
-    expect(b.received()).toEqual([]);
+    // one more event for each satellite, pushed after those: once each has it, each queue has been
+    // worked through past the events above, and anything routed wrongly or twice would have shown
+    for (const [id, origin] of [["later-a", a], ["later-b", b]] as const) {
+      const later = await pushEvent(redis, { prefix, event: createEvent({ id, type: "job.done", source: "ci", originSession: `pid-${origin.child.pid}` }) });
+      expect(later.targets.map((t) => t.sessionId)).toEqual([`pid-${origin.child.pid}`, "gateway"]);
+      await origin.waitFor((l) => l.sent?.includes(id) === true, `its origin to get ${id}`);
+      await central.waitFor((l) => l.sent?.includes(id) === true, `central to get ${id}`);
+    }
+    expect(central.received().sort()).toEqual(["done-1", "hb-1", "later-a", "later-b"]);
+    expect(a.received()).toEqual(["done-1", "later-a"]);
+    expect(b.received()).toEqual(["later-b"]);
 
     // a satellite dies without shutting down: the next session start prunes it
     b.child.kill("SIGKILL");
@@ -116,11 +120,11 @@ describe("tier 3: central and satellites", () => {
     const second = startSession(dir, "central");
     const refused = await second.waitFor((l) => l.type === "error", "the second central to be refused");
     expect(refused.notice).toMatch(new RegExp(`pid ${central.child.pid} on .* already receives the events for "gateway"`));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(second.lines.some(listening("gateway"))).toBe(false);
+    // an event after the refusal: one listener (not two), and central, not the refused one, gets it
     const after = await pushEvent(redis, { prefix, event: createEvent({ id: "after-1", type: "job.done", source: "ci" }) });
     expect(after.targets.map((t) => [t.sessionId, t.listeners])).toEqual([["gateway", 1]]);
     await central.waitFor((l) => l.sent?.includes("after-1") === true, "central, not the refused one");
+    expect(second.lines.some(listening("gateway"))).toBe(false);
     expect(second.received()).toEqual([]);
 
     // the real pi joins as a satellite and gets what names it as origin

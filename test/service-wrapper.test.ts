@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { renderWrapper, TMUX_SOCKET } from "../src/components/service/wrapper.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const tmuxBin = spawnSync("sh", ["-c", "command -v tmux"], { encoding: "utf8" }).stdout.trim();
 const running: ChildProcess[] = [];
@@ -55,14 +56,6 @@ function setup(pi = "exec sleep 300") {
   return { dir, starts, startLines, start, gatewayTmux, userTmux, wrapper, log, environment };
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** the wrapper is in its watch loop: its `sleep {{pollSeconds}}` is running */
 const watching = (child: ChildProcess) => spawnSync("pgrep", ["-P", String(child.pid), "-x", "sleep"]).status === 0;
 
@@ -71,12 +64,12 @@ describe("the central-session wrapper", () => {
     const { startLines, start, gatewayTmux, wrapper, environment } = setup();
     expect(spawnSync("sh", ["-n", wrapper]).status).toBe(0);
     const first = start();
-    await until(() => startLines().length > 0, 10_000, "pi to start");
+    await waitFor(() => startLines().length > 0, "pi to start", 10_000);
     expect(startLines()).toEqual([`started role=central agent=${environment.PI_CODING_AGENT_DIR} home=${environment.HOME} path=${environment.PATH} args=--mode it's quoted`]);
     const second = start();
     // the second wrapper has seen the session and is watching it (its poll loop's sleep is running);
     // a fixed pause could end before it even looked, and it would then start a second pi below
-    await until(() => watching(second.child), 10_000, "the second wrapper to watch the session");
+    await waitFor(() => watching(second.child), "the second wrapper to watch the session", 10_000);
     expect(gatewayTmux("list-sessions", "-F", "#{session_name}").stdout.trim().split("\n")).toEqual(["pi-gateway"]);
     // only pi gets the central role: a window the user opens on this server does not
     expect(gatewayTmux("show-environment", "-g", "GATEWAY_ROLE").stdout).not.toContain("GATEWAY_ROLE=central");
@@ -92,14 +85,14 @@ describe("the central-session wrapper", () => {
 
     // the service manager restarts it: pi comes back
     start();
-    await until(() => startLines().length === 2, 10_000, "pi to start again");
+    await waitFor(() => startLines().length === 2, "pi to start again", 10_000);
   });
 
   it("leaves the user's own tmux server alone: its sessions live on, and no GATEWAY_ROLE leaks into it", async () => {
     const { startLines, start, userTmux, gatewayTmux, environment } = setup();
     expect(userTmux("new-session", "-d", "-s", "mine", "sleep 300").status).toBe(0);
     const wrapper = start();
-    await until(() => startLines().length > 0, 10_000, "pi to start");
+    await waitFor(() => startLines().length > 0, "pi to start", 10_000);
     // pi got everything it needs although a tmux server was already running
     expect(startLines()[0]).toContain(`agent=${environment.PI_CODING_AGENT_DIR} home=${environment.HOME}`);
     expect(userTmux("list-sessions", "-F", "#{session_name}").stdout.trim()).toBe("mine");
@@ -127,9 +120,9 @@ describe("the central-session wrapper", () => {
     // pi ends when the test says so, not after a fixed 2 s the checks below may outlast under load
     const { startLines, start, gatewayTmux, environment } = setup('while [ ! -e "$HOME/pi-may-end" ]; do sleep 0.1; done; exit 0');
     const wrapper = start();
-    await until(() => startLines().length > 0, 10_000, "pi to start");
+    await waitFor(() => startLines().length > 0, "pi to start", 10_000);
     expect(gatewayTmux("show-options", "-g", "remain-on-exit").stdout.trim()).toBe("remain-on-exit on");
-    await until(() => watching(wrapper.child), 10_000, "the wrapper to watch pi");
+    await waitFor(() => watching(wrapper.child), "the wrapper to watch pi", 10_000);
     writeFileSync(join(environment.HOME, "pi-may-end"), "");
     expect((await wrapper.exited).code).toBe(1);
   });

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { aliveKey, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { claimSession, isPidRunning, newOwner, releaseSession } from "../src/runtime/protocol/sessions.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redis = new Redis(inject("redisUrl"));
 const other = new Redis(inject("redisUrl"));
@@ -27,8 +28,7 @@ describe("isPidRunning", () => {
       const [line] = (await once(parent.stdout!, "data")) as [Buffer];
       const orphan = Number(line.toString().trim());
       expect(isPidRunning(orphan)).toBe(true);
-      const deadline = Date.now() + 5_000;
-      while (isPidRunning(orphan) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => !isPidRunning(orphan), "the killed sleep to count as not running", 5_000);
       expect(isPidRunning(orphan)).toBe(false);
       expect(() => process.kill(orphan, 0)).not.toThrow(); // still there, as a zombie
       expect(isPidRunning(parent.pid!)).toBe(true);

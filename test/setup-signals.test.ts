@@ -9,16 +9,9 @@ import { CLI, createSandbox, runningText, type Sandbox } from "./helpers/cli.ts"
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { startTmux } from "./helpers/tmux.ts";
 import { snapshotTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const alive = (pid: number) => {
   try {
@@ -29,11 +22,12 @@ const alive = (pid: number) => {
   }
 };
 
-/** A stand-in npm that records its pid and its child's, then sleeps until killed. */
-function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; pids: () => number[] } {
+/** A stand-in npm that records its pid and its child's, then sleeps until killed; `terminated` appears when it gets SIGTERM. */
+function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; terminated: string; pids: () => number[] } {
   const started = join(sandbox.bin, "npm-pids");
-  sandbox.standIn("npm", `#!/bin/sh\ntrap '${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`);
-  return { started, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
+  const terminated = join(sandbox.bin, "npm-got-sigterm");
+  sandbox.standIn("npm", `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`);
+  return { started, terminated, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
 }
 
 function startSetup(sandbox: Sandbox): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
@@ -51,12 +45,12 @@ describe("setup cancelled by a signal", () => {
     const npm = sleepingNpm(sandbox);
     const before = snapshotTree(sandbox.home);
     const run = startSetup(sandbox);
-    await until(() => existsSync(npm.started), "npm to start");
+    await waitFor(() => existsSync(npm.started), "npm to start", 20_000);
     run.child.kill("SIGTERM");
     expect(await run.exit, run.output()).toBe(130);
     expect(runningText(run.output())).toMatch(/cancelled; every change it made was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
-    await until(() => !npm.pids().some(alive), "the stand-in npm and its child to be gone", 5_000);
+    await waitFor(() => !npm.pids().some(alive), "the stand-in npm and its child to be gone", 5_000);
   });
 
   it("a second SIGINT does not cut the rollback short", async () => {
@@ -65,9 +59,10 @@ describe("setup cancelled by a signal", () => {
     const npm = sleepingNpm(sandbox, "sleep 1; exit 130");
     const before = snapshotTree(sandbox.home);
     const run = startSetup(sandbox);
-    await until(() => existsSync(npm.started), "npm to start");
+    await waitFor(() => existsSync(npm.started), "npm to start", 20_000);
     run.child.kill("SIGINT");
-    await new Promise((r) => setTimeout(r, 200));
+    // the rollback is under way (it stopped npm, which takes its second), so this one meets it
+    await waitFor(() => existsSync(npm.terminated), "the cancelled setup to stop npm", 10_000);
     run.child.kill("SIGINT");
     expect(await run.exit, run.output()).toBe(130);
     expect(runningText(run.output())).toMatch(/rolling back, please wait/);
@@ -79,14 +74,15 @@ describe("setup cancelled by a signal", () => {
 describe("Ctrl-C during a spinner in a real terminal", () => {
   it("while verifying: rolls back everything and exits 130", async () => {
     const sandbox = createSandbox();
-    // npm "installs" an ioredis that never connects, so verification waits
-    const fake = `module.exports = { Redis: function Redis() { return new Proxy({ status: "connecting" }, { get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {}) }); } };`;
+    // npm "installs" an ioredis that never connects (and says when the extension made one), so verification waits
+    const connecting = join(sandbox.bin, "extension-connecting");
+    const fake = `module.exports = { Redis: function Redis() { require("node:fs").writeFileSync(${JSON.stringify(connecting)}, ""); return new Proxy({ status: "connecting" }, { get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {}) }); } };`;
     sandbox.standIn("npm", `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\ncat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`);
     const before = snapshotTree(sandbox.home);
     const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
     try {
       await term.waitForText("Verifying", 30_000);
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(() => existsSync(connecting), "the installed extension to wait for its Redis", 30_000);
       term.sendKeys("C-c");
       expect(await term.waitForExit(15_000)).toEqual({ status: 130, signal: null });
       expect(term.capture({ history: true })).toMatch(/every change it made was rolled back/);
@@ -104,7 +100,8 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--prefix", prefix, "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
     try {
       await term.waitForText("Looking for a live pi session", 60_000);
-      await new Promise((r) => setTimeout(r, 300));
+      // its smoke event waits for the session that never answers: the cancel below takes it back
+      await waitFor(async () => (await redis.llen(`${prefix}:events:main`)) === 1, "the smoke event to be queued", 30_000);
       term.sendKeys("C-c");
       expect(await term.waitForExit(15_000)).toEqual({ status: 130, signal: null });
       expect(term.capture({ history: true })).toMatch(/interrupted after the install was complete; it stays installed/);

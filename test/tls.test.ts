@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { freePort, requireBinary } from "./helpers/redis-server.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 function makeCertificates(dir: string): void {
   const openssl = (...args: string[]) => {
@@ -41,11 +42,8 @@ describe("rediss://", () => {
       { cwd: dir, stdio: "ignore" },
     );
     try {
-      const deadline = Date.now() + 10_000;
-      while (spawnSync("redis-cli", ["-p", String(port), "--tls", "--cacert", join(dir, "ca.crt"), "PING"], { encoding: "utf8" }).stdout.trim() !== "PONG") {
-        if (Date.now() > deadline) throw new Error("the TLS redis-server did not start");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const ping = () => spawnSync("redis-cli", ["-p", String(port), "--tls", "--cacert", join(dir, "ca.crt"), "PING"], { encoding: "utf8" }).stdout.trim();
+      await waitFor(() => ping() === "PONG", "the TLS redis-server to answer PING", 10_000);
       const sandbox = createSandbox();
       const url = `rediss://127.0.0.1:${port}`;
       const untrusted = await runCli(["--tier", "1", "--yes", "--json", "--no-install-redis", "--redis-url", url], { env: sandbox.env });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "./wait.ts";
 
 export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron openssl iproute2 (macOS: brew install redis tmux)";
 
@@ -46,17 +47,15 @@ export interface RunningRedis {
 }
 
 async function waitForPing(port: number, password: string | undefined, timeoutMs: number, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   const args = ["-h", "127.0.0.1", "-p", String(port), "PING"];
   const env = password ? { ...process.env, REDISCLI_AUTH: password } : process.env;
-  while (Date.now() < deadline) {
-    const result = spawnSync("redis-cli", args, { encoding: "utf8", env });
-    if (result.stdout?.trim() === "PONG") return;
+  const answered = () => {
+    if (spawnSync("redis-cli", args, { encoding: "utf8", env }).stdout?.trim() === "PONG") return true;
     // e.g. the port was taken between freePort() and the bind: no use waiting out the deadline
     if (server.exitCode !== null) throw new PortLost(`redis-server on port ${port} exited (status ${server.exitCode}) before it answered PING`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+    return false;
+  };
+  await waitFor(answered, `redis-server on port ${port} to answer PING`, timeoutMs);
 }
 
 class PortLost extends Error {}
