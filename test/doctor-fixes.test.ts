@@ -14,17 +14,26 @@ import { rerunCommand } from "../src/components/rerun.ts";
 import type { Manifest } from "../src/core/manifest.ts";
 import { aliveKey, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
-import { installTier1 } from "./helpers/install.ts";
+import { installTemplate, installTier1 } from "./helpers/install.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 
 const redisUrl = inject("redisUrl");
 
+// one install (npm install included) for every test that only looks at one or breaks it; each
+// test gets it back as new (see installTemplate)
+let installed: Awaited<ReturnType<typeof installTemplate>>;
+beforeAll(async () => {
+  installed = await installTemplate(redisUrl);
+});
+
 describe("doctor with its own redis-server", () => {
   let server: RunningRedis;
+  let installedHere: Awaited<ReturnType<typeof installTemplate>>;
   beforeAll(async () => {
     server = await startRedisServer();
+    installedHere = await installTemplate(server.url);
   });
   afterAll(async () => {
     await server.stop();
@@ -33,7 +42,7 @@ describe("doctor with its own redis-server", () => {
   const connectionsReceived = () => Number(/total_connections_received:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "stats"], { encoding: "utf8" }).stdout)![1]);
 
   it("returns within its deadline, exit 1 and a fix, when Redis accepts connections but never answers", async () => {
-    const { env } = await installTier1(server.url);
+    const { env } = await installedHere.fresh();
     // what the same run costs with Redis answering (node start-up, module loading: over a second on a
     // loaded 2-core machine), so the bound below is on what the hung Redis adds, not on the machine's speed
     const healthyStarted = Date.now();
@@ -57,7 +66,7 @@ describe("doctor with its own redis-server", () => {
   });
 
   it("uses one connection for the whole run, --fix and its second look included", async () => {
-    const { env, plan } = await installTier1(server.url);
+    const { env, plan } = await installedHere.fresh();
     rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
     const before = connectionsReceived();
     const result = await runCli(["doctor", "--fix", "--skip", "pi"], { env });
@@ -69,7 +78,7 @@ describe("doctor with its own redis-server", () => {
 
 describe("doctor repairs", () => {
   it("--fix backs up a hand-edited installed file before restoring it, and says where", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const index = join(plan.settings.extensionDir, "index.ts");
     writeFileSync(index, "// my own tweak\n");
     const fixed = await runDoctor({ env, only: ["extension-files"], fix: true });
@@ -101,7 +110,7 @@ describe("doctor repairs", () => {
   });
 
   it("ioredis counts only from the extension's own node_modules, read from disk each time", async () => {
-    const { plan } = await installTier1(redisUrl);
+    const { plan } = await installed.fresh();
     const dir = plan.settings.extensionDir;
     expect(ioredisInstalled(dir)).toMatch(/^5\./);
     // an ioredis in a parent folder must not hide the missing one
@@ -114,7 +123,7 @@ describe("doctor repairs", () => {
   });
 
   it("a check that throws still yields a schema-valid report with a fix", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const keys = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
     rmSync(keys);
     mkdirSync(keys); // not a regular file: reading it throws inside the check
@@ -185,7 +194,7 @@ describe("doctor fixes and messages", () => {
   });
 
   it("a check asked for by name that does not apply is reported as skipped, with why", async () => {
-    const { env } = await installTier1(redisUrl);
+    const { env } = await installed.fresh();
     const result = await runCli(["doctor", "--json", "--only", "service"], { env });
     const report = JSON.parse(result.stdout);
     expect(report.checks).toEqual([{ id: "service", status: "skip", message: expect.stringMatching(/not part of this install \(tier 1\)/) }]);
@@ -193,7 +202,7 @@ describe("doctor fixes and messages", () => {
   });
 
   it("says what the session registry holds", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const empty = await runDoctor({ env, only: ["sessions"] });
     expect(empty.checks[0]!.message).toMatch(/no session is registered/);
     const redis = new Redis(redisUrl);
@@ -208,7 +217,7 @@ describe("doctor fixes and messages", () => {
   });
 
   it("names a corrupt manifest and what to do, without a stack trace", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     writeFileSync(plan.settings.manifestPath, readFileSync(plan.settings.manifestPath, "utf8").slice(0, 100));
     for (const command of [["status"], ["uninstall", "--yes"]]) {
       const result = await runCli(command, { env });
@@ -235,7 +244,7 @@ describe("uninstall when things are missing", () => {
   });
 
   it("--purge-queues with Redis down still uninstalls the files, says the queues stay, exit 1", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const manifest = readFileSync(plan.settings.manifestPath, "utf8");
     writeFileSync(plan.settings.manifestPath, manifest.replace(redisUrl, "redis://127.0.0.1:1"));
     const result = await runCli(["uninstall", "--yes", "--purge-queues", "--json"], { env });
@@ -248,7 +257,7 @@ describe("uninstall when things are missing", () => {
   });
 
   it("--json without --yes still prints a JSON document", async () => {
-    const { env } = await installTier1(redisUrl);
+    const { env } = await installed.fresh();
     const result = await runCli(["uninstall", "--json"], { env });
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/--yes/) });

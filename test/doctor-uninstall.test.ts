@@ -3,14 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { formatStatus } from "../src/cli/status-command.ts";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { applyUninstall, EDITED_ENTRY_REASON, planUninstall } from "../src/install/uninstall.ts";
 import { describePlan } from "../src/plan/describe.ts";
 import { aliveKey, sessionKeys, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { createSandbox, runCli, runningText } from "./helpers/cli.ts";
-import { installTier1 } from "./helpers/install.ts";
+import { installTemplate, installTier1 } from "./helpers/install.ts";
 import { createPiSandbox, startPiRpc } from "./helpers/pi-rpc.ts";
 import { freePort } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
@@ -19,9 +19,17 @@ import { snapshotTree } from "./helpers/tree.ts";
 const redisUrl = inject("redisUrl");
 const statusOf = (report: Awaited<ReturnType<typeof runDoctor>>) => Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
 
+// one install (npm install included) for every test that only looks at one or breaks it; each
+// test gets it back as new (see installTemplate). The uninstall tests that install over a home of
+// their own making, or twice, install for themselves.
+let installed: Awaited<ReturnType<typeof installTemplate>>;
+beforeAll(async () => {
+  installed = await installTemplate(redisUrl);
+});
+
 describe("doctor", () => {
   it("reports a fresh install as healthy except for the missing listener", async () => {
-    const { env } = await installTier1(redisUrl);
+    const { env } = await installed.fresh();
     const report = await runDoctor({ env, skip: ["pi"] });
     expect(statusOf(report)).toEqual({
       redis: "ok",
@@ -37,7 +45,7 @@ describe("doctor", () => {
   });
 
   it("detects drift and missing dependencies, and --fix repairs them", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const index = join(plan.settings.extensionDir, "index.ts");
     writeFileSync(index, "// edited by hand\n");
     rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
@@ -56,7 +64,7 @@ describe("doctor", () => {
   });
 
   it("warns about deep queues, dead letters and stale sessions; --fix prunes the stale ones", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const { prefix, sessionId } = plan.settings;
     const redis = new Redis(redisUrl);
     try {
@@ -87,7 +95,7 @@ describe("doctor", () => {
   });
 
   it("a registered session that does not listen while the installed one does: pruning is the fix, not starting pi", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const { prefix, sessionId } = plan.settings;
     const redis = new Redis(redisUrl);
     const listener = new Redis(redisUrl);
@@ -107,7 +115,7 @@ describe("doctor", () => {
 
   it("fails fast with exit 1 and a fix when Redis is down", async () => {
     const port = await freePort();
-    const { env } = await installTier1(redisUrl);
+    const { env } = await installed.fresh();
     // what the same run costs with Redis up (node start-up alone can take over a second on a loaded
     // machine): the bound is on what a Redis that is down adds, which must be less than a connect deadline
     const healthyStarted = Date.now();
@@ -137,7 +145,7 @@ describe("doctor", () => {
   });
 
   it("emits the documented JSON shape", async () => {
-    const { env } = await installTier1(redisUrl);
+    const { env } = await installed.fresh();
     const result = await runCli(["doctor", "--json"], { env });
     const report = JSON.parse(result.stdout);
     expectSchema("doctor-report.schema.json", report);
@@ -159,7 +167,7 @@ describe("status", () => {
   });
 
   it("shows what is installed and the queues, and prunes dead sessions while looking", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const { prefix } = plan.settings;
     const redis = new Redis(redisUrl);
     try {
@@ -207,7 +215,7 @@ describe("uninstall", () => {
   });
 
   it("keeps and names a file the user edited, and keeps queues unless asked", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const redis = new Redis(redisUrl);
     try {
       const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);
@@ -231,7 +239,7 @@ describe("uninstall", () => {
   });
 
   it("--purge-queues deletes the session's keys", async () => {
-    const { env, plan } = await installTier1(redisUrl);
+    const { env, plan } = await installed.fresh();
     const redis = new Redis(redisUrl);
     try {
       const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);

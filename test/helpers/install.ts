@@ -1,7 +1,9 @@
 // Installs tier 1 into a temp HOME through the same plan/apply path the CLI uses (no verification).
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { probeRedis } from "../../src/components/redis/probe.ts";
 import { parseRedisUrl } from "../../src/components/redis/url.ts";
 import { applyPlan } from "../../src/install/apply.ts";
@@ -35,4 +37,52 @@ export async function installTier1(redisUrl: string, overrides: Partial<Answers>
   const plan = buildPlan({ answers, env, system: detectSystem(env), redis });
   await applyPlan(plan, { env, invocation: "test", waitForRedis: async () => {} });
   return { home, env, plan };
+}
+
+/**
+ * A tier-1 install made once (its npm install takes seconds) and handed to every test as new:
+ * build it in beforeAll, call fresh() at the start of each test.
+ *
+ * A copy of it under another HOME would not do: the manifest records absolute paths under the
+ * HOME it was installed in (agent, extension and state dirs, its own path, every file it wrote),
+ * which would still point at the original. So it stays at one path, and fresh() puts that HOME
+ * back as the install left it (`cp -a` from a pristine copy: contents, modes, symlinks and times)
+ * and deletes the Redis keys under its prefix, where a new install (with a new random prefix)
+ * would have found none. Tests that share one must run one after the other, as a file's tests do
+ * unless marked concurrent.
+ */
+export async function installTemplate(redisUrl: string): Promise<{ fresh(): Promise<Installed> }> {
+  const root = mkdtempSync(join(tmpdir(), "gw-template-"));
+  const home = join(root, "home");
+  const pristine = join(root, "pristine");
+  mkdirSync(home);
+  const installed = await installTier1(redisUrl, {}, home);
+  copyTree(home, pristine);
+  return {
+    async fresh() {
+      rmSync(home, { recursive: true, force: true });
+      copyTree(pristine, home);
+      await deleteKeys(redisUrl, `${installed.plan.settings.prefix}:*`);
+      return { home, env: { ...installed.env }, plan: structuredClone(installed.plan) };
+    },
+  };
+}
+
+function copyTree(from: string, to: string): void {
+  const copy = spawnSync("cp", ["-a", from, to], { encoding: "utf8" });
+  if (copy.status !== 0) throw new Error(`cp -a ${from} ${to} failed: ${copy.stderr}`);
+}
+
+async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
 }
