@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { buildProgram } from "../src/cli/main.ts";
-import { CLI, createSandbox, runCli, runningText } from "./helpers/cli.ts";
+import { acrossLineBreaks, CLI, createSandbox, runCli, runningText } from "./helpers/cli.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 import { snapshotTree } from "./helpers/tree.ts";
@@ -106,7 +106,7 @@ describe("gateway-setup CLI", () => {
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(1);
     const said = runningText(result.stderr + result.stdout);
-    expect(said).toMatch(/(could not|cannot) write .*\.pi\/agent\/extensions\/gateway\//);
+    expect(said).toMatch(new RegExp(`(could not|cannot) write .*${acrossLineBreaks(".pi/agent/extensions/gateway/")}`));
     expect(said).toMatch(/a file stands where gateway-setup needs a directory/);
     expect(said).toMatch(/Every change was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);

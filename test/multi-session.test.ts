@@ -2,6 +2,7 @@
 // reaches exactly the right queues, a killed satellite is pruned, a second central is refused.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
@@ -41,7 +42,8 @@ afterEach(() => {
 
 function startSession(extensionDir: string, role?: "central"): SessionProcess {
   const child = spawn(process.execPath, [join(REPO_ROOT, "test/fixtures/session.mjs"), join(REPO_ROOT, "dist/verify/host.js"), extensionDir], {
-    env: { PATH: process.env.PATH, ...(role ? { GATEWAY_ROLE: role } : {}) },
+    // TMPDIR: its temp files (jiti's cache) go with the test run's (see test/global-setup.ts)
+    env: { PATH: process.env.PATH, TMPDIR: tmpdir(), ...(role ? { GATEWAY_ROLE: role } : {}) },
     stdio: "pipe",
   });
   const lines: Line[] = [];

@@ -9,9 +9,13 @@ import { REPO_ROOT } from "./pi-rpc.ts";
 export { REPO_ROOT };
 export const CLI = join(REPO_ROOT, "bin/gateway-setup.js");
 
-/** npm settings for tests: a cache outside the temp HOME (so HOME stays byte-comparable), prefer it. */
+/**
+ * npm settings for tests: a cache outside the temp HOME (so HOME stays byte-comparable), prefer it.
+ * The cache is kept across runs on purpose, the one thing a test run leaves in the temp dir: it is
+ * not under the run's own temp dir (test/global-setup.ts), which goes at the end of the run.
+ */
 export const TEST_NPM_ENV = {
-  npm_config_cache: join(tmpdir(), "gateway-setup-test-npm-cache"),
+  npm_config_cache: join(process.env.GATEWAY_TEST_CACHE_DIR ?? tmpdir(), "gateway-setup-test-npm-cache"),
   npm_config_prefer_offline: "true",
   npm_config_update_notifier: "false",
 };
@@ -42,6 +46,8 @@ export function createSandbox(): Sandbox {
     LANG: "C.UTF-8",
     // a private tmux server: nothing the CLI does can reach the developer's own tmux sessions
     TMUX_TMPDIR: mkdtempSync(join(tmpdir(), "gw-tmux-")),
+    // the CLI's own temp files go where the test run's do (removed with them, see test/global-setup.ts)
+    TMPDIR: tmpdir(),
     ...TEST_NPM_ENV,
   };
   const sandbox: Sandbox = {
@@ -88,4 +94,13 @@ export function runCli(args: string[], options: { env: Record<string, string>; c
 /** The CLI's human output as running text: clack's gutters gone and wrapped lines joined, for matching phrases. */
 export function runningText(output: string): string {
   return output.replace(/[│┌└◇◆●▲■]/g, " ").replace(/\s+/g, " ");
+}
+
+/**
+ * A pattern for `text` as it reads in runningText(): the CLI splits a word longer than the line (a
+ * path under a long temp dir) and runningText() joins the pieces with a space, so one may stand
+ * between any two characters.
+ */
+export function acrossLineBreaks(text: string): string {
+  return [...text].map((char) => char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join(" ?");
 }
