@@ -1,6 +1,13 @@
 // Whether pi took a handed-off message is told by the message's own marker, never by another turn.
 import { describe, expect, it } from "vitest";
-import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, NotAcceptedError, withHandOffMarker } from "../src/runtime/extension/acceptance.ts";
+import {
+  Acceptance,
+  HandOffRefusedError,
+  NotAcceptedError,
+  newestUserTexts,
+  newHandOffMarker,
+  withHandOffMarker,
+} from "../src/runtime/extension/acceptance.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const idle = { timeoutMs: 60_000, maxWaitMs: 60_000, recheckMs: 1_000, busy: () => false };
@@ -29,7 +36,13 @@ describe("hand-off acceptance", () => {
   });
 
   it("reads the newest user messages of a model call, not the history before the last answer", () => {
-    const messages = [user("old [gateway hand-off gw-old]"), { role: "assistant", content: [] }, user("first new"), { role: "custom", content: "x" }, user("second new")];
+    const messages = [
+      user("old [gateway hand-off gw-old]"),
+      { role: "assistant", content: [] },
+      user("first new"),
+      { role: "custom", content: "x" },
+      user("second new"),
+    ];
     expect(newestUserTexts(messages)).toEqual(["second new", "first new"]);
   });
 

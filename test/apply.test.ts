@@ -3,9 +3,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { applyPlan, ApplyError, BACKUP_GENERATIONS, InstallCancelledError, type ApplyOptions } from "../src/install/apply.ts";
-import { readManifest } from "../src/install/manifest.ts";
 import type { Plan, PlanStep } from "../src/core/plan.ts";
+import { ApplyError, type ApplyOptions, applyPlan, BACKUP_GENERATIONS, InstallCancelledError } from "../src/install/apply.ts";
+import { readManifest } from "../src/install/manifest.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 let home: string;
@@ -35,7 +35,14 @@ function planWith(steps: PlanStep[]): Plan {
   };
 }
 
-const file = (path: string, contents: string, mode = 0o644): PlanStep => ({ kind: "file", component: "extension", description: `write ${path}`, path: join(home, path), contents, mode });
+const file = (path: string, contents: string, mode = 0o644): PlanStep => ({
+  kind: "file",
+  component: "extension",
+  description: `write ${path}`,
+  path: join(home, path),
+  contents,
+  mode,
+});
 
 function options(extra: Partial<ApplyOptions> = {}): ApplyOptions {
   return { env: { HOME: home, PATH: `${bin}:/usr/bin:/bin` }, invocation: "gateway-setup --test", waitForRedis: async () => {}, ...extra };
@@ -46,7 +53,10 @@ beforeEach(() => {
   bin = join(home, "bin");
   mkdirSync(bin);
   // a stand-in command that creates a directory, then succeeds or fails as told
-  writeFileSync(join(bin, "fake-npm"), `#!/bin/sh\nmkdir -p "$PWD/node_modules/x" && echo installed > "$PWD/node_modules/x/ok"\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`);
+  writeFileSync(
+    join(bin, "fake-npm"),
+    `#!/bin/sh\nmkdir -p "$PWD/node_modules/x" && echo installed > "$PWD/node_modules/x/ok"\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
+  );
   chmodSync(join(bin, "fake-npm"), 0o755);
   mkdirSync(join(home, "keep"));
   writeFileSync(join(home, "keep/user.txt"), "mine");
@@ -162,8 +172,20 @@ describe("applyPlan taking back the previous install", () => {
     await applyPlan(planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/extensions/old/gone.ts", "old")]), options());
     const plan = await takeBackPlan([file(".pi/agent/extensions/gateway/index.ts", "A2")]);
     expect(plan.steps.filter((step) => step.kind === "take-back")).toEqual([
-      { kind: "take-back", component: "extension", description: "take back a file the previous install wrote", action: "remove-file", path: join(home, ".pi/agent/extensions/old/gone.ts") },
-      { kind: "take-back", component: "cleanup", description: "remove the folders the previous install created, where empty", action: "remove-dirs-if-empty", paths: [join(home, ".pi/agent/extensions/old")] },
+      {
+        kind: "take-back",
+        component: "extension",
+        description: "take back a file the previous install wrote",
+        action: "remove-file",
+        path: join(home, ".pi/agent/extensions/old/gone.ts"),
+      },
+      {
+        kind: "take-back",
+        component: "cleanup",
+        description: "remove the folders the previous install created, where empty",
+        action: "remove-dirs-if-empty",
+        paths: [join(home, ".pi/agent/extensions/old")],
+      },
     ]);
     const before = snapshotTree(home);
     await expect(applyPlan(plan, options({ verify: async () => Promise.reject(new Error("event never arrived")) }))).rejects.toBeInstanceOf(ApplyError);
@@ -211,7 +233,11 @@ describe("applyPlan over what a command changes in place", () => {
     creates: [join(dir(), "node_modules"), join(dir(), "package-lock.json")],
   });
   const extensionPlan = (version: string, mode: "ok" | "fail" = "ok") =>
-    planWith([file(".pi/agent/extensions/gateway/index.ts", `ours ${version}`), file(".pi/agent/extensions/gateway/package.json", `{"version":"${version}"}`), npmStep(mode)]);
+    planWith([
+      file(".pi/agent/extensions/gateway/index.ts", `ours ${version}`),
+      file(".pi/agent/extensions/gateway/package.json", `{"version":"${version}"}`),
+      npmStep(mode),
+    ]);
   /** the user's own extension folder, with its package.json installed by npm */
   const usersOwnFolder = () => {
     mkdirSync(join(dir(), "node_modules/left-pad"), { recursive: true });
@@ -280,7 +306,15 @@ describe("applyPlan safety", () => {
     plan.steps = [
       file(".pi/agent/extensions/gateway/broken.tgz", "not a tarball"),
       file(".pi/agent/extensions/gateway/package.json", JSON.stringify({ name: "x", version: "1.0.0", dependencies: { broken: "file:./broken.tgz" } })),
-      { kind: "command", component: "extension", description: "npm install", argv: npmInstallArgv(scratch), cwd: dir, creates: [join(dir, "node_modules")], scratch: [scratch] },
+      {
+        kind: "command",
+        component: "extension",
+        description: "npm install",
+        argv: npmInstallArgv(scratch),
+        cwd: dir,
+        creates: [join(dir, "node_modules")],
+        scratch: [scratch],
+      },
     ];
     const before = snapshotTree(home);
     // the real npm, with no cache override anywhere: it would write ~/.npm/_cacache and ~/.npm/_logs
@@ -329,7 +363,17 @@ describe("applyPlan on a real tier-1 plan", () => {
     writeFileSync(join(bin, "npm"), `#!/bin/sh\nmkdir -p node_modules/ioredis && echo '{"version":"0"}' > node_modules/ioredis/package.json\n`);
     chmodSync(join(bin, "npm"), 0o755);
     const plan = buildPlan({
-      answers: { tier: 1, goal: "notifications", eventSources: "cron", sessions: "one", redisUrl: "redis://:pw@127.0.0.1:6379", prefix: "agent", scope: "global", projectDir: home, installRedis: false },
+      answers: {
+        tier: 1,
+        goal: "notifications",
+        eventSources: "cron",
+        sessions: "one",
+        redisUrl: "redis://:pw@127.0.0.1:6379",
+        prefix: "agent",
+        scope: "global",
+        projectDir: home,
+        installRedis: false,
+      },
       env,
       system: detectSystem(env),
       redis: { status: "ok", latencyMs: 1 },

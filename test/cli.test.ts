@@ -210,7 +210,10 @@ describe("gateway-setup CLI", () => {
   it("a failed npm install shows npm's own error head and what to do", async () => {
     const sandbox = createSandbox();
     const noise = Array.from({ length: 30 }, (_, i) => `npm error     at frame${i} (node:internal/whatever:${i})`).join("\n");
-    sandbox.standIn("npm", `#!/bin/sh\ncat >&2 <<'EOF'\nnpm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org/ioredis failed\n${noise}\nnpm error A complete log of this run can be found in: /tmp/x.log\nEOF\nexit 1\n`);
+    sandbox.standIn(
+      "npm",
+      `#!/bin/sh\ncat >&2 <<'EOF'\nnpm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org/ioredis failed\n${noise}\nnpm error A complete log of this run can be found in: /tmp/x.log\nEOF\nexit 1\n`,
+    );
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(1);
     expect(runningText(result.stdout)).toMatch(/npm error code ENOTFOUND/);
@@ -244,7 +247,11 @@ describe("gateway-setup interrupted", () => {
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
-    await waitFor(() => existsSync(started), () => `npm to start; output so far: ${output}`, 20_000);
+    await waitFor(
+      () => existsSync(started),
+      () => `npm to start; output so far: ${output}`,
+      20_000,
+    );
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code, output).toBe(130);

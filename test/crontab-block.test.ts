@@ -64,14 +64,28 @@ describe("the crontab block", () => {
     expect(readCronEntries(updated)).toEqual([entry(2)]);
     expect(removeCronBlock(updated)).toBe(original);
     const eol = original.includes("\r\n") ? "\r\n" : "\n";
-    expect(merged.slice(original.length).split(eol).filter(Boolean).every((line) => !line.includes("\r"))).toBe(true);
+    expect(
+      merged
+        .slice(original.length)
+        .split(eol)
+        .filter(Boolean)
+        .every((line) => !line.includes("\r")),
+    ).toBe(true);
   });
 
   it("keeps the user's PATH for the lines after the block", () => {
     const original = "PATH=/opt/tools/bin:/usr/bin\n0 1 * * * mytool\n";
     const merged = mergeCronBlock(original, [entry(1)]);
     const after = merged.slice(original.length).split("\n");
-    expect(after).toEqual([`${BLOCK_BEGIN}`, expect.stringMatching(/^# heartbeat/), "PATH=/usr/bin:/bin", `*/15 * * * * ${entry(1).command}`, "PATH=/opt/tools/bin:/usr/bin", BLOCK_END, ""]);
+    expect(after).toEqual([
+      `${BLOCK_BEGIN}`,
+      expect.stringMatching(/^# heartbeat/),
+      "PATH=/usr/bin:/bin",
+      `*/15 * * * * ${entry(1).command}`,
+      "PATH=/opt/tools/bin:/usr/bin",
+      BLOCK_END,
+      "",
+    ]);
   });
 
   it("refuses to touch a damaged block", () => {

@@ -34,7 +34,16 @@ describe("the heartbeat command as cron runs it", () => {
       const published: string[] = [];
       await subscriber.subscribe(keys.notify);
       subscriber.on("message", (_channel, message) => published.push(message));
-      const line = escapeForCron(heartbeatCommandLine({ redisCli, redisUrl: redisUrl.replace(/\/$/, ""), prefix, sessionId: "gateway", secretsFile: "/nonexistent/secrets.env", source: "cron" }));
+      const line = escapeForCron(
+        heartbeatCommandLine({
+          redisCli,
+          redisUrl: redisUrl.replace(/\/$/, ""),
+          prefix,
+          sessionId: "gateway",
+          secretsFile: "/nonexistent/secrets.env",
+          source: "cron",
+        }),
+      );
       expect(line).not.toMatch(/[^\\]%/);
       const before = Date.now();
       expect(runAsCron(line)).toMatchObject({ status: 0 });
@@ -67,7 +76,9 @@ describe("the heartbeat command as cron runs it", () => {
     writeFileSync(secretsFile, renderSecrets("cron 'pw' $x"), { mode: 0o600 });
     const prefix = randomPrefix();
     try {
-      const line = escapeForCron(heartbeatCommandLine({ redisCli, redisUrl: `redis://127.0.0.1:${server.port}`, prefix, sessionId: "gateway", secretsFile, source: "cron" }));
+      const line = escapeForCron(
+        heartbeatCommandLine({ redisCli, redisUrl: `redis://127.0.0.1:${server.port}`, prefix, sessionId: "gateway", secretsFile, source: "cron" }),
+      );
       expect(line).not.toContain("pw");
       expect(runAsCron(line).status).toBe(0);
       const redis = new Redis(server.url);
@@ -82,7 +93,10 @@ describe("the heartbeat command as cron runs it", () => {
 describe.skipIf(!isRoot)("the real crontab binary (private spool, root only)", () => {
   it.each([
     ["no crontab at all", ""],
-    ["a crontab with comments, env lines and another tool's block", "MAILTO=me@example.com\nPATH=/opt/bin:/usr/bin\n# >>> conda initialize >>>\n# <<< conda initialize <<<\n0 3 * * * /usr/local/bin/backup\n"],
+    [
+      "a crontab with comments, env lines and another tool's block",
+      "MAILTO=me@example.com\nPATH=/opt/bin:/usr/bin\n# >>> conda initialize >>>\n# <<< conda initialize <<<\n0 3 * * * /usr/local/bin/backup\n",
+    ],
   ])("installs once, re-installs to the same bytes, and removes to the original: %s", (_name, original) => {
     const file = join(mkdtempSync(join(tmpdir(), "gw-crontab-")), "original");
     writeFileSync(file, original);

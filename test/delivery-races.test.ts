@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createEvent } from "../src/runtime/protocol/event.ts";
-import { sessionKeys, type SessionKeys } from "../src/runtime/protocol/keys.ts";
+import { type SessionKeys, sessionKeys } from "../src/runtime/protocol/keys.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { isSummaryRequest, newestUserTexts, startFakeModel, type FakeModel } from "./helpers/fake-model.ts";
+import { type FakeModel, isSummaryRequest, newestUserTexts, startFakeModel } from "./helpers/fake-model.ts";
 import { installTier1ForPi } from "./helpers/pi-install.ts";
-import { createPiSandbox, startPiRpc, type PiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
-import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { createPiSandbox, type PiRpc, type PiSandbox, type RpcLine, startPiRpc } from "./helpers/pi-rpc.ts";
+import { type RunningRedis, startRedisServer } from "./helpers/redis-server.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const sharedRedisUrl = inject("redisUrl");
@@ -37,7 +37,10 @@ function deliveriesToModel(model: FakeModel): Map<string, number> {
 }
 
 const listening = (line: RpcLine) =>
-  line.type === "extension_ui_request" && line.method === "setStatus" && line.statusKey === "gateway" && /gateway: listening on main/.test(String(line.statusText));
+  line.type === "extension_ui_request" &&
+  line.method === "setStatus" &&
+  line.statusKey === "gateway" &&
+  /gateway: listening on main/.test(String(line.statusText));
 
 interface GatewayPiOptions {
   redisUrl: string;
@@ -86,12 +89,22 @@ async function deliverSentinel(redis: Redis, keys: SessionKeys, model: FakeModel
  */
 async function expectEachDeliveredOnce(redis: Redis, keys: SessionKeys, model: FakeModel, ids: string[], { atLeastOnce = false } = {}): Promise<void> {
   const counts = deliveriesToModel(model);
-  expect(ids.filter((id) => !counts.has(id)), "ids that never reached the model").toEqual([]);
-  if (!atLeastOnce) expect([...counts].filter(([, count]) => count > 1), "ids that reached the model more than once").toEqual([]);
+  expect(
+    ids.filter((id) => !counts.has(id)),
+    "ids that never reached the model",
+  ).toEqual([]);
+  if (!atLeastOnce)
+    expect(
+      [...counts].filter(([, count]) => count > 1),
+      "ids that reached the model more than once",
+    ).toEqual([]);
   expect(await redis.llen(keys.events)).toBe(0);
   expect(await redis.llen(keys.processing)).toBe(0);
   const marks = await redis.mget(...ids.map((id) => keys.seenPrefix + id));
-  expect(ids.filter((id, i) => (marks[i] !== null) !== counts.has(id)), "seen marks that disagree with what reached the model").toEqual([]);
+  expect(
+    ids.filter((id, i) => (marks[i] !== null) !== counts.has(id)),
+    "seen marks that disagree with what reached the model",
+  ).toEqual([]);
 }
 
 describe("delivery races against the real pi", () => {
@@ -154,13 +167,18 @@ describe("delivery races against the real pi", () => {
     const release = model.hold();
     cleanups.push(release);
     pi.send({ type: "prompt", message: "the user's own prompt" });
-    await pi.waitForLine((line) => line.type === "extension_error" && /already processing/i.test(JSON.stringify(line)), { timeoutMs: 20_000, what: "pi dropping the hand-off" });
+    await pi.waitForLine((line) => line.type === "extension_error" && /already processing/i.test(JSON.stringify(line)), {
+      timeoutMs: 20_000,
+      what: "pi dropping the hand-off",
+    });
     release();
 
     await deliverSentinel(redis, keys, model, "dropped-sentinel");
     await expectEachDeliveredOnce(redis, keys, model, [...ids, "dropped-sentinel"]);
     // the offer pi dropped never reached the model, the one it took did
-    const handOffs = pi.lines.filter((line) => line.type === "extension_ui_request" && line.method === "notify" && String(line.message).startsWith("slowed hand-off "));
+    const handOffs = pi.lines.filter(
+      (line) => line.type === "extension_ui_request" && line.method === "notify" && String(line.message).startsWith("slowed hand-off "),
+    );
     expect(handOffs).toHaveLength(1);
     const droppedMarker = String(handOffs[0]!.message).slice("slowed hand-off ".length);
     expect(model.requests.some((request) => JSON.stringify(request.messages).includes(droppedMarker))).toBe(false);

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planExtension } from "../src/components/extension/render.ts";
+import type { FileStep, Plan } from "../src/core/plan.ts";
 import { describePlan } from "../src/plan/describe.ts";
 import { planForDisplay } from "../src/plan/file-change.ts";
-import { type FileStep, type Plan } from "../src/core/plan.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-describe-"));
 const env = { HOME: home };
@@ -14,8 +14,15 @@ const plan: Plan = {
   version: "0",
   settings: {
     tier: 1,
-    mode: "single", sessionId: "main", prefix: "agent", redisUrl: "redis://127.0.0.1:6379", redisPasswordSet: true, scope: "global",
-    agentDir: join(home, ".pi/agent"), extensionDir: join(home, ".pi/agent/extensions/gateway"), stateDir: join(home, ".pi/agent/gateway"),
+    mode: "single",
+    sessionId: "main",
+    prefix: "agent",
+    redisUrl: "redis://127.0.0.1:6379",
+    redisPasswordSet: true,
+    scope: "global",
+    agentDir: join(home, ".pi/agent"),
+    extensionDir: join(home, ".pi/agent/extensions/gateway"),
+    stateDir: join(home, ".pi/agent/gateway"),
     manifestPath: join(home, ".pi/agent/gateway/manifest.json"),
   },
   steps: [
@@ -23,7 +30,12 @@ const plan: Plan = {
     { kind: "file", component: "extension", description: "new", path: join(home, "a/new.ts"), contents: "x\n", mode: 0o644 },
     { kind: "file", component: "redis", description: "secret", path: join(home, "a/secrets.env"), contents: "PW='new-secret'\n", mode: 0o600, secret: true },
     { kind: "command", component: "extension", description: "npm", argv: ["npm", "install"], cwd: join(home, "a") },
-    { kind: "command", component: "service", description: "load", argv: ["launchctl", "bootstrap", "gui/501", join(home, "b.plist"), `--cache=${join(home, "c")}`] },
+    {
+      kind: "command",
+      component: "service",
+      description: "load",
+      argv: ["launchctl", "bootstrap", "gui/501", join(home, "b.plist"), `--cache=${join(home, "c")}`],
+    },
   ],
   notes: [],
   verification: ["PING"],
@@ -49,7 +61,15 @@ describe("describePlan", () => {
 describe("describePlan details", () => {
   const dir = mkdtempSync(join(tmpdir(), "gw-describe2-"));
   const base = { ...plan, settings: { ...plan.settings, manifestPath: join(dir, "manifest.json") } };
-  const checklist: FileStep = { kind: "file", component: "service", description: "heartbeat checklist (yours to edit)", path: join(dir, "HEARTBEAT.md"), contents: "- [ ] ours\n", mode: 0o644, createOnly: true };
+  const checklist: FileStep = {
+    kind: "file",
+    component: "service",
+    description: "heartbeat checklist (yours to edit)",
+    path: join(dir, "HEARTBEAT.md"),
+    contents: "- [ ] ours\n",
+    mode: 0o644,
+    createOnly: true,
+  };
 
   it("shows the user's existing HEARTBEAT.md as kept, without a diff, in text and JSON", () => {
     writeFileSync(checklist.path, "- [ ] my own checklist\n");
@@ -62,20 +82,33 @@ describe("describePlan details", () => {
 
   it("gives every file step its status in JSON", () => {
     writeFileSync(join(dir, "same.ts"), "same\n");
-    const steps: FileStep[] = ["same.ts", "fresh.ts"].map((name) => ({ kind: "file", component: "extension", description: name, path: join(dir, name), contents: "same\n", mode: 0o644 }));
+    const steps: FileStep[] = ["same.ts", "fresh.ts"].map((name) => ({
+      kind: "file",
+      component: "extension",
+      description: name,
+      path: join(dir, name),
+      contents: "same\n",
+      mode: 0o644,
+    }));
     expect(planForDisplay({ ...base, steps }).steps.map((s) => (s as FileStep & { change: string }).change)).toEqual(["unchanged", "new"]);
   });
 
   it("keeps the diff's --- header without a stray tab", () => {
     writeFileSync(join(dir, "d.ts"), "a\n");
-    const text = describePlan({ ...base, steps: [{ kind: "file", component: "extension", description: "d", path: join(dir, "d.ts"), contents: "b\n", mode: 0o644 }] }, { HOME: dir });
+    const text = describePlan(
+      { ...base, steps: [{ kind: "file", component: "extension", description: "d", path: join(dir, "d.ts"), contents: "b\n", mode: 0o644 }] },
+      { HOME: dir },
+    );
     expect(text).toMatch(/--- ~\/d\.ts \(now\)\n\s+\+\+\+ ~\/d\.ts \(planned\)\n/);
     expect(text).not.toMatch(/\t/);
   });
 
   it("shows crontab entries whole", () => {
     const command = `/usr/bin/redis-cli -u redis://127.0.0.1:6379 LPUSH agent:events:gateway ${"x".repeat(120)}`;
-    const text = describePlan({ ...base, steps: [{ kind: "crontab", component: "heartbeat", description: "block", entries: [{ schedule: "*/15 * * * *", command }] }] }, { HOME: dir });
+    const text = describePlan(
+      { ...base, steps: [{ kind: "crontab", component: "heartbeat", description: "block", entries: [{ schedule: "*/15 * * * *", command }] }] },
+      { HOME: dir },
+    );
     expect(text).toContain(command);
   });
 
@@ -89,12 +122,17 @@ describe("describePlan details", () => {
     const text = describePlan({ ...base, steps }, { HOME: dir });
     expect(text).toContain("Nothing would change");
     expect(text).not.toMatch(/write\s+~\/manifest\.json/);
-    const changed = describePlan({ ...base, steps: [...steps, { kind: "file", component: "extension", description: "n", path: join(dir, "n.ts"), contents: "n", mode: 0o644 }] }, { HOME: dir });
+    const changed = describePlan(
+      { ...base, steps: [...steps, { kind: "file", component: "extension", description: "n", path: join(dir, "n.ts"), contents: "n", mode: 0o644 }] },
+      { HOME: dir },
+    );
     expect(changed).toMatch(/write\s+~\/manifest\.json/);
   });
 
   it("names every runtime file the extension gets, folder by folder", () => {
-    const runtime = planExtension({ settings: plan.settings, secretsFile: undefined }).filter((step): step is FileStep => step.kind === "file" && step.description === "extension runtime");
+    const runtime = planExtension({ settings: plan.settings, secretsFile: undefined }).filter(
+      (step): step is FileStep => step.kind === "file" && step.description === "extension runtime",
+    );
     const text = describePlan({ ...plan, steps: runtime }, env);
     expect(text).toContain(`files     ${runtime.length} runtime files under ~/.pi/agent/extensions/gateway/lib`);
     for (const step of runtime) expect(text).toContain(basename(step.path));
@@ -108,7 +146,14 @@ describe("describePlan details", () => {
     mkdirSync(join(old, "node_modules"), { recursive: true });
     writeFileSync(base.settings.manifestPath, "{}");
     const steps: Plan["steps"] = [
-      { kind: "take-back", component: "service", description: "unload", action: "unload", argv: ["systemctl", "--user", "disable", "--now", "x.timer"], reloadArgv: ["systemctl", "--user", "enable", "--now", "x.timer"] },
+      {
+        kind: "take-back",
+        component: "service",
+        description: "unload",
+        action: "unload",
+        argv: ["systemctl", "--user", "disable", "--now", "x.timer"],
+        reloadArgv: ["systemctl", "--user", "enable", "--now", "x.timer"],
+      },
       { kind: "take-back", component: "extension", description: "f", action: "remove-file", path: join(old, "index.ts") },
       { kind: "take-back", component: "extension", description: "f", action: "remove-file", path: join(old, "package.json") },
       { kind: "take-back", component: "extension", description: "t", action: "remove-tree", path: join(old, "node_modules") },

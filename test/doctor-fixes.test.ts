@@ -6,17 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ioredisInstalled } from "../src/components/extension/render.ts";
 import { redisFix } from "../src/components/redis/check.ts";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
-import { ioredisInstalled } from "../src/components/extension/render.ts";
-import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { rerunCommand } from "../src/components/rerun.ts";
 import type { Manifest } from "../src/core/manifest.ts";
+import { runDoctor } from "../src/doctor/run-doctor.ts";
 import { aliveKey, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
-import { installTemplate, installTier1 } from "./helpers/install.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { installTemplate, installTier1 } from "./helpers/install.ts";
+import { type RunningRedis, startRedisServer } from "./helpers/redis-server.ts";
 import { expectSchema } from "./helpers/schema.ts";
 
 const redisUrl = inject("redisUrl");
@@ -38,8 +38,10 @@ describe("doctor with its own redis-server", () => {
   afterAll(async () => {
     await server.stop();
   });
-  const serverPid = () => Number(/process_id:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "server"], { encoding: "utf8" }).stdout)![1]);
-  const connectionsReceived = () => Number(/total_connections_received:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "stats"], { encoding: "utf8" }).stdout)![1]);
+  const serverPid = () =>
+    Number(/process_id:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "server"], { encoding: "utf8" }).stdout)![1]);
+  const connectionsReceived = () =>
+    Number(/total_connections_received:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "stats"], { encoding: "utf8" }).stdout)![1]);
 
   it("returns within its deadline, exit 1 and a fix, when Redis accepts connections but never answers", async () => {
     const { env } = await installedHere.fresh();
@@ -137,9 +139,30 @@ describe("doctor repairs", () => {
   it("restores tier-2 files and reloads systemd after uninstall", async () => {
     const sandbox = createSandbox();
     const log = join(sandbox.bin, "calls.log");
-    const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") };
+    const env = {
+      ...sandbox.env,
+      PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+      PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),
+    };
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
-    const install = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    const install = await runCli(
+      [
+        "--tier",
+        "2",
+        "--yes",
+        "--redis-url",
+        redisUrl,
+        "--prefix",
+        randomPrefix(),
+        "--service",
+        "systemd",
+        "--heartbeat",
+        "systemd",
+        "--heartbeat-every",
+        "1m",
+      ],
+      { env },
+    );
     expect(install.code, install.stdout + install.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
     const serviceFiles = manifest.files.filter((f) => f.component === "service" && !f.createOnly).map((f) => f.path);
@@ -183,9 +206,12 @@ describe("doctor fixes and messages", () => {
   it("gives each Redis problem its own fix, and re-run commands keep the installed tier", () => {
     const target = parseRedisUrl("redis://127.0.0.1:6390");
     const tier2 = manifestFor("gateway-setup", 2);
-    const fixOf = (status: "unreachable" | "auth-required" | "auth-failed" | "error", message = "x") => redisFix({ status, message }, { target, manifest: tier2 });
+    const fixOf = (status: "unreachable" | "auth-required" | "auth-failed" | "error", message = "x") =>
+      redisFix({ status, message }, { target, manifest: tier2 });
     expect(fixOf("unreachable")).toMatch(/^start Redis at 127\.0\.0\.1:6390/);
-    expect(fixOf("auth-failed")).toMatch(/GATEWAY_REDIS_PASSWORD=<password> gateway-setup --tier 2 --yes .*--heartbeat systemd --heartbeat-every 15m .*--service systemd/);
+    expect(fixOf("auth-failed")).toMatch(
+      /GATEWAY_REDIS_PASSWORD=<password> gateway-setup --tier 2 --yes .*--heartbeat systemd --heartbeat-every 15m .*--service systemd/,
+    );
     expect(fixOf("auth-required")).not.toContain("--tier 1");
     expect(fixOf("error", "Redis at 127.0.0.1:6390 failed: Protocol error")).toMatch(/redis-cli -u redis:\/\/127\.0\.0\.1:6390 PING/);
     expect(fixOf("error", "the TLS connection to Redis failed")).toMatch(/NODE_EXTRA_CA_CERTS/);

@@ -106,7 +106,9 @@ describe("doctor", () => {
       await redis.sadd(sessionsRegistryKey(prefix), "pid-4242");
       const [finding] = (await runDoctor({ env, only: ["listener"] })).checks;
       expect(finding).toMatchObject({ id: "listener", status: "warn", fix: expect.stringMatching(/^gateway-setup doctor --fix/) });
-      expect(finding!.message).toBe(`registered session(s) pid-4242 do not listen on ${sessionKeys(prefix, "pid-4242").notify}: their pi has stopped or hangs; events for them wait until it is pruned`);
+      expect(finding!.message).toBe(
+        `registered session(s) pid-4242 do not listen on ${sessionKeys(prefix, "pid-4242").notify}: their pi has stopped or hangs; events for them wait until it is pruned`,
+      );
     } finally {
       redis.disconnect();
       listener.disconnect();
@@ -159,7 +161,18 @@ describe("doctor", () => {
 describe("status", () => {
   it("says no heartbeat is installed rather than an interval nothing keeps", () => {
     const text = formatStatus(
-      { installed: true, version: "0.1.0", tier: 3, installedAt: "t", updatedAt: "t", extensionDir: "/x", ioredis: "5.11.1", redis: { url: "redis://h:1", reachable: true }, heartbeat: { source: "none", intervalSeconds: 900 }, sessions: [] },
+      {
+        installed: true,
+        version: "0.1.0",
+        tier: 3,
+        installedAt: "t",
+        updatedAt: "t",
+        extensionDir: "/x",
+        ioredis: "5.11.1",
+        redis: { url: "redis://h:1", reachable: true },
+        heartbeat: { source: "none", intervalSeconds: 900 },
+        sessions: [],
+      },
       {},
     );
     expect(text).toContain("heartbeat  none installed (--heartbeat none)");
@@ -231,7 +244,12 @@ describe("uninstall", () => {
       await applyUninstall(uninstall, env);
       expect(readFileSync(`${index}.edited`, "utf8")).toBe("// mine now\n");
       expect(readFileSync(keysFile, "utf8")).toBe("// my keys\n");
-      expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts.edited": expect.any(String), "lib/": expect.any(String), "lib/protocol/": expect.any(String), "lib/protocol/keys.ts": expect.any(String) });
+      expect(snapshotTree(plan.settings.extensionDir)).toEqual({
+        "index.ts.edited": expect.any(String),
+        "lib/": expect.any(String),
+        "lib/protocol/": expect.any(String),
+        "lib/protocol/keys.ts": expect.any(String),
+      });
       expect(await redis.llen(keys.events)).toBe(1);
     } finally {
       redis.disconnect();
@@ -296,8 +314,18 @@ describe("uninstall", () => {
     expectSchema("setup-report.schema.json", report);
     expect(report.plan.replaces).toEqual({ version: first.plan.version, extensionDir: old });
     const takeBack = report.plan.steps.filter((step: { kind: string }) => step.kind === "take-back");
-    const removed = takeBack.filter((step: { action: string }) => step.action === "remove-file" || step.action === "remove-tree").map((step: { path: string }) => step.path);
-    expect(removed).toEqual(expect.arrayContaining([join(old, "index.ts"), join(old, "package.json"), join(old, "lib/protocol/drain.ts"), join(old, "node_modules"), join(old, "package-lock.json")]));
+    const removed = takeBack
+      .filter((step: { action: string }) => step.action === "remove-file" || step.action === "remove-tree")
+      .map((step: { path: string }) => step.path);
+    expect(removed).toEqual(
+      expect.arrayContaining([
+        join(old, "index.ts"),
+        join(old, "package.json"),
+        join(old, "lib/protocol/drain.ts"),
+        join(old, "node_modules"),
+        join(old, "package-lock.json"),
+      ]),
+    );
     // every file of the previous install is in the plan, with nothing beyond it
     const previousFiles = first.plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : []));
     expect(removed.filter((path: string) => !path.endsWith("node_modules") && !path.endsWith("package-lock.json")).sort()).toEqual([...previousFiles].sort());
@@ -320,7 +348,13 @@ describe("uninstall", () => {
     writeFileSync(join(own, "package.json"), JSON.stringify({ name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, null, 2) + "\n");
     writeFileSync(join(own, "node_modules/left-pad/package.json"), JSON.stringify({ name: "left-pad", version: "1.3.0" }) + "\n");
     writeFileSync(join(own, "node_modules/left-pad/index.js"), "module.exports = (s) => s;\n");
-    const lock = { name: "mine", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, "node_modules/left-pad": { version: "1.3.0" } } };
+    const lock = {
+      name: "mine",
+      version: "1.0.0",
+      lockfileVersion: 3,
+      requires: true,
+      packages: { "": { name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, "node_modules/left-pad": { version: "1.3.0" } },
+    };
     writeFileSync(join(own, "package-lock.json"), JSON.stringify(lock, null, 2) + "\n");
     const before = snapshotTree(home);
     const ownFolder = snapshotTree(own);
@@ -330,14 +364,19 @@ describe("uninstall", () => {
     expect(existsSync(join(own, "node_modules/left-pad"))).toBe(false);
     expect(readFileSync(join(own, "package-lock.json"), "utf8")).toContain("ioredis");
     const uninstall = planUninstall(global.plan.settings.manifestPath)!;
-    expect(uninstall.steps.filter((step) => step.kind === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
+    expect(uninstall.steps.filter((step) => step.kind === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([
+      join(own, "node_modules"),
+      join(own, "package-lock.json"),
+    ]);
     expect(await applyUninstall(uninstall, global.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
 
     // the same when a re-install moves the extension away from the user's folder: that take-back puts them back too
     const again = await installTier1(redisUrl, {}, home);
     const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "project"), prefix: again.plan.settings.prefix }, home);
-    expect(moved.plan.steps.filter((step) => step.kind === "take-back" && step.action === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
+    expect(
+      moved.plan.steps.filter((step) => step.kind === "take-back" && step.action === "restore-tree").map((step) => (step as { path: string }).path),
+    ).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
     expect(snapshotTree(own)).toEqual(ownFolder);
     expect(await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
@@ -353,7 +392,9 @@ describe("uninstall", () => {
       expect(edited).toContain("./lib/");
       writeFileSync(index, edited);
       const dry = await runCli(["uninstall", "--dry-run"], { env });
-      expect(runningText(dry.stdout)).toContain(`keep ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`);
+      expect(runningText(dry.stdout)).toContain(
+        `keep ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`,
+      );
       const result = await runCli(["uninstall", "--yes"], { env });
       expect(result.code, result.stderr).toBe(0);
       expect(runningText(result.stdout)).toContain(
@@ -371,9 +412,15 @@ describe("uninstall", () => {
       const again = await installTier1(redisUrl, { prefix: plan.settings.prefix }, sandbox.home);
       writeFileSync(index, edited);
       mkdirSync(join(sandbox.home, "project"));
-      const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(sandbox.home, "project"), prefix: again.plan.settings.prefix }, sandbox.home);
+      const moved = await installTier1(
+        redisUrl,
+        { scope: "project", projectDir: join(sandbox.home, "project"), prefix: again.plan.settings.prefix },
+        sandbox.home,
+      );
       expect(moved.plan.steps).toContainEqual(expect.objectContaining({ kind: "take-back", action: "keep-file", path: index, keptAs: `${index}.edited` }));
-      expect(describePlan(moved.plan, env)).toContain(`keep      ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`);
+      expect(describePlan(moved.plan, env)).toContain(
+        `keep      ~/.pi/agent/extensions/gateway/index.ts as ~/.pi/agent/extensions/gateway/index.ts.edited (${EDITED_ENTRY_REASON})`,
+      );
       expect(snapshotTree(plan.settings.extensionDir)).toEqual({ "index.ts.edited": expect.any(String) });
       const pi2 = await startPiRpc({ sandbox, env: { PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") } });
       expect(pi2.extensionErrors()).toEqual([]);
@@ -390,4 +437,3 @@ describe("uninstall", () => {
     expect(result.stdout).toMatch(/Nothing to uninstall/);
   });
 });
-

@@ -2,9 +2,9 @@
 // dead letters.
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { claimBatch, drainOnce, type DrainOptions } from "../src/runtime/protocol/drain.ts";
+import { claimBatch, type DrainOptions, drainOnce } from "../src/runtime/protocol/drain.ts";
 import { createEvent, type GatewayEvent } from "../src/runtime/protocol/event.ts";
-import { sessionKeys, type SessionKeys } from "../src/runtime/protocol/keys.ts";
+import { type SessionKeys, sessionKeys } from "../src/runtime/protocol/keys.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
@@ -39,9 +39,13 @@ describe("drainOnce", () => {
 
   it("keeps an event pushed while a batch is being handed over", async () => {
     await push("before");
-    const result = await drainOnce(redis, keys, options(async () => {
-      await push("during");
-    }));
+    const result = await drainOnce(
+      redis,
+      keys,
+      options(async () => {
+        await push("during");
+      }),
+    );
     expect(ids(result.delivered)).toEqual(["before"]);
     expect(result.remaining).toBe(1);
     expect(ids((await drainOnce(redis, keys, options())).delivered)).toEqual(["during"]);
@@ -50,9 +54,15 @@ describe("drainOnce", () => {
   it("acknowledges nothing when the hand-off fails, and the next drain recovers the batch first", async () => {
     await push("a");
     await push("b");
-    await expect(drainOnce(redis, keys, options(() => {
-      throw new Error("pi went away");
-    }))).rejects.toThrow("pi went away");
+    await expect(
+      drainOnce(
+        redis,
+        keys,
+        options(() => {
+          throw new Error("pi went away");
+        }),
+      ),
+    ).rejects.toThrow("pi went away");
     expect(await redis.llen(keys.processing)).toBe(2);
     await push("c");
     // a new consumer after a restart
@@ -116,7 +126,7 @@ describe("drainOnce", () => {
     expect(again.duplicates).toBe(1);
   });
 
-  it("decides duplicates by the parser's id, whatever else the text holds (a nested \"id\", escapes)", async () => {
+  it('decides duplicates by the parser\'s id, whatever else the text holds (a nested "id", escapes)', async () => {
     const raws = [
       // a text search would find the payload's "id" first
       '{"type":"t","source":"s","payload":{"id":"inner"},"ts":1,"id":"outer"}',
@@ -146,7 +156,12 @@ describe("drainOnce", () => {
   });
 
   it("counts a recovered batch against the byte budget", async () => {
-    for (const id of ["r1", "r2"]) await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } }) });
+    for (const id of ["r1", "r2"])
+      await pushToSession(redis, {
+        prefix,
+        sessionId: "main",
+        event: createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } }),
+      });
     await claimBatch(redis, keys, 1); // r1 claimed, then the consumer died
     const handed: string[][] = [];
     await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events))), maxBatchBytes: 150_000 });
@@ -159,7 +174,11 @@ describe("drainOnce", () => {
     await push("good");
     await redis.lpush(keys.events, JSON.stringify({ id: 1, type: "t" }));
     const handed: string[][] = [];
-    const result = await drainOnce(redis, keys, options((events) => void handed.push(ids(events))));
+    const result = await drainOnce(
+      redis,
+      keys,
+      options((events) => void handed.push(ids(events))),
+    );
     expect(handed).toEqual([["good"]]);
     expect(result.deadLettered.map((d) => d.reason)).toEqual([expect.stringMatching(/not valid JSON/), expect.stringMatching(/"id"/)]);
     const letters = (await redis.lrange(keys.deadLetter, 0, -1)).map((l) => JSON.parse(l));
@@ -169,7 +188,11 @@ describe("drainOnce", () => {
 
   it("does not call the hand-off for an empty queue", async () => {
     let called = false;
-    const result = await drainOnce(redis, keys, options(() => void (called = true)));
+    const result = await drainOnce(
+      redis,
+      keys,
+      options(() => void (called = true)),
+    );
     expect(called).toBe(false);
     expect(result.claimed).toBe(0);
   });

@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { renderSecrets } from "../src/components/redis/secrets.ts";
-import type { GatewayConfig } from "../src/runtime/extension/config.ts";
 import type { PlanSettings } from "../src/core/plan.ts";
+import type { GatewayConfig } from "../src/runtime/extension/config.ts";
 import { createEvent } from "../src/runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, smokeAckKey } from "../src/runtime/protocol/keys.ts";
-import { newOwner } from "../src/runtime/protocol/sessions.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
+import { newOwner } from "../src/runtime/protocol/sessions.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
@@ -55,7 +55,12 @@ async function startSession(options: SessionOptions = {}): Promise<Session> {
   });
   const mod = await loadInstalledExtension(dir);
   const host = new VerificationHost();
-  await host.load(mod.createGatewayExtension({ ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}), ...options.config }, options.env));
+  await host.load(
+    mod.createGatewayExtension(
+      { ...mod.gatewayConfig, pollIntervalMs: 1000, ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}), ...options.config },
+      options.env,
+    ),
+  );
   if (options.busy) {
     host.autoTurn = false;
     await host.emit("agent_start", {});
@@ -90,7 +95,10 @@ describe("gateway extension", () => {
       await host.waitFor(() => listening(host), 10_000, "listening");
       const port = new URL(redisUrl).port;
       const event = JSON.stringify({ id: "cli-1", type: "job.done", source: "cron", payload: { ok: true }, ts: Date.now() });
-      for (const args of [["LPUSH", keys.events, event], ["PUBLISH", keys.notify, "x"]]) {
+      for (const args of [
+        ["LPUSH", keys.events, event],
+        ["PUBLISH", keys.notify, "x"],
+      ]) {
         expect(spawnSync("redis-cli", ["-p", port, ...args], { encoding: "utf8" }).status).toBe(0);
       }
       await host.waitFor(() => host.sent.length === 1, 10_000, "the message");
@@ -229,7 +237,8 @@ describe("gateway extension", () => {
     // one. Once the twin has handed an event over, this session has had the same chance to.
     const twin = await startSession();
     const push = async (id: string) => {
-      for (const target of [prefix, twin.prefix]) await pushToSession(redis, { prefix: target, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
+      for (const target of [prefix, twin.prefix])
+        await pushToSession(redis, { prefix: target, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
     };
     try {
       // pi is busy from the start, so no drain can be under way when the events arrive
@@ -450,7 +459,10 @@ describe("gateway extension", () => {
     const { host } = await startSession({ mode: "multi", env: { GATEWAY_ROLE: "Central" } });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
-      expect(host.notices[0]).toMatchObject({ type: "warning", message: expect.stringContaining('GATEWAY_ROLE="Central" is not one of central, satellite, disabled') });
+      expect(host.notices[0]).toMatchObject({
+        type: "warning",
+        message: expect.stringContaining('GATEWAY_ROLE="Central" is not one of central, satellite, disabled'),
+      });
       expect(host.statuses.get("gateway")).toBe(`gateway: listening on pid-${process.pid}`);
     } finally {
       await host.shutdown();
@@ -463,7 +475,11 @@ describe("gateway extension", () => {
     await host.waitFor(() => listening(host), 10_000, "listening");
     const satellite = `pid-${process.pid}`;
     await redis.set(defaultSessionKey(prefix), "gateway");
-    await pushToSession(redis, { prefix, sessionId: satellite, event: createEvent({ id: "left-behind", type: "job.done", source: "s", originSession: satellite }) });
+    await pushToSession(redis, {
+      prefix,
+      sessionId: satellite,
+      event: createEvent({ id: "left-behind", type: "job.done", source: "s", originSession: satellite }),
+    });
     await host.shutdown();
     expect(await redis.llen(sessionKeys(prefix, satellite).events)).toBe(0);
     expect((await redis.lrange(sessionKeys(prefix, "gateway").events, 0, -1)).map((raw) => JSON.parse(raw).id)).toEqual(["left-behind"]);
@@ -477,7 +493,10 @@ describe("gateway extension", () => {
       const main = sessionKeys(prefix, "main");
       const port = new URL(redisUrl).port;
       const event = JSON.stringify({ id: "old-script", type: "job.done", source: "cron", payload: {}, ts: Date.now() });
-      for (const args of [["LPUSH", main.events, event], ["PUBLISH", main.notify, "x"]]) {
+      for (const args of [
+        ["LPUSH", main.events, event],
+        ["PUBLISH", main.notify, "x"],
+      ]) {
         expect(spawnSync("redis-cli", ["-p", port, ...args], { encoding: "utf8" }).status).toBe(0);
       }
       await host.waitFor(() => deliveredIds(host).includes("old-script"), 5_000, "the event pushed to main");
@@ -521,7 +540,9 @@ describe("gateway extension", () => {
   it("leaves nothing open after session_shutdown: the process exits by itself", async () => {
     const prefix = randomPrefix();
     const dir = createExtensionDir({ prefix, redisUrl });
-    const child = spawn(process.execPath, [join(REPO_ROOT, "test/fixtures/host-session.mjs"), join(REPO_ROOT, "dist/verify/host.js"), dir, redisUrl, prefix], { stdio: "pipe" });
+    const child = spawn(process.execPath, [join(REPO_ROOT, "test/fixtures/host-session.mjs"), join(REPO_ROOT, "dist/verify/host.js"), dir, redisUrl, prefix], {
+      stdio: "pipe",
+    });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { requireBinary, startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { type RunningRedis, requireBinary, startRedisServer } from "./helpers/redis-server.ts";
 
 let redis: RunningRedis | undefined;
 let runTmpDir: string | undefined;

@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildProgram } from "../src/cli/main.ts";
 import { createJsonOutput } from "../src/cli/output.ts";
-import { runSetup } from "../src/setup/run.ts";
-import { ownVersion } from "../src/platform/package-root.ts";
 import type { SystemInfo } from "../src/core/system.ts";
+import { ownVersion } from "../src/platform/package-root.ts";
+import { runSetup } from "../src/setup/run.ts";
 import type { SetupFlags } from "../src/wizard/flags.ts";
 import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
@@ -45,14 +45,32 @@ const LINUX_BINARIES = {
 
 const SYSTEMS = {
   /** a Linux desktop: systemd user manager, cron daemon running, linger off */
-  linux: { platform: "linux", isRoot: false, binaries: { ...LINUX_BINARIES, systemctl: "/usr/bin/systemctl" }, systemdRunning: true, uid: 1000, serviceManager: "systemd", cronRunning: true, lingerOn: false },
+  linux: {
+    platform: "linux",
+    isRoot: false,
+    binaries: { ...LINUX_BINARIES, systemctl: "/usr/bin/systemctl" },
+    systemdRunning: true,
+    uid: 1000,
+    serviceManager: "systemd",
+    cronRunning: true,
+    lingerOn: false,
+  },
   /** a Linux container as root: no service manager, cron installed but its daemon not running */
   container: { platform: "linux", isRoot: true, binaries: LINUX_BINARIES, systemdRunning: false, uid: 0, serviceManager: "none", cronRunning: false },
   /** macOS with Homebrew: launchd */
   macos: {
     platform: "darwin",
     isRoot: false,
-    binaries: { node: "/opt/homebrew/bin/node", npm: "/opt/homebrew/bin/npm", pi: "/opt/homebrew/bin/pi", tmux: "/opt/homebrew/bin/tmux", "redis-cli": "/opt/homebrew/bin/redis-cli", brew: "/opt/homebrew/bin/brew", launchctl: "/bin/launchctl", crontab: "/usr/bin/crontab" },
+    binaries: {
+      node: "/opt/homebrew/bin/node",
+      npm: "/opt/homebrew/bin/npm",
+      pi: "/opt/homebrew/bin/pi",
+      tmux: "/opt/homebrew/bin/tmux",
+      "redis-cli": "/opt/homebrew/bin/redis-cli",
+      brew: "/opt/homebrew/bin/brew",
+      launchctl: "/bin/launchctl",
+      crontab: "/usr/bin/crontab",
+    },
     systemdRunning: false,
     uid: 501,
     serviceManager: "launchd",
@@ -85,28 +103,60 @@ const PLAN_CASES: PlanCase[] = [
   // tier 1: the machine plays no part
   { name: "tier1-defaults", system: "linux", args: ["--tier", "1"] },
   { name: "tier1-project-scope-from-cwd", system: "linux", args: ["--tier", "1", "--scope", "project", "--yes"], cwd: PROJECT },
-  { name: "tier1-goal-notifications-prefix", system: "linux", args: ["--goal", "notifications", "--sessions", "one", "--sources", "inngest", "--prefix", "ops.gw_1"] },
-  { name: "tier1-macos-project-dir-prefix", system: "macos", args: ["--tier", "1", "--scope", "project", "--project-dir", "~/work/app", "--prefix", "team-a", "--yes"] },
+  {
+    name: "tier1-goal-notifications-prefix",
+    system: "linux",
+    args: ["--goal", "notifications", "--sessions", "one", "--sources", "inngest", "--prefix", "ops.gw_1"],
+  },
+  {
+    name: "tier1-macos-project-dir-prefix",
+    system: "macos",
+    args: ["--tier", "1", "--scope", "project", "--project-dir", "~/work/app", "--prefix", "team-a", "--yes"],
+  },
   { name: "tier1-container-agent-dir", system: "container", args: ["--tier", "1"], env: { PI_CODING_AGENT_DIR: join(planHome, "agents/main") } },
   // tier 2 on Linux with systemd
   { name: "tier2-linux-defaults", system: "linux", args: ["--tier", "2"] },
   { name: "tier2-linux-cron-30m", system: "linux", args: ["--tier", "2", "--heartbeat", "cron", "--heartbeat-every", "30m"] },
-  { name: "tier2-linux-inngest-1h-label", system: "linux", args: ["--tier", "2", "--heartbeat", "inngest", "--heartbeat-every", "1h", "--service-label", "org.example.agent"] },
-  { name: "tier2-linux-heartbeat-none-project", system: "linux", args: ["--tier", "2", "--heartbeat", "none", "--scope", "project", "--project-dir", "~/work/app"] },
+  {
+    name: "tier2-linux-inngest-1h-label",
+    system: "linux",
+    args: ["--tier", "2", "--heartbeat", "inngest", "--heartbeat-every", "1h", "--service-label", "org.example.agent"],
+  },
+  {
+    name: "tier2-linux-heartbeat-none-project",
+    system: "linux",
+    args: ["--tier", "2", "--heartbeat", "none", "--scope", "project", "--project-dir", "~/work/app"],
+  },
   { name: "tier2-linux-service-none", system: "linux", args: ["--tier", "2", "--service", "none", "--prefix", "team-a"] },
   // tier 2 in a container (no service manager, no cron daemon)
   { name: "tier2-container-defaults", system: "container", args: ["--tier", "2", "--yes"] },
-  { name: "tier2-container-inngest-heartbeat-file", system: "container", args: ["--tier", "2", "--heartbeat", "inngest", "--heartbeat-file", "~/notes/HEARTBEAT.md", "--prefix", "team-a"] },
+  {
+    name: "tier2-container-inngest-heartbeat-file",
+    system: "container",
+    args: ["--tier", "2", "--heartbeat", "inngest", "--heartbeat-file", "~/notes/HEARTBEAT.md", "--prefix", "team-a"],
+  },
   // tier 2 on macOS with launchd
   { name: "tier2-macos-defaults", system: "macos", args: ["--tier", "2"] },
   { name: "tier2-macos-cron-5m", system: "macos", args: ["--tier", "2", "--heartbeat", "cron", "--heartbeat-every", "5m"] },
   { name: "tier2-macos-service-none-inngest", system: "macos", args: ["--tier", "2", "--service", "none", "--heartbeat", "inngest", "--yes"] },
-  { name: "tier2-macos-goal-always-on-project", system: "macos", args: ["--goal", "always-on", "--scope", "project", "--project-dir", "~/work/app", "--prefix", "team-a"] },
+  {
+    name: "tier2-macos-goal-always-on-project",
+    system: "macos",
+    args: ["--goal", "always-on", "--scope", "project", "--project-dir", "~/work/app", "--prefix", "team-a"],
+  },
   // tier 3
   { name: "tier3-linux-defaults", system: "linux", args: ["--tier", "3"] },
-  { name: "tier3-linux-goal-several-cron", system: "linux", args: ["--goal", "always-on", "--sessions", "several", "--heartbeat", "cron", "--service", "systemd"] },
+  {
+    name: "tier3-linux-goal-several-cron",
+    system: "linux",
+    args: ["--goal", "always-on", "--sessions", "several", "--heartbeat", "cron", "--service", "systemd"],
+  },
   { name: "tier3-container-heartbeat-none", system: "container", args: ["--tier", "3", "--heartbeat", "none"] },
-  { name: "tier3-macos-1h-label-prefix", system: "macos", args: ["--tier", "3", "--heartbeat-every", "1h", "--service-label", "com.example.gateway", "--prefix", "team-a"] },
+  {
+    name: "tier3-macos-1h-label-prefix",
+    system: "macos",
+    args: ["--tier", "3", "--heartbeat-every", "1h", "--service-label", "com.example.gateway", "--prefix", "team-a"],
+  },
   { name: "tier3-macos-project-heartbeat-none", system: "macos", args: ["--tier", "3", "--scope", "project", "--heartbeat", "none"], cwd: PROJECT },
   // accepted today although the machine has no such service manager: the plan loads units with a
   // tool it lacks (launchctl on Linux, systemctl on macOS); recorded as it behaves, not as it should
@@ -204,7 +254,9 @@ describe("golden --dry-run --json plans", () => {
 
   it("the built CLI prints the same tier 1 plans (the machine plays no part there)", async () => {
     const tier1 = PLAN_CASES.filter((c) => c.name.startsWith("tier1-") && c.system !== "macos");
-    const printed = await Promise.all(tier1.map(({ args, cwd, env }) => recordCli(dryRunArgs(args), { env: { ...planEnv, ...env }, cwd: join(planHome, cwd ?? "") })));
+    const printed = await Promise.all(
+      tier1.map(({ args, cwd, env }) => recordCli(dryRunArgs(args), { env: { ...planEnv, ...env }, cwd: join(planHome, cwd ?? "") })),
+    );
     tier1.forEach(({ name, system }, i) => {
       expect({ system, ...normalized(printed[i]!, planVariables) }, `plan-${name}`).toEqual(readGolden(`plan-${name}`));
     });
@@ -227,7 +279,10 @@ interface InstalledHome {
 function installSandbox(): InstalledHome {
   const sandbox = createSandbox();
   const crontab = join(sandbox.bin, "crontab.txt");
-  sandbox.standIn("crontab", `#!/bin/sh\nF=${JSON.stringify(crontab)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for gw-user" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`);
+  sandbox.standIn(
+    "crontab",
+    `#!/bin/sh\nF=${JSON.stringify(crontab)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for gw-user" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
+  );
   sandbox.standIn("pgrep", `#!/bin/sh\n[ "$*" = "-x cron" ]\n`);
   const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(repoRoot, "node_modules/.bin")}:${process.env.PATH}`, USER: "gw-user" };
   return { sandbox, env, prefix: randomPrefix() };
@@ -256,7 +311,10 @@ describe("golden doctor --json and status --json on installed homes", () => {
         expect(install.code, `install ${name}: ${install.stdout}${install.stderr}`).toBe(0);
         for (const report of REPORTS) {
           const recorded = await recordCli([report, "--json"], { env: home.env });
-          reports.set(`${report}-${name}`, { home: `installed by gateway-setup ${INSTALLS[name].join(" ")} --yes`, ...normalize(recorded, variables(home.sandbox, home.prefix)) });
+          reports.set(`${report}-${name}`, {
+            home: `installed by gateway-setup ${INSTALLS[name].join(" ")} --yes`,
+            ...normalize(recorded, variables(home.sandbox, home.prefix)),
+          });
         }
       }),
     );
@@ -285,12 +343,7 @@ describe("golden doctor --json and status --json on installed homes", () => {
 
 describe("golden files", () => {
   it("every golden file belongs to a case", () => {
-    const names = [
-      ...PLAN_CASES.map((c) => `plan-${c.name}`),
-      "plan-installed-tier1-again",
-      "plan-installed-tier1-to-tier2-project",
-      ...REPORT_GOLDENS,
-    ];
+    const names = [...PLAN_CASES.map((c) => `plan-${c.name}`), "plan-installed-tier1-again", "plan-installed-tier1-to-tier2-project", ...REPORT_GOLDENS];
     expect(staleGoldenFiles(names), "golden files no case records: remove them (UPDATE_GOLDEN=1 does)").toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FAKE_MODEL_ID, requestText, startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
+import { FAKE_MODEL_ID, type FakeModel, requestText, startFakeModel, writeFakeAgentDir } from "./helpers/fake-model.ts";
 
 let model: FakeModel;
 beforeEach(async () => {
@@ -54,7 +54,12 @@ describe("fake model server", () => {
 
   it("computes the reply from the request, answers non-streamed requests and lists its model", async () => {
     model.setReply((request) => `echo: ${JSON.stringify(request.messages.at(-1)?.content)}`);
-    const response = await chat({ messages: [{ role: "system", content: "be brief" }, { role: "user", content: [{ type: "text", text: "part one" }] }] });
+    const response = await chat({
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: [{ type: "text", text: "part one" }] },
+      ],
+    });
     expect(response.status).toBe(200);
     const body = (await response.json()) as any;
     expect(body.object).toBe("chat.completion");

@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "nod
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
-import { createPiSandbox, startPiRpc, type PiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
+import { type FakeModel, startFakeModel, writeFakeAgentDir } from "./helpers/fake-model.ts";
+import { createPiSandbox, type PiRpc, type PiSandbox, type RpcLine, startPiRpc } from "./helpers/pi-rpc.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 let model: FakeModel;
@@ -105,7 +105,11 @@ describe("real pi in RPC mode (pi-rpc helper)", () => {
     await model.waitForRequest("ping-from-test", 20_000);
     await pi.waitForLine(isAssistantEnd("pong-from-model"), { timeoutMs: 20_000, what: "the reply" });
     await pi.waitForLine((l) => l.type === "extension_error", { what: "the extension_error" });
-    expect(pi.extensionErrors()[0]).toMatchObject({ event: "agent_start", error: expect.stringContaining("harness-boom"), extensionPath: expect.stringContaining("thrower") });
+    expect(pi.extensionErrors()[0]).toMatchObject({
+      event: "agent_start",
+      error: expect.stringContaining("harness-boom"),
+      extensionPath: expect.stringContaining("thrower"),
+    });
 
     const state = await pi.request({ type: "get_state" });
     expect(state).toMatchObject({ success: true, data: { isStreaming: false } });
@@ -142,11 +146,18 @@ describe("pi quirks around sendUserMessage", () => {
     model.setReply("ok");
     const pi = await start(sandbox, modelArg);
     await pi.request({ type: "prompt", message: "first-prompt" });
-    const queued = await pi.waitForLine((l) => l.type === "queue_update" && JSON.stringify(l.followUp) === JSON.stringify([stuck]), { timeoutMs: 20_000, what: "the queued follow-up" });
+    const queued = await pi.waitForLine((l) => l.type === "queue_update" && JSON.stringify(l.followUp) === JSON.stringify([stuck]), {
+      timeoutMs: 20_000,
+      what: "the queued follow-up",
+    });
     expect(queued).toEqual({ type: "queue_update", steering: [], followUp: [stuck] });
     await pi.waitForLine((l) => l.type === "agent_end", { timeoutMs: 20_000, what: "agent_end" });
     // pi has gone idle after its run with the follow-up still queued: nothing is left to start a run for it
-    await waitFor(async () => ((await pi.request({ type: "get_state" })).data as { isStreaming?: boolean } | undefined)?.isStreaming === false, "pi to go idle after the run", 20_000);
+    await waitFor(
+      async () => ((await pi.request({ type: "get_state" })).data as { isStreaming?: boolean } | undefined)?.isStreaming === false,
+      "pi to go idle after the run",
+      20_000,
+    );
     expect(model.requests.some((r) => JSON.stringify(r.messages).includes(stuck))).toBe(false); // stuck in the queue
     expect((await pi.request({ type: "get_state" })).data).toMatchObject({ isStreaming: false, pendingMessageCount: 1 });
 

@@ -11,7 +11,7 @@ import { heartbeatScript, redisCliArgs } from "../src/components/heartbeat/comma
 import { renderSecrets } from "../src/components/redis/secrets.ts";
 import { parseEvent } from "../src/runtime/protocol/event.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { startRedisServer, type RunningRedis } from "./helpers/redis-server.ts";
+import { type RunningRedis, startRedisServer } from "./helpers/redis-server.ts";
 
 const redisCli = spawnSync("sh", ["-c", "command -v redis-cli"], { encoding: "utf8" }).stdout.trim();
 let server: RunningRedis;

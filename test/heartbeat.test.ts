@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { collapseHeartbeats, HeartbeatWatchdog, isHeartbeatAck, readLastHeartbeat, watchdogAlarmText, writeLastHeartbeat } from "../src/runtime/extension/heartbeat.ts";
+import {
+  collapseHeartbeats,
+  HeartbeatWatchdog,
+  isHeartbeatAck,
+  readLastHeartbeat,
+  watchdogAlarmText,
+  writeLastHeartbeat,
+} from "../src/runtime/extension/heartbeat.ts";
 import { createEvent } from "../src/runtime/protocol/event.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts";
@@ -26,7 +33,12 @@ describe("heartbeat rules", () => {
   });
 
   it("recognises a HEARTBEAT_OK-only reply", () => {
-    expect(isHeartbeatAck([{ role: "user", content: "x" }, { role: "assistant", content: [{ type: "text", text: " HEARTBEAT_OK\n" }] }])).toBe(true);
+    expect(
+      isHeartbeatAck([
+        { role: "user", content: "x" },
+        { role: "assistant", content: [{ type: "text", text: " HEARTBEAT_OK\n" }] },
+      ]),
+    ).toBe(true);
     expect(isHeartbeatAck([{ role: "assistant", content: "HEARTBEAT_OK" }])).toBe(true);
     expect(isHeartbeatAck([{ role: "assistant", content: [{ type: "text", text: "HEARTBEAT_OK, but the disk is full" }] }])).toBe(false);
     expect(isHeartbeatAck([])).toBe(false);
@@ -36,7 +48,11 @@ describe("heartbeat rules", () => {
   function fakeClockWatchdog(config: { intervalSeconds: number; graceSeconds?: number }) {
     let now = 0;
     const alarms: number[] = [];
-    const watchdog = new HeartbeatWatchdog({ checklistFile: "", lastHeartbeatFile: "", ...config }, (ms) => alarms.push(ms), () => now);
+    const watchdog = new HeartbeatWatchdog(
+      { checklistFile: "", lastHeartbeatFile: "", ...config },
+      (ms) => alarms.push(ms),
+      () => now,
+    );
     const runUntil = (until: number) => {
       while (now + watchdog.checkEveryMs <= until) {
         now += watchdog.checkEveryMs;
@@ -90,7 +106,9 @@ describe("heartbeat rules", () => {
       "[gateway watchdog] No heartbeat has arrived for 3 min (expected every 60 s). The heartbeat source (the Inngest function your Inngest app serves) may have stopped: " +
         "tell the user, and suggest running `gateway-setup doctor`.",
     );
-    expect(watchdogAlarmText({ ...base, source: "cron" }, 20_000)).toContain("for 20 s (expected every 60 s). The heartbeat source (gateway-setup's block in your crontab) may have stopped");
+    expect(watchdogAlarmText({ ...base, source: "cron" }, 20_000)).toContain(
+      "for 20 s (expected every 60 s). The heartbeat source (gateway-setup's block in your crontab) may have stopped",
+    );
     expect(watchdogAlarmText({ ...base, source: "launchd" }, 150_000)).toContain("The heartbeat source (the launchd heartbeat job) may have stopped");
     expect(watchdogAlarmText({ ...base, source: "systemd" }, 150_000)).toContain("The heartbeat source (the systemd heartbeat timer) may have stopped");
     // an extension an older setup installed does not say which source it has
@@ -102,7 +120,14 @@ describe("heartbeat rules", () => {
     const file = join(dir, "last-heartbeat.json");
     writeLastHeartbeat(file, { eventId: "hb-1", ts: 1_700_000_000_000, deliveredAt: 1_700_000_001_000 });
     expect(readLastHeartbeat(file)).toEqual({ eventId: "hb-1", ts: 1_700_000_000_000, deliveredAt: 1_700_000_001_000 });
-    for (const bad of ["{}", "null", "[]", '{"eventId":"x","ts":1,"deliveredAt":"soon"}', '{"eventId":"x","ts":1,"deliveredAt":2,"acknowledgedAt":null}', "not json"]) {
+    for (const bad of [
+      "{}",
+      "null",
+      "[]",
+      '{"eventId":"x","ts":1,"deliveredAt":"soon"}',
+      '{"eventId":"x","ts":1,"deliveredAt":2,"acknowledgedAt":null}',
+      "not json",
+    ]) {
       writeFileSync(file, bad);
       expect(readLastHeartbeat(file), bad).toBeUndefined();
     }
@@ -118,7 +143,13 @@ async function centralSession(intervalSeconds: number, busy = false, source?: "i
   const extensionDir = createExtensionDir({ prefix, redisUrl });
   const mod = await loadInstalledExtension(extensionDir);
   const host = new VerificationHost();
-  const config = { ...mod.gatewayConfig, mode: "central" as const, sessionId: "gateway", pollIntervalMs: 500, heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds, ...(source ? { source } : {}) } };
+  const config = {
+    ...mod.gatewayConfig,
+    mode: "central" as const,
+    sessionId: "gateway",
+    pollIntervalMs: 500,
+    heartbeat: { intervalSeconds, checklistFile, lastHeartbeatFile, graceSeconds: intervalSeconds, ...(source ? { source } : {}) },
+  };
   await host.load(mod.createGatewayExtension(config, { GATEWAY_ROLE: "central" }));
   if (busy) {
     host.autoTurn = false;
@@ -134,7 +165,8 @@ describe("the central session with heartbeats", () => {
     const { host, prefix, lastHeartbeatFile } = await centralSession(3600, true);
     try {
       const now = Date.now();
-      for (const [i, ts] of [now - 2000, now - 1000, now].entries()) await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
+      for (const [i, ts] of [now - 2000, now - 1000, now].entries())
+        await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat(`hb-${i}`, ts) });
       await pushToSession(redis, { prefix, sessionId: "gateway", event: createEvent({ id: "deploy", type: "deploy.done", source: "ci" }) });
       await host.emit("agent_end", { messages: [] });
       await host.waitFor(() => host.sent.length === 1, 5_000, "the message");
@@ -159,7 +191,9 @@ describe("the central session with heartbeats", () => {
       await host.waitFor(() => alarms() === 1, 10_000, "the first alarm");
       expect(host.notices.some((n) => n.type === "error" && /No heartbeat has arrived/.test(n.message))).toBe(true);
       // the installed source, by name
-      expect(host.sent.find((m) => m.text.startsWith("[gateway watchdog]"))!.text).toContain("The heartbeat source (the Inngest function your Inngest app serves) may have stopped");
+      expect(host.sent.find((m) => m.text.startsWith("[gateway watchdog]"))!.text).toContain(
+        "The heartbeat source (the Inngest function your Inngest app serves) may have stopped",
+      );
       await new Promise((r) => setTimeout(r, 2500));
       expect(alarms()).toBe(1);
       await pushToSession(redis, { prefix, sessionId: "gateway", event: heartbeat("back", Date.now()) });

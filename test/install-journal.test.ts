@@ -7,7 +7,15 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { mergeCronBlock } from "../src/components/crontab/block.ts";
-import { InstallJournal, journalPath, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall, undoEntry, type UndoEntry } from "../src/install/journal.ts";
+import {
+  InstallJournal,
+  JournalBusyError,
+  journalPath,
+  readInterruptedInstall,
+  recoverInterruptedInstall,
+  type UndoEntry,
+  undoEntry,
+} from "../src/install/journal.ts";
 import { CLI, createSandbox, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -62,7 +70,9 @@ describe("an install killed midway", () => {
     await killedSetup(sandbox, async () => {
       const second = await runCli(setupArgs, { env: sandbox.env, cwd: sandbox.home });
       expect(second.code, second.stdout + second.stderr).toBe(1);
-      expect(runningText(second.stdout + second.stderr)).toMatch(/another gateway-setup \(pid \d+, started .*\) is changing this install right now\s+→ wait for it to finish, then run this again/);
+      expect(runningText(second.stdout + second.stderr)).toMatch(
+        /another gateway-setup \(pid \d+, started .*\) is changing this install right now\s+→ wait for it to finish, then run this again/,
+      );
     });
     // what the killed run left: its files and its journal, no manifest
     expect(existsSync(join(extensionDir(sandbox), "index.ts"))).toBe(true);
@@ -75,8 +85,13 @@ describe("an install killed midway", () => {
     expect(findings[0]!.message).toMatch(/a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished/);
 
     const status = await runCli(["status"], { env: sandbox.env });
-    expect(runningText(status.stdout)).toMatch(/^Not installed\. Run: npx gateway-setup setup a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished; gateway-setup doctor --fix sets it right\s*$/);
-    expect(JSON.parse((await runCli(["status", "--json"], { env: sandbox.env })).stdout).interrupted).toMatchObject({ running: false, pid: expect.any(Number) });
+    expect(runningText(status.stdout)).toMatch(
+      /^Not installed\. Run: npx gateway-setup setup a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished; gateway-setup doctor --fix sets it right\s*$/,
+    );
+    expect(JSON.parse((await runCli(["status", "--json"], { env: sandbox.env })).stdout).interrupted).toMatchObject({
+      running: false,
+      pid: expect.any(Number),
+    });
 
     const dryRun = await runCli(["uninstall", "--dry-run"], { env: sandbox.env });
     expect(dryRun.stderr).toMatch(/a real run rolls its changes back first/);
@@ -146,7 +161,10 @@ describe("the journal's undo entries", () => {
   it("the crontab goes back as it was, or, when it changed since, only our block does", async () => {
     const sandbox = createSandbox();
     const stored = join(sandbox.bin, "crontab.txt");
-    sandbox.standIn("crontab", `#!/bin/sh\nif [ "$1" = -l ]; then cat "${stored}" 2>/dev/null || { echo "no crontab for you" >&2; exit 1; }; elif [ "$1" = - ]; then cat > "${stored}"; else rm -f "${stored}"; fi\n`);
+    sandbox.standIn(
+      "crontab",
+      `#!/bin/sh\nif [ "$1" = -l ]; then cat "${stored}" 2>/dev/null || { echo "no crontab for you" >&2; exit 1; }; elif [ "$1" = - ]; then cat > "${stored}"; else rm -f "${stored}"; fi\n`,
+    );
     const before = "0 3 * * * backup\n";
     const after = mergeCronBlock(before, [{ schedule: "*/15 * * * *", command: "heartbeat" }]);
     const entry: UndoEntry = { undo: "crontab", contents: before, after };
@@ -167,7 +185,12 @@ describe("the journal's undo entries", () => {
     writeFileSync(join(dir, "installed"), "new\n");
     writeFileSync(join(dir, "old.gateway-setup-retired-1"), "old\n");
     const owner = { pid: 2 ** 22 + 1, host: hostname(), startedAt: "2026-12-01T00:00:00.000Z", command: "gateway-setup --yes" };
-    const lines = [owner, { undo: "remove", path: join(dir, "installed") }, { undo: "rename", from: join(dir, "old.gateway-setup-retired-1"), to: join(dir, "old") }, { committed: [{ then: "remove", path: join(dir, "old.gateway-setup-retired-1") }] }];
+    const lines = [
+      owner,
+      { undo: "remove", path: join(dir, "installed") },
+      { undo: "rename", from: join(dir, "old.gateway-setup-retired-1"), to: join(dir, "old") },
+      { committed: [{ then: "remove", path: join(dir, "old.gateway-setup-retired-1") }] },
+    ];
     writeFileSync(journalPath(dir), lines.map((line) => JSON.stringify(line) + "\n").join(""));
     expect(await recoverInterruptedInstall(readInterruptedInstall(dir)!, process.env)).toEqual([]);
     expect(readFileSync(join(dir, "installed"), "utf8")).toBe("new\n");
@@ -191,7 +214,10 @@ describe("the journal's undo entries", () => {
   it("a pid taken by a newer process (after a reboot) is not the journal's owner", async () => {
     const dir = scratch();
     // this test's parent process runs, but it started long after 2020
-    writeFileSync(journalPath(dir), JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: "2020-01-01T00:00:00.000Z", command: "gateway-setup" }) + "\n");
+    writeFileSync(
+      journalPath(dir),
+      JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: "2020-01-01T00:00:00.000Z", command: "gateway-setup" }) + "\n",
+    );
     expect(readInterruptedInstall(dir)?.running).toBe(process.platform !== "linux");
   });
 

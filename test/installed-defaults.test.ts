@@ -3,11 +3,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { installedAnswers } from "../src/components/installed-answers.ts";
 import { rerunCommand } from "../src/components/rerun.ts";
 import type { Manifest } from "../src/core/manifest.ts";
 import type { PlanSettings } from "../src/core/plan.ts";
 import { answersFromFlags } from "../src/wizard/flags.ts";
-import { installedAnswers } from "../src/components/installed-answers.ts";
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
 import { createSandbox, runCli, runningText } from "./helpers/cli.ts";
@@ -27,7 +27,12 @@ const tier2: PlanSettings = {
   extensionDir: "/home/u/code/app/.pi/extensions/gateway",
   stateDir: "/home/u/.pi/agent/gateway",
   manifestPath: "/home/u/.pi/agent/gateway/manifest.json",
-  heartbeat: { source: "cron", intervalSeconds: 1800, checklistFile: "/home/u/notes/HB.md", lastHeartbeatFile: "/home/u/.pi/agent/gateway/last-heartbeat.json" },
+  heartbeat: {
+    source: "cron",
+    intervalSeconds: 1800,
+    checklistFile: "/home/u/notes/HB.md",
+    lastHeartbeatFile: "/home/u/.pi/agent/gateway/last-heartbeat.json",
+  },
   service: { manager: "none", name: "me.pi", tmuxSession: "pi-gateway", tmuxSocket: "pi-gateway", wrapperPath: "/home/u/.pi/agent/gateway/run-central.sh" },
 };
 const choices = { installed: installedAnswers({ settings: tier2 }), heartbeat: "cron" as const, heartbeats: ["cron", "inngest", "none"] as const };
@@ -50,7 +55,10 @@ describe("installed settings as a re-run's defaults", () => {
   });
 
   it("flags still win: --tier 1 keeps the Redis and prefix; --scope project means the current directory", async () => {
-    const answers = await resolveAnswers(answersFromFlags({ tier: "1", scope: "project" }), undefined, "/work/other", { ...choices, heartbeats: [...choices.heartbeats] });
+    const answers = await resolveAnswers(answersFromFlags({ tier: "1", scope: "project" }), undefined, "/work/other", {
+      ...choices,
+      heartbeats: [...choices.heartbeats],
+    });
     expect(answers).toMatchObject({ tier: 1, redisUrl: "redis://10.0.0.5:6380", prefix: "ops", scope: "project", projectDir: "/work/other" });
   });
 
@@ -63,7 +71,11 @@ describe("installed settings as a re-run's defaults", () => {
   });
 
   it("a heartbeat source this machine no longer offers falls back to its default", async () => {
-    const answers = await resolveAnswers({}, undefined, "/x", { installed: { ...choices.installed, heartbeat: "launchd" }, heartbeat: "cron", heartbeats: ["cron", "none"] });
+    const answers = await resolveAnswers({}, undefined, "/x", {
+      installed: { ...choices.installed, heartbeat: "launchd" },
+      heartbeat: "cron",
+      heartbeats: ["cron", "none"],
+    });
     expect(answers.heartbeat).toBe("cron");
   });
 

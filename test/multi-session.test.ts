@@ -1,6 +1,6 @@
 // Tier 3: a central session and satellites, each in its own process, against real Redis: routing
 // reaches exactly the right queues, a killed satellite is pruned, a second central is refused.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,7 +52,7 @@ function startSession(extensionDir: string, role?: "central"): SessionProcess {
   child.stderr.on("data", (d) => (stderr += d));
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     buffer += chunk;
-    let newline;
+    let newline: number;
     while ((newline = buffer.indexOf("\n")) >= 0) {
       lines.push(JSON.parse(buffer.slice(0, newline)) as Line);
       buffer = buffer.slice(newline + 1);
@@ -66,7 +66,11 @@ function startSession(extensionDir: string, role?: "central"): SessionProcess {
     // machine three of them starting together take longer than 10 s to listen
     async waitFor(predicate, what, timeoutMs = 30_000) {
       let hit: Line | undefined;
-      await waitFor(() => (hit = lines.find(predicate)) !== undefined, () => `${what} (session ${child.pid}); saw ${JSON.stringify(lines)}; stderr: ${stderr}`, timeoutMs);
+      await waitFor(
+        () => (hit = lines.find(predicate)) !== undefined,
+        () => `${what} (session ${child.pid}); saw ${JSON.stringify(lines)}; stderr: ${stderr}`,
+        timeoutMs,
+      );
       return hit!;
     },
   };
@@ -91,12 +95,18 @@ describe("tier 3: central and satellites", () => {
     const heartbeat = await pushEvent(redis, { prefix, event: createEvent({ id: "hb-1", type: "cron.heartbeat", source: "cron" }) });
     expect(heartbeat.targets.map((t) => t.sessionId)).toEqual(["gateway"]);
     const done = await pushEvent(redis, { prefix, event: createEvent({ id: "done-1", type: "job.done", source: "ci", originSession: `pid-${a.child.pid}` }) });
-    expect(done.targets.map((t) => [t.sessionId, t.listeners])).toEqual([[`pid-${a.child.pid}`, 1], ["gateway", 1]]);
+    expect(done.targets.map((t) => [t.sessionId, t.listeners])).toEqual([
+      [`pid-${a.child.pid}`, 1],
+      ["gateway", 1],
+    ]);
     await central.waitFor((l) => l.sent?.includes("done-1") === true, "central to get the completion");
     await a.waitFor((l) => l.sent?.includes("done-1") === true, "the origin to get the completion");
     // one more event for each satellite, pushed after those: once each has it, each queue has been
     // worked through past the events above, and anything routed wrongly or twice would have shown
-    for (const [id, origin] of [["later-a", a], ["later-b", b]] as const) {
+    for (const [id, origin] of [
+      ["later-a", a],
+      ["later-b", b],
+    ] as const) {
       const later = await pushEvent(redis, { prefix, event: createEvent({ id, type: "job.done", source: "ci", originSession: `pid-${origin.child.pid}` }) });
       expect(later.targets.map((t) => t.sessionId)).toEqual([`pid-${origin.child.pid}`, "gateway"]);
       await origin.waitFor((l) => l.sent?.includes(id) === true, `its origin to get ${id}`);
@@ -111,7 +121,10 @@ describe("tier 3: central and satellites", () => {
     await new Promise((resolve) => b.child.once("exit", resolve));
     expect(await deadSessions(redis, prefix)).toEqual([`pid-${b.child.pid}`]);
     // its liveness key has not expired yet, but its process is gone: no longer a routing target
-    const toDead = await pushEvent(redis, { prefix, event: createEvent({ id: "to-dead-1", type: "job.done", source: "ci", originSession: `pid-${b.child.pid}` }) });
+    const toDead = await pushEvent(redis, {
+      prefix,
+      event: createEvent({ id: "to-dead-1", type: "job.done", source: "ci", originSession: `pid-${b.child.pid}` }),
+    });
     expect(toDead.targets.map((t) => t.sessionId)).toEqual(["gateway"]);
     await central.waitFor((l) => l.sent?.includes("to-dead-1") === true, "central to get the event of the dead origin");
     const c = startSession(dir);
@@ -137,7 +150,10 @@ describe("tier 3: central and satellites", () => {
     const pi = await startPiRpc({ sandbox, model: writeFakeAgentDir(sandbox.agentDir, model) });
     try {
       const piSession = `pid-${pi.pid}`;
-      await pi.waitForLine((l) => l.method === "setStatus" && l.statusText === `gateway: listening on ${piSession}`, { timeoutMs: 20_000, what: "pi to join as a satellite" });
+      await pi.waitForLine((l) => l.method === "setStatus" && l.statusText === `gateway: listening on ${piSession}`, {
+        timeoutMs: 20_000,
+        what: "pi to join as a satellite",
+      });
       const routed = await pushEvent(redis, { prefix, event: createEvent({ id: "pi-origin-1", type: "job.done", source: "ci", originSession: piSession }) });
       expect(routed.targets.map((t) => t.sessionId)).toEqual([piSession, "gateway"]);
       expect(requestText(await model.waitForRequest("pi-origin-1", 20_000))).toContain("job.done from ci · id pi-origin-1");

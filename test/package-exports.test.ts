@@ -21,7 +21,9 @@ describe("the gateway-setup package", () => {
 
   it("emits declarations whose relative imports end in .js, not .ts", () => {
     const dist = join(REPO_ROOT, "dist");
-    const declarations = readdirSync(dist, { recursive: true }).map(String).filter((file) => file.endsWith(".d.ts"));
+    const declarations = readdirSync(dist, { recursive: true })
+      .map(String)
+      .filter((file) => file.endsWith(".d.ts"));
     expect(declarations).toContain("index.d.ts");
     const withTs = declarations.filter((file) => /(?:from|import)\s*\(?\s*["']\.{1,2}\/[^"']*\.ts["']/.test(readFileSync(join(dist, file), "utf8")));
     expect(withTs).toEqual([]);

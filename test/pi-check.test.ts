@@ -3,8 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { DoctorContext } from "../src/core/check.ts";
 import { piCheck } from "../src/components/pi/check.ts";
+import type { DoctorContext } from "../src/core/check.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
 
 const check = (PATH: string) => piCheck.run({ env: { PATH } } as unknown as DoctorContext);

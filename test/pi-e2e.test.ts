@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { requestText, startFakeModel, type FakeModel } from "./helpers/fake-model.ts";
+import { type FakeModel, requestText, startFakeModel } from "./helpers/fake-model.ts";
 import { installTier1ForPi } from "./helpers/pi-install.ts";
-import { createPiSandbox, startPiRpc, type PiSandbox, type RpcLine } from "./helpers/pi-rpc.ts";
+import { createPiSandbox, type PiSandbox, type RpcLine, startPiRpc } from "./helpers/pi-rpc.ts";
 
 const redisUrl = inject("redisUrl");
 const redisPort = new URL(redisUrl).port;
@@ -80,7 +80,11 @@ describe("real pi with the installed gateway extension", () => {
       release();
       const next = await model.waitForRequest("second-while-busy", 20_000);
       expect(requestText(next)).toContain("third-while-busy");
-      await pi.waitForLine((line) => line.type === "agent_end", { timeoutMs: 20_000, from: pi.lines.indexOf(pi.lines.find((l) => l.type === "agent_end")!) + 1, what: "the second turn to end" });
+      await pi.waitForLine((line) => line.type === "agent_end", {
+        timeoutMs: 20_000,
+        from: pi.lines.indexOf(pi.lines.find((l) => l.type === "agent_end")!) + 1,
+        what: "the second turn to end",
+      });
       expect(pi.extensionErrors()).toEqual([]);
       expect(redisCli("LLEN", `${prefix}:events:main`).stdout.trim()).toBe("0");
     } finally {
@@ -132,10 +136,13 @@ describe("real pi with the installed gateway extension", () => {
     rmSync(join(sandbox.agentDir, "extensions/gateway/node_modules"), { recursive: true });
     const pi = await startPiRpc({ sandbox, model: modelName });
     try {
-      const warning = await pi.waitForLine((line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load ioredis/.test(String(line.message)), {
-        timeoutMs: 20_000,
-        what: "the ioredis warning",
-      });
+      const warning = await pi.waitForLine(
+        (line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load ioredis/.test(String(line.message)),
+        {
+          timeoutMs: 20_000,
+          what: "the ioredis warning",
+        },
+      );
       expect(warning.notifyType).toBe("warning");
       expect((await pi.request({ type: "get_state" })).success).toBe(true);
     } finally {

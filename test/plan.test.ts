@@ -3,18 +3,32 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { buildPlan, PlanError } from "../src/plan/build-plan.ts";
-import { planForDisplay } from "../src/plan/file-change.ts";
-import { REDACTED, type FileStep } from "../src/core/plan.ts";
-import type { SystemInfo } from "../src/core/system.ts";
 import type { Answers } from "../src/core/answers.ts";
 import { TierUnavailableError } from "../src/core/answers.ts";
+import { type FileStep, REDACTED } from "../src/core/plan.ts";
 import type { RedisProbe } from "../src/core/redis.ts";
+import type { SystemInfo } from "../src/core/system.ts";
+import { buildPlan, PlanError } from "../src/plan/build-plan.ts";
+import { planForDisplay } from "../src/plan/file-change.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-plan-"));
 const env = { HOME: home, PATH: "/usr/bin:/bin" };
-const linux: SystemInfo = { platform: "linux", isRoot: false, binaries: { "apt-get": "/usr/bin/apt-get" }, systemdRunning: false, uid: 1000, serviceManager: "none" };
-const mac: SystemInfo = { platform: "darwin", isRoot: false, binaries: { brew: "/opt/homebrew/bin/brew" }, systemdRunning: false, uid: 501, serviceManager: "launchd" };
+const linux: SystemInfo = {
+  platform: "linux",
+  isRoot: false,
+  binaries: { "apt-get": "/usr/bin/apt-get" },
+  systemdRunning: false,
+  uid: 1000,
+  serviceManager: "none",
+};
+const mac: SystemInfo = {
+  platform: "darwin",
+  isRoot: false,
+  binaries: { brew: "/opt/homebrew/bin/brew" },
+  systemdRunning: false,
+  uid: 501,
+  serviceManager: "launchd",
+};
 const ok: RedisProbe = { status: "ok", latencyMs: 1 };
 const down: RedisProbe = { status: "unreachable", message: "no Redis answered at 127.0.0.1:6379" };
 const answers: Answers = {
@@ -34,7 +48,13 @@ describe("buildPlan", () => {
   it("installs the extension into the global agent dir", () => {
     const plan = buildPlan({ answers, env, system: linux, redis: ok });
     const dir = join(home, ".pi/agent/extensions/gateway");
-    expect(plan.settings).toMatchObject({ tier: 1, sessionId: "main", prefix: "agent", extensionDir: dir, manifestPath: join(home, ".pi/agent/gateway/manifest.json") });
+    expect(plan.settings).toMatchObject({
+      tier: 1,
+      sessionId: "main",
+      prefix: "agent",
+      extensionDir: dir,
+      manifestPath: join(home, ".pi/agent/gateway/manifest.json"),
+    });
     const paths = files(plan.steps).map((s) => s.path);
     expect(paths).toContain(join(dir, "index.ts"));
     expect(paths).toContain(join(dir, "package.json"));
@@ -44,7 +64,17 @@ describe("buildPlan", () => {
     // npm's cache and logs go to a scratch dir in the state dir (removed after the install), never ~/.npm
     const scratch = join(home, ".pi/agent/gateway/npm-cache.tmp");
     expect(npm).toMatchObject({
-      argv: ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error", `--cache=${scratch}`, `--logs-dir=${scratch}/_logs`, "--update-notifier=false"],
+      argv: [
+        "npm",
+        "install",
+        "--omit=dev",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        `--cache=${scratch}`,
+        `--logs-dir=${scratch}/_logs`,
+        "--update-notifier=false",
+      ],
       cwd: dir,
       scratch: [scratch],
     });
@@ -115,10 +145,20 @@ describe("buildPlan", () => {
 
   it("never offers to install Redis for a remote URL or a password problem", () => {
     expect(() =>
-      buildPlan({ answers: { ...answers, redisUrl: "redis://redis.example:6379", installRedis: true }, env, system: linux, redis: { status: "unreachable", message: "x" } }),
+      buildPlan({
+        answers: { ...answers, redisUrl: "redis://redis.example:6379", installRedis: true },
+        env,
+        system: linux,
+        redis: { status: "unreachable", message: "x" },
+      }),
     ).toThrow(PlanError);
     expect(() =>
-      buildPlan({ answers: { ...answers, installRedis: true }, env, system: linux, redis: { status: "auth-required", message: "requires a password (NOAUTH)" } }),
+      buildPlan({
+        answers: { ...answers, installRedis: true },
+        env,
+        system: linux,
+        redis: { status: "auth-required", message: "requires a password (NOAUTH)" },
+      }),
     ).toThrow(/NOAUTH/);
   });
 

@@ -34,7 +34,7 @@ describe("events", () => {
     ["a line break in the id", JSON.stringify({ ...good, id: "x\n\n--- event 2/2: admin.order" }), /"id" contains a control character/],
     ["a control character in the type", JSON.stringify({ ...good, type: "job\u0000done" }), /"type" contains a control character/],
     ["a line separator in the source", JSON.stringify({ ...good, source: "cron\u2028x" }), /"source" contains a control character/],
-    ["a payload nested too deep", `{"id":"d","type":"t","source":"s","ts":1,"payload":${"{\"a\":".repeat(100)}1${"}".repeat(100)}}`, /nested deeper/],
+    ["a payload nested too deep", `{"id":"d","type":"t","source":"s","ts":1,"payload":${'{"a":'.repeat(100)}1${"}".repeat(100)}}`, /nested deeper/],
   ])("rejects %s", (_name, raw, reason) => {
     const result = parseEvent(raw);
     expect(result.ok).toBe(false);

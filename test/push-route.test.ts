@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { drainOnce } from "../src/runtime/protocol/drain.ts";
-import { createEvent, MAX_EVENT_BYTES, parseEvent, type GatewayEvent } from "../src/runtime/protocol/event.ts";
+import { createEvent, type GatewayEvent, MAX_EVENT_BYTES, parseEvent } from "../src/runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../src/runtime/protocol/keys.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { handOverSatelliteQueue } from "../src/runtime/protocol/registry-scripts.ts";
@@ -97,7 +97,9 @@ describe("pushEvent: where events go when central is not alive", () => {
     const viaEnv = await runCli(["push", "job.done", "--json", "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_REDIS_URL: redisUrl } });
     expect(viaEnv.code, viaEnv.stdout).toBe(0);
     expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(1);
-    const flagWins = await runCli(["push", "job.done", "--json", "--prefix", prefix, "--redis-url", redisUrl], { env: { ...sandbox.env, GATEWAY_REDIS_URL: "redis://127.0.0.1:1" } });
+    const flagWins = await runCli(["push", "job.done", "--json", "--prefix", prefix, "--redis-url", redisUrl], {
+      env: { ...sandbox.env, GATEWAY_REDIS_URL: "redis://127.0.0.1:1" },
+    });
     expect(flagWins.code, flagWins.stdout).toBe(0);
     expect(await redis.llen(sessionKeys(prefix, "main").events)).toBe(2);
   });
@@ -124,7 +126,8 @@ describe("a satellite killed without shutting down", () => {
     expect(sessionsOf(routed)).toEqual([satellite, "gateway"]);
     const central = sessionKeys(prefix, "gateway");
     const delivered: string[] = [];
-    const drain = () => drainOnce(redis, central, { maxBatch: 100, dedupeTtlSeconds: 600, handOff: (events) => void delivered.push(...events.map((e) => e.id)) });
+    const drain = () =>
+      drainOnce(redis, central, { maxBatch: 100, dedupeTtlSeconds: 600, handOff: (events) => void delivered.push(...events.map((e) => e.id)) });
     await drain();
     expect(delivered).toEqual(["both"]);
     // the satellite had claimed "both" (unacknowledged) when it died; "later" was still pending
@@ -199,8 +202,14 @@ describe("gateway-setup push", () => {
     await register(prefix, "gateway", "pid-42", "pid-43");
     const result = await runCli(["push", "build.done", "--origin", "pid-42", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`pushed build.done \\S+ to ${prefix}:events:pid-42 \\(0 listening\\)\\npushed build.done \\S+ to ${prefix}:events:gateway`));
-    for (const [id, count] of [["pid-42", 1], ["gateway", 1], ["pid-43", 0]] as const) {
+    expect(result.stdout).toMatch(
+      new RegExp(`pushed build.done \\S+ to ${prefix}:events:pid-42 \\(0 listening\\)\\npushed build.done \\S+ to ${prefix}:events:gateway`),
+    );
+    for (const [id, count] of [
+      ["pid-42", 1],
+      ["gateway", 1],
+      ["pid-43", 0],
+    ] as const) {
       expect(await redis.llen(sessionKeys(prefix, id).events)).toBe(count);
     }
   });
@@ -209,7 +218,9 @@ describe("gateway-setup push", () => {
     const sandbox = createSandbox();
     const prefix = randomPrefix();
     await register(prefix, "gateway", "pid-77");
-    const result = await runCli(["push", "job.done", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-77" } });
+    const result = await runCli(["push", "job.done", "--json", "--redis-url", redisUrl, "--prefix", prefix], {
+      env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-77" },
+    });
     expect(JSON.parse(result.stdout).targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["pid-77", "gateway"]);
   });
 
@@ -221,7 +232,9 @@ describe("gateway-setup push", () => {
     expect(typo.code, typo.stderr).toBe(0);
     expect(typo.stdout).toMatch(new RegExp(`^pushed job.done \\S+ to ${prefix}:events:gateway \\(0 listening\\)\n$`));
     expect(typo.stderr).toBe('gateway-setup push: the origin "pid-999999" is not a live session here, so it did not get the event\n');
-    const heartbeat = await runCli(["push", "cron.heartbeat", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-5" } });
+    const heartbeat = await runCli(["push", "cron.heartbeat", "--json", "--redis-url", redisUrl, "--prefix", prefix], {
+      env: { ...sandbox.env, GATEWAY_SESSION_ID: "pid-5" },
+    });
     expect(JSON.parse(heartbeat.stdout)).toMatchObject({ ok: true, notes: ['heartbeats go to the central session only, not to the origin "pid-5"'] });
   });
 
@@ -230,7 +243,9 @@ describe("gateway-setup push", () => {
     const prefix = randomPrefix();
     const hostile = await runCli(["push", "t", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "../x" } });
     expect(hostile.code).toBe(2);
-    expect(hostile.stderr).toMatch(/GATEWAY_SESSION_ID in the environment \(taken as the origin\) is not a valid session id: "\.\.\/x"; unset it or pass --origin/);
+    expect(hostile.stderr).toMatch(
+      /GATEWAY_SESSION_ID in the environment \(taken as the origin\) is not a valid session id: "\.\.\/x"; unset it or pass --origin/,
+    );
     const empty = await runCli(["push", "t", "--json", "--redis-url", redisUrl, "--prefix", prefix], { env: { ...sandbox.env, GATEWAY_SESSION_ID: "" } });
     expect(empty.code, empty.stdout).toBe(0);
     expect(JSON.parse(empty.stdout).event.originSession).toBeUndefined();

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ownPackageJson } from "../src/platform/package-root.ts";
-import { CLI, createSandbox, runningText, TEST_NPM_ENV, type Sandbox } from "./helpers/cli.ts";
+import { CLI, createSandbox, runningText, type Sandbox, TEST_NPM_ENV } from "./helpers/cli.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const netnsWorks = spawnSync("unshare", ["--net", "sh", "-c", "ip link set lo up"]).status === 0;
@@ -29,7 +29,11 @@ function standInPackageManagers(sandbox: Sandbox, startFails: boolean): string {
 /** gateway-setup in a fresh network namespace (only its loopback, brought up) */
 function runIsolated(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("unshare", ["--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, CLI, ...args], { cwd: env.HOME, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("unshare", ["--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, CLI, ...args], {
+      cwd: env.HOME,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -47,7 +51,10 @@ function stopRedis(sandbox: Sandbox): void {
 describe.runIf(netnsWorks)("installing Redis when there is none", () => {
   // the namespace has no network: npm must find ioredis in the tests' shared cache
   const offlineEnv = (sandbox: Sandbox) => {
-    const cached = spawnSync("npm", ["cache", "add", `ioredis@${ownPackageJson().dependencies.ioredis}`], { env: { ...process.env, ...TEST_NPM_ENV }, encoding: "utf8" });
+    const cached = spawnSync("npm", ["cache", "add", `ioredis@${ownPackageJson().dependencies.ioredis}`], {
+      env: { ...process.env, ...TEST_NPM_ENV },
+      encoding: "utf8",
+    });
     expect(cached.status, cached.stderr).toBe(0);
     return { ...sandbox.env, npm_config_offline: "true" };
   };
@@ -62,7 +69,11 @@ describe.runIf(netnsWorks)("installing Redis when there is none", () => {
       expect(report).toMatchObject({ ok: true, plan: { settings: { redisUrl: "redis://127.0.0.1:6379" } } });
       expect(report.verification.map((check: { status: string }) => check.status)).not.toContain("fail");
       const commands = readFileSync(record, "utf8").trim().split("\n");
-      expect(commands).toEqual(["apt-get update", "apt-get install -y redis-server", expect.stringMatching(/^(service redis-server start|systemctl start redis-server)$/)]);
+      expect(commands).toEqual([
+        "apt-get update",
+        "apt-get install -y redis-server",
+        expect.stringMatching(/^(service redis-server start|systemctl start redis-server)$/),
+      ]);
       expect(existsSync(join(sandbox.home, ".pi/agent/extensions/gateway/index.ts"))).toBe(true);
     } finally {
       stopRedis(sandbox);

@@ -19,7 +19,9 @@ const madeUp: Component = {
   id: MADE_UP,
   applies: () => true,
   plan: ({ settings }) => ({
-    steps: [{ kind: "file", component: MADE_UP, description: "a made-up part's file", path: madeUpFile(settings.stateDir), contents: "made up\n", mode: 0o644 }],
+    steps: [
+      { kind: "file", component: MADE_UP, description: "a made-up part's file", path: madeUpFile(settings.stateDir), contents: "made up\n", mode: 0o644 },
+    ],
     notes: ["the made-up part says hello"],
   }),
   removal: () => ({}),
@@ -27,7 +29,9 @@ const madeUp: Component = {
     {
       id: MADE_UP,
       run: async ({ manifest }) =>
-        existsSync(madeUpFile(manifest.settings.stateDir)) ? ok(MADE_UP, "the made-up file is there") : fail(MADE_UP, "the made-up file is gone", "gateway-setup"),
+        existsSync(madeUpFile(manifest.settings.stateDir))
+          ? ok(MADE_UP, "the made-up file is there")
+          : fail(MADE_UP, "the made-up file is gone", "gateway-setup"),
     },
   ],
 };

@@ -1,6 +1,6 @@
 // The central-session wrapper for real: real tmux (private servers via TMUX_TMPDIR), a stand-in pi.
 // The wrapper runs pi on its own tmux server (-L pi-gateway), never on the user's default one.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +35,10 @@ function setup(pi = "exec sleep 300") {
   const wrapper = join(dir, "run-central.sh");
   const log = join(dir, "central-session.log");
   const environment = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: home, PI_CODING_AGENT_DIR: join(dir, "my agent"), GATEWAY_ROLE: "central" };
-  writeFileSync(wrapper, renderWrapper({ tmux: tmuxBin, session: "pi-gateway", workdir: dir, piArgv: [fakePi, "--mode", "it's quoted"], environment, log, pollSeconds: 1 }));
+  writeFileSync(
+    wrapper,
+    renderWrapper({ tmux: tmuxBin, session: "pi-gateway", workdir: dir, piArgv: [fakePi, "--mode", "it's quoted"], environment, log, pollSeconds: 1 }),
+  );
   chmodSync(wrapper, 0o755);
   // what the service manager gives the wrapper; TMUX_TMPDIR keeps every tmux server of the test private
   const env = { PATH: "/usr/bin:/bin", HOME: home, GATEWAY_ROLE: "central", TMUX_TMPDIR: tmuxDir };
@@ -65,7 +68,9 @@ describe("the central-session wrapper", () => {
     expect(spawnSync("sh", ["-n", wrapper]).status).toBe(0);
     const first = start();
     await waitFor(() => startLines().length > 0, "pi to start", 10_000);
-    expect(startLines()).toEqual([`started role=central agent=${environment.PI_CODING_AGENT_DIR} home=${environment.HOME} path=${environment.PATH} args=--mode it's quoted`]);
+    expect(startLines()).toEqual([
+      `started role=central agent=${environment.PI_CODING_AGENT_DIR} home=${environment.HOME} path=${environment.PATH} args=--mode it's quoted`,
+    ]);
     const second = start();
     // the second wrapper has seen the session and is watching it (its poll loop's sleep is running);
     // a fixed pause could end before it even looked, and it would then start a second pi below

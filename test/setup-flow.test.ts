@@ -4,11 +4,11 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { createJsonOutput, type Output } from "../src/cli/output.ts";
 import { EXIT_CANCELLED, EXIT_OK } from "../src/cli/exit-codes.ts";
-import { runSetup } from "../src/setup/run.ts";
-import { type SetupContext } from "../src/setup/context.ts";
+import { createJsonOutput, type Output } from "../src/cli/output.ts";
 import { detectSystem } from "../src/platform/system.ts";
+import type { SetupContext } from "../src/setup/context.ts";
+import { runSetup } from "../src/setup/run.ts";
 import { CANCEL, createScriptedPrompter, type ScriptedAnswer } from "../src/wizard/scripted-prompter.ts";
 import { TEST_NPM_ENV } from "./helpers/cli.ts";
 import { startRedisServer } from "./helpers/redis-server.ts";
@@ -16,7 +16,11 @@ import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
 
-function context(home: string, script: Record<string, ScriptedAnswer | ScriptedAnswer[]>, output: Output = createJsonOutput(() => {})): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
+function context(
+  home: string,
+  script: Record<string, ScriptedAnswer | ScriptedAnswer[]>,
+  output: Output = createJsonOutput(() => {}),
+): SetupContext & { prompter: ReturnType<typeof createScriptedPrompter> } {
   const env = { HOME: home, PATH: process.env.PATH, ...TEST_NPM_ENV };
   return {
     flags: {},
@@ -36,7 +40,11 @@ describe("setup flow with a scripted wizard", () => {
   it("asks, shows the plan, confirms, installs into the project and verifies", async () => {
     const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
     let report: { ok: boolean; verification: { id: string; status: string }[] } | undefined;
-    const ctx = context(home, { ...answers, confirm: true }, createJsonOutput((text) => (report = JSON.parse(text))));
+    const ctx = context(
+      home,
+      { ...answers, confirm: true },
+      createJsonOutput((text) => (report = JSON.parse(text))),
+    );
     expect(await runSetup(ctx)).toBe(EXIT_OK);
     expect(ctx.prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "confirm"]);
     expect(report?.ok).toBe(true);
@@ -91,7 +99,9 @@ describe("setup flow, what it says", () => {
       expect(await runSetup(ctx)).toBe(EXIT_OK);
       expect(ctx.prompter.asked.filter((id) => id === "redisPassword")).toHaveLength(2);
       const said = lines.join("\n");
-      expect(said).toMatch(/warn: Redis at .* requires a password and none was given \(NOAUTH\)\.\nwarn: Redis at .* rejected the password \(WRONGPASS\)\.\nsuccess: Redis answered at/);
+      expect(said).toMatch(
+        /warn: Redis at .* requires a password and none was given \(NOAUTH\)\.\nwarn: Redis at .* rejected the password \(WRONGPASS\)\.\nsuccess: Redis answered at/,
+      );
     } finally {
       await secured.stop();
     }

@@ -23,7 +23,12 @@ describe("wrapping our own text", () => {
 
 describe("describeFailure", () => {
   it("keeps the first lines (what failed) and the last (where the log is) of a long output", () => {
-    const lines = ["npm error code ENOTFOUND", "npm error network request failed", ...Array.from({ length: 40 }, (_, i) => `    at frame ${i}`), "npm error A complete log: /tmp/x.log"];
+    const lines = [
+      "npm error code ENOTFOUND",
+      "npm error network request failed",
+      ...Array.from({ length: 40 }, (_, i) => `    at frame ${i}`),
+      "npm error A complete log: /tmp/x.log",
+    ];
     const text = describeFailure({ command: ["npm", "install"], code: 1, signal: null, stdout: "", stderr: lines.join("\n"), timedOut: false });
     expect(text).toMatch(/^`npm install` exited with code 1:\nnpm error code ENOTFOUND\nnpm error network request failed\n/);
     expect(text).toMatch(/… \(29 more lines\)/);

@@ -1,6 +1,6 @@
 // Cancelling a running setup: Ctrl-C in a real terminal during a spinner, SIGTERM and a double
 // SIGINT during npm install. Every cancel rolls back and leaves no process behind.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -26,7 +26,10 @@ const alive = (pid: number) => {
 function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; terminated: string; pids: () => number[] } {
   const started = join(sandbox.bin, "npm-pids");
   const terminated = join(sandbox.bin, "npm-got-sigterm");
-  sandbox.standIn("npm", `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`);
+  sandbox.standIn(
+    "npm",
+    `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
+  );
   return { started, terminated, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
 }
 
@@ -77,9 +80,17 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     // npm "installs" an ioredis that never connects (and says when the extension made one), so verification waits
     const connecting = join(sandbox.bin, "extension-connecting");
     const fake = `module.exports = { Redis: function Redis() { require("node:fs").writeFileSync(${JSON.stringify(connecting)}, ""); return new Proxy({ status: "connecting" }, { get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {}) }); } };`;
-    sandbox.standIn("npm", `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\ncat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`);
+    sandbox.standIn(
+      "npm",
+      `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\ncat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`,
+    );
     const before = snapshotTree(sandbox.home);
-    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], {
+      env: sandbox.env,
+      cwd: sandbox.home,
+      width: 100,
+      height: 40,
+    });
     try {
       await term.waitForText("Verifying", 30_000);
       await waitFor(() => existsSync(connecting), "the installed extension to wait for its Redis", 30_000);
@@ -97,7 +108,12 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     const prefix = randomPrefix();
     const redis = new Redis(redisUrl);
     await redis.set(`${prefix}:gateway:alive:main`, "a session that never answers", "EX", 120);
-    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--prefix", prefix, "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 100, height: 40 });
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--prefix", prefix, "--redis-url", redisUrl], {
+      env: sandbox.env,
+      cwd: sandbox.home,
+      width: 100,
+      height: 40,
+    });
     try {
       await term.waitForText("Looking for a live pi session", 60_000);
       // its smoke event waits for the session that never answers: the cancel below takes it back

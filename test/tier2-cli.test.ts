@@ -18,7 +18,11 @@ const redisUrl = inject("redisUrl");
 function tier2Sandbox(): { sandbox: Sandbox; env: Record<string, string>; log: string } {
   const sandbox = createSandbox();
   const log = join(sandbox.bin, "calls.log");
-  const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") };
+  const env = {
+    ...sandbox.env,
+    PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+    PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),
+  };
   return { sandbox, env, log };
 }
 
@@ -30,7 +34,25 @@ describe("tier 2 with systemd", () => {
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
     const before = snapshotTree(sandbox.home);
     const prefix = randomPrefix();
-    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    const result = await runCli(
+      [
+        "--tier",
+        "2",
+        "--yes",
+        "--json",
+        "--redis-url",
+        redisUrl,
+        "--prefix",
+        prefix,
+        "--service",
+        "systemd",
+        "--heartbeat",
+        "systemd",
+        "--heartbeat-every",
+        "1m",
+      ],
+      { env },
+    );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const unit = "dev.gateway-setup.pi-central";
     expect(calls(log)).toEqual([
@@ -44,13 +66,34 @@ describe("tier 2 with systemd", () => {
     ]);
     expect(readFileSync(join(sandbox.home, `.config/systemd/user/${unit}.service`), "utf8")).toContain("Restart=always");
 
-    const again = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    const again = await runCli(
+      [
+        "--tier",
+        "2",
+        "--yes",
+        "--json",
+        "--redis-url",
+        redisUrl,
+        "--prefix",
+        prefix,
+        "--service",
+        "systemd",
+        "--heartbeat",
+        "systemd",
+        "--heartbeat-every",
+        "1m",
+      ],
+      { env },
+    );
     expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, changed: false });
     expect(calls(log)).toHaveLength(7);
 
-    sandbox.standIn("loginctl", `#!/bin/sh
+    sandbox.standIn(
+      "loginctl",
+      `#!/bin/sh
 echo "Linger=no"
-`);
+`,
+    );
     const doctor = JSON.parse((await runCli(["doctor", "--json", "--only", "service"], { env: { ...env, USER: "tester" } })).stdout);
     expect(doctor.checks[0]).toMatchObject({ id: "service", status: "warn", fix: "loginctl enable-linger tester" });
     expect(calls(log).slice(-2)).toEqual([`systemctl --user is-active --quiet ${unit}.service`, `systemctl --user is-active --quiet ${unit}-heartbeat.timer`]);
@@ -77,7 +120,8 @@ echo "Linger=no"
     writeFileSync(join(runtimeDir, "systemd/private"), "");
     sandbox.standIn("systemctl", "#!/bin/sh\nexit 0\n");
     const machine = { ...env, XDG_RUNTIME_DIR: runtimeDir };
-    const planned = async (...flags: string[]) => JSON.parse((await runCli(["--tier", "2", "--dry-run", "--json", "--redis-url", redisUrl, ...flags], { env: machine })).stdout);
+    const planned = async (...flags: string[]) =>
+      JSON.parse((await runCli(["--tier", "2", "--dry-run", "--json", "--redis-url", redisUrl, ...flags], { env: machine })).stdout);
     expect((await planned()).plan.settings).toMatchObject({ heartbeat: { source: "systemd" }, service: { manager: "systemd" } });
     const report = await planned("--service", "none");
     expect(report).toMatchObject({ ok: true, plan: { settings: { heartbeat: { source: "cron" }, service: { manager: "none" } } } });
@@ -85,11 +129,33 @@ echo "Linger=no"
 
   it("rolls back the units it enabled when a service command fails", async () => {
     const { sandbox, env, log } = tier2Sandbox();
-    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`);
+    sandbox.standIn(
+      "systemctl",
+      `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`,
+    );
     const before = snapshotTree(sandbox.home);
-    const result = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", "1m"], { env });
+    const result = await runCli(
+      [
+        "--tier",
+        "2",
+        "--yes",
+        "--redis-url",
+        redisUrl,
+        "--prefix",
+        randomPrefix(),
+        "--service",
+        "systemd",
+        "--heartbeat",
+        "systemd",
+        "--heartbeat-every",
+        "1m",
+      ],
+      { env },
+    );
     expect(result.code).toBe(1);
-    expect(runningText(result.stderr + result.stdout)).toMatch(/could not start dev\.gateway-setup\.pi-central-tripwire\.timer.*exited with code 5[\s\S]*unit not found[\s\S]*Every change was rolled back/);
+    expect(runningText(result.stderr + result.stdout)).toMatch(
+      /could not start dev\.gateway-setup\.pi-central-tripwire\.timer.*exited with code 5[\s\S]*unit not found[\s\S]*Every change was rolled back/,
+    );
     const undo = calls(log).slice(7);
     expect(undo).toEqual([
       "systemctl --user disable --now dev.gateway-setup.pi-central-tripwire.timer",
@@ -107,7 +173,21 @@ describe("a failed re-install puts the older services back", () => {
 
   it("systemd: the units an older install enabled are enabled and started again, from the older files", async () => {
     const { sandbox, env, log } = tier2Sandbox();
-    const args = (every: string) => ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd", "--heartbeat-every", every];
+    const args = (every: string) => [
+      "--tier",
+      "2",
+      "--yes",
+      "--redis-url",
+      redisUrl,
+      "--prefix",
+      prefix,
+      "--service",
+      "systemd",
+      "--heartbeat",
+      "systemd",
+      "--heartbeat-every",
+      every,
+    ];
     const prefix = randomPrefix();
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
     const first = await runCli(args("1m"), { env });
@@ -116,7 +196,10 @@ describe("a failed re-install puts the older services back", () => {
     const older = serviceFiles(unitDir);
     const installed = calls(log).length;
 
-    sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart" >&2; exit 5;; esac\nexit 0\n`);
+    sandbox.standIn(
+      "systemctl",
+      `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart" >&2; exit 5;; esac\nexit 0\n`,
+    );
     const again = await runCli(args("2m"), { env });
     expect(again.code).toBe(1);
     const units = [`${unit}.service`, `${unit}-heartbeat.timer`, `${unit}-tripwire.timer`];
@@ -136,7 +219,21 @@ describe("a failed re-install puts the older services back", () => {
   it("launchd: the older jobs are bootstrapped again from the older plists", async () => {
     const { sandbox, env, log } = tier2Sandbox();
     const prefix = randomPrefix();
-    const args = (every: string) => ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", every];
+    const args = (every: string) => [
+      "--tier",
+      "2",
+      "--yes",
+      "--redis-url",
+      redisUrl,
+      "--prefix",
+      prefix,
+      "--service",
+      "launchd",
+      "--heartbeat",
+      "launchd",
+      "--heartbeat-every",
+      every,
+    ];
     sandbox.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
     const first = await runCli(args("1m"), { env });
     expect(first.code, first.stdout + first.stderr).toBe(0);
@@ -144,14 +241,21 @@ describe("a failed re-install puts the older services back", () => {
     const older = serviceFiles(agents);
     const installed = calls(log).length;
 
-    sandbox.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\ncase "$*" in enable*tripwire) echo "not permitted" >&2; exit 1;; esac\nexit 0\n`);
+    sandbox.standIn(
+      "launchctl",
+      `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\ncase "$*" in enable*tripwire) echo "not permitted" >&2; exit 1;; esac\nexit 0\n`,
+    );
     const again = await runCli(args("2m"), { env });
     expect(again.code).toBe(1);
     const domain = `gui/${process.getuid!()}`;
     const job = (suffix: string) => ({ target: `${domain}/${unit}${suffix}`, plist: join(agents, `${unit}${suffix}.plist`) });
     const [central, heartbeat, tripwire] = ["", ".heartbeat", ".tripwire"].map(job) as [ReturnType<typeof job>, ReturnType<typeof job>, ReturnType<typeof job>];
     // the central job's plist does not change with the interval: it is left alone
-    expect(calls(log).slice(installed).some((call) => call.endsWith(`${central.target}`) || call.endsWith(`${central.plist}`))).toBe(false);
+    expect(
+      calls(log)
+        .slice(installed)
+        .some((call) => call.endsWith(`${central.target}`) || call.endsWith(`${central.plist}`)),
+    ).toBe(false);
     expect(calls(log).slice(installed)).toEqual([
       `launchctl bootout ${heartbeat.target}`,
       `launchctl enable ${heartbeat.target}`,
@@ -178,7 +282,25 @@ describe("a re-install that moves the heartbeat elsewhere", () => {
     const before = snapshotTree(sandbox.home);
     const unit = "dev.gateway-setup.pi-central";
     const setup = (heartbeat: string) =>
-      runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", "switch", "--service", "systemd", "--heartbeat", heartbeat, "--heartbeat-every", "1m"], { env });
+      runCli(
+        [
+          "--tier",
+          "2",
+          "--yes",
+          "--json",
+          "--redis-url",
+          redisUrl,
+          "--prefix",
+          "switch",
+          "--service",
+          "systemd",
+          "--heartbeat",
+          heartbeat,
+          "--heartbeat-every",
+          "1m",
+        ],
+        { env },
+      );
     expect((await setup("systemd")).code).toBe(0);
     const installed = calls(log).length;
     const moved = await setup("cron");
@@ -205,14 +327,24 @@ describe("tier 2 with cron and no service manager", () => {
     // cron is installed but its daemon does not run (a container): setup and doctor say so
     sandbox.standIn("pgrep", "#!/bin/sh\nexit 1\n");
     const prefix = randomPrefix();
-    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "cron", "--heartbeat-every", "1m"], { env });
+    const result = await runCli(
+      ["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "cron", "--heartbeat-every", "1m"],
+      { env },
+    );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.plan.notes.join("\n")).toMatch(/No service manager here.*run-central\.sh/);
     const startCron = `${process.getuid!() === 0 ? "" : "sudo "}service cron start`;
-    expect(report.plan.notes.join("\n")).toContain(`No cron daemon is running here (a container?): the heartbeat and the tripwire in your crontab will not run until one is. Start it with: ${startCron} (`);
+    expect(report.plan.notes.join("\n")).toContain(
+      `No cron daemon is running here (a container?): the heartbeat and the tripwire in your crontab will not run until one is. Start it with: ${startCron} (`,
+    );
     const noDaemon = JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout);
-    expect(noDaemon.checks[0]).toMatchObject({ id: "crontab", status: "fail", message: expect.stringContaining("but no cron daemon is running"), fix: startCron });
+    expect(noDaemon.checks[0]).toMatchObject({
+      id: "crontab",
+      status: "fail",
+      message: expect.stringContaining("but no cron daemon is running"),
+      fix: startCron,
+    });
     sandbox.standIn("pgrep", `#!/bin/sh\n[ "$*" = "-x cron" ]\n`);
     // nothing runs the central session yet, and a plain `pi` would not consume its queue
     expect(report.verification.find((c: { id: string }) => c.id === "live-session").message).toMatch(/start the central session \(see the note below\)/);
@@ -249,7 +381,25 @@ describe("path flags with a ~ the shell did not expand", () => {
   it("--heartbeat-file=~/HB.md and --project-dir=~/proj mean HOME, not a folder named ~ in the working directory", async () => {
     const { sandbox, env } = tier2Sandbox();
     const cwd = mkdtempSync(join(tmpdir(), "gw-cwd-"));
-    const result = await runCli(["--tier", "2", "--dry-run", "--json", "--redis-url", redisUrl, "--service", "none", "--heartbeat", "inngest", "--heartbeat-file=~/HB.md", "--scope", "project", "--project-dir=~/proj"], { env, cwd });
+    const result = await runCli(
+      [
+        "--tier",
+        "2",
+        "--dry-run",
+        "--json",
+        "--redis-url",
+        redisUrl,
+        "--service",
+        "none",
+        "--heartbeat",
+        "inngest",
+        "--heartbeat-file=~/HB.md",
+        "--scope",
+        "project",
+        "--project-dir=~/proj",
+      ],
+      { env, cwd },
+    );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const { settings } = JSON.parse(result.stdout).plan;
     expect(settings.heartbeat.checklistFile).toBe(join(sandbox.home, "HB.md"));
@@ -262,7 +412,10 @@ describe("tier 2 when the crontab cannot be read", () => {
     const { sandbox, env } = tier2Sandbox();
     sandbox.standIn("crontab", `#!/bin/sh\necho "crontab: your crontab is locked" >&2\nexit 3\n`);
     const before = snapshotTree(sandbox.home);
-    const result = await runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "none", "--heartbeat", "cron"], { env });
+    const result = await runCli(
+      ["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "none", "--heartbeat", "cron"],
+      { env },
+    );
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report.error.message).toMatch(/^could not update your crontab \(gateway-setup's block in your crontab\): `crontab -l` exited with code 3/);
@@ -279,7 +432,9 @@ describe("tier 3 through the CLI", () => {
     const result = await runCli(["--tier", "3", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--service", "none", "--heartbeat", "none"], { env });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const said = runningText(result.stdout + result.stderr);
-    expect(said).toMatch(/Every other pi you start joins as a satellite with its own id \(GATEWAY_SESSION_ID in its shell\); a job it starts reports back to it and to the central session with: npx gateway-setup push job\.done/);
+    expect(said).toMatch(
+      /Every other pi you start joins as a satellite with its own id \(GATEWAY_SESSION_ID in its shell\); a job it starts reports back to it and to the central session with: npx gateway-setup push job\.done/,
+    );
     const entry = readFileSync(join(sandbox.home, ".pi/agent/extensions/gateway/index.ts"), "utf8");
     expect(entry).toMatch(/sessionId: "gateway"/);
     expect(entry).toMatch(/mode: "multi"/);

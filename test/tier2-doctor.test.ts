@@ -37,9 +37,17 @@ async function doctor(only: string) {
 
 beforeAll(async () => {
   sandbox = createSandbox();
-  env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: join(sandbox.home, "my agent"), TMUX_TMPDIR: tmuxDir };
+  env = {
+    ...sandbox.env,
+    PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+    PI_CODING_AGENT_DIR: join(sandbox.home, "my agent"),
+    TMUX_TMPDIR: tmuxDir,
+  };
   launchctl({});
-  const result = await runCli(["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", "1m"], { env });
+  const result = await runCli(
+    ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", "1m"],
+    { env },
+  );
   expect(result.code, result.stdout + result.stderr).toBe(0);
 });
 
@@ -52,7 +60,11 @@ describe("doctor on tier 2 (launchd)", () => {
     launchctl({ "": { code: 0, state: "running" }, ".heartbeat": { code: 0 } });
     expect(await doctor("service")).toMatchObject({ status: "ok" });
     launchctl({ "": { code: 0, state: "waiting" }, ".heartbeat": { code: 0 } });
-    expect(await doctor("service")).toMatchObject({ status: "fail", message: expect.stringContaining("state = waiting"), fix: `launchctl kickstart -k gui/${uid}/${label}` });
+    expect(await doctor("service")).toMatchObject({
+      status: "fail",
+      message: expect.stringContaining("state = waiting"),
+      fix: `launchctl kickstart -k gui/${uid}/${label}`,
+    });
     launchctl({ "": { code: 0, state: "running" }, ".heartbeat": { code: 113 } });
     expect(await doctor("service")).toMatchObject({
       status: "fail",
@@ -83,7 +95,10 @@ describe("doctor on tier 2 (launchd)", () => {
     tmux("kill-server");
     // the killed server may still be on its way out: a new one starts once its socket is free
     await expect
-      .poll(() => tmux("-f", "/dev/null", "set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s", "pi-gateway", "true").status, { timeout: 5_000, interval: 200 })
+      .poll(() => tmux("-f", "/dev/null", "set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s", "pi-gateway", "true").status, {
+        timeout: 5_000,
+        interval: 200,
+      })
       .toBe(0);
     // `true` has to have ended before the pane counts as dead
     await expect.poll(() => tmux("display-message", "-p", "-t", "=pi-gateway:0.0", "#{pane_dead}").stdout.trim(), { timeout: 5_000, interval: 50 }).toBe("1");
@@ -93,7 +108,11 @@ describe("doctor on tier 2 (launchd)", () => {
   it("heartbeat: a malformed last-heartbeat.json is reported, not read as a heartbeat NaN seconds ago", async () => {
     const file = join(sandbox.home, "my agent/gateway/last-heartbeat.json");
     writeFileSync(file, "{}");
-    expect(await doctor("heartbeat")).toMatchObject({ status: "fail", message: `${file} is not a heartbeat record`, fix: expect.stringContaining(`rm '${file}'`) });
+    expect(await doctor("heartbeat")).toMatchObject({
+      status: "fail",
+      message: `${file} is not a heartbeat record`,
+      fix: expect.stringContaining(`rm '${file}'`),
+    });
     writeFileSync(file, JSON.stringify({ eventId: "hb-1", ts: Date.now(), deliveredAt: Date.now() }));
     expect(await doctor("heartbeat")).toMatchObject({ status: "ok" });
   });
@@ -117,7 +136,11 @@ describe("a crontab block with no cron daemon to run it", () => {
     writeFileSync(join(bin, "crontab.txt"), mergeCronBlock("MAILTO=me\n", entries));
     writeFileSync(join(bin, "crontab"), `#!/bin/sh\n[ "$1" = -l ] && cat ${JSON.stringify(join(bin, "crontab.txt"))}\n`, { mode: 0o755 });
     const found = running.map((name) => `"-x ${name}") exit 0;;`).join("\n");
-    writeFileSync(join(bin, "pgrep"), `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n${pgrepCode === undefined ? "" : `exit ${pgrepCode}\n`}case "$*" in\n${found}\nesac\nexit 1\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, "pgrep"),
+      `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n${pgrepCode === undefined ? "" : `exit ${pgrepCode}\n`}case "$*" in\n${found}\nesac\nexit 1\n`,
+      { mode: 0o755 },
+    );
     return { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin }, calls: () => readFileSync(calls, "utf8").trim().split("\n") };
   }
   const check = (env: Record<string, string>) => crontabCheck.run({ manifest, env } as unknown as DoctorContext);
@@ -151,12 +174,15 @@ describe("a crontab block with no cron daemon to run it", () => {
     expect(await check(machine([]).env)).toEqual({
       id: "crontab",
       status: "fail",
-      message: "crontab block present with 2 entries, but no cron daemon is running (a container?): the heartbeat and the tripwire never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)",
+      message:
+        "crontab block present with 2 entries, but no cron daemon is running (a container?): the heartbeat and the tripwire never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)",
       fix: startCron,
     });
     expect(await check(machine(["cron"]).env)).toEqual({ id: "crontab", status: "ok", message: "crontab block present with 2 entries" });
     // --fix does not pretend to have re-added a block that is there; starting cron is the user's (root's) call
     const { env: stopped } = machine([]);
-    expect(await crontabCheck.repair!({ manifest, env: stopped } as unknown as DoctorContext, await check(stopped))).toBe(`not repaired: start the cron daemon yourself (${startCron})`);
+    expect(await crontabCheck.repair!({ manifest, env: stopped } as unknown as DoctorContext, await check(stopped))).toBe(
+      `not repaired: start the cron daemon yourself (${startCron})`,
+    );
   });
 });

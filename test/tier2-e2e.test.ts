@@ -8,8 +8,8 @@ import plist from "plist";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
-import { requestText, startFakeModel, writeFakeAgentDir, type FakeModel } from "./helpers/fake-model.ts";
-import { createPiSandbox, startPiRpc, type RpcLine } from "./helpers/pi-rpc.ts";
+import { type FakeModel, requestText, startFakeModel, writeFakeAgentDir } from "./helpers/fake-model.ts";
+import { createPiSandbox, type RpcLine, startPiRpc } from "./helpers/pi-rpc.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 const redisUrl = inject("redisUrl");
@@ -48,12 +48,33 @@ describe("tier 2 end to end", () => {
     const label = `dev.gateway-setup.e2e-${prefix}`;
 
     const result = await runCli(
-      ["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "launchd", "--heartbeat", "launchd", "--heartbeat-every", "2s", "--service-label", label],
+      [
+        "--tier",
+        "2",
+        "--yes",
+        "--json",
+        "--redis-url",
+        redisUrl,
+        "--prefix",
+        prefix,
+        "--service",
+        "launchd",
+        "--heartbeat",
+        "launchd",
+        "--heartbeat-every",
+        "2s",
+        "--service-label",
+        label,
+      ],
       { env },
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report.verification.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual(["redis-ping:ok", "extension-delivery:ok", "live-session:skip"]);
+    expect(report.verification.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
+      "redis-ping:ok",
+      "extension-delivery:ok",
+      "live-session:skip",
+    ]);
     expect(report.verification[2].message).toMatch(/launchd is starting the central session/);
     const agents = join(cli.home, "Library/LaunchAgents");
     const uid = process.getuid!();

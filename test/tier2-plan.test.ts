@@ -9,29 +9,55 @@ import { describe, expect, it } from "vitest";
 import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
 import { bootstrapArgv } from "../src/components/service/launchd.ts";
 import { renderSystemdService } from "../src/components/service/systemd.ts";
+import type { Answers } from "../src/core/answers.ts";
+import { PlanError } from "../src/core/errors.ts";
+import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/core/plan.ts";
+import type { SystemInfo } from "../src/core/system.ts";
 import { buildPlan } from "../src/plan/build-plan.ts";
 import { describePlan } from "../src/plan/describe.ts";
 import { heartbeatChoices } from "../src/plan/settings.ts";
-import { answersFromFlags } from "../src/wizard/flags.ts";
 import { shellQuote } from "../src/platform/shell.ts";
-import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/core/plan.ts";
-import { PlanError } from "../src/core/errors.ts";
-import type { SystemInfo } from "../src/core/system.ts";
-import type { Answers } from "../src/core/answers.ts";
+import { answersFromFlags } from "../src/wizard/flags.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-t2plan-"));
 const env = { HOME: home, USER: "dev" };
-const binaries = { pi: "/opt/homebrew/bin/pi", node: "/opt/homebrew/bin/node", tmux: "/opt/homebrew/bin/tmux", "redis-cli": "/opt/homebrew/bin/redis-cli", launchctl: "/bin/launchctl", crontab: "/usr/bin/crontab" };
+const binaries = {
+  pi: "/opt/homebrew/bin/pi",
+  node: "/opt/homebrew/bin/node",
+  tmux: "/opt/homebrew/bin/tmux",
+  "redis-cli": "/opt/homebrew/bin/redis-cli",
+  launchctl: "/bin/launchctl",
+  crontab: "/usr/bin/crontab",
+};
 const mac: SystemInfo = { platform: "darwin", isRoot: false, binaries, systemdRunning: false, uid: 501, serviceManager: "launchd" };
-const linux: SystemInfo = { platform: "linux", isRoot: false, binaries: { ...binaries, pi: "/usr/local/bin/pi", tmux: "/usr/bin/tmux", "redis-cli": "/usr/bin/redis-cli", node: "/usr/bin/node" }, systemdRunning: true, uid: 1000, serviceManager: "systemd" };
-const answers: Answers = { tier: 2, goal: "always-on", eventSources: "cron", sessions: "one", redisUrl: "redis://127.0.0.1:6379", prefix: "agent", scope: "global", projectDir: home, installRedis: false };
+const linux: SystemInfo = {
+  platform: "linux",
+  isRoot: false,
+  binaries: { ...binaries, pi: "/usr/local/bin/pi", tmux: "/usr/bin/tmux", "redis-cli": "/usr/bin/redis-cli", node: "/usr/bin/node" },
+  systemdRunning: true,
+  uid: 1000,
+  serviceManager: "systemd",
+};
+const answers: Answers = {
+  tier: 2,
+  goal: "always-on",
+  eventSources: "cron",
+  sessions: "one",
+  redisUrl: "redis://127.0.0.1:6379",
+  prefix: "agent",
+  scope: "global",
+  projectDir: home,
+  installRedis: false,
+};
 const ok = { status: "ok" as const, latencyMs: 1 };
 const hasSystemdAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
 
 const file = (plan: Plan, path: string) => plan.steps.find((s): s is FileStep => s.kind === "file" && s.path === path);
 /** service commands as text; a retried launchctl bootstrap shows as the launchctl command it retries */
 const commands = (plan: Plan) =>
-  plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.component === "service").map((s) => s.argv.slice(Math.max(0, s.argv.indexOf("launchctl"))).join(" "));
+  plan.steps
+    .filter((s): s is CommandStep => s.kind === "command" && s.component === "service")
+    .map((s) => s.argv.slice(Math.max(0, s.argv.indexOf("launchctl"))).join(" "));
 
 describe("tier 2 on macOS (launchd)", () => {
   const plan = buildPlan({ answers, env, system: mac, redis: ok });
@@ -82,7 +108,12 @@ describe("tier 2 on macOS (launchd)", () => {
       `launchctl bootstrap gui/501 ${join(agents, `${label}.tripwire.plist`)}`,
     ]);
     const logFolder = plan.steps.findIndex((s) => s.kind === "dir" && s.path === join(home, "Library/Logs/pi-gateway"));
-    expect(plan.steps[logFolder]).toEqual({ kind: "dir", component: "service", description: "launchd log folder", path: join(home, "Library/Logs/pi-gateway") });
+    expect(plan.steps[logFolder]).toEqual({
+      kind: "dir",
+      component: "service",
+      description: "launchd log folder",
+      path: join(home, "Library/Logs/pi-gateway"),
+    });
     // launchd does not create the folder of a job's log files: it is there before the first job loads
     expect(logFolder).toBeLessThan(plan.steps.findIndex((s) => s.kind === "command" && s.argv.includes("bootstrap")));
     const bootstrap = plan.steps.find((s): s is CommandStep => s.kind === "command" && s.argv.includes("bootstrap"))!;
@@ -95,7 +126,9 @@ describe("tier 2 on macOS (launchd)", () => {
     const index = file(plan, join(home, ".pi/agent/extensions/gateway/index.ts"))!.contents;
     expect(index).toContain(`mode: "central" as const`);
     expect(index).toContain(`sessionId: "gateway"`);
-    expect(index).toMatch(/heartbeat: \{"intervalSeconds":900,"checklistFile":".*HEARTBEAT\.md","lastHeartbeatFile":".*last-heartbeat\.json","source":"launchd"\}/);
+    expect(index).toMatch(
+      /heartbeat: \{"intervalSeconds":900,"checklistFile":".*HEARTBEAT\.md","lastHeartbeatFile":".*last-heartbeat\.json","source":"launchd"\}/,
+    );
   });
 });
 
@@ -111,7 +144,9 @@ describe("tier 2 on Linux", () => {
     const timer = file(plan, join(dir, "dev.gateway-setup.pi-central-heartbeat.timer"))!.contents;
     expect(timer).toContain("OnUnitActiveSec=300s");
     expect(timer).toContain("Unit=dev.gateway-setup.pi-central-heartbeat.service");
-    expect(file(plan, join(dir, "dev.gateway-setup.pi-central-heartbeat.service"))!.contents).toMatch(/Type=oneshot\nExecStart=\/bin\/sh -c ".*LPUSH agent:events:gateway/);
+    expect(file(plan, join(dir, "dev.gateway-setup.pi-central-heartbeat.service"))!.contents).toMatch(
+      /Type=oneshot\nExecStart=\/bin\/sh -c ".*LPUSH agent:events:gateway/,
+    );
     expect(commands(plan)).toEqual([
       "systemctl --user daemon-reload",
       "systemctl --user enable dev.gateway-setup.pi-central.service",
@@ -159,10 +194,16 @@ describe("tier 2 on Linux", () => {
         "Start it with: sudo service cron start (the daemon is crond on Fedora or Alpine); a container needs it started each time it starts.",
     );
     // root, as in most containers, has no sudo to go through
-    expect(cronNote(buildPlan({ answers, env, system: { ...container, isRoot: true, cronRunning: false }, redis: ok }))).toContain("Start it with: service cron start (");
+    expect(cronNote(buildPlan({ answers, env, system: { ...container, isRoot: true, cronRunning: false }, redis: ok }))).toContain(
+      "Start it with: service cron start (",
+    );
     // only the tripwire is in the crontab with an Inngest heartbeat, only the heartbeat with systemd timers
-    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: { ...container, cronRunning: false }, redis: ok }))).toMatch(/: the tripwire in your crontab will not run/);
-    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "cron" }, env, system: { ...linux, cronRunning: false }, redis: ok }))).toMatch(/: the heartbeat in your crontab will not run/);
+    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "inngest" }, env, system: { ...container, cronRunning: false }, redis: ok }))).toMatch(
+      /: the tripwire in your crontab will not run/,
+    );
+    expect(cronNote(buildPlan({ answers: { ...answers, heartbeat: "cron" }, env, system: { ...linux, cronRunning: false }, redis: ok }))).toMatch(
+      /: the heartbeat in your crontab will not run/,
+    );
     // a running (or unknown) cron daemon, or no crontab block at all: nothing to say
     expect(cronNote(buildPlan({ answers, env, system: { ...container, cronRunning: true }, redis: ok }))).toBeUndefined();
     expect(cronNote(buildPlan({ answers, env, system: container, redis: ok }))).toBeUndefined();
@@ -178,10 +219,16 @@ describe("tier 2 on Linux", () => {
   });
 
   it("refuses an Inngest interval its cron trigger cannot run exactly (the watchdogs would alarm between heartbeats)", () => {
-    for (const [every, system] of [["10s", linux], ["7m", { ...linux, serviceManager: "none" as const }], ["90m", mac]] as const) {
+    for (const [every, system] of [
+      ["10s", linux],
+      ["7m", { ...linux, serviceManager: "none" as const }],
+      ["90m", mac],
+    ] as const) {
       const attempt = () => buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: every }, env, system, redis: ok });
       expect(attempt).toThrow(PlanError);
-      expect(attempt).toThrow(`an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`);
+      expect(attempt).toThrow(
+        `an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`,
+      );
     }
   });
 
@@ -228,7 +275,9 @@ describe("tier 2 choices and edge cases", () => {
     const summary = describePlan(buildPlan({ answers: { ...answers, heartbeat: "none" }, env, system: container, redis: ok }), env);
     expect(summary).toContain("Heartbeat none: nothing sends heartbeats, and no watchdog or checklist is installed");
     expect(summary).not.toMatch(/every 15m|HEARTBEAT\.md/);
-    expect(describePlan(buildPlan({ answers, env, system: container, redis: ok }), env)).toContain("Heartbeat cron, every 15m; checklist ~/.pi/agent/HEARTBEAT.md");
+    expect(describePlan(buildPlan({ answers, env, system: container, redis: ok }), env)).toContain(
+      "Heartbeat cron, every 15m; checklist ~/.pi/agent/HEARTBEAT.md",
+    );
   });
 
   it("--service none picks cron for the heartbeat when --heartbeat was not given, on a machine with systemd or launchd", () => {
@@ -262,7 +311,13 @@ describe("tier 2 choices and edge cases", () => {
   });
 
   it("renders systemd values the way systemd reads them: % doubled everywhere, $ doubled only where systemd expands it", () => {
-    const unit = renderSystemdService({ description: "100% up", execStart: ["/bin/sh", "-c", "echo $HOME 50%"], environment: { NOTE: "costs $5 or 10%" }, workingDirectory: "/home/a%b", type: "simple" });
+    const unit = renderSystemdService({
+      description: "100% up",
+      execStart: ["/bin/sh", "-c", "echo $HOME 50%"],
+      environment: { NOTE: "costs $5 or 10%" },
+      workingDirectory: "/home/a%b",
+      type: "simple",
+    });
     expect(unit).toContain("Description=100%% up");
     expect(unit).toContain('ExecStart=/bin/sh -c "echo $$HOME 50%%"');
     expect(unit).toContain('Environment="NOTE=costs $5 or 10%%"');
@@ -273,7 +328,11 @@ describe("tier 2 choices and edge cases", () => {
   it("retries launchctl bootstrap while launchd still tears the old job down, and gives up with its status", () => {
     const dir = mkdtempSync(join(tmpdir(), "gw-bootstrap-"));
     const calls = join(dir, "calls");
-    writeFileSync(join(dir, "launchctl"), `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n[ "$(wc -l < ${JSON.stringify(calls)})" -ge "$SUCCEED_ON" ] && exit 0\necho "Bootstrap failed: 5: Input/output error" >&2\nexit 5\n`, { mode: 0o755 });
+    writeFileSync(
+      join(dir, "launchctl"),
+      `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n[ "$(wc -l < ${JSON.stringify(calls)})" -ge "$SUCCEED_ON" ] && exit 0\necho "Bootstrap failed: 5: Input/output error" >&2\nexit 5\n`,
+      { mode: 0o755 },
+    );
     const run = (succeedOn: number) => {
       rmSync(calls, { force: true });
       const [binary, ...args] = bootstrapArgv("gui/501", "/Users/a b/x.plist") as [string, ...string[]];
@@ -292,7 +351,10 @@ describe("tier 2 choices and edge cases", () => {
 
 describe("re-installing over an older tier 2", () => {
   /** a home with an older install's files: same paths, other contents */
-  function olderInstall(system: SystemInfo, { oldWrapper = "#!/bin/sh\n# older wrapper, still on the default tmux server\n", changed = (_path: string): boolean => true } = {}) {
+  function olderInstall(
+    system: SystemInfo,
+    { oldWrapper = "#!/bin/sh\n# older wrapper, still on the default tmux server\n", changed = (_path: string): boolean => true } = {},
+  ) {
     const olderHome = mkdtempSync(join(tmpdir(), "gw-t2older-"));
     const olderEnv = { HOME: olderHome, USER: "dev" };
     const first = buildPlan({ answers, env: olderEnv, system, redis: ok });
@@ -311,7 +373,10 @@ describe("re-installing over an older tier 2", () => {
     const before = plan.steps[central - 1] as CommandStep;
     expect(before).toMatchObject({ argv: ["launchctl", "bootout", `gui/501/${label}`], rollbackOnly: true, mayFail: true });
     expect(before.undoArgv!.slice(-3)).toEqual(["bootstrap", "gui/501", (plan.steps[central] as FileStep).path]);
-    expect(plan.steps.slice(central + 1, central + 3).map((s) => (s as CommandStep).argv.slice(-3).join(" "))).toEqual([`launchctl enable gui/501/${label}`, `bootstrap gui/501 ${(plan.steps[central] as FileStep).path}`]);
+    expect(plan.steps.slice(central + 1, central + 3).map((s) => (s as CommandStep).argv.slice(-3).join(" "))).toEqual([
+      `launchctl enable gui/501/${label}`,
+      `bootstrap gui/501 ${(plan.steps[central] as FileStep).path}`,
+    ]);
   });
 
   it("systemd: rollback-only steps ahead of the unit files reload systemd and start the older units again", () => {
@@ -319,7 +384,12 @@ describe("re-installing over an older tier 2", () => {
     const firstUnit = plan.steps.findIndex((s) => s.kind === "file" && s.path.endsWith(".service") && s.path.includes("systemd"));
     const [noted, reload] = plan.steps.slice(firstUnit - 2, firstUnit) as CommandStep[];
     const units = [`${label}.service`, `${label}-heartbeat.timer`, `${label}-tripwire.timer`];
-    expect(noted).toMatchObject({ argv: ["systemctl", "--user", "is-enabled", ...units], undoArgv: ["systemctl", "--user", "enable", "--now", ...units], rollbackOnly: true, mayFail: true });
+    expect(noted).toMatchObject({
+      argv: ["systemctl", "--user", "is-enabled", ...units],
+      undoArgv: ["systemctl", "--user", "enable", "--now", ...units],
+      rollbackOnly: true,
+      mayFail: true,
+    });
     expect(reload).toMatchObject({ argv: ["systemctl", "--user", "daemon-reload"], undoArgv: ["systemctl", "--user", "daemon-reload"], rollbackOnly: true });
   });
 
@@ -335,7 +405,9 @@ describe("re-installing over an older tier 2", () => {
     // systemd restarts the changed unit and its tmux server with it: no second restart
     expect(kills(olderInstall(linux)).map((s) => s.argv)).toEqual([onDefaultServer]);
     // an unchanged unit is not restarted, so a changed extension needs the session ended
-    const wrapper = buildPlan({ answers, env, system: linux, redis: ok }).steps.find((s): s is FileStep => s.kind === "file" && s.path.endsWith("run-central.sh"))!.contents;
+    const wrapper = buildPlan({ answers, env, system: linux, redis: ok }).steps.find(
+      (s): s is FileStep => s.kind === "file" && s.path.endsWith("run-central.sh"),
+    )!.contents;
     const extensionOnly = olderInstall(linux, { oldWrapper: wrapper, changed: (path) => path.endsWith("extensions/gateway/index.ts") });
     expect(kills(extensionOnly).map((s) => s.argv)).toEqual([onItsOwnServer]);
     // a first install has nothing to restart
@@ -350,10 +422,19 @@ describe("tier 2 inputs", () => {
 
   it("expands a ~ the shell left in a path flag (--heartbeat-file=~/HB.md) to HOME from the environment", () => {
     const env = { HOME: "/home/someone" };
-    expect(answersFromFlags({ heartbeatFile: "~/HB.md", projectDir: "~/proj" }, env)).toMatchObject({ heartbeatFile: "/home/someone/HB.md", projectDir: "/home/someone/proj" });
-    expect(answersFromFlags({ heartbeatFile: "~/notes/../HB.md", projectDir: "~" }, env)).toMatchObject({ heartbeatFile: "/home/someone/HB.md", projectDir: "/home/someone" });
+    expect(answersFromFlags({ heartbeatFile: "~/HB.md", projectDir: "~/proj" }, env)).toMatchObject({
+      heartbeatFile: "/home/someone/HB.md",
+      projectDir: "/home/someone/proj",
+    });
+    expect(answersFromFlags({ heartbeatFile: "~/notes/../HB.md", projectDir: "~" }, env)).toMatchObject({
+      heartbeatFile: "/home/someone/HB.md",
+      projectDir: "/home/someone",
+    });
     // only a leading ~ followed by / (or alone) means HOME
-    expect(answersFromFlags({ heartbeatFile: "a/~/HB.md", projectDir: "~other/p" }, env)).toMatchObject({ heartbeatFile: join(process.cwd(), "a/~/HB.md"), projectDir: "~other/p" });
+    expect(answersFromFlags({ heartbeatFile: "a/~/HB.md", projectDir: "~other/p" }, env)).toMatchObject({
+      heartbeatFile: join(process.cwd(), "a/~/HB.md"),
+      projectDir: "~other/p",
+    });
   });
 
   it("lets the Inngest function take its Redis URL from the app's environment", () => {

@@ -16,7 +16,23 @@ function makeCertificates(dir: string): void {
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=gateway-test-ca");
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+  );
 }
 
 describe("rediss://", () => {
@@ -38,7 +54,26 @@ describe("rediss://", () => {
     const port = await freePort();
     const server = spawn(
       "redis-server",
-      ["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--tls-cert-file", "server.crt", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no", "--save", "", "--dir", dir],
+      [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--tls-cert-file",
+        "server.crt",
+        "--tls-key-file",
+        "server.key",
+        "--tls-ca-cert-file",
+        "ca.crt",
+        "--tls-auth-clients",
+        "no",
+        "--save",
+        "",
+        "--dir",
+        dir,
+      ],
       { cwd: dir, stdio: "ignore" },
     );
     try {
@@ -50,7 +85,9 @@ describe("rediss://", () => {
       expect(untrusted.code).toBe(1);
       expect(JSON.parse(untrusted.stdout).error.message).toMatch(/TLS connection .* failed .*certificate.*NODE_EXTRA_CA_CERTS/i);
 
-      const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", url], { env: { ...sandbox.env, NODE_EXTRA_CA_CERTS: join(dir, "ca.crt") } });
+      const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", url], {
+        env: { ...sandbox.env, NODE_EXTRA_CA_CERTS: join(dir, "ca.crt") },
+      });
       expect(result.code, result.stdout + result.stderr).toBe(0);
       const report = JSON.parse(result.stdout);
       expect(report.plan.settings.redisUrl).toBe(url);

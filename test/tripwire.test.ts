@@ -20,7 +20,8 @@ function setup(bootGraceSeconds = 0, notifySendFails = false) {
   const last = join(stateDir, "last-heartbeat.json");
   const paths = tripwirePaths(stateDir);
   writeFileSync(paths.script, renderTripwire(stateDir, last, 5, { bootGraceSeconds }), { mode: 0o755 });
-  const run = (extraEnv: Record<string, string> = {}) => spawnSync("/bin/sh", [paths.script], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir, ...extraEnv }, encoding: "utf8" });
+  const run = (extraEnv: Record<string, string> = {}) =>
+    spawnSync("/bin/sh", [paths.script], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir, ...extraEnv }, encoding: "utf8" });
   const age = (path: string, seconds: number) => {
     const when = Date.now() / 1000 - seconds;
     utimesSync(path, when, when);
@@ -87,6 +88,11 @@ describe("the tripwire", () => {
     writeFileSync(last, "{}");
     age(last, 30);
     expect(run({ DISPLAY: ":0" }).stderr).toMatch(/no heartbeat/);
-    expect(readFileSync(alerts, "utf8").trim().split("\n").map((line) => line.split(" ")[0])).toEqual(["notify-send", "wall"]);
+    expect(
+      readFileSync(alerts, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => line.split(" ")[0]),
+    ).toEqual(["notify-send", "wall"]);
   });
 });

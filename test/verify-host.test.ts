@@ -55,10 +55,22 @@ describe("verifyInstalledExtension", () => {
       await admin.acl("SETUSER", able, "on", ">able-pw", "~*", "&*", "+@all");
       await admin.acl("SETUSER", unable, "on", ">unable-pw", "~*", "&*", "+@all", "-eval", "-evalsha");
       const url = (user: string) => redisUrl.replace("redis://", `redis://${user}@`);
-      const withUser = await verifyInstalledExtension({ extensionDir: createExtensionDir({ prefix, redisUrl: url(able) }), redisUrl: url(able), redisPassword: "able-pw", prefix, timeoutMs: 10_000 });
+      const withUser = await verifyInstalledExtension({
+        extensionDir: createExtensionDir({ prefix, redisUrl: url(able) }),
+        redisUrl: url(able),
+        redisPassword: "able-pw",
+        prefix,
+        timeoutMs: 10_000,
+      });
       expect(withUser).toMatchObject({ ok: true });
       const started = Date.now();
-      const forbidden = await verifyInstalledExtension({ extensionDir: createExtensionDir({ prefix, redisUrl: url(unable) }), redisUrl: url(unable), redisPassword: "unable-pw", prefix, timeoutMs: 10_000 });
+      const forbidden = await verifyInstalledExtension({
+        extensionDir: createExtensionDir({ prefix, redisUrl: url(unable) }),
+        redisUrl: url(unable),
+        redisPassword: "unable-pw",
+        prefix,
+        timeoutMs: 10_000,
+      });
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(forbidden.ok).toBe(false);
       expect(forbidden.problem).toMatch(/may not do what the gateway needs \(NOPERM .*'eval'.*\)\. It needs EVAL\/EVALSHA/);

@@ -3,8 +3,8 @@
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
-import { checkLiveSession } from "../src/install/verify.ts";
 import type { PlanSettings } from "../src/core/plan.ts";
+import { checkLiveSession } from "../src/install/verify.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { freePort } from "./helpers/redis-server.ts";
 
@@ -19,7 +19,12 @@ describe("checkLiveSession", () => {
       await redis.set(`${prefix}:gateway:alive:main`, "busy in a long turn", "EX", 60);
       await redis.lpush(`${prefix}:events:main`, '{"id":"someone-else","type":"job.done","source":"cron","payload":{},"ts":1}');
       const check = await checkLiveSession(settingsFor(prefix), parseRedisUrl(redisUrl), { timeoutMs: 500 });
-      expect(check).toMatchObject({ id: "live-session", status: "warn", message: expect.stringMatching(/busy in a long turn/), fix: expect.stringMatching(/\/reload/) });
+      expect(check).toMatchObject({
+        id: "live-session",
+        status: "warn",
+        message: expect.stringMatching(/busy in a long turn/),
+        fix: expect.stringMatching(/\/reload/),
+      });
       expect(await redis.lrange(`${prefix}:events:main`, 0, -1)).toEqual(['{"id":"someone-else","type":"job.done","source":"cron","payload":{},"ts":1}']);
     } finally {
       await redis.del(`${prefix}:gateway:alive:main`, `${prefix}:events:main`);
@@ -49,7 +54,12 @@ describe("checkLiveSession", () => {
   it("is a failed check with a fix, not an unexpected error, when Redis cannot be reached", async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     const check = await checkLiveSession(settingsFor(randomPrefix()), parseRedisUrl(url), { timeoutMs: 500 });
-    expect(check).toMatchObject({ id: "live-session", status: "fail", message: expect.stringMatching(/could not reach Redis/), fix: expect.stringMatching(/gateway-setup doctor/) });
+    expect(check).toMatchObject({
+      id: "live-session",
+      status: "fail",
+      message: expect.stringMatching(/could not reach Redis/),
+      fix: expect.stringMatching(/gateway-setup doctor/),
+    });
   });
 
   it("stops waiting when cancelled and leaves nothing in the queue", async () => {

@@ -74,7 +74,12 @@ describe("the wizard in a real terminal", () => {
 
   it("at 80 columns the plan keeps its columns: a wrapped line continues under its own text", async () => {
     const sandbox = createSandbox();
-    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--dry-run", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, width: 80, height: 60 });
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--dry-run", "--redis-url", redisUrl], {
+      env: sandbox.env,
+      cwd: sandbox.home,
+      width: 80,
+      height: 60,
+    });
     try {
       expect(await term.waitForExit(30_000)).toEqual({ status: 0, signal: null });
       const screen = term.capture({ history: true });

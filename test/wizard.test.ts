@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { redactUrlPassword } from "../src/components/redis/url.ts";
+import { tierFor } from "../src/core/answers.ts";
 import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError } from "../src/wizard/flags.ts";
+import { WizardCancelledError } from "../src/wizard/prompter.ts";
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { CANCEL, createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
-import { WizardCancelledError } from "../src/wizard/prompter.ts";
-import { tierFor } from "../src/core/answers.ts";
-import { redactUrlPassword } from "../src/components/redis/url.ts";
 
 describe("flags", () => {
   it("maps every flag onto its answer", () => {
@@ -96,20 +96,44 @@ describe("wizard", () => {
   });
 
   it("says a tier is not available yet and offers the best available one explicitly", async () => {
-    const prompter = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "several", installAvailableTier: true, heartbeat: "cron", heartbeatEvery: "30m", redisUrl: "redis://h:1", scope: "global" });
+    const prompter = createScriptedPrompter({
+      goal: "full-gateway",
+      sources: "cron",
+      sessions: "several",
+      installAvailableTier: true,
+      heartbeat: "cron",
+      heartbeatEvery: "30m",
+      redisUrl: "redis://h:1",
+      scope: "global",
+    });
     const answers = await resolveAnswers({}, prompter, "/x");
     expect(prompter.shown.join("\n")).toMatch(/Tier 4 \(Full gateway\) is not available yet/);
     expect(answers).toMatchObject({ tier: 3, heartbeat: "cron", heartbeatEvery: "30m" });
     const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
     await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
     // one session needs no routing: the nearest tier is always-on alone
-    const single = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: true, heartbeat: "cron", redisUrl: "redis://h:1", scope: "global" });
+    const single = createScriptedPrompter({
+      goal: "full-gateway",
+      sources: "cron",
+      sessions: "one",
+      installAvailableTier: true,
+      heartbeat: "cron",
+      redisUrl: "redis://h:1",
+      scope: "global",
+    });
     expect(await resolveAnswers({}, single, "/x")).toMatchObject({ tier: 2 });
     expect(single.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) can be installed now/);
   });
 
   it("does not ask for a heartbeat interval when nothing sends heartbeats", async () => {
-    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "several", heartbeat: "none", redisUrl: "redis://h:1", scope: "global" });
+    const prompter = createScriptedPrompter({
+      goal: "always-on",
+      sources: "cron",
+      sessions: "several",
+      heartbeat: "none",
+      redisUrl: "redis://h:1",
+      scope: "global",
+    });
     expect(await resolveAnswers({}, prompter, "/x")).toMatchObject({ tier: 3, heartbeat: "none" });
     expect(prompter.asked).toContain("heartbeat");
     expect(prompter.asked).not.toContain("heartbeatEvery");
@@ -123,16 +147,48 @@ describe("wizard", () => {
   });
 
   it("asks tier 2's heartbeat questions with this machine's default, and checks the interval against cron", async () => {
-    const prompter = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", heartbeatEvery: "5m", redisUrl: "redis://h:1", scope: "global" });
+    const prompter = createScriptedPrompter({
+      goal: "always-on",
+      sources: "cron",
+      sessions: "one",
+      heartbeatEvery: "5m",
+      redisUrl: "redis://h:1",
+      scope: "global",
+    });
     const answers = await resolveAnswers({}, prompter, "/x", { heartbeat: "systemd" });
     expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
     expect(answers).toMatchObject({ tier: 2, heartbeat: "systemd", heartbeatEvery: "5m" });
-    const linuxOnly = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "launchd" });
-    await expect(resolveAnswers({}, linuxOnly, "/x", { heartbeat: "cron", heartbeats: ["cron", "inngest", "none"] })).rejects.toThrow(/"launchd" is not an option/);
-    const badCron = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "cron", heartbeatEvery: "7m" });
+    const linuxOnly = createScriptedPrompter({
+      goal: "always-on",
+      sources: "cron",
+      sessions: "one",
+      redisUrl: "redis://h:1",
+      scope: "global",
+      heartbeat: "launchd",
+    });
+    await expect(resolveAnswers({}, linuxOnly, "/x", { heartbeat: "cron", heartbeats: ["cron", "inngest", "none"] })).rejects.toThrow(
+      /"launchd" is not an option/,
+    );
+    const badCron = createScriptedPrompter({
+      goal: "always-on",
+      sources: "cron",
+      sessions: "one",
+      redisUrl: "redis://h:1",
+      scope: "global",
+      heartbeat: "cron",
+      heartbeatEvery: "7m",
+    });
     await expect(resolveAnswers({}, badCron, "/x")).rejects.toThrow(/cron cannot run every 7m/);
     // an Inngest cron trigger cannot run every 10 s either: the watchdogs would alarm between heartbeats
-    const badInngest = createScriptedPrompter({ goal: "always-on", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", heartbeat: "inngest", heartbeatEvery: "10s" });
+    const badInngest = createScriptedPrompter({
+      goal: "always-on",
+      sources: "cron",
+      sessions: "one",
+      redisUrl: "redis://h:1",
+      scope: "global",
+      heartbeat: "inngest",
+      heartbeatEvery: "10s",
+    });
     await expect(resolveAnswers({}, badInngest, "/x")).rejects.toThrow(/an Inngest cron trigger cannot run every 10s/);
   });
 
@@ -174,7 +230,10 @@ describe("the scope question", () => {
     };
     await resolveAnswers({}, prompter, "/work/proj");
     expect(hints).toEqual({ global: "the pi agent dir", project: "/work/proj/.pi/extensions/gateway" });
-    await resolveAnswers({}, prompter, "/work/proj", { heartbeat: "cron", extensionDirs: { global: "~/.pi/agent/extensions/gateway", project: "~/p/.pi/extensions/gateway" } });
+    await resolveAnswers({}, prompter, "/work/proj", {
+      heartbeat: "cron",
+      extensionDirs: { global: "~/.pi/agent/extensions/gateway", project: "~/p/.pi/extensions/gateway" },
+    });
     expect(hints).toEqual({ global: "~/.pi/agent/extensions/gateway", project: "~/p/.pi/extensions/gateway" });
   });
 });

@@ -8,7 +8,13 @@ import { planExtension } from "../../src/components/extension/render.ts";
 import type { PlanSettings } from "../../src/core/plan.ts";
 import { REPO_ROOT } from "./cli.ts";
 
-export function createExtensionDir(options: { prefix: string; redisUrl: string; secretsFile?: string; withNodeModules?: boolean; mode?: PlanSettings["mode"] }): string {
+export function createExtensionDir(options: {
+  prefix: string;
+  redisUrl: string;
+  secretsFile?: string;
+  withNodeModules?: boolean;
+  mode?: PlanSettings["mode"];
+}): string {
   const root = mkdtempSync(join(tmpdir(), "gw-ext-"));
   const extensionDir = join(root, "extensions", "gateway");
   const settings: PlanSettings = {

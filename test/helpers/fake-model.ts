@@ -134,7 +134,10 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
     const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     if (!body.stream) {
       json(res, 200, {
-        id, object: "chat.completion", created, model,
+        id,
+        object: "chat.completion",
+        created,
+        model,
         choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
         usage,
       });
@@ -148,7 +151,7 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
       res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, ...choice }], ...extra })}\n\n`);
     // a few deltas rather than one, so clients really assemble a stream
     const pieces = text.match(/\S+\s*|\s+/g) ?? [""];
-    pieces.forEach((piece, i) => chunk({ delta: i === 0 ? { role: "assistant", content: piece } : { content: piece }, finish_reason: null }));
+    for (const [i, piece] of pieces.entries()) chunk({ delta: i === 0 ? { role: "assistant", content: piece } : { content: piece }, finish_reason: null });
     chunk({ delta: {}, finish_reason: "stop" }, { usage });
     res.end("data: [DONE]\n\n");
   }
@@ -195,7 +198,11 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
         const timer = setTimeout(() => {
           waiters.delete(check);
           const seen = requests.map((r, i) => `#${i + 1}\n${requestText(r)}`).join("\n---\n");
-          reject(new Error(`fake model: no request matching ${String(match)} within ${timeoutMs} ms; ${requests.length} request(s) arrived:\n${seen.slice(-4000) || "(none)"}`));
+          reject(
+            new Error(
+              `fake model: no request matching ${String(match)} within ${timeoutMs} ms; ${requests.length} request(s) arrived:\n${seen.slice(-4000) || "(none)"}`,
+            ),
+          );
         }, timeoutMs);
         if (!check()) waiters.add(check);
       });

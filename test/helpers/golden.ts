@@ -12,7 +12,8 @@ export const GOLDEN_DIR = join(REPO_ROOT, "test/golden");
 export const UPDATING_GOLDEN = process.env.UPDATE_GOLDEN === "1";
 
 const goldenPath = (name: string) => join(GOLDEN_DIR, `${name}.json`);
-const HOW_TO_UPDATE = "if the change is intended, record it with UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts and review the diff of test/golden/ before committing";
+const HOW_TO_UPDATE =
+  "if the change is intended, record it with UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts and review the diff of test/golden/ before committing";
 
 /** Compares `actual` (as JSON) with test/golden/<name>.json, or writes that file under UPDATE_GOLDEN=1. A missing file fails. */
 export function expectGolden(name: string, actual: unknown): void {

@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { probeRedis } from "../../src/components/redis/probe.ts";
 import { parseRedisUrl } from "../../src/components/redis/url.ts";
+import type { Answers } from "../../src/core/answers.ts";
+import type { Plan } from "../../src/core/plan.ts";
 import { applyPlan } from "../../src/install/apply.ts";
 import { buildPlan } from "../../src/plan/build-plan.ts";
-import type { Plan } from "../../src/core/plan.ts";
 import { detectSystem } from "../../src/platform/system.ts";
-import type { Answers } from "../../src/core/answers.ts";
 
 export interface Installed {
   home: string;
@@ -18,7 +18,11 @@ export interface Installed {
   plan: Plan;
 }
 
-export async function installTier1(redisUrl: string, overrides: Partial<Answers> = {}, home = mkdtempSync(join(tmpdir(), "gw-installed-"))): Promise<Installed> {
+export async function installTier1(
+  redisUrl: string,
+  overrides: Partial<Answers> = {},
+  home = mkdtempSync(join(tmpdir(), "gw-installed-")),
+): Promise<Installed> {
   // no npm cache override: the install itself must keep npm's cache and logs out of HOME
   const env = { HOME: home, PATH: process.env.PATH ?? "/usr/bin:/bin" };
   const answers: Answers = {

@@ -2,7 +2,7 @@
 // --yes` with PI_CODING_AGENT_DIR pointing at the sandbox's agent dir, then pi pointed at a fake model.
 import { expect } from "vitest";
 import { createSandbox, runCli } from "./cli.ts";
-import { writeFakeAgentDir, type FakeModel } from "./fake-model.ts";
+import { type FakeModel, writeFakeAgentDir } from "./fake-model.ts";
 import type { PiSandbox } from "./pi-rpc.ts";
 
 /** Installs tier 1 for the pi in `sandbox` (the CLI runs in a HOME of its own); returns pi's --model value. */

@@ -1,6 +1,6 @@
 // The real `pi` in RPC mode (JSON lines on stdin/stdout) under a hermetic environment: its own
 // agent dir, HOME, TMPDIR and an empty cwd, all in one temp dir, so a test never touches ~/.pi.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -157,7 +157,11 @@ export async function startPiRpc(options: StartPiOptions): Promise<PiRpc> {
   });
 
   const describe = () => {
-    const last = lines.slice(-10).map((l) => JSON.stringify(l).slice(0, 600)).join("\n") || "(none)";
+    const last =
+      lines
+        .slice(-10)
+        .map((l) => JSON.stringify(l).slice(0, 600))
+        .join("\n") || "(none)";
     return `\nlast stdout lines (${lines.length} in all):\n${last}\nstderr:\n${stderr.slice(-3000) || "(empty)"}`;
   };
 
@@ -187,7 +191,10 @@ export async function startPiRpc(options: StartPiOptions): Promise<PiRpc> {
   send({ id: "s", type: "get_state" });
   let ready: RpcLine;
   try {
-    ready = await waitForLine((l) => l.type === "response" && l.id === "s", { timeoutMs: options.readyTimeoutMs ?? 30_000, what: "the get_state answer (pi ready)" });
+    ready = await waitForLine((l) => l.type === "response" && l.id === "s", {
+      timeoutMs: options.readyTimeoutMs ?? 30_000,
+      what: "the get_state answer (pi ready)",
+    });
   } catch (error) {
     child.kill("SIGKILL");
     throw error;

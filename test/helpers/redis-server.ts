@@ -1,5 +1,5 @@
 // Starts a private redis-server on a free loopback port for tests (never the user's 6379).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -70,14 +70,22 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const launch = async () => {
     dir ??= mkdtempSync(join(tmpdir(), "gateway-redis-"));
     const args = [
-      "--port", String(port),
-      "--bind", "127.0.0.1",
-      "--save", "",
-      "--appendonly", options.persistent ? "yes" : "no",
-      "--appendfsync", "always",
-      "--dir", dir,
-      "--logfile", "",
-      "--loglevel", "warning",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      options.persistent ? "yes" : "no",
+      "--appendfsync",
+      "always",
+      "--dir",
+      dir,
+      "--logfile",
+      "",
+      "--loglevel",
+      "warning",
     ];
     if (options.password) args.push("--requirepass", options.password);
     child = spawn("redis-server", args, { stdio: "ignore" });

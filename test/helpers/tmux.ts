@@ -80,10 +80,20 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
   const statusFile = join(dir, "exit.json");
   writeFileSync(wrapper, WRAPPER_SOURCE);
   tmux(
-    "new-session", "-d", "-s", "t",
-    "-x", String(options.width ?? 100), "-y", String(options.height ?? 30),
+    "new-session",
+    "-d",
+    "-s",
+    "t",
+    "-x",
+    String(options.width ?? 100),
+    "-y",
+    String(options.height ?? 30),
     ...(options.cwd ? ["-c", options.cwd] : []),
-    process.execPath, wrapper, statusFile, JSON.stringify(env), ...argv,
+    process.execPath,
+    wrapper,
+    statusFile,
+    JSON.stringify(env),
+    ...argv,
   );
 
   let killed = false;
@@ -147,7 +157,10 @@ export function startTmux(argv: string[], options: TmuxOptions = {}): TmuxSessio
         timeoutMs,
         (why) => `tmux: ${String(match)} did not appear ${why}${screenDump(screen)}`,
       ).then((result) => {
-        if (!found(result)) throw new Error(`tmux: the command ended (status ${endedWithout?.status}, signal ${endedWithout?.signal}) without showing ${String(match)}${screenDump(result)}`);
+        if (!found(result))
+          throw new Error(
+            `tmux: the command ended (status ${endedWithout?.status}, signal ${endedWithout?.signal}) without showing ${String(match)}${screenDump(result)}`,
+          );
         return result;
       });
     },
