@@ -1,7 +1,9 @@
 // Configuration of the installed gateway extension. The installer renders these values into the
 // extension's index.ts; secrets (the Redis password) live in a 0600 env file, never in index.ts.
+import type { ConsumerConfig } from "../consumer/consumer.ts";
 
-export interface GatewayConfig {
+/** The consumer's settings (the queue, Redis, batching, de-duplication: see consumer.ts), and pi's side of it. */
+export interface GatewayConfig extends ConsumerConfig {
   /**
    * "single" (tier 1): a pi that loads the extension consumes `sessionId`.
    * "central" (tier 2): only the pi started with GATEWAY_ROLE=central consumes `sessionId`
@@ -11,22 +13,6 @@ export interface GatewayConfig {
    * In every mode one session id has one consumer: a second pi claiming it is refused.
    */
   mode: "single" | "central" | "multi";
-  /** which queue this pi session consumes: `main` (tier 1), `gateway` (central), `pid-<pid>` */
-  sessionId: string;
-  /** key prefix, `agent` by default */
-  prefix: string;
-  /** Redis URL without password (`redis://` or `rediss://`) */
-  redisUrl: string;
-  /** KEY=VALUE file (mode 0600) that may hold GATEWAY_REDIS_PASSWORD */
-  secretsFile?: string;
-  /** only ever passed in memory (the installer's self-test); never rendered into a file */
-  redisPassword?: string;
-  /** how long an event id is remembered for de-duplication */
-  dedupeTtlSeconds: number;
-  /** at most this many events are handed to pi in one message */
-  maxBatch: number;
-  /** safety-net poll of the queue, in case a PUBLISH was missed */
-  pollIntervalMs: number;
   /** the central session's heartbeat handling and in-extension watchdog (tier 2) */
   heartbeat?: HeartbeatConfig;
   /**
@@ -36,8 +22,6 @@ export interface GatewayConfig {
   announceDefault?: boolean;
   /** how long pi may take to start the turn for a handed-off message (default 60 s) */
   acceptTimeoutMs?: number;
-  /** how often the session refreshes its claim, and a refused one asks again (default 20 s) */
-  claimRefreshMs?: number;
 }
 
 export interface HeartbeatConfig {
