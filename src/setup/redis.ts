@@ -10,7 +10,7 @@ import { InstallCancelledError } from "../install/apply.ts";
 import { pause } from "../platform/abort.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir } from "../platform/paths.ts";
-import { readSecretsFile } from "../runtime/consumer/secrets.ts";
+import { installedRedisPassword } from "../runtime/consumer/connection.ts";
 import type { SetupContext } from "./context.ts";
 
 /** The Redis the answers name, with its password: given, from the environment, or stored by an earlier install. Warns about a password on the command line. */
@@ -24,7 +24,7 @@ export function redisTargetFor(ctx: Pick<SetupContext, "env" | "flags" | "output
 
 /** The password an earlier install stored, so a re-run does not need it in the environment again. */
 function storedPassword(env: Env): string | undefined {
-  return readSecretsFile(secretsFilePath(gatewayStateDir(env))).GATEWAY_REDIS_PASSWORD || undefined;
+  return installedRedisPassword({}, secretsFilePath(gatewayStateDir(env)));
 }
 
 const isAuthProblem = (probe: RedisProbe) => probe.status === "auth-required" || probe.status === "auth-failed";

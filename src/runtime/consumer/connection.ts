@@ -7,15 +7,21 @@ import { readSecretsFile } from "./secrets.ts";
 export const ENV_REDIS_URL = "GATEWAY_REDIS_URL";
 export const ENV_REDIS_PASSWORD = "GATEWAY_REDIS_PASSWORD";
 
-/** Where the consumer connects: the environment wins over the installed URL; the password comes from the environment, memory or the 0600 secrets file. */
+/**
+ * The password of an installed gateway's Redis: GATEWAY_REDIS_PASSWORD in the environment wins,
+ * then the one held in memory (the installer's self-test), then the install's 0600 secrets file.
+ * The extension, doctor, status, push, uninstall and a re-run of setup all look it up here.
+ */
+export function installedRedisPassword(env: Record<string, string | undefined>, secretsFile: string | undefined, inMemory?: string): string | undefined {
+  return env[ENV_REDIS_PASSWORD] || inMemory || readSecretsFile(secretsFile)[ENV_REDIS_PASSWORD] || undefined;
+}
+
+/** Where the consumer connects: the environment wins over the installed URL; the password as installedRedisPassword finds it. */
 export function runtimeRedisTarget(
   config: { redisUrl: string; redisPassword?: string; secretsFile?: string },
   env: Record<string, string | undefined>,
 ): { url: string; password: string | undefined } {
-  return {
-    url: env[ENV_REDIS_URL] || config.redisUrl,
-    password: env[ENV_REDIS_PASSWORD] || config.redisPassword || readSecretsFile(config.secretsFile)[ENV_REDIS_PASSWORD],
-  };
+  return { url: env[ENV_REDIS_URL] || config.redisUrl, password: installedRedisPassword(env, config.secretsFile, config.redisPassword) };
 }
 
 export type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
