@@ -1,11 +1,16 @@
 // Uninstall goes through the install journal like setup: one transaction under the same lock;
 // doctor --fix repairs under that lock too.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { extensionFilesCheck } from "../src/components/extension/check.ts";
+import { parseRedisUrl } from "../src/components/redis/url.ts";
+import { fail } from "../src/core/finding.ts";
+import type { UndoEntry } from "../src/core/journal.ts";
+import type { Manifest } from "../src/core/manifest.ts";
 import { runDoctor } from "../src/doctor/run-doctor.ts";
-import { InstallJournal, journalPath } from "../src/install/journal.ts";
+import { InstallJournal, journalPath, undoEntry } from "../src/install/journal.ts";
 import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
 import { runCli } from "./helpers/cli.ts";
 import { installTier1 } from "./helpers/install.ts";
@@ -76,6 +81,31 @@ describe("uninstall as one transaction", () => {
       expect(existsSync(journalPath(plan.settings.stateDir))).toBe(false);
     } finally {
       other.end();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("a repair writes down its undo first: replaying it puts back what the repair changed", async () => {
+    const { env, plan, home } = await installTier1(redisUrl);
+    try {
+      const manifest = JSON.parse(readFileSync(plan.settings.manifestPath, "utf8")) as Manifest;
+      const lib = join(plan.settings.extensionDir, "lib/protocol");
+      rmSync(join(lib, "keys.ts"));
+      writeFileSync(join(lib, "event.ts"), "// edited by hand\n");
+      const files = (snapshot: Record<string, string>) => Object.fromEntries(Object.entries(snapshot).filter(([path]) => !path.endsWith("/")));
+      const broken = files(snapshotTree(home));
+      const undo: UndoEntry[] = [];
+      const target = parseRedisUrl(plan.settings.redisUrl);
+      const result = await extensionFilesCheck.repair!(
+        { env, manifest, target, redisProbe: { status: "ok", latencyMs: 1 }, sessionIds: [], recordUndo: (entry) => void undo.push(entry) },
+        fail("extension-files", "drift"),
+      );
+      expect(result).toMatch(/^restored .*lib\/protocol\/keys\.ts/);
+      expect(result).toMatch(/lib\/protocol\/event\.ts \(your edited copy is in /);
+      expect(undo.map((entry) => entry.undo)).toEqual(expect.arrayContaining(["remove", "restore-file"]));
+      for (const entry of [...undo].reverse()) await undoEntry(entry, env);
+      expect(files(snapshotTree(home))).toEqual(broken);
+    } finally {
       rmSync(home, { recursive: true, force: true });
     }
   });

@@ -2,6 +2,7 @@
 // and may offer a safe repair for `doctor --fix`.
 import type { Redis } from "ioredis";
 import type { Finding } from "./finding.ts";
+import type { UndoEntry } from "./journal.ts";
 import type { Manifest } from "./manifest.ts";
 import type { RedisProbe, RedisTarget } from "./redis.ts";
 
@@ -14,6 +15,11 @@ export interface DoctorContext {
   redis?: Redis;
   /** session ids to inspect: the manifest's own plus every registered one */
   sessionIds: string[];
+  /**
+   * while doctor --fix repairs, under the install journal: a repair writes the undo of each change
+   * down here before it makes it, so a repair killed midway is rolled back by the next run
+   */
+  recordUndo?: (entry: UndoEntry) => void;
 }
 
 export interface DoctorCheck {

@@ -129,7 +129,7 @@ async function checkInstall(manifest: Manifest, checks: DoctorCheck[], options: 
     }
     let repairs: { id: string; result: string }[];
     try {
-      repairs = await repairAll(first, checks, ctx);
+      repairs = await repairAll(first, checks, { ...ctx, recordUndo: (entry) => void journal.record(entry) });
     } finally {
       journal.commit([]);
     }

@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/crontab/block.ts";
 import { GatewayError } from "../core/errors.ts";
+import type { CommitEntry, UndoEntry } from "../core/journal.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, type Env, run } from "../platform/exec.ts";
 import { isPidRunning, procStat } from "../runtime/protocol/sessions.ts";
@@ -16,31 +17,14 @@ import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFi
 
 export const JOURNAL_FILE_NAME = "install-journal.jsonl";
 
-/** How to take one change back; every entry is harmless when the change it undoes never happened. */
-export type UndoEntry =
-  /** something this run created (file or folder tree) */
-  | { undo: "remove"; path: string }
-  /** a file this run replaced: put the copy at `from` back, then drop the copy */
-  | { undo: "restore-file"; path: string; from: string; mode: number }
-  /** something this run moved aside (`to` -> `from`): move it back */
-  | { undo: "rename"; from: string; to: string }
-  /** a copy of a folder this run is about to change: replace the folder with it */
-  | { undo: "move-tree"; from: string; to: string }
-  | { undo: "remove-empty-dirs"; paths: string[] }
-  /** a command that reverses one this run ran (unload a service it loaded) */
-  | { undo: "run"; argv: string[]; mayFail?: boolean }
-  /** the crontab as it was before this run changed it, and as this run wrote it */
-  | { undo: "crontab"; contents: string; after: string };
-
-/** Tidy-up once an install committed: what it moved aside or copied only for a rollback goes. */
-export type CommitEntry = { then: "remove"; path: string } | { then: "remove-empty-dirs"; paths: string[] };
-
 export interface JournalOwner {
   pid: number;
   host: string;
   startedAt: string;
   command: string;
 }
+
+export type { CommitEntry, UndoEntry };
 
 export type Undo = () => void | Promise<void>;
 

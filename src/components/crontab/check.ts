@@ -32,13 +32,13 @@ export const crontabCheck: DoctorCheck = {
     }
     return ok("crontab", present);
   },
-  async repair({ manifest, env }) {
+  async repair({ manifest, env, recordUndo }) {
     const { mergeCronBlock } = await import("./block.ts");
-    const { writeCrontab } = await import("../../platform/crontab.ts");
+    const { changeCrontab } = await import("../../install/journal.ts");
     const crontab = await readCrontab(env);
     // the block is in place and only the cron daemon is missing: that takes root, not a safe repair
     if (blockAsInstalled(crontab, manifest)) return `not repaired: start the cron daemon yourself (${startCronCommand()})`;
-    await writeCrontab(mergeCronBlock(crontab, manifest.crontab!.entries), env);
+    await changeCrontab(env, recordUndo ?? (() => {}), (current) => mergeCronBlock(current, manifest.crontab!.entries));
     return "re-added the crontab block";
   },
 };

@@ -6,7 +6,7 @@ import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { type Finding, fail, ok } from "../../core/finding.ts";
 import type { Manifest, ManifestFile } from "../../core/manifest.ts";
 import type { PlanStep } from "../../core/plan.ts";
-import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
+import { backupPath, backupRoot, ensureDir, missingDirs, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
 import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { detectSystem } from "../../platform/system.ts";
@@ -84,6 +84,11 @@ export const extensionFilesCheck: DoctorCheck = {
         ensureDir(dirname(backup), 0o700);
         writeFileAtomic(backup, current.contents, current.mode);
         saved = ` (your edited copy is in ${displayPath(backup, ctx.env)})`;
+        ctx.recordUndo?.({ undo: "restore-file", path: file.path, from: backup, mode: current.mode });
+      } else {
+        const missing = missingDirs(dirname(file.path));
+        if (missing.length) ctx.recordUndo?.({ undo: "remove-empty-dirs", paths: missing });
+        ctx.recordUndo?.({ undo: "remove", path: file.path });
       }
       ensureDir(dirname(file.path));
       writeFileAtomic(file.path, contents, file.mode);
