@@ -195,6 +195,19 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
   } else if (service.manager === "systemd") {
     steps.push(...tripwireFile(heartbeat.intervalSeconds));
     const dir = systemdUserDir(home, env);
+    /** a oneshot unit for `job` and the timer that runs it every heartbeat interval */
+    const periodicUnits = (job: string, description: string, execStart: string[], what: string) => [
+      {
+        name: `${service.name}-${job}.service`,
+        contents: renderSystemdService({ description, execStart, environment: serviceEnv, workingDirectory: home, type: "oneshot" }),
+        what,
+      },
+      {
+        name: `${service.name}-${job}.timer`,
+        contents: renderSystemdTimer(`${description} timer`, `${service.name}-${job}.service`, heartbeat.intervalSeconds),
+        what: `${job} timer (systemd)`,
+      },
+    ];
     const units: { name: string; contents: string; what: string }[] = [
       {
         name: `${service.name}.service`,
@@ -208,45 +221,9 @@ export function planService(settings: PlanSettings, system: SystemInfo, env: Env
         what: "central pi session (systemd user unit)",
       },
       ...(heartbeat.source === "systemd"
-        ? [
-            {
-              name: `${service.name}-heartbeat.service`,
-              contents: renderSystemdService({
-                description: "pi gateway heartbeat",
-                execStart: ["/bin/sh", "-c", heartbeatShell],
-                environment: serviceEnv,
-                workingDirectory: home,
-                type: "oneshot",
-              }),
-              what: "heartbeat push (systemd)",
-            },
-            {
-              name: `${service.name}-heartbeat.timer`,
-              contents: renderSystemdTimer("pi gateway heartbeat timer", `${service.name}-heartbeat.service`, heartbeat.intervalSeconds),
-              what: "heartbeat timer (systemd)",
-            },
-          ]
+        ? periodicUnits("heartbeat", "pi gateway heartbeat", ["/bin/sh", "-c", heartbeatShell], "heartbeat push (systemd)")
         : []),
-      ...(tripwire
-        ? [
-            {
-              name: `${service.name}-tripwire.service`,
-              contents: renderSystemdService({
-                description: "pi gateway tripwire",
-                execStart: ["/bin/sh", tripwire.script],
-                environment: serviceEnv,
-                workingDirectory: home,
-                type: "oneshot",
-              }),
-              what: "tripwire (systemd)",
-            },
-            {
-              name: `${service.name}-tripwire.timer`,
-              contents: renderSystemdTimer("pi gateway tripwire timer", `${service.name}-tripwire.service`, heartbeat.intervalSeconds),
-              what: "tripwire timer (systemd)",
-            },
-          ]
-        : []),
+      ...(tripwire ? periodicUnits("tripwire", "pi gateway tripwire", ["/bin/sh", tripwire.script], "tripwire (systemd)") : []),
     ];
     const unitFiles = units.map((unit) => file(join(dir, unit.name), unit.contents, 0o644, unit.what));
     centralRestarts = fileChange(unitFiles[0]!.path, unitFiles[0]!.contents, unitFiles[0]!.mode) !== "unchanged";
