@@ -50,6 +50,11 @@ export function isHeartbeatAck(messages: unknown): boolean {
             .map((c: { text?: string }) => c.text ?? "")
             .join("")
         : "";
+  return isHeartbeatOkReply(text);
+}
+
+/** True when a reply says only HEARTBEAT_OK: nothing needs attention, so nobody is told. */
+export function isHeartbeatOkReply(text: string): boolean {
   return text.trim() === HEARTBEAT_OK;
 }
 

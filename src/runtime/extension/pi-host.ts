@@ -6,17 +6,8 @@ import { type ConsumerOptions, type ConsumerState, HandOffDeferred, QueueConsume
 import type { GatewayEvent } from "../protocol/event.ts";
 import { Acceptance, HandOffRefusedError, newestUserTexts, newHandOffMarker, userMessageText, withHandOffMarker } from "./acceptance.ts";
 import type { GatewayConfig } from "./config.ts";
-import {
-  collapseHeartbeats,
-  HeartbeatWatchdog,
-  heartbeatPrompt,
-  isHeartbeat,
-  isHeartbeatAck,
-  type LastHeartbeat,
-  watchdogAlarmText,
-  writeLastHeartbeat,
-} from "./heartbeat.ts";
-import { formatEvents } from "./message.ts";
+import { HeartbeatWatchdog, isHeartbeatAck, type LastHeartbeat, watchdogAlarmText, writeLastHeartbeat } from "./heartbeat.ts";
+import { batchMessage } from "./message.ts";
 
 const STATUS_KEY = "gateway";
 /** how long pi may take to start the turn for a handed-off message before it counts as not taken */
@@ -221,19 +212,13 @@ export class PiHost {
 
   /** One message for the whole batch; with heartbeats on, they collapse and carry the checklist. */
   private messageFor(events: GatewayEvent[]): string {
-    const heartbeatConfig = this.config.heartbeat;
-    if (!heartbeatConfig) return formatEvents(events, this.config.sessionId);
-    const { events: kept, collapsed } = collapseHeartbeats(events);
-    const heartbeat = kept.find(isHeartbeat);
-    const others = kept.filter((event) => !isHeartbeat(event));
-    const parts = others.length ? [formatEvents(others, this.config.sessionId)] : [];
+    const { text, heartbeat } = batchMessage(events, this.config.sessionId, this.config.heartbeat?.checklistFile);
     if (heartbeat) {
-      parts.push(heartbeatPrompt(heartbeat, heartbeatConfig.checklistFile, collapsed));
       this.heartbeatInTurn = { eventId: heartbeat.id, ts: heartbeat.ts, deliveredAt: Date.now() };
       this.writeHeartbeatRecord(this.heartbeatInTurn);
       this.watchdog?.heartbeat();
     }
-    return parts.join("\n\n");
+    return text;
   }
 
   private writeHeartbeatRecord(record: LastHeartbeat): void {
