@@ -62,6 +62,8 @@ export interface FakeTelegram {
   /** what getWebhookInfo reports; while set, getUpdates answers 409 as Telegram does (deleteWebhook clears it) */
   setWebhook(url: string): void;
   readonly webhookUrl: string;
+  /** queues every confirmed update again, as Telegram does when the confirmation never reached it (a poller killed mid-batch) */
+  replayConfirmed(): void;
   /** updates queued and not yet confirmed */
   readonly unconfirmed: number;
   close(): Promise<void>;
@@ -90,6 +92,7 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
   const sent: SentMessage[] = [];
   const requests: RecordedRequest[] = [];
   const updates: Update[] = [];
+  const confirmed: Update[] = [];
   const knownChats = new Set<number>();
   const failures = new Map<string, Failure & { remaining: number }>();
   const pollers = new Set<() => void>();
@@ -139,24 +142,24 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     return undefined;
   }
 
-  function answer(res: ServerResponse, status: number, body: unknown): void {
+  function answer(res: ServerResponse, status: number, body: unknown): undefined {
     if (res.writableEnded || res.destroyed) return;
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   }
 
-  function answerError(res: ServerResponse, status: number, description: string, parameters?: Record<string, unknown>): void {
+  function answerError(res: ServerResponse, status: number, description: string, parameters?: Record<string, unknown>): undefined {
     answer(res, status, { ok: false, error_code: status, description, ...(parameters ? { parameters } : {}) });
   }
 
   function pendingFrom(offset: number | undefined, limit: number): Update[] {
     if (offset !== undefined && offset > 0) {
-      while (updates.length > 0 && updates[0]!.update_id < offset) updates.shift();
+      while (updates.length > 0 && updates[0]!.update_id < offset) confirmed.push(updates.shift()!);
     }
     return updates.slice(0, limit);
   }
 
-  function getUpdates(req: IncomingMessage, res: ServerResponse, params: Record<string, unknown>): void {
+  function getUpdates(req: IncomingMessage, res: ServerResponse, params: Record<string, unknown>): undefined {
     if (webhookUrl)
       return answerError(res, 409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
     const offset = params.offset === undefined ? undefined : Number(params.offset);
@@ -177,7 +180,7 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     });
   }
 
-  function sendMessage(res: ServerResponse, params: Record<string, unknown>): void {
+  function sendMessage(res: ServerResponse, params: Record<string, unknown>): undefined {
     const chatId = Number(params.chat_id);
     const text = typeof params.text === "string" ? params.text : "";
     if (text.trim() === "") return answerError(res, 400, "Bad Request: message text is empty");
@@ -198,7 +201,7 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     });
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse, params: Record<string, unknown>): void {
+  function handle(req: IncomingMessage, res: ServerResponse, params: Record<string, unknown>): undefined {
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? "/", "http://x").pathname);
     if (!match) return answerError(res, 404, "Not Found");
     const [, givenToken, method] = match as unknown as [string, string, string];
@@ -315,6 +318,10 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     get webhookUrl() {
       return webhookUrl;
     },
+    replayConfirmed() {
+      updates.unshift(...confirmed.splice(0));
+      for (const finish of [...pollers]) finish();
+    },
     get unconfirmed() {
       return updates.length;
     },
@@ -334,4 +341,21 @@ function parseParams(req: IncomingMessage, body: string): Record<string, unknown
   if (type.startsWith("application/json")) return { ...query, ...(JSON.parse(body) as Record<string, unknown>) };
   if (type.startsWith("application/x-www-form-urlencoded")) return { ...query, ...Object.fromEntries(new URLSearchParams(body)) };
   throw new Error(`unsupported content-type ${type} in the fake Bot API`);
+}
+
+/**
+ * What is wrong with `chunks` as a split of `original` for Telegram, or undefined: each within
+ * `limit` and not blank, in order, with only whitespace between and around them.
+ */
+export function splitProblem(original: string, chunks: readonly string[], limit = 4096): string | undefined {
+  let position = 0;
+  for (const [i, chunk] of chunks.entries()) {
+    if (chunk.length > limit) return `chunk ${i} has ${chunk.length} units, over ${limit}`;
+    if (chunk.trim() === "") return `chunk ${i} is blank`;
+    const index = original.indexOf(chunk, position);
+    if (index < 0) return `chunk ${i} (${JSON.stringify(chunk.slice(0, 30))}...) is not found in order`;
+    if (original.slice(position, index).trim() !== "") return `text before chunk ${i} was lost`;
+    position = index + chunk.length;
+  }
+  return original.slice(position).trim() === "" ? undefined : "the end of the text was lost";
 }

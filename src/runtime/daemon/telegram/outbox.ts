@@ -1,0 +1,193 @@
+// Replies are durable once delivered to the bridge: each destination chat's reply is one outbox
+// entry (its chunks), sent in order and removed only after every chunk went out. The sender never
+// throws: a rate limit waits retry_after, a server or network failure backs off, a chat that
+// refuses the bot (403) is retried slowly, a request Telegram can never accept (400) is dropped.
+import { randomUUID } from "node:crypto";
+import type { Api } from "grammy";
+import type { Redis } from "ioredis";
+import type { HealthRecorder } from "./health.ts";
+import { type TelegramKeys, telegramKeys } from "./keys.ts";
+import { apiFailure, grammySignal, type Scrub } from "./scrub.ts";
+import { sleep, Waker } from "./sleep.ts";
+
+export interface OutboxEntry {
+  id: string;
+  chatId: number;
+  chunks: string[];
+  createdAt: number;
+}
+
+export interface SenderOptions {
+  api: Api;
+  redis: Redis;
+  prefix: string;
+  health: HealthRecorder;
+  scrub: Scrub;
+  log(line: string): void;
+  /** how long a chat that answered 403 waits before the next try (default 60 s) */
+  forbiddenRetryMs?: number;
+  /** the first wait after a server or network failure, doubling up to maxBackoffMs (default 1 s, 60 s) */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export function outboxEntry(chatId: number, chunks: string[]): OutboxEntry {
+  return { id: randomUUID(), chatId, chunks, createdAt: Date.now() };
+}
+
+type Attempt = "sent" | "dropped" | "later";
+
+export class OutboxSender {
+  private readonly keys: TelegramKeys;
+  private readonly waker = new Waker();
+  private readonly controller = new AbortController();
+  /** chunks of an entry already sent by this process: a retry resumes after them */
+  private readonly sentChunks = new Map<string, number>();
+  private readonly blockedUntil = new Map<number, number>();
+  private backoffMs: number;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: SenderOptions) {
+    this.keys = telegramKeys(options.prefix);
+    this.backoffMs = this.initialBackoff;
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await this.running;
+  }
+
+  async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.options.redis.rpush(this.keys.outbox, ...entries.map((entry) => JSON.stringify(entry)));
+    this.waker.wake();
+  }
+
+  /** The chat wrote to the bot: a reply it refused before (403) may go through now. */
+  unblock(chatId: number): void {
+    if (this.blockedUntil.delete(chatId)) this.waker.wake();
+  }
+
+  private get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private get initialBackoff(): number {
+    return this.options.initialBackoffMs ?? 1000;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.signal.aborted) {
+      let entries: string[];
+      try {
+        entries = await this.options.redis.lrange(this.keys.outbox, 0, -1);
+      } catch (error) {
+        this.options.log(`telegram: cannot read the outbox (${this.options.scrub((error as Error).message)}), retrying`);
+        await this.backOff();
+        continue;
+      }
+      const next = this.nextEntry(entries);
+      if (!next) {
+        await this.waker.wait(this.signal, this.untilNextUnblock());
+        continue;
+      }
+      const attempt = next.entry ? await this.send(next.entry) : "dropped";
+      if (attempt !== "later") await this.remove(next.raw, attempt === "sent" ? next.entry : undefined);
+    }
+  }
+
+  /** The oldest entry whose chat is not waiting out a 403 (a chat's replies keep their order). */
+  private nextEntry(entries: readonly string[]): { raw: string; entry: OutboxEntry | undefined } | undefined {
+    const now = Date.now();
+    const waiting = new Set<number>();
+    for (const raw of entries) {
+      const entry = parseEntry(raw);
+      if (!entry) return { raw, entry: undefined };
+      if (waiting.has(entry.chatId)) continue;
+      if ((this.blockedUntil.get(entry.chatId) ?? 0) > now) {
+        waiting.add(entry.chatId);
+        continue;
+      }
+      return { raw, entry };
+    }
+    return undefined;
+  }
+
+  private untilNextUnblock(): number | undefined {
+    const times = [...this.blockedUntil.values()].map((until) => until - Date.now()).filter((ms) => ms > 0);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  private async send(entry: OutboxEntry): Promise<Attempt> {
+    for (let index = this.sentChunks.get(entry.id) ?? 0; index < entry.chunks.length; index++) {
+      try {
+        await this.options.api.sendMessage(entry.chatId, entry.chunks[index]!, {}, grammySignal(this.signal));
+      } catch (error) {
+        if (this.signal.aborted) return "later";
+        return this.failed(entry, error);
+      }
+      this.sentChunks.set(entry.id, index + 1);
+      this.backoffMs = this.initialBackoff;
+    }
+    return "sent";
+  }
+
+  private async failed(entry: OutboxEntry, error: unknown): Promise<Attempt> {
+    const failure = apiFailure(error, this.options.scrub);
+    const what = `${failure.code || "network error"}: ${failure.description}`;
+    if (failure.code === 429) {
+      const seconds = failure.retryAfter ?? 1;
+      this.options.log(`telegram: rate limited (${what}), waiting ${seconds} s before sending again`);
+      await sleep(seconds * 1000, this.signal);
+      return "later";
+    }
+    if (failure.code === 403 || failure.code === 400) {
+      this.options.health.update({ lastSendError: { chatId: entry.chatId, code: failure.code, description: failure.description, at: Date.now() } });
+      if (failure.code === 400) {
+        this.options.log(`telegram: dropped a reply to chat ${entry.chatId} that Telegram refuses (${what})`);
+        return "dropped";
+      }
+      const retryMs = this.options.forbiddenRetryMs ?? 60_000;
+      this.blockedUntil.set(entry.chatId, Date.now() + retryMs);
+      this.options.log(
+        `telegram: chat ${entry.chatId} refuses the bot's messages (${what}); that user must open the bot in Telegram and send /start once. Retrying every ${Math.round(retryMs / 1000)} s`,
+      );
+      return "later";
+    }
+    this.options.log(`telegram: sending to chat ${entry.chatId} failed (${what}), retrying in ${Math.round(this.backoffMs / 1000)} s`);
+    await this.backOff();
+    return "later";
+  }
+
+  private async backOff(): Promise<void> {
+    await sleep(this.backoffMs, this.signal);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 60_000);
+  }
+
+  private async remove(raw: string, sent: OutboxEntry | undefined): Promise<void> {
+    try {
+      await this.options.redis.lrem(this.keys.outbox, 1, raw);
+      if (sent) {
+        this.sentChunks.delete(sent.id);
+        await this.options.redis.hset(this.keys.lastReply, String(sent.chatId), JSON.stringify({ at: Date.now(), chunks: sent.chunks.length }));
+      }
+    } catch (error) {
+      // the entry stays; the chunks this process sent are remembered, so the retry sends none again
+      this.options.log(`telegram: cannot update the outbox (${this.options.scrub((error as Error).message)})`);
+      await this.backOff();
+    }
+  }
+}
+
+function parseEntry(raw: string): OutboxEntry | undefined {
+  try {
+    const entry = JSON.parse(raw) as OutboxEntry;
+    return typeof entry.chatId === "number" && Array.isArray(entry.chunks) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
