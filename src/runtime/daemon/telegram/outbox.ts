@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { HealthRecorder } from "./health.ts";
 import { type TelegramKeys, telegramKeys } from "./keys.ts";
 import { apiFailure, grammySignal, type Scrub } from "./scrub.ts";
-import { sleep, Waker } from "./sleep.ts";
+import { duration, sleep, Waker } from "./sleep.ts";
 
 export interface OutboxEntry {
   id: string;
@@ -154,11 +154,11 @@ export class OutboxSender {
       const retryMs = this.options.forbiddenRetryMs ?? 60_000;
       this.blockedUntil.set(entry.chatId, Date.now() + retryMs);
       this.options.log(
-        `telegram: chat ${entry.chatId} refuses the bot's messages (${what}); that user must open the bot in Telegram and send /start once. Retrying every ${Math.round(retryMs / 1000)} s`,
+        `telegram: chat ${entry.chatId} refuses the bot's messages (${what}); that user must open the bot in Telegram and send /start once. Retrying every ${duration(retryMs)}`,
       );
       return "later";
     }
-    this.options.log(`telegram: sending to chat ${entry.chatId} failed (${what}), retrying in ${Math.round(this.backoffMs / 1000)} s`);
+    this.options.log(`telegram: sending to chat ${entry.chatId} failed (${what}), retrying in ${duration(this.backoffMs)}`);
     await this.backOff();
     return "later";
   }

@@ -10,7 +10,7 @@ import type { UserFromGetMe } from "grammy/types";
 import type { HealthRecorder } from "./health.ts";
 import type { PollerLock } from "./poller-lock.ts";
 import { apiFailure, grammySignal, type Scrub } from "./scrub.ts";
-import { sleep } from "./sleep.ts";
+import { duration, sleep } from "./sleep.ts";
 
 export const BOT_COMMANDS = [
   { command: "status", description: "queue, model, uptime, last heartbeat" },
@@ -45,6 +45,8 @@ export class PollingSupervisor {
   private running: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failing = false;
+  /** the first getUpdates of a Bot's life returns at once, so health tells within a moment whether polling works */
+  private firstPoll = true;
   private backoffMs: number;
 
   constructor(private readonly options: PollingOptions) {
@@ -99,6 +101,7 @@ export class PollingSupervisor {
         throw error;
       });
       this.bot = bot;
+      this.firstPoll = true;
       await bot.start({ allowed_updates: ["message"], timeout: this.options.pollTimeoutSeconds ?? 30 });
       return this.signal.aborted ? 0 : slow;
     } catch (error) {
@@ -118,7 +121,7 @@ export class PollingSupervisor {
   private failed(failure: { code: number; description: string }, pauseMs: number): number {
     this.failing = true;
     this.options.health.update({ polling: false, lastError: { ...failure, at: Date.now() } });
-    this.options.log(`telegram: polling stopped: ${explain(failure)}; trying again in ${Math.round(pauseMs / 1000)} s`);
+    this.options.log(`telegram: polling stopped: ${explain(failure)}; trying again in ${duration(pauseMs)}`);
     return pauseMs;
   }
 
@@ -157,7 +160,7 @@ export class PollingSupervisor {
     for (;;) {
       let failure: { code: number; description: string; retryAfter?: number };
       try {
-        const response = await prev(method, payload, signal);
+        const response = await prev(method, this.firstPoll ? { ...payload, timeout: 0 } : payload, signal);
         if (response.ok) {
           this.pollSucceeded();
           return response;
@@ -176,6 +179,7 @@ export class PollingSupervisor {
   };
 
   private pollSucceeded(): void {
+    this.firstPoll = false;
     this.backoffMs = this.initialBackoff;
     if (this.failing) this.options.log("telegram: polling works again");
     this.failing = false;
@@ -183,7 +187,7 @@ export class PollingSupervisor {
   }
 
   private pollFailed(failure: { code: number; description: string }, waitMs: number): void {
-    if (!this.failing) this.options.log(`telegram: getUpdates failed (${explain(failure)}); retrying (next in ${Math.round(waitMs / 1000)} s)`);
+    if (!this.failing) this.options.log(`telegram: getUpdates failed (${explain(failure)}); retrying (next in ${duration(waitMs)})`);
     this.failing = true;
     this.options.health.update({ lastError: { code: failure.code, description: failure.description, at: Date.now() } });
   }

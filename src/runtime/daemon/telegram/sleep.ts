@@ -42,3 +42,8 @@ export class Waker {
     }
   }
 }
+
+/** A wait as a log line says it: "300 ms", "30 s". */
+export function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
