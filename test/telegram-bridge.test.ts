@@ -1,12 +1,14 @@
 // The daemon's Telegram bridge against a fake Bot API on 127.0.0.1, with the real grammY client and
 // a real redis-server: who gets in, what is persisted when, where replies go, how failures of the
 // Bot API are survived, and that the token never shows.
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { checkBotToken, normaliseApiRoot } from "../src/runtime/daemon/telegram/api.ts";
 import { TelegramBridge, type TelegramBridgeOptions } from "../src/runtime/daemon/telegram/bridge.ts";
 import { readTelegramHealth } from "../src/runtime/daemon/telegram/health.ts";
-import { telegramKeys } from "../src/runtime/daemon/telegram/keys.ts";
+import { pollerLockKey, telegramKeys } from "../src/runtime/daemon/telegram/keys.ts";
 import { redeemPairingCode } from "../src/runtime/daemon/telegram/pairing.ts";
 import type { DaemonControl, DaemonInput } from "../src/runtime/daemon/types.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
@@ -68,7 +70,10 @@ function recordingControl(): RecordingControl {
   };
 }
 
-async function harness(overrides: Partial<TelegramBridgeOptions> = {}, { start = true, fake: givenFake }: { start?: boolean; fake?: FakeTelegram } = {}): Promise<Harness> {
+async function harness(
+  overrides: Partial<TelegramBridgeOptions> = {},
+  { start = true, fake: givenFake }: { start?: boolean; fake?: FakeTelegram } = {},
+): Promise<Harness> {
   const fake = givenFake ?? (await startFakeTelegram());
   if (!givenFake) cleanups.push(() => fake.close());
   tokens.add(fake.token);
@@ -163,7 +168,12 @@ describe("inputs", () => {
     await waitForInput(inputs, "from a friend");
     expect(inputs).toEqual([
       { id: `tg:${ownerUpdate}`, origin: { kind: "telegram", chatId: OWNER, userId: OWNER, updateId: ownerUpdate }, text: "from the owner", priority: "human" },
-      { id: `tg:${friendUpdate}`, origin: { kind: "telegram", chatId: FRIEND, userId: FRIEND, updateId: friendUpdate }, text: "from a friend", priority: "human" },
+      {
+        id: `tg:${friendUpdate}`,
+        origin: { kind: "telegram", chatId: FRIEND, userId: FRIEND, updateId: friendUpdate },
+        text: "from a friend",
+        priority: "human",
+      },
     ]);
     expect(await bridge.pending()).toEqual(inputs);
   });
@@ -221,7 +231,7 @@ describe("inputs", () => {
 
 describe("replies", () => {
   it("sends a 10,000-character reply as ordered messages within 4,096 units, to its own chat", async () => {
-    const { fake, bridge } = await harness();
+    const { fake, bridge, prefix } = await harness();
     fake.knowChat(OWNER);
     fake.knowChat(FRIEND);
     const reply = Array.from({ length: 40 }, (_, i) => `Paragraph ${i}. ${"All work and no play. ".repeat(11)}`).join("\n\n");
@@ -233,9 +243,9 @@ describe("replies", () => {
     expect(toFriend.length).toBe(3);
     expect(splitProblem(reply, toFriend)).toBeUndefined();
     expect(sent.filter((message) => message.chatId === OWNER).map((message) => message.text)).toEqual(["short one"]);
-    const lastReply = await redis.hget(telegramKeys(bridge["options"].prefix).lastReply, String(FRIEND));
+    const lastReply = await redis.hget(telegramKeys(prefix).lastReply, String(FRIEND));
     expect(JSON.parse(lastReply!)).toMatchObject({ chunks: 3 });
-    await waitFor(async () => (await redis.llen(telegramKeys(bridge["options"].prefix).outbox)) === 0, "the outbox to empty");
+    await waitFor(async () => (await redis.llen(telegramKeys(prefix).outbox)) === 0, "the outbox to empty");
   });
 
   it("sends background, heartbeat and alert replies to the owner, or to the notify chats; nothing for empty text", async () => {
@@ -280,6 +290,26 @@ describe("replies", () => {
     expect(logs.join("\n")).toMatch(/rate limited \(429: Too Many Requests: retry after 1\), waiting 1 s/);
   });
 
+  it("resumes a long reply after a failed chunk without sending the chunks before it again", async () => {
+    const { fake, bridge } = await harness();
+    fake.knowChat(OWNER);
+    fake.failNext("sendMessage", { status: 500, after: 1, times: 2 });
+    const reply = Array.from({ length: 3 }, (_, i) => `${i}`.repeat(4000)).join("\n\n");
+    await bridge.deliver({ kind: "background" }, reply);
+    const sent = await fake.waitForSent((all) => all.length === 3);
+    expect(sent.map((message) => message.text[0])).toEqual(["0", "1", "2"]);
+    expect(fake.requests.filter((request) => request.method === "sendMessage")).toHaveLength(5);
+  });
+
+  it("shows typing in the chat of a Telegram input, best effort", async () => {
+    const { fake, bridge } = await harness();
+    bridge.typing({ kind: "background" });
+    bridge.typing({ kind: "telegram", chatId: FRIEND, userId: FRIEND, updateId: 5 });
+    const request = await fake.waitForRequest((r) => r.method === "sendChatAction");
+    expect(request.params).toMatchObject({ chat_id: FRIEND, action: "typing" });
+    expect(fake.requests.filter((r) => r.method === "sendChatAction")).toHaveLength(1);
+  });
+
   it("drops a reply Telegram can never accept (400) with a log line and goes on", async () => {
     const { fake, bridge, logs } = await harness();
     fake.knowChat(OWNER);
@@ -318,7 +348,10 @@ describe("polling supervision", () => {
     const { fake, bridge, inputs, logs, prefix } = await harness();
     await waitFor(() => bridge.health().polling, "polling");
     fake.revokeToken();
-    await waitFor(() => bridge.health().lastError?.code === 401, () => `a 401 in health: ${JSON.stringify(bridge.health())}`);
+    await waitFor(
+      () => bridge.health().lastError?.code === 401,
+      () => `a 401 in health: ${JSON.stringify(bridge.health())}`,
+    );
     expect(bridge.health().polling).toBe(false);
     expect(logs.join("\n")).toMatch(/polling stopped: 401: Unauthorized; the bot token was revoked or is wrong.*@BotFather/);
     expect((await readTelegramHealth(redis, prefix))?.lastError?.code).toBe(401);
@@ -353,14 +386,31 @@ describe("polling supervision", () => {
     await waitFor(() => second.health().polling, "the second bridge polling");
   });
 
+  it("takes over the lock of a daemon that died on this machine", async () => {
+    const fake = await startFakeTelegram();
+    cleanups.push(() => fake.close());
+    const { bridge, prefix } = await harness({}, { start: false, fake });
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    const key = pollerLockKey(prefix, fake.token);
+    await redis.set(key, JSON.stringify({ owner: `${hostname()}:${dead}:deadbeef`, pid: dead, host: hostname(), startedAt: 1 }), "PX", 30_000);
+    await bridge.start();
+    await waitFor(() => bridge.health().polling, "polling");
+    expect(JSON.parse((await redis.get(key))!).pid).toBe(process.pid);
+  });
+
   it("stops cleanly: no poll after stop(), and the lock is given back", async () => {
+    const timersBefore = process.getActiveResourcesInfo().filter((kind) => kind === "Timeout");
     const { fake, bridge, prefix } = await harness();
     await waitFor(() => bridge.health().polling, "polling");
+    fake.knowChat(OWNER);
+    await bridge.deliver({ kind: "background" }, "one last thing");
+    await fake.waitForSent((all) => all.length === 1);
     await bridge.stop();
     const count = fake.requests.length;
     expect(await redis.keys(`${prefix}:telegram:poller:*`)).toEqual([]);
     fake.injectMessage({ userId: OWNER, text: "nobody listens" });
     expect(fake.requests.length).toBe(count);
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === "Timeout")).toEqual(timersBefore);
   });
 });
 
@@ -384,7 +434,10 @@ describe("the token", () => {
     const apiRoot = fake.apiRoot;
     await fake.close();
     const { logs, bridge, prefix } = await harness({ apiRoot }, { fake });
-    await waitFor(() => logs.some((line) => line.includes("ECONNREFUSED")), () => `a network error logged; logs: ${logs.join(" | ")}`);
+    await waitFor(
+      () => logs.some((line) => line.includes("ECONNREFUSED")),
+      () => `a network error logged; logs: ${logs.join(" | ")}`,
+    );
     expect(bridge.health().lastError?.code).toBe(0);
     expect(logs.join("\n")).toContain("<token>");
     expect(await redis.get(telegramKeys(prefix).health)).not.toContain(fake.token);

@@ -2,19 +2,10 @@
 // lost but the whitespace at the cuts, and the cut where a reader would make it.
 import { describe, expect, it } from "vitest";
 import { splitForTelegram } from "../src/runtime/daemon/telegram/split.ts";
+import { splitProblem } from "./helpers/fake-telegram.ts";
 
-/** The chunks appear in `original` in order, with only whitespace between and around them. */
-export function expectSplitPreserves(original: string, chunks: readonly string[], limit = 4096): void {
-  let position = 0;
-  for (const chunk of chunks) {
-    expect(chunk.length).toBeLessThanOrEqual(limit);
-    expect(chunk.trim()).not.toBe("");
-    const index = original.indexOf(chunk, position);
-    expect(index, `chunk starting ${JSON.stringify(chunk.slice(0, 30))} found in order`).toBeGreaterThanOrEqual(position);
-    expect(original.slice(position, index).trim()).toBe("");
-    position = index + chunk.length;
-  }
-  expect(original.slice(position).trim()).toBe("");
+function expectSplitPreserves(original: string, chunks: readonly string[], limit = 4096): void {
+  expect(splitProblem(original, chunks, limit)).toBeUndefined();
 }
 
 function paragraphs(count: number, length: number): string {

@@ -33,6 +33,8 @@ export interface Failure {
   retryAfter?: number;
   /** how many calls fail (default 1); Infinity until `recover(method)` */
   times?: number;
+  /** this many calls succeed first (default 0) */
+  after?: number;
   description?: string;
 }
 
@@ -94,7 +96,7 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
   const updates: Update[] = [];
   const confirmed: Update[] = [];
   const knownChats = new Set<number>();
-  const failures = new Map<string, Failure & { remaining: number }>();
+  const failures = new Map<string, Failure & { remaining: number; skip: number }>();
   const pollers = new Set<() => void>();
   const waiters = new Set<Waiter<unknown>>();
   let nextUpdateId = 500_000 + Math.floor(Math.random() * 1000);
@@ -135,6 +137,10 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     for (const key of [method, "*"]) {
       const failure = failures.get(key);
       if (!failure) continue;
+      if (failure.skip > 0) {
+        failure.skip -= 1;
+        return undefined;
+      }
       failure.remaining -= 1;
       if (failure.remaining <= 0) failures.delete(key);
       return failure;
@@ -300,7 +306,7 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
       );
     },
     failNext(method, failure) {
-      failures.set(method, { ...failure, remaining: failure.times ?? 1 });
+      failures.set(method, { ...failure, remaining: failure.times ?? 1, skip: failure.after ?? 0 });
     },
     recover(method) {
       if (method === undefined) failures.clear();
