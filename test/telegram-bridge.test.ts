@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
-import { checkBotToken, normaliseApiRoot } from "../src/runtime/daemon/telegram/api.ts";
+import { chatKnown, checkBotToken, deleteWebhook, normaliseApiRoot, webhookUrl } from "../src/runtime/daemon/telegram/api.ts";
 import { TelegramBridge, type TelegramBridgeOptions } from "../src/runtime/daemon/telegram/bridge.ts";
 import { readTelegramHealth } from "../src/runtime/daemon/telegram/health.ts";
 import { pollerLockKey, telegramKeys } from "../src/runtime/daemon/telegram/keys.ts";
@@ -198,6 +198,20 @@ describe("inputs", () => {
 
     await restarted.ack(pending[0]!);
     expect((await restarted.pending()).map((input) => input.text)).toEqual(["second"]);
+  });
+
+  it("leaves an update it could not persist unconfirmed, so it comes again and is persisted then", async () => {
+    const { fake, bridge, inputs, logs, prefix } = await harness();
+    await redis.set(telegramKeys(prefix).inbox, "not a list");
+    const updateId = fake.injectMessage({ userId: OWNER, text: "do not lose me" });
+    await waitFor(
+      () => logs.some((line) => line.includes(`handling update ${updateId} failed`)),
+      () => `the failure logged; logs: ${logs.join(" | ")}`,
+    );
+    expect(inputs).toEqual([]);
+    await redis.del(telegramKeys(prefix).inbox);
+    await waitForInput(inputs, "do not lose me");
+    expect((await bridge.pending()).map((input) => input.text)).toEqual(["do not lose me"]);
   });
 
   it("answers /status, /stop and /new itself and passes other commands to the model", async () => {
@@ -425,6 +439,13 @@ describe("the token", () => {
     expect(unreachable.ok).toBe(false);
     expect(JSON.stringify(unreachable)).not.toContain(fake.token);
     expect(await checkBotToken("not a token", fake.apiRoot)).toMatchObject({ ok: false, message: expect.stringMatching(/not a bot token/) });
+    expect(await chatKnown(fake.token, fake.apiRoot, OWNER)).toEqual({ ok: true, result: false });
+    fake.injectMessage({ userId: OWNER, text: "/start" });
+    expect(await chatKnown(fake.token, fake.apiRoot, OWNER)).toEqual({ ok: true, result: true });
+    fake.setWebhook("https://example.invalid/hook");
+    expect(await webhookUrl(fake.token, fake.apiRoot)).toEqual({ ok: true, result: "https://example.invalid/hook" });
+    expect(await deleteWebhook(fake.token, fake.apiRoot)).toEqual({ ok: true, result: true });
+    expect(await webhookUrl(fake.token, fake.apiRoot)).toEqual({ ok: true, result: "" });
     expect(normaliseApiRoot("http://127.0.0.1:8081//")).toBe("http://127.0.0.1:8081");
     expect(normaliseApiRoot(undefined)).toBe("https://api.telegram.org");
   });

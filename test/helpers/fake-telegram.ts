@@ -239,6 +239,9 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
         return getUpdates(req, res, params);
       case "sendMessage":
         return sendMessage(res, params);
+      case "getChat":
+        if (!knownChats.has(Number(params.chat_id))) return answerError(res, 400, "Bad Request: chat not found");
+        return answer(res, 200, { ok: true, result: { id: Number(params.chat_id), type: "private" } });
       case "sendChatAction":
       case "setMyCommands":
         return answer(res, 200, { ok: true, result: true });

@@ -61,3 +61,14 @@ export async function webhookUrl(token: string, apiRoot?: string): Promise<CallR
 export async function deleteWebhook(token: string, apiRoot?: string): Promise<CallResult<boolean>> {
   return telegramCall<boolean>(token, apiRoot, "deleteWebhook", { drop_pending_updates: false });
 }
+
+/**
+ * Whether the bot may write to this user: Telegram knows the chat only after the user wrote to the
+ * bot (sent /start) once; before that getChat answers "chat not found" (for doctor's owner check).
+ */
+export async function chatKnown(token: string, apiRoot: string | undefined, chatId: number): Promise<CallResult<boolean>> {
+  const answer = await telegramCall<{ id: number }>(token, apiRoot, "getChat", { chat_id: chatId });
+  if (answer.ok) return { ok: true, result: true };
+  if (answer.status === 400 || answer.status === 403) return { ok: true, result: false };
+  return answer;
+}

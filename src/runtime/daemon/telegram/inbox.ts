@@ -8,13 +8,13 @@ import { type TelegramKeys, telegramKeys } from "./keys.ts";
 /** Telegram re-serves an unconfirmed update for up to a day: remember handled ones a bit longer. */
 export const HANDLED_TTL_SECONDS = 2 * 24 * 3600;
 
-// KEYS: handled marker, inbox. ARGV: input json, ttl. Persists once per update.
+// KEYS: handled marker, inbox. ARGV: input json, ttl. Persists once per update; the marker is set
+// only after the push worked (a script that fails midway keeps what it did).
 const PERSIST = new LuaScript(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  return 1
-end
-return 0
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[1], '1', 'EX', tonumber(ARGV[2]))
+return 1
 `);
 
 // KEYS: inbox. ARGV: input id. Removes the entries with that id.
