@@ -162,6 +162,24 @@ describe("the daemon's command queue", () => {
     expect(readLastHeartbeat(lastHeartbeatFile)?.eventId).toBe("hb-2");
   });
 
+  it("alerts the owner once when heartbeats stop, and again after they resumed and stopped", async () => {
+    const daemonDir = home();
+    const checklistFile = join(daemonDir.root, "HEARTBEAT.md");
+    writeFileSync(checklistFile, "- all fine\n");
+    daemonDir.config.heartbeat = { intervalSeconds: 0.5, checklistFile, lastHeartbeatFile: join(daemonDir.root, "state", "last-heartbeat.json") };
+    const { sink } = await start({ home: daemonDir });
+    model.setReply("HEARTBEAT_OK");
+    const alarms = () => sink.ofKind("alert").filter((text) => text.startsWith("[gateway watchdog] No heartbeat"));
+    await waitFor(() => alarms().length === 1, "the first alarm");
+    const beat = createEvent({ id: "hb-watchdog", type: HEARTBEAT_EVENT_TYPE, source: "cron" });
+    await pushToSession(redis, { prefix: daemonDir.config.prefix, sessionId: "gateway", event: beat });
+    await model.waitForRequest("heartbeat from cron");
+    // still the one alarm of the first outage, however many checks ran since
+    expect(alarms()).toHaveLength(1);
+    await waitFor(() => alarms().length === 2, "the alarm of the second outage");
+    expect(sink.deliveries.filter((d) => d.origin.kind !== "alert")).toEqual([]);
+  });
+
   it("answers a turn that fails once, to the asker or as an alert, and acknowledges it (no poison loop)", async () => {
     const { sink, source, home: daemonDir, keys } = await start();
     model.setReply((request) => {
