@@ -216,6 +216,8 @@ class EmbeddedPi implements PiSession {
     const ended: AssistantMessage[] = [];
     const unsubscribe = session.subscribe((event: AgentSessionEvent) => {
       if (event.type === "message_end" && isAssistant(event.message)) ended.push(event.message);
+      // an abort that came while pi was still preparing the prompt (nothing ran yet to abort)
+      if (event.type === "turn_start" && options.signal?.aborted) void session.abort();
     });
     const onAbort = () => void session.abort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
