@@ -115,9 +115,9 @@ class GatewayDaemon implements Daemon, ConsumerHost {
     this.consumer.start();
     const watchdog = this.watchdog;
     // only the owner of the session id hears heartbeats, so only it may miss them
-    if (watchdog) this.timers.push(setInterval(() => this.consumer.owner && watchdog.check(), watchdog.checkEveryMs));
+    if (watchdog) this.timers.push(setInterval(() => this.consumer.owner && watchdog.check(), watchdog.checkEveryMs).unref());
+    // not unref'd: the daemon's process lives until shutdown(), whatever else is open
     this.timers.push(setInterval(() => this.writeStatus(), this.config.statusEveryMs));
-    for (const timer of this.timers) timer.unref();
     this.writeStatus();
   }
 
