@@ -53,10 +53,10 @@ const ok = { status: "ok" as const, latencyMs: 1 };
 const hasSystemdAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
 
 const file = (plan: Plan, path: string) => plan.steps.find((s): s is FileStep => s.kind === "file" && s.path === path);
-/** service commands as text; a retried launchctl bootstrap shows as the launchctl command it retries */
+/** the service manager's commands (the central session's, the heartbeat's, the tripwire's) as text; a retried launchctl bootstrap shows as the launchctl command it retries */
 const commands = (plan: Plan) =>
   plan.steps
-    .filter((s): s is CommandStep => s.kind === "command" && s.component === "service")
+    .filter((s): s is CommandStep => s.kind === "command" && ["service", "heartbeat", "watchdog"].includes(s.component))
     .map((s) => s.argv.slice(Math.max(0, s.argv.indexOf("launchctl"))).join(" "));
 
 describe("tier 2 on macOS (launchd)", () => {
@@ -151,8 +151,11 @@ describe("tier 2 on Linux", () => {
       "systemctl --user daemon-reload",
       "systemctl --user enable dev.gateway-setup.pi-central.service",
       "systemctl --user restart dev.gateway-setup.pi-central.service",
+      // each part loads its own units: systemd reloads before it enables them
+      "systemctl --user daemon-reload",
       "systemctl --user enable dev.gateway-setup.pi-central-heartbeat.timer",
       "systemctl --user restart dev.gateway-setup.pi-central-heartbeat.timer",
+      "systemctl --user daemon-reload",
       "systemctl --user enable dev.gateway-setup.pi-central-tripwire.timer",
       "systemctl --user restart dev.gateway-setup.pi-central-tripwire.timer",
     ]);
@@ -381,16 +384,23 @@ describe("re-installing over an older tier 2", () => {
 
   it("systemd: rollback-only steps ahead of the unit files reload systemd and start the older units again", () => {
     const plan = olderInstall(linux);
-    const firstUnit = plan.steps.findIndex((s) => s.kind === "file" && s.path.endsWith(".service") && s.path.includes("systemd"));
-    const [noted, reload] = plan.steps.slice(firstUnit - 2, firstUnit) as CommandStep[];
-    const units = [`${label}.service`, `${label}-heartbeat.timer`, `${label}-tripwire.timer`];
-    expect(noted).toMatchObject({
-      argv: ["systemctl", "--user", "is-enabled", ...units],
-      undoArgv: ["systemctl", "--user", "enable", "--now", ...units],
-      rollbackOnly: true,
-      mayFail: true,
-    });
-    expect(reload).toMatchObject({ argv: ["systemctl", "--user", "daemon-reload"], undoArgv: ["systemctl", "--user", "daemon-reload"], rollbackOnly: true });
+    // each part (central session, heartbeat, tripwire) loads its own units, and notes its own older ones
+    const parts = [
+      { unitFile: `${label}.service`, unit: `${label}.service` },
+      { unitFile: `${label}-heartbeat.service`, unit: `${label}-heartbeat.timer` },
+      { unitFile: `${label}-tripwire.service`, unit: `${label}-tripwire.timer` },
+    ];
+    for (const { unitFile, unit } of parts) {
+      const first = plan.steps.findIndex((s) => s.kind === "file" && s.path.endsWith(`/${unitFile}`));
+      const [noted, reload] = plan.steps.slice(first - 2, first) as CommandStep[];
+      expect(noted).toMatchObject({
+        argv: ["systemctl", "--user", "is-enabled", unit],
+        undoArgv: ["systemctl", "--user", "enable", "--now", unit],
+        rollbackOnly: true,
+        mayFail: true,
+      });
+      expect(reload).toMatchObject({ argv: ["systemctl", "--user", "daemon-reload"], undoArgv: ["systemctl", "--user", "daemon-reload"], rollbackOnly: true });
+    }
   });
 
   const kills = (plan: Plan) => plan.steps.filter((s): s is CommandStep => s.kind === "command" && s.argv.includes("kill-session"));

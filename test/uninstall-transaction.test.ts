@@ -1,5 +1,6 @@
 // Uninstall goes through the install journal like setup: one transaction under the same lock;
 // doctor --fix repairs under that lock too.
+
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { parseRedisUrl } from "../src/components/redis/url.ts";
 import { fail } from "../src/core/finding.ts";
 import type { UndoEntry } from "../src/core/journal.ts";
 import type { Manifest } from "../src/core/manifest.ts";
-import { runDoctor } from "../src/doctor/run-doctor.ts";
+import { replanInstall, runDoctor } from "../src/doctor/run-doctor.ts";
 import { InstallJournal, journalPath, undoEntry } from "../src/install/journal.ts";
 import { applyUninstall, planUninstall } from "../src/install/uninstall.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -96,8 +97,10 @@ describe("uninstall as one transaction", () => {
       const broken = files(snapshotTree(home));
       const undo: UndoEntry[] = [];
       const target = parseRedisUrl(plan.settings.redisUrl);
+      const redisProbe = { status: "ok", latencyMs: 1 } as const;
+      const replan = () => replanInstall(manifest, env, target, redisProbe);
       const result = await extensionFilesCheck.repair!(
-        { env, manifest, target, redisProbe: { status: "ok", latencyMs: 1 }, sessionIds: [], recordUndo: (entry) => void undo.push(entry) },
+        { env, manifest, target, redisProbe, sessionIds: [], replan, recordUndo: (entry) => void undo.push(entry) },
         fail("extension-files", "drift"),
       );
       expect(result).toMatch(/^restored .*lib\/protocol\/keys\.ts/);

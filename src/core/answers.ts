@@ -57,6 +57,11 @@ export const DEFAULT_SERVICE_LABEL = "dev.gateway-setup.pi-central";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
+/** What a tier adds: from 2 a central session (with heartbeat and watchdog), from 3 satellite sessions. */
+export function tierShape(tier: Tier): { central: boolean; mode: "single" | "central" | "multi" } {
+  return { central: tier >= 2, mode: tier >= 3 ? "multi" : tier >= 2 ? "central" : "single" };
+}
+
 export function tierFor(goal: Goal, sessions: SessionMode): Tier {
   if (goal === "full-gateway") return 4;
   if (sessions === "several") return 3;

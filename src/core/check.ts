@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { Finding } from "./finding.ts";
 import type { UndoEntry } from "./journal.ts";
 import type { Manifest } from "./manifest.ts";
+import type { PlanStep } from "./plan.ts";
 import type { RedisProbe, RedisTarget } from "./redis.ts";
 
 export interface DoctorContext {
@@ -20,6 +21,8 @@ export interface DoctorContext {
    * down here before it makes it, so a repair killed midway is rolled back by the next run
    */
   recordUndo?: (entry: UndoEntry) => void;
+  /** every component's steps planned again for the manifest's settings (what a repair may write back) */
+  replan: () => PlanStep[];
 }
 
 export interface DoctorCheck {

@@ -37,12 +37,31 @@ export interface ComponentRemoval {
   cleanUp?: UninstallStep[];
 }
 
+/** How setup's closing words name the part that consumes the install's queue. */
+export interface ConsumerNote {
+  /** when no session is live on the queue yet: how one comes */
+  howToStart: string;
+  /** the summary's first lines about it (the plan's notes follow) */
+  intro: string[];
+  /** the line before the example push */
+  reachIt: string;
+}
+
 export interface Component {
   /** the `component` of its steps, manifest entries and findings */
   id: string;
   /** whether an install with these settings has this part (its checks run only then) */
   applies(settings: PlanSettings): boolean;
   plan(ctx: PlanContext): ComponentPlan;
+  /**
+   * After every component planned: a part the others add to (the crontab block, whose lines the
+   * heartbeat and the watchdog plan) gathers their steps into its own.
+   */
+  gather?(steps: PlanStep[], ctx: PlanContext): ComponentPlan;
   removal(manifest: Manifest): ComponentRemoval;
   checks: DoctorCheck[];
+  /** the part that consumes the queue names itself here; the last applicable one in the registry is the consumer */
+  consumer?(settings: PlanSettings): ConsumerNote;
+  /** the summary's closing lines about this part (after the example push) */
+  summary?(settings: PlanSettings): string[];
 }

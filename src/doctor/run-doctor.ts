@@ -3,16 +3,23 @@
 
 import type { Redis } from "ioredis";
 import { COMPONENTS } from "../components/index.ts";
+import { installedAnswers } from "../components/installed-answers.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
+import { secretsFilePath } from "../components/redis/secrets.ts";
+import type { Answers } from "../core/answers.ts";
 import type { DoctorCheck, DoctorContext } from "../core/check.ts";
+import type { PlanContext } from "../core/component.ts";
 import { UsageError } from "../core/errors.ts";
 import { type Finding, fail, skip, warn } from "../core/finding.ts";
 import type { Manifest } from "../core/manifest.ts";
+import type { PlanStep } from "../core/plan.ts";
+import type { RedisProbe, RedisTarget } from "../core/redis.ts";
 import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
+import { detectSystem } from "../platform/system.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { isValidSessionId, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { deadSessions } from "../runtime/protocol/sessions.ts";
@@ -191,12 +198,33 @@ async function sessionIdsFor(manifest: Manifest, redis: Redis | undefined): Prom
   return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter((id) => isValidSessionId(id) && !dead.has(id))])];
 }
 
+/** Every component's steps planned again for the manifest's settings on this machine; a component that cannot plan here any more (pi left PATH) adds none. */
+export function replanInstall(manifest: Manifest, env: Env, target: RedisTarget, redisProbe: RedisProbe): PlanStep[] {
+  const ctx: PlanContext = {
+    answers: installedAnswers(manifest) as Answers,
+    settings: manifest.settings,
+    system: detectSystem(env),
+    env,
+    redis: target,
+    redisProbe,
+    ...(manifest.settings.redisPasswordSet ? { secretsFile: secretsFilePath(manifest.settings.stateDir) } : {}),
+  };
+  return COMPONENTS.filter((component) => component.applies(manifest.settings)).flatMap((component) => {
+    try {
+      return component.plan(ctx).steps;
+    } catch {
+      return [];
+    }
+  });
+}
+
 async function withContext<T>(manifest: Manifest, env: Env, body: (ctx: DoctorContext) => Promise<T>): Promise<T> {
   const target = redisTargetFor(manifest, env);
   const { probe, client: redis } = await connectRedis(target, 2000);
   try {
     const sessionIds = await sessionIdsFor(manifest, redis);
-    return await body({ env, manifest, target, redisProbe: probe, ...(redis ? { redis } : {}), sessionIds });
+    const replan = () => replanInstall(manifest, env, target, probe);
+    return await body({ env, manifest, target, redisProbe: probe, ...(redis ? { redis } : {}), sessionIds, replan });
   } finally {
     redis?.disconnect();
   }

@@ -142,7 +142,7 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
   );
   const crontab =
     previous.crontab && !steps.some((s) => s.kind === "crontab")
-      ? [step("heartbeat", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })]
+      ? [step("crontab", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })]
       : [];
   const changes = [...unload, ...files, ...created, ...crontab];
   const plannedPaths = steps.flatMap((s) => ("path" in s ? [s.path] : []));

@@ -1,6 +1,8 @@
 // The last step of every setup: Redis answers, the installed extension delivers an event as pi
 // would load it, and a live session (if any) acknowledges a smoke event.
+
 import type { Redis } from "ioredis";
+import { queueConsumer } from "../components/consumer.ts";
 import { openRedis, probeRedis } from "../components/redis/probe.ts";
 import { type Finding, fail, ok, skip, warn } from "../core/finding.ts";
 import type { PlanSettings } from "../core/plan.ts";
@@ -95,12 +97,7 @@ export async function checkLiveSession(
   }
   try {
     if (!(await redis.exists(aliveKey(prefix, sessionId)))) {
-      const next = !settings.service
-        ? "start pi to receive events"
-        : settings.service.manager === "none"
-          ? "start the central session (see the note below) to receive events"
-          : `${settings.service.manager} is starting the central session; gateway-setup doctor shows when it is up`;
-      return skip("live-session", `no pi session is live on "${sessionId}" right now; ${next}`);
+      return skip("live-session", `no pi session is live on "${sessionId}" right now; ${queueConsumer(settings).howToStart}`);
     }
     const event = createEvent({ type: SMOKE_EVENT_TYPE, source: "gateway-setup", payload: { note: "installer check, no action needed" } });
     await pushToSession(redis, { prefix, sessionId, event });

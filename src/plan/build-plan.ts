@@ -43,8 +43,15 @@ export function buildPlan({ answers, env, system, redis: redisProbe }: PlanInput
     redisProbe,
     ...(redis.password ? { secretsFile: secretsFilePath(settings.stateDir) } : {}),
   };
-  const parts = COMPONENTS.filter((component) => component.applies(settings)).map((component) => component.plan(ctx));
-  const steps = parts.flatMap((part) => part.steps);
+  const applicable = COMPONENTS.filter((component) => component.applies(settings));
+  const parts = applicable.map((component) => component.plan(ctx));
+  let steps = parts.flatMap((part) => part.steps);
+  for (const component of applicable) {
+    if (!component.gather) continue;
+    const gathered = component.gather(steps, ctx);
+    steps = gathered.steps;
+    parts.push({ steps: [], notes: gathered.notes });
+  }
   // the install this one replaces: what it left where this plan puts nothing is taken back (a damaged manifest throws ManifestError)
   const previous = readManifest(settings.manifestPath);
   if (previous) steps.push(...planTakeBack(previous, steps));

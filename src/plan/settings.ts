@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CRON_SCHEDULERS, cronSchedule, type IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
 import { launchdLogDir } from "../components/service/launchd.ts";
 import { DEFAULT_TMUX_SESSION, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
-import { type Answers, DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type HeartbeatSource } from "../core/answers.ts";
+import { type Answers, DEFAULT_HEARTBEAT_EVERY, DEFAULT_SERVICE_LABEL, HEARTBEAT_SOURCES, type HeartbeatSource, tierShape } from "../core/answers.ts";
 import { PlanError } from "../core/errors.ts";
 import type { PlanSettings } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
@@ -18,10 +18,10 @@ type ServiceManager = SystemInfo["serviceManager"];
 
 export function planSettings(answers: Answers, target: RedisTarget, system: SystemInfo, env: Env): PlanSettings {
   const stateDir = gatewayStateDir(env);
-  const central = answers.tier >= 2;
+  const { central, mode } = tierShape(answers.tier);
   return {
     tier: answers.tier,
-    mode: answers.tier >= 3 ? "multi" : central ? "central" : "single",
+    mode,
     sessionId: central ? CENTRAL_SESSION : TIER1_SESSION_ID,
     prefix: answers.prefix,
     redisUrl: target.url,

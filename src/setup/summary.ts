@@ -2,9 +2,9 @@
 // one-line summaries of what was applied.
 
 import { EXIT_CANCELLED, EXIT_OK } from "../cli/exit-codes.ts";
+import { queueConsumer, summaryLines } from "../components/consumer.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { redisCliFor } from "../components/redis/url.ts";
-import { attachCommand } from "../components/service/wrapper.ts";
 import type { Plan, PlanStep } from "../core/plan.ts";
 import type { StepResult } from "../install/apply.ts";
 import type { Env } from "../platform/exec.ts";
@@ -22,17 +22,12 @@ export function fixForStep(step: PlanStep | undefined): string | undefined {
 export function installedNote(plan: Plan, env: Env): string {
   const { prefix, sessionId, extensionDir, redisUrl, redisPasswordSet, stateDir } = plan.settings;
   const cli = redisCliFor(redisUrl);
+  const consumer = queueConsumer(plan.settings);
   return [
     `Extension: ${displayPath(extensionDir, env)}`,
-    ...(plan.settings.service
-      ? [
-          plan.settings.service.manager === "none"
-            ? `Once you start the central pi session (see the note), look at it with: ${attachCommand(plan.settings.service)}`
-            : `The central pi session runs in tmux; look at it with: ${attachCommand(plan.settings.service)}`,
-          ...plan.notes.map((note) => `Note: ${note}`),
-          "Any script can reach it:",
-        ]
-      : ["Start pi (or /reload a running one); then any script can reach it:"]),
+    ...consumer.intro,
+    ...plan.notes.map((note) => `Note: ${note}`),
+    consumer.reachIt,
     "",
     ...(redisPasswordSet ? [`  set -a; . ${displayPath(secretsFilePath(stateDir), env)}; set +a   # REDISCLI_AUTH`] : []),
     "  ts=$(date +%s000)",
@@ -41,13 +36,7 @@ export function installedNote(plan: Plan, env: Env): string {
     `      "source":"cron","payload":{},"ts":'$ts'}'`,
     `  ${cli} PUBLISH ${prefix}:notify:${sessionId} job-$ts`,
     "",
-    ...(plan.settings.mode === "multi"
-      ? [
-          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its shell); a job it starts reports back to it and to the central session with:",
-          `  npx gateway-setup push job.done --payload '{"ok":true}'`,
-          "",
-        ]
-      : []),
+    ...summaryLines(plan.settings),
     "Health: gateway-setup doctor    Remove: gateway-setup uninstall",
   ].join("\n");
 }

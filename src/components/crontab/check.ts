@@ -4,8 +4,8 @@ import { fail, ok, skip } from "../../core/finding.ts";
 import type { Manifest } from "../../core/manifest.ts";
 import { readCrontab } from "../../platform/crontab.ts";
 import { cronDaemonRunning, currentPlatform, startCronCommand } from "../../platform/system.ts";
-import { cronJobs } from "../service/plan.ts";
 import { readCronEntries } from "./block.ts";
+import { cronJobs } from "./jobs.ts";
 
 /** The crontab holds gateway-setup's block exactly as the install wrote it. */
 function blockAsInstalled(crontab: string, manifest: Manifest): boolean {

@@ -4,16 +4,11 @@ import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { type Finding, fail, ok } from "../../core/finding.ts";
-import type { Manifest, ManifestFile } from "../../core/manifest.ts";
-import type { PlanStep } from "../../core/plan.ts";
+import type { ManifestFile } from "../../core/manifest.ts";
 import { backupPath, backupRoot, ensureDir, missingDirs, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
-import type { Env } from "../../platform/exec.ts";
 import { displayPath } from "../../platform/paths.ts";
-import { detectSystem } from "../../platform/system.ts";
-import { secretsFilePath } from "../redis/secrets.ts";
 import { rerunCommand } from "../rerun.ts";
-import { planService } from "../service/plan.ts";
-import { ioredisFits, ioredisInstalled, NPM_INSTALL_ARGV, planExtension, requiredIoredisMajor, runNpmInstall } from "./render.ts";
+import { ioredisFits, ioredisInstalled, NPM_INSTALL_ARGV, requiredIoredisMajor, runNpmInstall } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
@@ -29,17 +24,8 @@ function findDrift(files: ManifestFile[]): Drift[] {
 }
 
 /** What the install wrote, rendered again for the manifest's settings, for the files whose hash still matches. */
-function restorableContents(manifest: Manifest, env: Env): Map<string, string> {
-  const { settings } = manifest;
-  const secretsFile = settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined;
-  const steps: PlanStep[] = planExtension({ settings, secretsFile });
-  if (settings.service) {
-    try {
-      steps.push(...planService(settings, detectSystem(env), env).steps);
-    } catch {
-      // this machine can no longer build the tier-2 plan (e.g. pi left PATH): those files need a re-run
-    }
-  }
+function restorableContents({ manifest, replan }: DoctorContext): Map<string, string> {
+  const steps = replan();
   const recorded = new Map(manifest.files.map((file) => [file.path, file.sha256]));
   const byPath = new Map<string, string>();
   for (const step of steps) {
@@ -50,18 +36,19 @@ function restorableContents(manifest: Manifest, env: Env): Map<string, string> {
 
 export const extensionFilesCheck: DoctorCheck = {
   id: "extension-files",
-  async run({ manifest, env }) {
+  async run(ctx) {
+    const { manifest, env } = ctx;
     const drift = findDrift(manifest.files);
     if (!drift.length) return ok("extension-files", `${manifest.files.length} installed files match the manifest`);
     const list = drift.map((d) => `${displayPath(d.file.path, env)} (${d.problem})`).join(", ");
-    const restorable = restorableContents(manifest, env);
+    const restorable = restorableContents(ctx);
     const fix = drift.every((d) => d.problem === "mode" || restorable.has(d.file.path))
       ? "gateway-setup doctor --fix"
       : `re-run the install: ${rerunCommand(manifest)}`;
     return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, fix);
   },
   async repair(ctx) {
-    const rendered = restorableContents(ctx.manifest, ctx.env);
+    const rendered = restorableContents(ctx);
     const backups = backupRoot(ctx.manifest.settings.stateDir, new Date());
     const done: string[] = [];
     const cannot: string[] = [];

@@ -9,4 +9,13 @@ export const extension: Component = {
   plan: ({ settings, secretsFile, env }) => ({ steps: planExtension({ settings, secretsFile, npmCache: env.npm_config_cache }) }),
   removal: () => ({}),
   checks: [extensionFilesCheck, extensionDepsCheck],
+  consumer: () => ({ howToStart: "start pi to receive events", intro: [], reachIt: "Start pi (or /reload a running one); then any script can reach it:" }),
+  summary: (settings) =>
+    settings.mode === "multi"
+      ? [
+          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its shell); a job it starts reports back to it and to the central session with:",
+          `  npx gateway-setup push job.done --payload '{"ok":true}'`,
+          "",
+        ]
+      : [],
 };

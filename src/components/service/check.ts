@@ -9,8 +9,9 @@ import { CommandNotFoundError, type Env, type RunResult, run } from "../../platf
 import { homeDir } from "../../platform/paths.ts";
 import { shellQuote } from "../../platform/shell.ts";
 import { lingerEnabled } from "../../platform/system.ts";
+import { watchdogOn } from "../watchdog/enabled.ts";
 import { launchAgentsDir, launchdJobLabels } from "./launchd.ts";
-import { startByHand, watchdogOn } from "./plan.ts";
+import { startByHand } from "./plan.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv } from "./wrapper.ts";
 
 type Service = NonNullable<Manifest["settings"]["service"]>;

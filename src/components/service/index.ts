@@ -1,17 +1,15 @@
 import { existsSync } from "node:fs";
 import type { Component } from "../../core/component.ts";
 import { serviceCheck, tmuxCheck } from "./check.ts";
-import { planService, serviceArtifacts } from "./plan.ts";
-import { centralTmuxArgv } from "./wrapper.ts";
+import { planService, serviceArtifacts, withCentralRestart } from "./plan.ts";
+import { attachCommand, centralTmuxArgv } from "./wrapper.ts";
 
-/**
- * The central pi session in tmux, kept alive by launchd, a systemd user unit, or by hand. It owns
- * the service manager, so it also renders the jobs it runs for the heartbeat and the watchdog.
- */
+/** The central pi session in tmux, kept alive by launchd, a systemd user unit, or by hand. */
 export const service: Component = {
   id: "service",
   applies: (settings) => Boolean(settings.service),
-  plan: ({ settings, system, env }) => planService(settings, system, env),
+  plan: planService,
+  gather: withCentralRestart,
   removal: ({ settings }) => {
     const central = settings.service!;
     return {
@@ -44,4 +42,16 @@ export const service: Component = {
     };
   },
   checks: [serviceCheck, tmuxCheck],
+  consumer: ({ service }) =>
+    service!.manager === "none"
+      ? {
+          howToStart: "start the central session (see the note below) to receive events",
+          intro: [`Once you start the central pi session (see the note), look at it with: ${attachCommand(service!)}`],
+          reachIt: "Any script can reach it:",
+        }
+      : {
+          howToStart: `${service!.manager} is starting the central session; gateway-setup doctor shows when it is up`,
+          intro: [`The central pi session runs in tmux; look at it with: ${attachCommand(service!)}`],
+          reachIt: "Any script can reach it:",
+        },
 };

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import type { DoctorCheck } from "../../core/check.ts";
 import { type Finding, fail, ok, skip } from "../../core/finding.ts";
 import { loadFix, scheduledJobLoaded, scheduledJobs } from "../service/check.ts";
-import { watchdogOn } from "../service/plan.ts";
+import { watchdogOn } from "./enabled.ts";
 import { tripwirePaths } from "./tripwire.ts";
 
 export const tripwireCheck: DoctorCheck = {

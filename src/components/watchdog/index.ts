@@ -1,16 +1,14 @@
 import { existsSync } from "node:fs";
 import type { Component } from "../../core/component.ts";
 import { tripwireCheck } from "./check.ts";
+import { planWatchdog } from "./plan.ts";
 import { tripwirePaths } from "./tripwire.ts";
 
-/**
- * The watchdog's second layer, the tripwire (the first runs inside the extension): a script on its
- * own schedule, rendered with the service manager's jobs (see the service component).
- */
+/** The watchdog's second layer, the tripwire (the first runs inside the extension): a script on its own schedule. */
 export const watchdog: Component = {
   id: "watchdog",
   applies: (settings) => Boolean(settings.heartbeat),
-  plan: () => ({ steps: [] }),
+  plan: planWatchdog,
   removal: ({ settings }) => {
     const tripwire = tripwirePaths(settings.stateDir);
     return {

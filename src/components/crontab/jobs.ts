@@ -1,0 +1,45 @@
+// gateway-setup keeps one marked block in the user's crontab. A component that runs a job by cron
+// plans one line of it (cronLineStep); the plan then holds one block with every line, in the place
+// of the last line asked for (after the files the lines run).
+import type { CrontabStep, PlanSettings, PlanStep } from "../../core/plan.ts";
+import type { SystemInfo } from "../../core/system.ts";
+import { startCronCommand } from "../../platform/system.ts";
+import { INSTALL_HINTS, requiredBinary } from "../service/jobs.ts";
+
+type CronEntry = CrontabStep["entries"][number];
+
+/** One line of gateway-setup's block; `job` names what it runs ("the heartbeat"). */
+export function cronLineStep(component: string, job: string, entry: CronEntry): CrontabStep {
+  return { kind: "crontab", component, description: job, entries: [entry] };
+}
+
+/** What the block runs for an install with these settings: the heartbeat (--heartbeat cron), the tripwire (no service manager), or both. */
+export function cronJobs(settings: PlanSettings): string {
+  const jobs = [
+    ...(settings.heartbeat?.source === "cron" ? ["the heartbeat"] : []),
+    ...(settings.service?.manager === "none" && settings.heartbeat && settings.heartbeat.source !== "none" ? ["the tripwire"] : []),
+  ];
+  return jobs.join(" and ") || "the jobs";
+}
+
+/** The lines the components asked for, as one block step; and what the user must know when no cron daemon runs them. */
+export function crontabBlock(steps: PlanStep[], system: SystemInfo): { steps: PlanStep[]; notes: string[] } {
+  const lines = steps.filter((step): step is CrontabStep => step.kind === "crontab");
+  if (!lines.length) return { steps, notes: [] };
+  requiredBinary(system, "crontab", INSTALL_HINTS.crontab);
+  const block: CrontabStep = {
+    kind: "crontab",
+    component: "crontab",
+    description: "gateway-setup's block in your crontab",
+    entries: lines.flatMap((line) => line.entries),
+  };
+  const last = lines[lines.length - 1];
+  const notes =
+    system.cronRunning === false
+      ? [
+          `No cron daemon is running here (a container?): ${lines.map((line) => line.description).join(" and ")} in your crontab will not run until one is. ` +
+            `Start it with: ${startCronCommand(system.isRoot)} (the daemon is crond on Fedora or Alpine); a container needs it started each time it starts.`,
+        ]
+      : [];
+  return { steps: steps.flatMap<PlanStep>((step) => (step === last ? [block] : step.kind === "crontab" ? [] : [step])), notes };
+}
