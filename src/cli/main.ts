@@ -122,6 +122,25 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("daemon")
+    .description("tier 4: run the gateway daemon in the foreground (what the service runs): pi, the event queue and Telegram")
+    .option("--config <path>", "the daemon's config file (default: the installed one, <agent dir>/gateway/daemon.json)")
+    .action(async (flags) => {
+      const { runDaemonCommand } = await import("./daemon-command.ts");
+      process.exitCode = await runDaemonCommand(flags);
+    });
+
+  program
+    .command("pair")
+    .description("tier 4: let the Telegram user who got this one-time code from the bot talk to it")
+    .argument("<code>", "the code the bot sent (valid for 1 hour)")
+    .option("--json", "print { ok, userId } and nothing else")
+    .action(async (code, flags) => {
+      const { runPairCommand } = await import("./pair-command.ts");
+      process.exitCode = await runPairCommand(code, flags);
+    });
+
+  program
     .command("uninstall")
     .description("remove exactly what gateway-setup installed (from its manifest) and restore what was there before")
     .option("-y, --yes", "do not ask for confirmation")
