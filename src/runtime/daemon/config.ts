@@ -58,6 +58,11 @@ type Raw = Record<string, unknown>;
 
 /** Reads and checks the config file; every problem is a DaemonConfigError naming the file and the field. */
 export function loadDaemonConfig(path: string): DaemonConfig {
+  return parseDaemonConfig(readDaemonConfigJson(path), path);
+}
+
+/** The config file's JSON, unchecked (for readers of its other sections); a DaemonConfigError when it cannot be read or parsed. */
+export function readDaemonConfigJson(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -70,7 +75,7 @@ export function loadDaemonConfig(path: string): DaemonConfig {
   } catch (error) {
     throw new DaemonConfigError(`the daemon's config ${path} is not JSON: ${(error as Error).message}`);
   }
-  return parseDaemonConfig(raw, path);
+  return raw;
 }
 
 export function parseDaemonConfig(raw: unknown, where = "the daemon's config"): DaemonConfig {
