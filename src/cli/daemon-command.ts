@@ -3,7 +3,6 @@
 import { join } from "node:path";
 import { gatewayStateDir } from "../platform/paths.ts";
 import { DAEMON_CONFIG_FILE } from "../runtime/daemon/daemon-file.ts";
-import { runDaemonProcess } from "../runtime/daemon/run.ts";
 import { EXIT_FAILED } from "./exit-codes.ts";
 
 /** how long a stopped daemon may take to let go of its last handles before the process ends anyway */
@@ -18,6 +17,8 @@ export async function runDaemonCommand(flags: { config?: string }, env: NodeJS.P
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway daemon: ${line}\n`);
   let code: number;
   try {
+    // loaded here: `pair` takes the config path from this module and must not load the pi SDK
+    const { runDaemonProcess } = await import("../runtime/daemon/run.ts");
     code = await runDaemonProcess({ configPath: flags.config ?? installedDaemonConfigPath(env), env, log });
   } catch (error) {
     process.stderr.write(`gateway-setup daemon: ${(error as Error).message}\n`);

@@ -2,7 +2,8 @@
 import type { Redis } from "ioredis";
 import { clientOptions, closeClient, loadIoredis, runtimeRedisTarget } from "../runtime/consumer/connection.ts";
 import { loadInstalledDaemon } from "../runtime/daemon/daemon-file.ts";
-import { PAIRING_TTL_SECONDS, redeemPairingCode } from "../runtime/daemon/telegram/index.ts";
+// not the telegram index: that loads grammY, which pairing does not need
+import { PAIRING_TTL_SECONDS, redeemPairingCode } from "../runtime/daemon/telegram/pairing.ts";
 import { installedDaemonConfigPath } from "./daemon-command.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
 
