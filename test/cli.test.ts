@@ -43,14 +43,6 @@ describe("gateway-setup CLI", () => {
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
-  it.each(["4"])("says tier %s is not available yet instead of falling back", async (tier) => {
-    const sandbox = createSandbox();
-    const result = await runCli(["--tier", tier, "--yes", "--redis-url", redisUrl], { env: sandbox.env });
-    expect(result.code).toBe(2);
-    expect(runningText(result.stderr + result.stdout)).toMatch(new RegExp(`tier ${tier} .* is not available yet`));
-    expect(snapshotTree(sandbox.home)).toEqual({});
-  });
-
   it("--dry-run --json prints only the plan and touches nothing", async () => {
     const sandbox = createSandbox();
     const result = await runCli(["--tier", "1", "--dry-run", "--json", "--redis-url", redisUrl], { env: sandbox.env });
@@ -170,12 +162,13 @@ describe("gateway-setup CLI", () => {
     expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
-  it("refuses --tier 4 before looking for Redis", async () => {
+  it("asks for tier 4's bot token (never a flag) before looking for Redis", async () => {
     const sandbox = createSandbox();
     const result = await runCli(["--tier", "4", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(2);
-    expect(runningText(result.stdout)).toMatch(/tier 4 .* is not available yet/);
+    expect(runningText(result.stdout + result.stderr)).toMatch(/tier 4 needs the Telegram bot token: set TELEGRAM_BOT_TOKEN/);
     expect(result.stdout).not.toMatch(/Checking Redis/);
+    expect(snapshotTree(sandbox.home)).toEqual({});
   });
 
   it.each([

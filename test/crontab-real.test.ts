@@ -73,7 +73,7 @@ describe("the heartbeat command as cron runs it", () => {
     const server = await startRedisServer({ password: "cron 'pw' $x" });
     const dir = mkdtempSync(join(tmpdir(), "gw-cron-"));
     const secretsFile = join(dir, "secrets.env");
-    writeFileSync(secretsFile, renderSecrets("cron 'pw' $x"), { mode: 0o600 });
+    writeFileSync(secretsFile, renderSecrets({ redisPassword: "cron 'pw' $x" }), { mode: 0o600 });
     const prefix = randomPrefix();
     try {
       const line = escapeForCron(

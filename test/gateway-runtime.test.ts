@@ -302,7 +302,7 @@ describe("gateway extension", () => {
   it("reads the Redis password from its 0600 secrets file", async () => {
     const server = await startRedisServer({ password: "pa'ss word" });
     const secretsFile = join(mkdtempSync(join(tmpdir(), "gw-secrets-")), "secrets.env");
-    writeFileSync(secretsFile, renderSecrets("pa'ss word"), { mode: 0o600 });
+    writeFileSync(secretsFile, renderSecrets({ redisPassword: "pa'ss word" }), { mode: 0o600 });
     const { host } = await startSession({ url: `redis://127.0.0.1:${server.port}`, secretsFile });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening with the password");
@@ -442,7 +442,7 @@ describe("gateway extension", () => {
   it("says at once that Redis refused the password, and where to put the right one", async () => {
     const server = await startRedisServer({ password: "right" });
     const secretsFile = join(mkdtempSync(join(tmpdir(), "gw-secrets-")), "secrets.env");
-    writeFileSync(secretsFile, renderSecrets("wrong"), { mode: 0o600 });
+    writeFileSync(secretsFile, renderSecrets({ redisPassword: "wrong" }), { mode: 0o600 });
     const { host } = await startSession({ url: `redis://127.0.0.1:${server.port}`, secretsFile });
     try {
       await host.waitFor(() => host.notices.some((n) => n.type === "error"), 10_000, "the password notice");

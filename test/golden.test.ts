@@ -164,7 +164,7 @@ const PLAN_CASES: PlanCase[] = [
   { name: "tier2-linux-service-launchd-accepted", system: "linux", args: ["--tier", "2", "--service", "launchd"] },
   // refused: usage errors (exit 2) and plans this machine cannot carry out (exit 1)
   { name: "refused-tier1-with-tier2-flags", system: "linux", args: ["--tier", "1", "--heartbeat", "cron", "--service", "none"] },
-  { name: "refused-tier4", system: "linux", args: ["--tier", "4"] },
+  { name: "refused-tier4-without-token", system: "linux", args: ["--tier", "4"] },
   { name: "refused-tier-conflicts-with-goal", system: "linux", args: ["--tier", "2", "--goal", "notifications"] },
   { name: "refused-bad-prefix", system: "linux", args: ["--tier", "1", "--prefix", "a b"] },
   { name: "refused-launchd-on-linux", system: "linux", args: ["--tier", "2", "--heartbeat", "launchd"] },

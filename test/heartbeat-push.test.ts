@@ -32,7 +32,7 @@ afterAll(async () => {
 function beat(redisUrl: string, password: string | undefined) {
   const dir = mkdtempSync(join(tmpdir(), "gw-hbpush-"));
   const secretsFile = join(dir, "secrets.env");
-  if (password !== undefined) writeFileSync(secretsFile, renderSecrets(password), { mode: 0o600 });
+  if (password !== undefined) writeFileSync(secretsFile, renderSecrets({ redisPassword: password }), { mode: 0o600 });
   const prefix = randomPrefix();
   const script = heartbeatScript({ redisCli, redisUrl, prefix, sessionId: "gateway", secretsFile, source: "cron" });
   const ran = spawnSync("/bin/sh", ["-c", script], { env: { PATH: "/usr/bin:/bin", HOME: dir }, encoding: "utf8" });

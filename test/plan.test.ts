@@ -4,7 +4,6 @@ import { join } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import type { Answers } from "../src/core/answers.ts";
-import { TierUnavailableError } from "../src/core/answers.ts";
 import { type FileStep, REDACTED } from "../src/core/plan.ts";
 import type { RedisProbe } from "../src/core/redis.ts";
 import type { SystemInfo } from "../src/core/system.ts";
@@ -162,9 +161,17 @@ describe("buildPlan", () => {
     ).toThrow(/NOAUTH/);
   });
 
-  it("refuses tiers that do not exist yet", () => {
-    for (const tier of [4] as const) {
-      expect(() => buildPlan({ answers: { ...answers, tier }, env, system: linux, redis: ok })).toThrow(TierUnavailableError);
-    }
+  it("tier 4 never plans a bot open to everyone, and plans the daemon in place of pi in tmux", () => {
+    const tier4 = { ...answers, tier: 4 as const, goal: "full-gateway" as const, telegramToken: "1:AAAAAAAAAAAAAAAAAAAAAAAAAAA", telegramPairing: false };
+    expect(() => buildPlan({ answers: tier4, env, system: linux, redis: ok })).toThrow(/a bot open to everyone is never installed/);
+    const withTools = { ...linux, binaries: { ...linux.binaries, "redis-cli": "/usr/bin/redis-cli", crontab: "/usr/bin/crontab", node: "/usr/bin/node" } };
+    const plan = buildPlan({ answers: { ...tier4, telegramAllow: [42] }, env, system: withTools, redis: ok });
+    expect(plan.settings).toMatchObject({ tier: 4, mode: "multi", telegram: { allow: [42], pairing: false } });
+    const components = new Set(plan.steps.map((step) => step.component));
+    expect(components.has("daemon")).toBe(true);
+    expect(components.has("service")).toBe(false);
+    const secrets = plan.steps.find((step): step is FileStep => step.kind === "file" && step.path.endsWith("secrets.env"))!;
+    expect(secrets).toMatchObject({ mode: 0o600, secret: true });
+    expect(JSON.stringify(planForDisplay(plan))).not.toContain("AAAAAAAAAAAAAAAAAAAAAAAAAAA");
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { redactUrlPassword } from "../src/components/redis/url.ts";
 import { tierFor } from "../src/core/answers.ts";
-import { answersFromFlags, refuseTier2FlagsOnTier1, UsageError } from "../src/wizard/flags.ts";
+import { answersFromFlags, refuseFlagsAboveTier, UsageError } from "../src/wizard/flags.ts";
 import { WizardCancelledError } from "../src/wizard/prompter.ts";
 import { resolveAnswers } from "../src/wizard/questions.ts";
 import { CANCEL, createScriptedPrompter } from "../src/wizard/scripted-prompter.ts";
@@ -95,34 +95,24 @@ describe("wizard", () => {
     });
   });
 
-  it("says a tier is not available yet and offers the best available one explicitly", async () => {
+  it("the full gateway asks who may talk to the bot: ids, or pairing codes (on by default only without ids)", async () => {
     const prompter = createScriptedPrompter({
       goal: "full-gateway",
       sources: "cron",
-      sessions: "several",
-      installAvailableTier: true,
+      sessions: "one",
       heartbeat: "cron",
       heartbeatEvery: "30m",
       redisUrl: "redis://h:1",
       scope: "global",
+      telegramAllow: "123, 456 123",
+      telegramPairing: false,
     });
     const answers = await resolveAnswers({}, prompter, "/x");
-    expect(prompter.shown.join("\n")).toMatch(/Tier 4 \(Full gateway\) is not available yet/);
-    expect(answers).toMatchObject({ tier: 3, heartbeat: "cron", heartbeatEvery: "30m" });
-    const declining = createScriptedPrompter({ goal: "full-gateway", sources: "cron", sessions: "one", installAvailableTier: false });
-    await expect(resolveAnswers({}, declining, "/x")).rejects.toBeInstanceOf(WizardCancelledError);
-    // one session needs no routing: the nearest tier is always-on alone
-    const single = createScriptedPrompter({
-      goal: "full-gateway",
-      sources: "cron",
-      sessions: "one",
-      installAvailableTier: true,
-      heartbeat: "cron",
-      redisUrl: "redis://h:1",
-      scope: "global",
-    });
-    expect(await resolveAnswers({}, single, "/x")).toMatchObject({ tier: 2 });
-    expect(single.shown.join("\n")).toMatch(/Tier 2 \(Always-on \+ heartbeat\) can be installed now/);
+    expect(answers).toMatchObject({ tier: 4, goal: "full-gateway", telegramAllow: [123, 456], telegramPairing: false, heartbeat: "cron" });
+    expect(prompter.asked).toEqual(expect.arrayContaining(["telegramAllow", "telegramPairing"]));
+    // non-interactive: no ids means pairing on
+    expect(await resolveAnswers({ tier: 4 }, undefined, "/x")).toMatchObject({ tier: 4, telegramAllow: [], telegramPairing: true });
+    expect(await resolveAnswers({ tier: 4, telegramAllow: [7] }, undefined, "/x")).toMatchObject({ telegramAllow: [7], telegramPairing: false });
   });
 
   it("does not ask for a heartbeat interval when nothing sends heartbeats", async () => {
@@ -140,10 +130,14 @@ describe("wizard", () => {
   });
 
   it("refuses tier-2 flags on a tier-1 install instead of ignoring them", () => {
-    expect(() => refuseTier2FlagsOnTier1(answersFromFlags({ heartbeat: "cron", serviceLabel: "me.pi" }), 1)).toThrow(
+    expect(() => refuseFlagsAboveTier(answersFromFlags({ heartbeat: "cron", serviceLabel: "me.pi" }), 1)).toThrow(
       "--heartbeat, --service-label apply from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop them, or choose --tier 2",
     );
-    expect(() => refuseTier2FlagsOnTier1(answersFromFlags({ heartbeat: "cron" }), 2)).not.toThrow();
+    expect(() => refuseFlagsAboveTier(answersFromFlags({ heartbeat: "cron" }), 2)).not.toThrow();
+    expect(() => refuseFlagsAboveTier(answersFromFlags({ telegramAllow: ["123"] }), 3)).toThrow(
+      "--telegram-allow applies from tier 4 on, and this run installs tier 3 (no daemon, no Telegram): drop it, or choose --tier 4",
+    );
+    expect(() => refuseFlagsAboveTier(answersFromFlags({ telegramAllow: ["123"], heartbeat: "cron" }), 4)).not.toThrow();
   });
 
   it("asks tier 2's heartbeat questions with this machine's default, and checks the interval against cron", async () => {

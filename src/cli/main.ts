@@ -15,9 +15,17 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride();
 
+  const collect = (value: string, previous: string[] = []) => [
+    ...previous,
+    ...value
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
+
   // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
   program
-    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat, 3 multi-session (4 is not available yet)"))
+    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat, 3 multi-session, 4 full gateway (daemon + Telegram)"))
     .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
     .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))
     .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))
@@ -38,6 +46,20 @@ export function buildProgram(): Command {
     .option("--heartbeat-file <path>", "tier 2: the HEARTBEAT.md checklist (default: <agent dir>/HEARTBEAT.md)")
     .addOption(new Option("--service <manager>", "tier 2: what keeps the central session alive (detected)").choices(["launchd", "systemd", "none"]))
     .option("--service-label <label>", "tier 2: launchd label / systemd unit name (default dev.gateway-setup.pi-central)")
+    .option(
+      "--telegram-allow <ids>",
+      "tier 4: Telegram user ids that may talk to the bot, comma-separated or repeated; the first is the owner (ask @userinfobot)",
+      collect,
+    )
+    .addOption(
+      new Option(
+        "--telegram-pairing <on|off>",
+        "tier 4: answer unknown users with a one-time code for `gateway-setup pair` (default: on when no id is given)",
+      ).choices(["on", "off"]),
+    )
+    .option("--telegram-notify <ids>", "tier 4: where replies to background events go (default: the owner)", collect)
+    .option("--telegram-api-root <url>", "tier 4: another Bot API server, e.g. a self-hosted telegram-bot-api (also TELEGRAM_API_ROOT)")
+    .option("--model <provider/id>", "tier 4: the daemon's model (default: pi's own default model)")
     .option("--install-redis", "install and start Redis with brew/apt if none answers (implied by --yes)")
     .option("--no-install-redis", "never install Redis")
     .option("-y, --yes", "accept defaults for every unanswered question and apply without asking")
@@ -53,7 +75,8 @@ export function buildProgram(): Command {
         "\n" +
         "Running it again starts from what is installed: the defaults above are for a first install.\n" +
         "\n" +
-        "Environment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD.\n" +
+        "Environment: PI_CODING_AGENT_DIR (pi's agent dir, default ~/.pi/agent), GATEWAY_REDIS_PASSWORD,\n" +
+        "TELEGRAM_BOT_TOKEN (tier 4: the bot token from @BotFather; never a flag), TELEGRAM_API_ROOT.\n" +
         "Exit codes: 0 ok, 1 failed (rolled back; or installed but a live pi session failed the check), 2 usage error, 130 cancelled.",
     )
     .action(async (flags) => {
@@ -61,13 +84,6 @@ export function buildProgram(): Command {
       process.exitCode = await runSetupCommand(flags);
     });
 
-  const collect = (value: string, previous: string[] = []) => [
-    ...previous,
-    ...value
-      .split(",")
-      .map((v) => v.trim())
-      .filter(Boolean),
-  ];
   program
     .command("doctor")
     .description("check that everything installed is still healthy, and say what to run to fix it")

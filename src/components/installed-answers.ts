@@ -42,5 +42,12 @@ function answersFromSettings(settings: PlanSettings): InstalledAnswers {
     answers.service = settings.service.manager;
     answers.serviceLabel = settings.service.name;
   }
+  if (settings.telegram) {
+    answers.telegramAllow = settings.telegram.allow;
+    answers.telegramPairing = settings.telegram.pairing;
+    answers.telegramApiRoot = settings.telegram.apiRoot;
+    if (settings.telegram.notify) answers.telegramNotify = settings.telegram.notify;
+  }
+  if (settings.daemon?.model) answers.model = settings.daemon.model;
   return answers;
 }

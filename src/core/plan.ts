@@ -134,6 +134,27 @@ export interface PlanSettings {
     /** launchd: where the jobs' StandardOutPath/StandardErrorPath go (the logs are ours to remove) */
     logDir?: string;
   };
+  /** tier 4: the daemon the service runs instead of pi in tmux */
+  daemon?: {
+    /** its config file (0600; no secrets) */
+    configPath: string;
+    /** what the service runs: node and this package's CLI, absolute, as they were at install */
+    nodePath: string;
+    cliPath: string;
+    /** provider/id; absent: pi's own default model */
+    model?: string;
+    /** where its conversation persists */
+    sessionDir: string;
+  };
+  /** tier 4: the bot (the token is in the secrets file only) */
+  telegram?: {
+    apiRoot: string;
+    allow: number[];
+    pairing: boolean;
+    notify?: number[];
+    /** getMe's answer when setup checked the token */
+    bot?: { id: number; username: string };
+  };
 }
 
 export interface Plan {

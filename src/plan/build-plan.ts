@@ -4,7 +4,7 @@
 import { COMPONENTS } from "../components/index.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import { type Answers, assertTierAvailable } from "../core/answers.ts";
+import type { Answers } from "../core/answers.ts";
 import type { PlanContext } from "../core/component.ts";
 import { PlanError } from "../core/errors.ts";
 import type { Plan } from "../core/plan.ts";
@@ -31,7 +31,6 @@ export interface PlanInput {
 export { PlanError };
 
 export function buildPlan({ answers, env, system, redis: redisProbe }: PlanInput): Plan {
-  assertTierAvailable(answers.tier);
   const redis = parseRedisUrl(answers.redisUrl, answers.redisPassword);
   const settings = planSettings(answers, redis, system, env);
   const ctx: PlanContext = {

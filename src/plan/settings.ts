@@ -10,7 +10,10 @@ import type { PlanSettings } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
 import type { SystemInfo } from "../core/system.ts";
 import type { Env } from "../platform/exec.ts";
+import { PACKAGE_ROOT } from "../platform/package-root.ts";
 import { agentDir, extensionDir, gatewayStateDir, homeDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
+import { DAEMON_CONFIG_FILE } from "../runtime/daemon/daemon-file.ts";
+import { DEFAULT_API_ROOT, normaliseApiRoot } from "../runtime/daemon/telegram/index.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
 
@@ -18,7 +21,7 @@ type ServiceManager = SystemInfo["serviceManager"];
 
 export function planSettings(answers: Answers, target: RedisTarget, system: SystemInfo, env: Env): PlanSettings {
   const stateDir = gatewayStateDir(env);
-  const { central, mode } = tierShape(answers.tier);
+  const { central, mode, daemon } = tierShape(answers.tier);
   return {
     tier: answers.tier,
     mode,
@@ -32,6 +35,35 @@ export function planSettings(answers: Answers, target: RedisTarget, system: Syst
     stateDir,
     manifestPath: join(stateDir, MANIFEST_FILE_NAME),
     ...(central ? tier2Settings(answers, system, env, agentDir(env), stateDir) : {}),
+    ...(daemon ? tier4Settings(answers, system, agentDir(env), stateDir) : {}),
+  };
+}
+
+/** The daemon and the bot, validated: a bot open to everyone is never installed. */
+export function tier4Settings(answers: Answers, system: SystemInfo, agentDir: string, stateDir: string): Pick<PlanSettings, "daemon" | "telegram"> {
+  const allow = answers.telegramAllow ?? [];
+  const pairing = answers.telegramPairing ?? allow.length === 0;
+  if (!allow.length && !pairing) {
+    throw new PlanError(
+      "the bot would answer nobody: no --telegram-allow ids and pairing off (a bot open to everyone is never installed)",
+      "give your Telegram user id with --telegram-allow <id>, or turn pairing on with --telegram-pairing on",
+    );
+  }
+  return {
+    daemon: {
+      configPath: join(stateDir, DAEMON_CONFIG_FILE),
+      nodePath: system.binaries.node ?? process.execPath,
+      cliPath: join(PACKAGE_ROOT, "bin", "gateway-setup.js"),
+      ...(answers.model ? { model: answers.model } : {}),
+      sessionDir: join(agentDir, "gateway-daemon", "sessions"),
+    },
+    telegram: {
+      apiRoot: normaliseApiRoot(answers.telegramApiRoot ?? DEFAULT_API_ROOT),
+      allow,
+      pairing,
+      ...(answers.telegramNotify?.length ? { notify: answers.telegramNotify } : {}),
+      ...(answers.telegramBot ? { bot: answers.telegramBot } : {}),
+    },
   };
 }
 

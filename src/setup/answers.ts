@@ -1,14 +1,14 @@
 // Setup's first steps: settle a run that was stopped midway, then the answers: flags first, the
 // installed answers as defaults, questions only where a person can answer.
 import { installedAnswers } from "../components/installed-answers.ts";
-import { type Answers, assertTierAvailable } from "../core/answers.ts";
+import type { Answers } from "../core/answers.ts";
 import type { Manifest } from "../core/manifest.ts";
 import { settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { heartbeatChoices } from "../plan/settings.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath, extensionDir, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
-import { answersFromFlags, refuseTier2FlagsOnTier1 } from "../wizard/flags.ts";
+import { answersFromFlags, refuseFlagsAboveTier } from "../wizard/flags.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
 import type { SetupContext } from "./context.ts";
 
@@ -43,8 +43,7 @@ export async function resolveSetupAnswers(
       project: displayPath(extensionDir("project", projectDir, ctx.env), ctx.env),
     },
   });
-  assertTierAvailable(answers.tier);
-  refuseTier2FlagsOnTier1(given, answers.tier);
+  refuseFlagsAboveTier(given, answers.tier);
   return answers;
 }
 

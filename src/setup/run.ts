@@ -16,6 +16,7 @@ import { applyAndVerify, checkForLiveSession } from "./apply.ts";
 import { JSON_NEEDS_YES, NON_INTERACTIVE_HINT, type SetupContext, type SetupReport } from "./context.ts";
 import { redisTargetFor, settleRedis } from "./redis.ts";
 import { closingLine, installedNote } from "./summary.ts";
+import { settleTelegram } from "./telegram.ts";
 
 export async function runSetup(ctx: SetupContext): Promise<number> {
   const report: SetupReport = { ok: false, dryRun: Boolean(ctx.flags.dryRun) };
@@ -40,7 +41,7 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     if (!ctx.prompter && !ctx.flags.yes && !ctx.flags.dryRun) return fail(EXIT_USAGE, NON_INTERACTIVE_HINT);
     ctx.output.intro(`gateway-setup ${ownVersion()}: make pi always-on and reachable`);
     await settleStoppedRun(ctx);
-    const answers = await resolveSetupAnswers(ctx, given);
+    const answers = await settleTelegram(ctx, await resolveSetupAnswers(ctx, given));
     notCancelled();
     const target = redisTargetFor(ctx, answers);
     const { redis, settled } = await settleRedis(ctx, answers, target);

@@ -6,7 +6,6 @@ import { parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import {
   type Answers,
-  assertTierAvailable,
   DEFAULT_SERVICE_LABEL,
   EVENT_SOURCES,
   GOALS,
@@ -37,6 +36,11 @@ export interface SetupFlags {
   heartbeatFile?: string;
   serviceLabel?: string;
   service?: string;
+  telegramAllow?: string[];
+  telegramPairing?: string;
+  telegramApiRoot?: string;
+  telegramNotify?: string[];
+  model?: string;
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -103,10 +107,39 @@ export function answersFromFlags(flags: SetupFlags, env: Env = process.env): Par
     }
     answers.serviceLabel = flags.serviceLabel;
   }
+  if (flags.telegramAllow !== undefined) answers.telegramAllow = telegramIds("telegram-allow", flags.telegramAllow);
+  if (flags.telegramNotify !== undefined) answers.telegramNotify = telegramIds("telegram-notify", flags.telegramNotify);
+  const pairing = oneOf("telegram-pairing", flags.telegramPairing, ["on", "off"] as const);
+  if (pairing) answers.telegramPairing = pairing === "on";
+  if (flags.telegramApiRoot !== undefined) answers.telegramApiRoot = checked("telegram-api-root", flags.telegramApiRoot, assertHttpUrl);
+  if (flags.model !== undefined) {
+    if (!/^[^/\s]+\/\S+$/.test(flags.model))
+      throw new UsageError(`--model must be provider/id, e.g. anthropic/claude-sonnet-4-5 (got ${JSON.stringify(flags.model)})`);
+    answers.model = flags.model;
+  }
   refuseConflicts(flags, answers);
-  // an explicit tier this version cannot install is refused before anything else runs
-  if (answers.tier) assertTierAvailable(answers.tier);
   return answers;
+}
+
+/** Telegram user ids: positive integers (private chats only, so a chat id is the user id). */
+function telegramIds(flag: string, values: string[]): number[] {
+  const ids = values.map((value) => {
+    if (!/^[1-9][0-9]{0,15}$/.test(value)) {
+      throw new UsageError(`--${flag} takes numeric Telegram user ids, e.g. 123456789 (got ${JSON.stringify(value)}); ask @userinfobot for yours`);
+    }
+    return Number(value);
+  });
+  return [...new Set(ids)];
+}
+
+function assertHttpUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("must be an http:// or https:// URL");
 }
 
 /** --tier fixes what --goal and --sessions would otherwise decide: they must agree with it. */
@@ -129,13 +162,25 @@ const TIER2_FLAGS: [keyof Answers, string][] = [
   ["serviceLabel", "--service-label"],
 ];
 
-/** Tier 1 has no heartbeat and no service: flags for them would be silently ignored, so they are refused. */
-export function refuseTier2FlagsOnTier1(given: Partial<Answers>, tier: Tier): void {
-  if (tier !== 1) return;
-  const named = TIER2_FLAGS.filter(([answer]) => given[answer] !== undefined).map(([, flag]) => flag);
-  if (named.length) {
+const TIER4_FLAGS: [keyof Answers, string][] = [
+  ["telegramAllow", "--telegram-allow"],
+  ["telegramPairing", "--telegram-pairing"],
+  ["telegramApiRoot", "--telegram-api-root"],
+  ["telegramNotify", "--telegram-notify"],
+  ["model", "--model"],
+];
+
+/** Flags for parts the chosen tier does not have would be silently ignored, so they are refused. */
+export function refuseFlagsAboveTier(given: Partial<Answers>, tier: Tier): void {
+  const refuse = (flags: [keyof Answers, string][], from: Tier, what: string) => {
+    const named = flags.filter(([answer]) => given[answer] !== undefined).map(([, flag]) => flag);
+    if (!named.length) return;
+    const one = named.length === 1;
     throw new UsageError(
-      `${named.join(", ")} ${named.length === 1 ? "applies" : "apply"} from tier 2 on, and this run installs tier 1 (no heartbeat, no service): drop ${named.length === 1 ? "it" : "them"}, or choose --tier 2`,
+      `${named.join(", ")} ${one ? "applies" : "apply"} from tier ${from} on, and this run installs tier ${tier} (${what}): ` +
+        `drop ${one ? "it" : "them"}, or choose --tier ${from}`,
     );
-  }
+  };
+  if (tier === 1) refuse(TIER2_FLAGS, 2, "no heartbeat, no service");
+  if (tier < 4) refuse(TIER4_FLAGS, 4, "no daemon, no Telegram");
 }

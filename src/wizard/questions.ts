@@ -3,7 +3,6 @@ import { CRON_SCHEDULERS, cronSchedule, parseInterval } from "../components/hear
 import { parseRedisUrl } from "../components/redis/url.ts";
 import {
   type Answers,
-  AVAILABLE_TIERS,
   DEFAULT_HEARTBEAT_EVERY,
   DEFAULT_REDIS_URL,
   type EventSources,
@@ -12,28 +11,19 @@ import {
   type HeartbeatSource,
   type Scope,
   type SessionMode,
-  TIER_NAMES,
-  type Tier,
   tierFor,
 } from "../core/answers.ts";
 import { problemWith } from "./flags.ts";
-import { type Prompter, WizardCancelledError } from "./prompter.ts";
-
-const comingSoon = (tier: Tier) => (AVAILABLE_TIERS.includes(tier) ? undefined : "not available yet");
-
-function withHint(label: string, hint: string | undefined, extra?: string) {
-  const hints = [extra, hint].filter(Boolean).join(" · ");
-  return hints ? { label, hint: hints } : { label };
-}
+import type { Prompter } from "./prompter.ts";
 
 export async function askGoal(prompter: Prompter, initialValue: Goal = "notifications"): Promise<Goal> {
   return prompter.select<Goal>({
     id: "goal",
     message: "What should pi do for you?",
     options: [
-      { value: "notifications", ...withHint("Tell me about background work", comingSoon(1), "tier 1: Redis event bridge") },
-      { value: "always-on", ...withHint("Keep an agent always on", comingSoon(2), "tier 2: heartbeat + watchdog") },
-      { value: "full-gateway", ...withHint("Full gateway with phone access", comingSoon(4), "tier 4: daemon + Telegram") },
+      { value: "notifications", label: "Tell me about background work", hint: "tier 1: Redis event bridge" },
+      { value: "always-on", label: "Keep an agent always on", hint: "tier 2: heartbeat + watchdog" },
+      { value: "full-gateway", label: "Full gateway with phone access", hint: "tier 4: daemon + Telegram" },
     ],
     initialValue,
   });
@@ -89,12 +79,7 @@ export async function resolveAnswers(
       : given.tier
         ? "one"
         : (was.sessions ?? "one"));
-  let tier = given.tier ?? tierFor(goal, sessions);
-  let settledGoal = goal;
-  if (ask && !AVAILABLE_TIERS.includes(tier)) {
-    tier = await offerAvailableTier(ask, tier, sessions);
-    settledGoal = goalFor(tier);
-  }
+  const tier = given.tier ?? tierFor(goal, sessions);
 
   const redisUrl =
     given.redisUrl ??
@@ -125,10 +110,12 @@ export async function resolveAnswers(
       : (was.scope ?? "global"));
 
   const tier2 = tier >= 2 ? await askTier2(given, ask, defaults) : {};
+  const tier4 = tier >= 4 ? await askTier4(given, ask, defaults) : {};
   return {
     ...tier2,
+    ...tier4,
     tier,
-    goal: settledGoal,
+    goal,
     eventSources,
     sessions,
     redisUrl,
@@ -193,19 +180,50 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
   };
 }
 
-/** The nearest tier there is: always-on, with routing only for several sessions. */
-async function offerAvailableTier(prompter: Prompter, wanted: Tier, sessions: SessionMode): Promise<Tier> {
-  const fallback = tierFor("always-on", sessions);
-  prompter.note(
-    `Tier ${wanted} (${TIER_NAMES[wanted]}) is not available yet in this version.\n` +
-      `Tier ${fallback} (${TIER_NAMES[fallback]}) can be installed now, and upgraded later.`,
-    "Not available yet",
-  );
-  const ok = await prompter.confirm({
-    id: "installAvailableTier",
-    message: `Install tier ${fallback} (${TIER_NAMES[fallback]}) instead?`,
-    initialValue: true,
-  });
-  if (!ok) throw new WizardCancelledError();
-  return fallback;
+/** Who may talk to the bot: user ids, or pairing codes for whoever writes first. */
+async function askTier4(given: Partial<Answers>, ask: Prompter | undefined, defaults: AnswerDefaults): Promise<Partial<Answers>> {
+  const was = defaults.installed ?? {};
+  const allow =
+    given.telegramAllow ??
+    (ask
+      ? parseIdList(
+          await ask.text({
+            id: "telegramAllow",
+            message: "Your Telegram user id (and others allowed, comma-separated; empty: use pairing codes)",
+            initialValue: (was.telegramAllow ?? []).join(", "),
+            placeholder: "e.g. 123456789 (ask @userinfobot)",
+            validate: problemWith(parseIdList),
+          }),
+        )
+      : (was.telegramAllow ?? []));
+  const pairing =
+    given.telegramPairing ??
+    (ask
+      ? await ask.confirm({
+          id: "telegramPairing",
+          message: "Answer unknown users with a one-time pairing code (gateway-setup pair <code> admits them)?",
+          initialValue: was.telegramPairing ?? allow.length === 0,
+        })
+      : (was.telegramPairing ?? allow.length === 0));
+  const apiRoot = given.telegramApiRoot ?? was.telegramApiRoot;
+  const notify = given.telegramNotify ?? was.telegramNotify;
+  const model = given.model ?? was.model;
+  return {
+    telegramAllow: allow,
+    telegramPairing: pairing,
+    ...(apiRoot ? { telegramApiRoot: apiRoot } : {}),
+    ...(notify ? { telegramNotify: notify } : {}),
+    ...(model ? { model } : {}),
+    ...(given.telegramToken ? { telegramToken: given.telegramToken } : {}),
+  };
+}
+
+/** "123, 456" -> [123, 456]; empty -> []. */
+export function parseIdList(text: string): number[] {
+  const parts = text
+    .split(/[\s,]+/)
+    .map((part) => part.trim())
+    .filter(Boolean);
+  for (const part of parts) if (!/^[1-9][0-9]{0,15}$/.test(part)) throw new Error(`${JSON.stringify(part)} is not a numeric Telegram user id`);
+  return [...new Set(parts.map(Number))];
 }

@@ -1,8 +1,10 @@
-// The Redis password lives in one 0600 env file in the gateway's state dir. The extension reads
-// GATEWAY_REDIS_PASSWORD; redis-cli (cron, later tiers) reads REDISCLI_AUTH.
+// The secrets live in one 0600 env file in the gateway's state dir: the Redis password (the
+// extension reads GATEWAY_REDIS_PASSWORD; redis-cli in cron and the jobs reads REDISCLI_AUTH) and,
+// in tier 4, the bot token (the daemon reads it; the service's environment never holds it).
 import { join } from "node:path";
 import type { FileStep } from "../../core/plan.ts";
 import { shellQuote } from "../../platform/shell.ts";
+import { TELEGRAM_TOKEN_KEY } from "../../runtime/daemon/daemon-file.ts";
 
 export const SECRETS_FILE_NAME = "secrets.env";
 
@@ -10,23 +12,30 @@ export function secretsFilePath(stateDir: string): string {
   return join(stateDir, SECRETS_FILE_NAME);
 }
 
-export function renderSecrets(password: string): string {
-  if (/[\r\n\0]/.test(password)) throw new Error("the Redis password must not contain line breaks");
+export interface Secrets {
+  redisPassword?: string;
+  telegramToken?: string;
+}
+
+export function renderSecrets({ redisPassword, telegramToken }: Secrets): string {
+  if (redisPassword && /[\r\n\0]/.test(redisPassword)) throw new Error("the Redis password must not contain line breaks");
+  if (telegramToken && !/^[\w:-]+$/.test(telegramToken)) throw new Error("the bot token holds characters a Telegram token never has");
   return [
     "# Written by gateway-setup. Secrets for the gateway; keep this file mode 0600.",
-    `GATEWAY_REDIS_PASSWORD=${shellQuote(password)}`,
-    `REDISCLI_AUTH=${shellQuote(password)}`,
+    ...(redisPassword ? [`GATEWAY_REDIS_PASSWORD=${shellQuote(redisPassword)}`, `REDISCLI_AUTH=${shellQuote(redisPassword)}`] : []),
+    ...(telegramToken ? [`${TELEGRAM_TOKEN_KEY}=${shellQuote(telegramToken)}`] : []),
     "",
   ].join("\n");
 }
 
-export function planSecrets(stateDir: string, password: string): FileStep {
+export function planSecrets(stateDir: string, secrets: Secrets): FileStep {
+  const what = [secrets.redisPassword ? "Redis password" : "", secrets.telegramToken ? "bot token" : ""].filter(Boolean).join(" and ");
   return {
     kind: "file",
     component: "redis",
-    description: "Redis password (mode 0600)",
+    description: `${what} (mode 0600)`,
     path: secretsFilePath(stateDir),
-    contents: renderSecrets(password),
+    contents: renderSecrets(secrets),
     mode: 0o600,
     secret: true,
   };

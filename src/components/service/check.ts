@@ -9,6 +9,7 @@ import { CommandNotFoundError, type Env, type RunResult, run } from "../../platf
 import { homeDir } from "../../platform/paths.ts";
 import { shellQuote } from "../../platform/shell.ts";
 import { lingerEnabled } from "../../platform/system.ts";
+import { daemonArgv } from "../daemon/plan.ts";
 import { watchdogOn } from "../watchdog/enabled.ts";
 import { launchAgentsDir, launchdJobLabels } from "./launchd.ts";
 import { startByHand } from "./plan.ts";
@@ -58,7 +59,7 @@ export function loadFix(service: Service, job: string, env: Env): string {
 }
 
 /** launchd: loaded and `state = running`; systemd: active. */
-async function centralJobState(service: Service, env: Env): Promise<{ running: boolean; why: string; fix: string }> {
+export async function centralJobState(service: Service, env: Env): Promise<{ running: boolean; why: string; fix: string }> {
   if (service.manager === "systemd") {
     const running = await succeeds(["systemctl", "--user", "is-active", "--quiet", `${service.name}.service`], env);
     return { running, why: `systemd does not run ${service.name}.service`, fix: `systemctl --user enable --now ${service.name}.service` };
@@ -79,7 +80,11 @@ export const serviceCheck: DoctorCheck = {
     const service = manifest.settings.service;
     if (!service) return skip("service", "no service in this install");
     if (service.manager === "none") {
-      return warn("service", "no service manager keeps the central session alive on this machine", `start it yourself: ${startByHand(service.wrapperPath)}`);
+      return warn(
+        "service",
+        "no service manager keeps the central session alive on this machine",
+        `start it yourself: ${startByHand(["/bin/sh", service.wrapperPath])}`,
+      );
     }
     const central = await centralJobState(service, env);
     if (!central.running) return fail("service", central.why, central.fix);
@@ -98,18 +103,20 @@ export const serviceCheck: DoctorCheck = {
   },
 };
 
-/** What brings the central session back: the service restarts the wrapper, which starts pi. */
-function restartFix(service: Service): string {
+/** What brings the central session (or the daemon) back: the service restarts it. */
+export function restartFix(settings: Manifest["settings"]): string {
+  const service = settings.service!;
   if (service.manager === "launchd") return `launchctl kickstart -k gui/${uid()}/${service.name}`;
   if (service.manager === "systemd") return `systemctl --user restart ${service.name}.service`;
-  return startByHand(service.wrapperPath);
+  return startByHand(settings.daemon ? daemonArgv(settings) : ["/bin/sh", service.wrapperPath]);
 }
 
 /** What gets the consumer of the installed queues going: pi itself on tier 1, the central session from tier 2 on. */
 export function consumerStartFix(manifest: Manifest): string {
   const service = manifest.settings.service;
   if (!service) return "start pi (the gateway extension loads with it), or run /reload in a running pi";
-  return `start the central session, which consumes them (a pi you start by hand does not): ${restartFix(service)}`;
+  const what = manifest.settings.daemon ? "the daemon" : "the central session";
+  return `start ${what}, which consumes them (a pi you start by hand does not): ${restartFix(manifest.settings)}`;
 }
 
 export const tmuxCheck: DoctorCheck = {
@@ -122,6 +129,6 @@ export const tmuxCheck: DoctorCheck = {
     if (alive) return ok("tmux", `the central pi runs in tmux session ${service.tmuxSession} (look at it: ${attachCommand(service)})`);
     const log = centralLogPath(manifest.settings.stateDir);
     const why = existsSync(log) ? `; why it stopped: ${log}` : "";
-    return fail("tmux", `the central pi is not running in tmux session ${service.tmuxSession}${why}`, restartFix(service));
+    return fail("tmux", `the central pi is not running in tmux session ${service.tmuxSession}${why}`, restartFix(manifest.settings));
   },
 };

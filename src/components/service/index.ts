@@ -1,13 +1,15 @@
 import { existsSync } from "node:fs";
 import type { Component } from "../../core/component.ts";
 import { serviceCheck, tmuxCheck } from "./check.ts";
+import { forgetRemovedUnits } from "./jobs.ts";
 import { planService, serviceArtifacts, withCentralRestart } from "./plan.ts";
 import { attachCommand, centralTmuxArgv } from "./wrapper.ts";
 
 /** The central pi session in tmux, kept alive by launchd, a systemd user unit, or by hand. */
 export const service: Component = {
   id: "service",
-  applies: (settings) => Boolean(settings.service),
+  // tier 4 runs the daemon in its place
+  applies: (settings) => Boolean(settings.service) && !settings.daemon,
   plan: planService,
   gather: withCentralRestart,
   removal: ({ settings }) => {
@@ -26,18 +28,7 @@ export const service: Component = {
         ...serviceArtifacts(settings)
           .filter((path) => existsSync(path))
           .map((path) => ({ kind: "remove-file" as const, path })),
-        // with the unit files gone, systemd's unit list is only as before after a reload
-        ...(central.manager === "systemd"
-          ? [
-              {
-                kind: "run" as const,
-                argv: ["systemctl", "--user", "daemon-reload"],
-                description: "make systemd forget the removed units",
-                mayFail: true,
-                undoArgv: ["systemctl", "--user", "daemon-reload"],
-              },
-            ]
-          : []),
+        ...forgetRemovedUnits(settings),
       ],
     };
   },

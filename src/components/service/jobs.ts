@@ -5,7 +5,7 @@
 import { dirname, join } from "node:path";
 import type { PlanContext } from "../../core/component.ts";
 import { PlanError } from "../../core/errors.ts";
-import type { FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
+import type { FileStep, PlanSettings, PlanStep, UninstallStep } from "../../core/plan.ts";
 import type { SystemInfo } from "../../core/system.ts";
 import { homeDir } from "../../platform/paths.ts";
 import { launchAgentsDir, launchdInstallSteps, launchdJobLabels, launchdLogDir, renderLaunchdPlist } from "./launchd.ts";
@@ -16,7 +16,7 @@ type JobContext = Pick<PlanContext, "settings" | "system" | "env">;
 /** A binary the jobs need: its absolute path, or a PlanError that says how to install it. */
 export function requiredBinary(system: SystemInfo, binary: string, install: { darwin: string; linux: string }): string {
   const path = system.binaries[binary];
-  if (!path) throw new PlanError(`${binary} is not on PATH, and tier 2 needs it`, system.platform === "darwin" ? install.darwin : install.linux);
+  if (!path) throw new PlanError(`${binary} is not on PATH, and this install needs it`, system.platform === "darwin" ? install.darwin : install.linux);
   return path;
 }
 
@@ -33,12 +33,13 @@ export function heartbeatRunsRedisCli(settings: PlanSettings): boolean {
   return source === "cron" || source === "launchd" || source === "systemd";
 }
 
-/** PATH for every job: the folders of pi, node, tmux and redis-cli first, then the system's. */
+/** PATH for every job: the folders of pi, node, tmux (pi in tmux is the central session below tier 4) and redis-cli first, then the system's. */
 export function servicePath({ settings, system }: JobContext): string {
+  const piInTmux = !settings.daemon;
   const binaries = [
-    requiredBinary(system, "pi", INSTALL_HINTS.pi),
+    piInTmux ? requiredBinary(system, "pi", INSTALL_HINTS.pi) : undefined,
     system.binaries.node,
-    requiredBinary(system, "tmux", INSTALL_HINTS.tmux),
+    piInTmux ? requiredBinary(system, "tmux", INSTALL_HINTS.tmux) : undefined,
     heartbeatRunsRedisCli(settings) ? requiredBinary(system, "redis-cli", INSTALL_HINTS["redis-cli"]) : undefined,
   ];
   const dirs = [
@@ -76,6 +77,20 @@ export interface ServiceJob {
 
 function jobFile(component: string, path: string, contents: string, what: string): FileStep {
   return { kind: "file", component, description: what, path, contents, mode: 0o644 };
+}
+
+/** After uninstall removed unit files: systemd's unit list is only as before after a reload. */
+export function forgetRemovedUnits(settings: PlanSettings): UninstallStep[] {
+  if (settings.service?.manager !== "systemd") return [];
+  return [
+    {
+      kind: "run",
+      argv: ["systemctl", "--user", "daemon-reload"],
+      description: "make systemd forget the removed units",
+      mayFail: true,
+      undoArgv: ["systemctl", "--user", "daemon-reload"],
+    },
+  ];
 }
 
 /** launchd: before any job is loaded, its log folder (launchd does not create it). */

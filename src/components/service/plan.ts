@@ -12,9 +12,9 @@ import { INSTALL_HINTS, launchdLogDirStep, requiredBinary, serviceJobSteps, serv
 import { launchdJobLabels, launchdLogFiles } from "./launchd.ts";
 import { attachCommand, centralLogPath, centralTmuxArgv, renderWrapper } from "./wrapper.ts";
 
-/** `nohup /bin/sh <wrapper> ...`: how to run the central session where no service manager does */
-export function startByHand(wrapper: string): string {
-  return `nohup /bin/sh ${shellQuote(wrapper)} >/dev/null 2>&1 &`;
+/** `nohup /bin/sh <wrapper> ...`: how to run the central session (or the daemon) where no service manager does */
+export function startByHand(argv: string[]): string {
+  return `nohup ${argv.map(shellQuote).join(" ")} >/dev/null 2>&1 &`;
 }
 
 /** What the service's jobs leave behind as they run (not installed, but ours): uninstall removes them too. */
@@ -57,7 +57,7 @@ export function planService(ctx: Pick<PlanContext, "settings" | "system" | "env"
   }
   if (service.manager === "none") {
     notes.push(
-      `No service manager here (a container?): start the central session yourself with: ${startByHand(service.wrapperPath)}` +
+      `No service manager here (a container?): start the central session yourself with: ${startByHand(["/bin/sh", service.wrapperPath])}` +
         ` (it keeps pi in tmux session ${service.tmuxSession} on its own tmux server; attach with: ${attachCommand(service)})`,
     );
   }
@@ -111,7 +111,7 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restar
           `=${service.tmuxSession}`,
         )
           .map(shellQuote)
-          .join(" ")}, then start it again: ${startByHand(service.wrapperPath)}`,
+          .join(" ")}, then start it again: ${startByHand(["/bin/sh", service.wrapperPath])}`,
       ],
     };
   }

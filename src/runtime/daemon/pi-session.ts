@@ -2,6 +2,7 @@
 // extensions, skills, prompt templates) as the pi CLI sees it, except the gateway's own bridge
 // extension (the daemon consumes the queue itself: one consumer per queue). The only module that
 // imports the pi package, which is being renamed upstream.
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import {
@@ -117,7 +118,9 @@ function pickModel(spec: string | undefined, { registry, settings, settingsFile 
  * not seen here (nothing is loaded); the daemon itself sees them.
  */
 export function resolveDaemonModel(options: { agentDir: string; model?: string; cwd?: string }): ResolvedModel {
-  const auth = AuthStorage.create(join(options.agentDir, "auth.json"));
+  // read, never written: AuthStorage.create would create auth.json in the user's agent dir
+  const authFile = join(options.agentDir, "auth.json");
+  const auth = AuthStorage.inMemory(existsSync(authFile) ? (JSON.parse(readFileSync(authFile, "utf8")) as Parameters<typeof AuthStorage.inMemory>[0]) : {});
   const registry = ModelRegistry.create(auth, join(options.agentDir, "models.json"));
   const settings = SettingsManager.create(options.cwd ?? homedir(), options.agentDir);
   return pickModel(options.model, { registry, settings, settingsFile: join(options.agentDir, "settings.json") }).resolved;
