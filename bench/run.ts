@@ -15,6 +15,7 @@ import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts"
 import { createExtensionDir, randomPrefix } from "../test/helpers/extension-dir.ts";
 import { installTier1 } from "../test/helpers/install.ts";
 import { startRedisServer } from "../test/helpers/redis-server.ts";
+import { daemonBench } from "./daemon.ts";
 import { BURST_EVENTS, IN_FLIGHT, PRODUCERS, type Producing } from "./producers.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -199,6 +200,7 @@ async function main() {
   const server = await startRedisServer();
   try {
     const latency = await drainLatency(server.url);
+    const daemon = await daemonBench(server.url, latency.p50);
     const bursts = [];
     for (const producing of BURST_MODES) bursts.push({ producing, ...(await burst(server.url, producing)) });
     const withCeilings = [];
@@ -216,6 +218,7 @@ async function main() {
       { name: "drain latency p50 (PUBLISH -> sendUserMessage)", value: `${latency.p50.toFixed(2)} ms` },
       { name: "drain latency p99", value: `${latency.p99.toFixed(2)} ms`, target: "< 5 ms", met: latency.p99 < 5 },
       { name: "drain latency max", value: `${latency.max.toFixed(2)} ms` },
+      ...daemon.rows,
       ...withCeilings.flatMap((measured) => burstRows(measured)),
       { name: "node -e 0", value: `${node.toFixed(1)} ms`, target: "reference" },
       { name: "redis-cli PING", value: `${redisCli.toFixed(1)} ms`, target: "reference" },
@@ -229,6 +232,7 @@ async function main() {
       when: new Date().toISOString(),
       node: process.version,
       drainLatencyMs: latency,
+      daemon: daemon.results,
       burst: {
         events: BURST_EVENTS,
         producers: PRODUCERS,

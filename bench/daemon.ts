@@ -1,0 +1,170 @@
+// Tier 4's daemon in the bench: the process composition (run.ts) in this process, against the
+// fake Bot API, the fake model (answering at once) and the bench's redis-server. One message at a
+// time: Telegram update -> model request, model reply -> sendMessage, Redis event -> model request,
+// and the bare model round trip (the daemon's own last request, sent straight to the model) that
+// the daemon's added time is measured against. Timings are reported, never enforced.
+
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { openPiSession } from "../src/runtime/daemon/pi-session.ts";
+import { type RunningDaemon, startDaemonProcess } from "../src/runtime/daemon/run.ts";
+import { createEvent } from "../src/runtime/protocol/event.ts";
+import { pushToSession } from "../src/runtime/protocol/push.ts";
+import { installDaemon } from "../test/helpers/daemon-cli.ts";
+import { randomPrefix } from "../test/helpers/extension-dir.ts";
+import { type ChatRequest, newestUserTexts, startFakeModel } from "../test/helpers/fake-model.ts";
+import { startFakeTelegram } from "../test/helpers/fake-telegram.ts";
+
+const MESSAGES = 200;
+const WARM_UP = 20;
+const OWNER = 111;
+const ADDED_TARGET_MS = 5;
+
+type Row = { name: string; value: string; target?: string; met?: boolean };
+type Figures = { p50: number; p99: number };
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+function figures(samples: number[]): Figures {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+}
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+
+/** `extensionDrainP50`: the tier-1 extension's PUBLISH -> sendUserMessage p50 measured earlier in the same run. */
+export async function daemonBench(redisUrl: string, extensionDrainP50: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
+  // the embedded pi runs in this process: offline and quiet
+  process.env.PI_OFFLINE = "1";
+  process.env.PI_TELEMETRY = "0";
+  /** when the model answered each token: its reply is written right after this runs */
+  const repliedAt = new Map<string, number>();
+  const model = await startFakeModel({
+    reply: (request: ChatRequest) => {
+      const token =
+        newestUserTexts(request)
+          .join("\n")
+          .match(/TOKEN-[\w-]+/)?.[0] ?? "none";
+      repliedAt.set(token, performance.now());
+      return `re ${token}`;
+    },
+  });
+  const fake = await startFakeTelegram();
+  const install = installDaemon(model, fake, { prefix: randomPrefix(), redisUrl, telegram: { allow: [OWNER], pairing: false } });
+  fake.knowChat(OWNER);
+  const redis = new Redis(redisUrl);
+  let running: RunningDaemon | undefined;
+  try {
+    running = await startDaemonProcess({ configPath: install.configPath, env: {}, log: () => {} });
+    const reply = async (token: string, send: () => unknown): Promise<{ started: number; answered: number }> => {
+      const before = fake.sent.length;
+      const started = performance.now();
+      await send();
+      await fake.waitForSent((sent) => sent.length > before && sent.at(-1)!.text === `re ${token}`, 30_000);
+      return { started, answered: performance.now() };
+    };
+    const telegram = (token: string) => reply(token, () => fake.injectMessage({ userId: OWNER, text: `bench ${token}` }));
+    const event = (token: string) =>
+      reply(token, () =>
+        pushToSession(redis, { prefix: install.prefix, sessionId: "gateway", event: createEvent({ type: "bench", source: "bench", payload: { token } }) }),
+      );
+
+    for (let i = 0; i < WARM_UP; i++) await telegram(`TOKEN-warm-${i}`);
+    const updateToRequest: number[] = [];
+    const replyToSend: number[] = [];
+    const endToEnd: number[] = [];
+    for (let i = 0; i < MESSAGES; i++) {
+      const token = `TOKEN-tg-${i}`;
+      const { started, answered } = await telegram(token);
+      updateToRequest.push(repliedAt.get(token)! - started);
+      replyToSend.push(answered - repliedAt.get(token)!);
+      endToEnd.push(answered - started);
+    }
+    const eventToRequest: number[] = [];
+    for (let i = 0; i < MESSAGES; i++) {
+      const token = `TOKEN-ev-${i}`;
+      const { started } = await event(token);
+      eventToRequest.push(repliedAt.get(token)! - started);
+    }
+    const bare = await bareRoundTrips(model.baseUrl, model.requests.at(-1)!);
+    await running.stop();
+    running = undefined;
+    const piAlone = await piTurns(install.agentDir, repliedAt);
+
+    const update = figures(updateToRequest);
+    const send = figures(replyToSend);
+    const total = figures(endToEnd);
+    const events = figures(eventToRequest);
+    const roundTrip = figures(bare);
+    const piRequest = figures(piAlone.toRequest);
+    const piTurn = figures(piAlone.turn);
+    const added = total.p50 - piTurn.p50;
+    const rows: Row[] = [
+      { name: `daemon: Telegram update -> model request p50 (${MESSAGES} messages)`, value: ms(update.p50) },
+      { name: "daemon: Telegram update -> model request p99", value: ms(update.p99) },
+      { name: "daemon: model reply -> sendMessage p50", value: ms(send.p50) },
+      { name: "daemon: model reply -> sendMessage p99", value: ms(send.p99) },
+      { name: "daemon: Redis event -> model request p50", value: ms(events.p50) },
+      { name: "daemon: Redis event -> model request p99", value: ms(events.p99) },
+      { name: "tier-1 extension: Redis event -> sendUserMessage p50 (above)", value: ms(extensionDrainP50), target: "for comparison" },
+      { name: "daemon: Telegram update -> sendMessage p50", value: ms(total.p50) },
+      { name: "bare model round trip p50 (the daemon's last request, over HTTP)", value: ms(roundTrip.p50), target: "reference" },
+      { name: "pi alone: prompt -> model request p50 (its SDK, no daemon)", value: ms(piRequest.p50), target: "reference" },
+      { name: "pi alone: one turn p50 (prompt -> reply read)", value: ms(piTurn.p50), target: "reference" },
+      { name: "daemon: added p50 over pi's own turn", value: ms(added), target: `<= ${ADDED_TARGET_MS} ms (reported, not enforced)` },
+      { name: "daemon: added p50 over the bare HTTP round trip", value: ms(total.p50 - roundTrip.p50), target: "for comparison" },
+    ];
+    const results = {
+      messages: MESSAGES,
+      telegramUpdateToModelRequestMs: update,
+      modelReplyToSendMessageMs: send,
+      telegramUpdateToSendMessageMs: total,
+      redisEventToModelRequestMs: events,
+      extensionRedisEventToSendUserMessageP50Ms: extensionDrainP50,
+      bareModelRoundTripMs: roundTrip,
+      piAlonePromptToModelRequestMs: piRequest,
+      piAloneTurnMs: piTurn,
+      addedP50OverPiTurnMs: added,
+      addedP50OverBareRoundTripMs: total.p50 - roundTrip.p50,
+      addedWithinTarget: added <= ADDED_TARGET_MS,
+    };
+    return { rows, results };
+  } finally {
+    await running?.stop();
+    redis.disconnect();
+    await fake.close();
+    await model.close();
+    install.cleanup();
+  }
+}
+
+/** The model's round trip without the daemon: the same request body, sent and read to its end. */
+async function bareRoundTrips(baseUrl: string, request: ChatRequest): Promise<number[]> {
+  const body = JSON.stringify(request);
+  const samples: number[] = [];
+  for (let i = 0; i < WARM_UP + MESSAGES; i++) {
+    const started = performance.now();
+    const response = await fetch(`${baseUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    await response.text();
+    if (i >= WARM_UP) samples.push(performance.now() - started);
+  }
+  return samples;
+}
+
+/** pi's own turn through the same SDK wrapper the daemon uses, without the daemon: what the daemon's figures are measured against. */
+async function piTurns(agentDir: string, repliedAt: Map<string, number>): Promise<{ toRequest: number[]; turn: number[] }> {
+  const pi = await openPiSession({ agentDir, model: "fake/fake-1", sessionDir: join(agentDir, "bench-pi-alone") });
+  const toRequest: number[] = [];
+  const turn: number[] = [];
+  try {
+    for (let i = 0; i < WARM_UP + MESSAGES; i++) {
+      const token = `TOKEN-pi-${i}`;
+      const started = performance.now();
+      await pi.runTurn(`bench ${token}`);
+      if (i < WARM_UP) continue;
+      toRequest.push(repliedAt.get(token)! - started);
+      turn.push(performance.now() - started);
+    }
+  } finally {
+    await pi.dispose();
+  }
+  return { toRequest, turn };
+}
