@@ -123,6 +123,10 @@ describe("tier 4 setup", () => {
     const again = JSON.parse((await runCli(["doctor", "--json", "--only", "telegram"], { env })).stdout);
     expect(again.checks[0]).toMatchObject({ status: "ok", message: expect.stringMatching(/answers; the daemon has not polled yet/) });
 
+    const status = JSON.parse((await runCli(["status", "--json"], { env })).stdout);
+    expect(status).toMatchObject({ tier: 4, daemon: { running: false, bot: expect.stringMatching(/^@/), inbox: 0, outbox: 0 } });
+    expect((await runCli(["status"], { env })).stdout).toMatch(/daemon +NOT running[\s\S]*telegram +@\S+: no poll yet/);
+
     const uninstall = await runCli(["uninstall", "--yes", "--json"], { env });
     expect(uninstall.code, uninstall.stdout + uninstall.stderr).toBe(0);
     expect(snapshotTree(sandbox.home)).toEqual(before);

@@ -95,7 +95,8 @@ export function buildProgram(): Command {
       "after",
       "\n" +
         "Checks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi,\n" +
-        "and with tier 2: service, tmux, heartbeat, tripwire, crontab.\n" +
+        "with tier 2 and 3: service, tmux, heartbeat, tripwire, crontab;\n" +
+        "with tier 4: daemon, model, telegram, allowlist, heartbeat, tripwire, crontab.\n" +
         "Exit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.",
     )
     .action(async (flags) => {

@@ -1,11 +1,16 @@
 // `gateway-setup status`: what is installed, and what the queues look like right now.
 
+import type { Redis } from "ioredis";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
+import type { Manifest } from "../core/manifest.ts";
 import { describeStoppedRun, type JournalOwner, readInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
+import { processAlive } from "../platform/process-alive.ts";
+import { type DaemonStatus, readDaemonStatus } from "../runtime/daemon/status-file.ts";
+import { readTelegramHealth, type TelegramHealth, telegramKeys } from "../runtime/daemon/telegram/index.ts";
 import { type LastHeartbeat, readLastHeartbeat } from "../runtime/extension/heartbeat.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
@@ -33,9 +38,74 @@ export interface StatusReport {
   heartbeat?: { source: string; intervalSeconds: number; last?: LastHeartbeat };
   /** dead sessions removed from the registry while looking */
   pruned?: string[];
+  /** tier 4: the daemon as its status file shows it, and the bot as the daemon last saw Telegram */
+  daemon?: DaemonReport;
   /** a setup run that was killed midway left its journal (see doctor's interrupted-install) */
   interrupted?: JournalOwner & { running: boolean };
   sessions: SessionStatus[];
+}
+
+export interface DaemonReport {
+  running: boolean;
+  status?: DaemonStatus;
+  bot?: string;
+  telegram?: TelegramHealth;
+  /** per chat id: when the last reply was sent there */
+  lastReplies?: Record<string, { at: number; chunks: number }>;
+  /** inputs from Telegram not answered yet, replies not sent yet */
+  inbox?: number;
+  outbox?: number;
+}
+
+async function collectDaemon(settings: Manifest["settings"], client: Redis | undefined): Promise<DaemonReport> {
+  const status = readDaemonStatus(settings.stateDir);
+  const report: DaemonReport = {
+    running: Boolean(status && status.stoppedAt === undefined && processAlive(status.pid)),
+    ...(status ? { status } : {}),
+    ...(settings.telegram?.bot ? { bot: `@${settings.telegram.bot.username}` } : {}),
+  };
+  if (!client) return report;
+  const keys = telegramKeys(settings.prefix);
+  const [health, replies, inbox, outbox] = await Promise.all([
+    readTelegramHealth(client, settings.prefix),
+    client.hgetall(keys.lastReply),
+    client.llen(keys.inbox),
+    client.llen(keys.outbox),
+  ]);
+  const lastReplies = Object.fromEntries(
+    Object.entries(replies).flatMap(([chat, json]) => {
+      try {
+        return [[chat, JSON.parse(json) as { at: number; chunks: number }]];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return { ...report, ...(health ? { telegram: health } : {}), lastReplies, inbox, outbox };
+}
+
+function describeDaemon(daemon: DaemonReport): string[] {
+  const ago = (at: number | undefined) => (at === undefined ? "never" : `${Math.round((Date.now() - at) / 1000)} s ago`);
+  const status = daemon.status;
+  const up = status ? Math.round((Date.now() - status.startedAt) / 60_000) : 0;
+  const lines = [
+    `daemon     ${daemon.running && status ? `running (pid ${status.pid}, model ${status.model}, up ${up} min, Redis ${status.consumer})` : "NOT running"}`,
+  ];
+  if (status) {
+    const queued = Object.entries(status.queued)
+      .filter(([, n]) => n > 0)
+      .map(([source, n]) => `${n} ${source}`);
+    const turn = status.running ? `; a ${status.running.origin.kind} turn runs for ${ago(status.running.startedAt).replace(" ago", "")}` : "";
+    lines.push(`queue      ${queued.length ? queued.join(", ") : "empty"}${turn}`);
+    lines.push(`heartbeat  last handed to the daemon ${ago(status.lastHeartbeatAt)}`);
+  }
+  const telegram = daemon.telegram;
+  const error = telegram?.lastError ? `; last error ${telegram.lastError.code} ${telegram.lastError.description} ${ago(telegram.lastError.at)}` : "";
+  const polling = telegram ? `${telegram.polling ? "polling" : "NOT polling"}, last poll ${ago(telegram.lastPollOkAt)}${error}` : "no poll yet";
+  lines.push(`telegram   ${daemon.bot ?? "the bot"}: ${polling}`);
+  lines.push(`           ${daemon.inbox ?? 0} message(s) waiting for an answer, ${daemon.outbox ?? 0} repl(ies) waiting to be sent`);
+  for (const [chat, reply] of Object.entries(daemon.lastReplies ?? {})) lines.push(`           last reply to chat ${chat}: ${ago(reply.at)}`);
+  return lines;
 }
 
 export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusReport> {
@@ -61,6 +131,7 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
   }
   const { probe, client } = await connectRedis(redisTargetFor(manifest, env));
   report.redis = { url: settings.redisUrl, reachable: Boolean(client), ...("message" in probe ? { problem: probe.message } : {}) };
+  if (settings.daemon) report.daemon = await collectDaemon(settings, client);
   if (!client) return report;
   try {
     report.pruned = await pruneDeadSessions(client, settings.prefix);
@@ -109,18 +180,19 @@ export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): stri
   if (!report.installed) return ["Not installed. Run: npx gateway-setup", ...interrupted].join("\n");
   const lines = [
     ...interrupted,
-    `gateway-setup ${report.version}, tier ${report.tier}, installed ${report.installedAt}${report.updatedAt !== report.installedAt ? `, updated ${report.updatedAt}` : ""}`,
+    `gateway-setup ${report.version}, tier ${report.tier}, installed ` +
+      `${report.installedAt}${report.updatedAt !== report.installedAt ? `, updated ${report.updatedAt}` : ""}`,
     `extension  ${displayPath(report.extensionDir!, env)} (ioredis ${report.ioredis ?? "MISSING"})`,
     `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,
     `heartbeat  ${report.heartbeat ? describeHeartbeat(report.heartbeat) : "none (tier 1)"}`,
+    ...(report.daemon ? describeDaemon(report.daemon) : []),
   ];
   if (report.pruned?.length) lines.push(`pruned     ${report.pruned.length} dead session(s): ${report.pruned.join(", ")}`);
   if (report.sessions.length) {
     lines.push("", "session          alive  listening  pending  in-flight  dead-letters");
     for (const s of report.sessions) {
-      lines.push(
-        `${s.id.padEnd(16)} ${(s.alive ? "yes" : "no").padEnd(6)} ${String(s.listeners).padEnd(10)} ${String(s.pending).padEnd(8)} ${String(s.processing).padEnd(10)} ${s.deadLetters}`,
-      );
+      const columns = [s.id.padEnd(16), (s.alive ? "yes" : "no").padEnd(6), String(s.listeners).padEnd(10), String(s.pending).padEnd(8)];
+      lines.push(`${columns.join(" ")} ${String(s.processing).padEnd(10)} ${s.deadLetters}`);
     }
   }
   return lines.join("\n");

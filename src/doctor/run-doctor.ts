@@ -93,7 +93,9 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
     repairs: [
       {
         id: INTERRUPTED_ID,
-        result: `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})${problems.length ? `, with ${problems.length} problem(s)` : ""}`,
+        result:
+          `${interrupted.committed ? "finished the tidy-up of" : "rolled back"} the stopped run (pid ${owner.pid})` +
+          (problems.length ? `, with ${problems.length} problem(s)` : ""),
       },
     ],
   };

@@ -113,7 +113,8 @@ export async function checkLiveSession(
     if (tookBack) {
       return warn(
         "live-session",
-        `a pi session is live on "${sessionId}" but did not acknowledge a smoke event within ${seconds} s: it is probably busy in a long turn (the event was taken back and will not reach it)`,
+        `a pi session is live on "${sessionId}" but did not acknowledge a smoke event within ${seconds} s: it is probably busy in a long turn (the ` +
+          `event was taken back and will not reach it)`,
         "nothing to do while pi is busy; if that session started before this install, run /reload in it (or restart pi); then: gateway-setup doctor",
       );
     }

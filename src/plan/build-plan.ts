@@ -63,7 +63,8 @@ export function buildPlan({ answers, env, system, redis: redisProbe }: PlanInput
     notes: parts.flatMap((part) => part.notes ?? []),
     verification: [
       `PING Redis at ${settings.redisUrl}`,
-      `load the installed extension as pi does and deliver a test event through Redis; then route events with no live target to "${settings.sessionId}" (${defaultSessionKey(settings.prefix)})`,
+      `load the installed extension as pi does and deliver a test event through Redis; then route events with no live target to ` +
+        `"${settings.sessionId}" (${defaultSessionKey(settings.prefix)})`,
       `if a pi session is live on "${settings.sessionId}", deliver a gateway.smoke event to it`,
     ],
   };

@@ -33,8 +33,11 @@ export function describeStep(step: PlanStep, env: Env): string {
         ? `kept      ${displayPath(step.path, env)} (yours: ${step.description}; left as it is)`
         : `${status.padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
     }
-    case "command":
-      return `${step.satisfied ? "done     " : "run      "} ${step.argv.map((arg) => displayArg(arg, env)).join(" ")}${step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : ""}${step.satisfied ? " (already done)" : ""}`;
+    case "command": {
+      const where = step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : "";
+      const argv = step.argv.map((arg) => displayArg(arg, env)).join(" ");
+      return `${step.satisfied ? "done     " : "run      "} ${argv}${where}${step.satisfied ? " (already done)" : ""}`;
+    }
     case "redis-ready":
       return `check     ${step.description}`;
     case "dir":
@@ -65,11 +68,25 @@ function describeTakeBackSteps(steps: TakeBackStep[], plan: Plan, previousExtens
   return [
     "",
     moved
-      ? `Then take back the previous install at ${displayPath(previousExtensionDir, env)} (the extension moves to ${displayPath(plan.settings.extensionDir, env)}):`
+      ? `Then take back the previous install at ${displayPath(previousExtensionDir, env)} (the extension moves to ` +
+        `${displayPath(plan.settings.extensionDir, env)}):`
       : "Then take back what the previous install left and this one no longer uses:",
     ...[...removedByFolder].map(([folder, names]) => `remove    ${displayPath(folder, env)}/ ${names.join(" ")}`),
     ...others.map((step) => describeTakeBack(step, env)),
   ];
+}
+
+const CRONTAB_REWRITTEN = " (the crontab block is rewritten only if it differs)";
+
+function serviceManager(s: Plan["settings"]): string {
+  const service = s.service!;
+  if (service.manager !== "none") return `${service.manager} (${service.name})`;
+  return s.daemon ? "none found: you start the daemon" : "none found: the wrapper alone";
+}
+
+/** What the service keeps running: pi in tmux (tiers 2-3), or the daemon (tier 4). */
+function centralSession(s: Plan["settings"]): string {
+  return s.daemon ? `the gateway daemon (pi embedded, Telegram @${s.telegram?.bot?.username ?? "bot"})` : `pi in tmux session ${s.service!.tmuxSession}`;
 }
 
 export function describePlan(plan: Plan, env: Env): string {
@@ -92,7 +109,7 @@ export function describePlan(plan: Plan, env: Env): string {
           s.heartbeat.source === "none"
             ? "Heartbeat none: nothing sends heartbeats, and no watchdog or checklist is installed"
             : `Heartbeat ${s.heartbeat.source}, every ${formatInterval(s.heartbeat.intervalSeconds)}; checklist ${displayPath(s.heartbeat.checklistFile, env)}`,
-          `Service   ${s.service.manager === "none" ? "none found: the wrapper alone" : `${s.service.manager} (${s.service.name})`}, pi in tmux session ${s.service.tmuxSession}`,
+          `Service   ${serviceManager(s)}, ${centralSession(s)}`,
         ]
       : []),
     "",
@@ -101,7 +118,7 @@ export function describePlan(plan: Plan, env: Env): string {
     ...lines(others),
     ...describeTakeBackSteps(takeBack, plan, plan.replaces?.extensionDir, env),
     planChangesNothing(plan)
-      ? `Nothing would change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? " (the crontab block is rewritten only if it differs)" : ""}.`
+      ? `Nothing would change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? CRONTAB_REWRITTEN : ""}.`
       : `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
     "",
     "Then verify:",

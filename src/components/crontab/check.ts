@@ -26,7 +26,8 @@ export const crontabCheck: DoctorCheck = {
     if (cronDaemonRunning(currentPlatform(), env) === false) {
       return fail(
         "crontab",
-        `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)`,
+        `${present}, but no cron daemon is running (a container?): ${cronJobs(manifest.settings)} never run (the daemon is cron on Debian/Ubuntu, ` +
+          `crond on Fedora or Alpine)`,
         startCronCommand(),
       );
     }

@@ -3,21 +3,13 @@
 import { existsSync } from "node:fs";
 import type { DoctorCheck } from "../../core/check.ts";
 import { fail, ok } from "../../core/finding.ts";
+import { processAlive } from "../../platform/process-alive.ts";
 import { readDaemonStatus } from "../../runtime/daemon/status-file.ts";
 import { rerunCommand } from "../rerun.ts";
 import { centralJobState, restartFix } from "../service/check.ts";
 
 /** a daemon that wrote no status tick for this long is stuck */
 const TICK_STALE_MS = 60_000;
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 export const daemonCheck: DoctorCheck = {
   id: "daemon",
@@ -37,7 +29,7 @@ export const daemonCheck: DoctorCheck = {
       if (!job.running) return fail("daemon", job.why, job.fix);
     }
     const status = readDaemonStatus(settings.stateDir);
-    if (!status || status.stoppedAt !== undefined || !isAlive(status.pid)) {
+    if (!status || status.stoppedAt !== undefined || !processAlive(status.pid)) {
       return fail("daemon", status ? `the daemon (pid ${status.pid}) is not running` : "the daemon has not run yet", restartFix(settings));
     }
     const sinceTick = Date.now() - status.lastLoopTickAt;

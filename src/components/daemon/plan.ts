@@ -66,8 +66,10 @@ export function planDaemon(ctx: PlanContext): { steps: PlanStep[]; notes: string
   const owner = settings.telegram!.allow[0];
   notes.push(
     owner
-      ? `Send /start to @${settings.telegram!.bot?.username ?? "your bot"} once from Telegram (user ${owner}): Telegram lets a bot write only to users who wrote to it first.`
-      : `Write to @${settings.telegram!.bot?.username ?? "your bot"} from Telegram: it answers with a pairing code; admit yourself with: gateway-setup pair <code>`,
+      ? `Send /start to @${settings.telegram!.bot?.username ?? "your bot"} once from Telegram (user ${owner}): Telegram lets a bot write only to ` +
+          `users who wrote to it first.`
+      : `Write to @${settings.telegram!.bot?.username ?? "your bot"} from Telegram: it answers with a pairing code; admit yourself with: ` +
+          `gateway-setup pair <code>`,
   );
   return { steps: [config, ...(service.manager === "launchd" ? [launchdLogDirStep(component, ctx)] : []), ...job, ...endOlderCentralSession(settings)], notes };
 }

@@ -13,7 +13,8 @@ export const extension: Component = {
   summary: (settings) =>
     settings.mode === "multi"
       ? [
-          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its shell); a job it starts reports back to it and to the central session with:",
+          "Every other pi you start joins as a satellite with its own id (GATEWAY_SESSION_ID in its shell); a job it starts reports back to it and to " +
+            "the central session with:",
           `  npx gateway-setup push job.done --payload '{"ok":true}'`,
           "",
         ]

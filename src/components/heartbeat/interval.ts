@@ -26,7 +26,8 @@ export const CRON_SCHEDULERS = { cron: "cron", inngest: "an Inngest cron trigger
  * an Inngest cron trigger (`scheduler` names which one the error is about)
  */
 export function cronSchedule(seconds: number, scheduler: string = CRON_SCHEDULERS.cron): string {
-  const hint = `${scheduler} can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`;
+  const hint =
+    `${scheduler} can run every N minutes where N divides 60, or every N hours where N divides 24; ` + "choose such an interval or another heartbeat source";
   const cannot = (every: string) => new IntervalError(`${scheduler} cannot run every ${every}: ${hint}`);
   if (seconds % 60 !== 0) throw cannot(formatInterval(seconds));
   const minutes = seconds / 60;

@@ -83,7 +83,8 @@ export const deadLetterCheck: DoctorCheck = {
     return warn(
       "dead-letters",
       full.map((c) => `${c.key}: ${c.n} malformed event(s)`).join("; "),
-      `inspect: ${redisCliFor(manifest.settings.redisUrl)} LRANGE ${full[0]!.key} 0 -1; clear: ${redisCliFor(manifest.settings.redisUrl)} DEL ${full.map((c) => c.key).join(" ")}`,
+      `inspect: ${redisCliFor(manifest.settings.redisUrl)} LRANGE ${full[0]!.key} 0 -1; clear: ${redisCliFor(manifest.settings.redisUrl)} DEL ` +
+        `${full.map((c) => c.key).join(" ")}`,
     );
   },
 };

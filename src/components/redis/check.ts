@@ -10,7 +10,10 @@ export function redisFix(probe: Exclude<RedisProbe, { status: "ok" }>, { target,
   const where = `${target.host}:${target.port}`;
   switch (probe.status) {
     case "unreachable":
-      return `start Redis at ${where} (macOS: brew services start redis; Linux: sudo service redis-server start); if it lives elsewhere now, re-run the install with the right --redis-url: ${rerunCommand(manifest)}`;
+      return (
+        `start Redis at ${where} (macOS: brew services start redis; Linux: sudo service redis-server start); if it lives elsewhere now, re-run ` +
+        `the install with the right --redis-url: ${rerunCommand(manifest)}`
+      );
     case "auth-required":
     case "auth-failed":
       return `re-run the install with the right password: GATEWAY_REDIS_PASSWORD=<password> ${rerunCommand(manifest)}`;

@@ -20,7 +20,8 @@ export function planRedis(answers: Answers, system: SystemInfo, redis: RedisProb
     const fix = !isLocalHost(target)
       ? `check that Redis runs at ${target.url}`
       : recipe
-        ? `start the Redis you use at ${target.url}, or install one (${manualRedisHint(system)}) and run gateway-setup again with --redis-url redis://127.0.0.1:6379, where a package-manager Redis listens`
+        ? `start the Redis you use at ${target.url}, or install one (${manualRedisHint(system)}) and run gateway-setup again with --redis-url ` +
+          `redis://127.0.0.1:6379, where a package-manager Redis listens`
         : "install and start Redis, then run gateway-setup again";
     throw new PlanError(redis.message, fix);
   }

@@ -94,7 +94,8 @@ function diagnose(target: RedisTarget, error: Error): RedisProbe {
     // the port answered TCP but no TLS handshake completed: typically a plain Redis behind rediss://
     return {
       status: "error",
-      message: `the TLS handshake with Redis at ${where} did not complete (${shorten(text)}). If that Redis does not use TLS, use redis:// instead of rediss://.`,
+      message:
+        `the TLS handshake with Redis at ${where} did not complete (${shorten(text)}). If that Redis does not use TLS, use redis:// instead of ` + `rediss://.`,
     };
   }
   if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|timed out|timeout|Connection is closed/i.test(text)) {

@@ -274,7 +274,8 @@ export class QueueConsumer {
       this.setState("forbidden");
       this.host.notify(
         `gateway: the Redis user at ${this.redisUrl()} may not do what the gateway needs (${this.lastError}). ` +
-          `It needs EVAL/EVALSHA, list, set, string and pub/sub commands on the keys and channels ${this.config.prefix}:*; grant them (ACL SETUSER), then /reload.`,
+          `It needs EVAL/EVALSHA, list, set, string and pub/sub commands on the keys and channels ${this.config.prefix}:*; grant them (ACL SETUSER), ` +
+          `then /reload.`,
         "error",
       );
       return;
