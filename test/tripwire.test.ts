@@ -96,3 +96,37 @@ describe("the tripwire", () => {
     ).toEqual(["notify-send", "wall"]);
   });
 });
+
+describe("the tripwire in tier 4", () => {
+  it("also alerts the owner on Telegram through the Bot API, with the token read from the secrets file", async () => {
+    const { startFakeTelegram } = await import("./helpers/fake-telegram.ts");
+    const { execFile } = await import("node:child_process");
+    const telegram = await startFakeTelegram();
+    telegram.knowChat(111);
+    telegram.knowChat(222);
+    try {
+      const stateDir = mkdtempSync(join(tmpdir(), "gw-tripwire-tg-"));
+      const secretsFile = join(stateDir, "secrets.env");
+      writeFileSync(secretsFile, `GATEWAY_TELEGRAM_TOKEN=${telegram.token}\n`, { mode: 0o600 });
+      const last = join(stateDir, "last-heartbeat.json");
+      writeFileSync(last, "{}");
+      const when = Date.now() / 1000 - 30;
+      utimesSync(last, when, when);
+      const paths = tripwirePaths(stateDir);
+      const script = renderTripwire(stateDir, last, 5, { bootGraceSeconds: 0, telegram: { apiRoot: telegram.apiRoot, chats: [111, 222], secretsFile } });
+      expect(script).not.toContain(telegram.token);
+      writeFileSync(paths.script, script, { mode: 0o755 });
+      // the fake answers in this process, so the script runs without blocking it
+      const stderr = await new Promise<string>((resolve, reject) =>
+        execFile("/bin/sh", [paths.script], { env: { PATH: "/usr/bin:/bin", HOME: stateDir } }, (error, _out, err) => (error ? reject(error) : resolve(err))),
+      );
+      expect(stderr).toMatch(/no heartbeat for/);
+      expect(telegram.sent.map((message) => [message.chatId, message.text])).toEqual([
+        [111, expect.stringMatching(/^pi gateway: no heartbeat for 3\d s \(expected every 5 s\)\. Run: gateway-setup doctor$/)],
+        [222, expect.stringMatching(/^pi gateway: no heartbeat/)],
+      ]);
+    } finally {
+      await telegram.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./wait.ts";
 
-export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron openssl iproute2 (macOS: brew install redis tmux)";
+export const INSTALL_HINT = "install it with: apt-get install -y redis-server tmux cron openssl iproute2 curl (macOS: brew install redis tmux)";
 
 export function requireBinary(name: string): void {
   const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });

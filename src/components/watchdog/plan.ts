@@ -6,11 +6,18 @@ import { shellQuote } from "../../platform/shell.ts";
 import { cronLineStep } from "../crontab/jobs.ts";
 import { escapeForCron } from "../heartbeat/command.ts";
 import { nearestCronSchedule, nearestCronSeconds } from "../heartbeat/interval.ts";
+import { secretsFilePath } from "../redis/secrets.ts";
 import { serviceJobSteps } from "../service/jobs.ts";
 import { watchdogOn } from "./enabled.ts";
 import { renderTripwire, tripwirePaths } from "./tripwire.ts";
 
 const component = "watchdog";
+
+/** Where the tripwire's alert goes in tier 4: the notify chats, else the owner. */
+function telegramAlert(settings: PlanContext["settings"]): { apiRoot: string; chats: number[]; secretsFile: string } {
+  const telegram = settings.telegram!;
+  return { apiRoot: telegram.apiRoot, chats: telegram.notify ?? telegram.allow.slice(0, 1), secretsFile: secretsFilePath(settings.stateDir) };
+}
 
 export function planWatchdog(ctx: PlanContext): { steps: PlanStep[] } {
   const { settings } = ctx;
@@ -24,7 +31,10 @@ export function planWatchdog(ctx: PlanContext): { steps: PlanStep[] } {
     component,
     description: "heartbeat tripwire (watchdog layer 2)",
     path: tripwire.script,
-    contents: renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, { runEverySeconds }),
+    contents: renderTripwire(settings.stateDir, heartbeat.lastHeartbeatFile, heartbeat.intervalSeconds, {
+      runEverySeconds,
+      ...(settings.telegram ? { telegram: telegramAlert(settings) } : {}),
+    }),
     mode: 0o755,
   };
   const schedule = byCron

@@ -20,6 +20,8 @@ export interface TripwireTiming {
   /** how often the scheduler runs the tripwire (cron may be coarser than the heartbeat); default: the heartbeat interval */
   runEverySeconds?: number;
   bootGraceSeconds?: number;
+  /** tier 4: the alert also goes to these chats through the Bot API (curl; the token read from the secrets file) */
+  telegram?: { apiRoot: string; chats: number[]; secretsFile: string };
 }
 
 export function renderTripwire(stateDir: string, lastHeartbeatFile: string, intervalSeconds: number, timing: TripwireTiming = {}): string {
@@ -35,5 +37,6 @@ export function renderTripwire(stateDir: string, lastHeartbeatFile: string, inte
     intervalSeconds,
     missedRunSeconds: Math.ceil(runEvery * 1.5),
     bootGraceSeconds: timing.bootGraceSeconds ?? BOOT_GRACE_SECONDS,
+    ...(timing.telegram ? { telegram: { ...timing.telegram, chats: timing.telegram.chats.join(" ") } } : {}),
   });
 }

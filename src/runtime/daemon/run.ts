@@ -45,7 +45,8 @@ export async function startDaemonProcess(options: DaemonProcessOptions): Promise
   const token = readSecretsFile(config.secretsFile)[TELEGRAM_TOKEN_KEY];
   if (!token) {
     throw new Error(
-      `the config has a telegram section but no bot token: ${TELEGRAM_TOKEN_KEY} is missing from ${config.secretsFile ?? "the secrets file (secretsFile is not set)"}. Re-run \`gateway-setup\` to store it.`,
+      `the config has a telegram section but no bot token: ${TELEGRAM_TOKEN_KEY} is missing from ` +
+        `${config.secretsFile ?? "the secrets file (secretsFile is not set)"}. Re-run \`gateway-setup\` to store it.`,
     );
   }
   const scrub = tokenScrubber(token);

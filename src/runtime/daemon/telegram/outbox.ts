@@ -154,7 +154,8 @@ export class OutboxSender {
       const retryMs = this.options.forbiddenRetryMs ?? 60_000;
       this.blockedUntil.set(entry.chatId, Date.now() + retryMs);
       this.options.log(
-        `telegram: chat ${entry.chatId} refuses the bot's messages (${what}); that user must open the bot in Telegram and send /start once. Retrying every ${duration(retryMs)}`,
+        `telegram: chat ${entry.chatId} refuses the bot's messages (${what}); that user must open the bot in Telegram and send /start once. Retrying ` +
+          `every ${duration(retryMs)}`,
       );
       return "later";
     }

@@ -47,7 +47,8 @@ export function updateHandlers(options: UpdateHandlerOptions): Composer<Context>
     const code = await pairingCodeFor(options.redis, options.prefix, { userId, chatId: message.chat.id });
     options.answerStranger(
       message.chat.id,
-      `This bot is private. Your pairing code is ${code} (valid for ${PAIRING_TTL_SECONDS / 60} minutes): its owner admits you by running \`gateway-setup pair ${code}\`.`,
+      `This bot is private. Your pairing code is ${code} (valid for ${PAIRING_TTL_SECONDS / 60} minutes): its owner admits you by running ` +
+        `\`gateway-setup pair ${code}\`.`,
     );
   });
   handlers.use(async (ctx) => {
