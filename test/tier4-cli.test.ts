@@ -5,9 +5,12 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, REPO_ROOT, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
+import { type DaemonInstall, killAllDaemons, startDaemonCli } from "./helpers/daemon-cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
+import { startFakeModel, writeFakeAgentDir } from "./helpers/fake-model.ts";
 import { type FakeTelegram, startFakeTelegram } from "./helpers/fake-telegram.ts";
 import { snapshotTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const redisUrl = inject("redisUrl");
 let telegram: FakeTelegram;
@@ -16,6 +19,7 @@ beforeAll(async () => {
   telegram = await startFakeTelegram();
 });
 afterAll(async () => {
+  killAllDaemons();
   await telegram?.close();
 });
 
@@ -150,5 +154,71 @@ describe("tier 4 setup", () => {
     expect(existsSync(secrets) && readFileSync(secrets, "utf8").includes("TELEGRAM")).toBe(false);
     expect((await runCli(["uninstall", "--yes"], { env })).code).toBe(0);
     expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("tier 4 installed and running", () => {
+  it("doctor follows the running daemon: healthy, then 409 and 401 from Telegram, then the daemon gone", async () => {
+    const bot = await startFakeTelegram("424242:AAAnotherFakeTokenForDoctorTests_xyz");
+    const model = await startFakeModel({ reply: "pong" });
+    try {
+      const { sandbox, env } = tier4Sandbox();
+      const agentDir = join(sandbox.home, ".pi/agent");
+      const modelArg = writeFakeAgentDir(agentDir, model);
+      const daemonEnv = { ...env, TELEGRAM_API_ROOT: bot.apiRoot, PI_OFFLINE: "1", PI_TELEMETRY: "0" };
+      const prefix = randomPrefix();
+      const setup = await runCli(
+        [
+          "--tier",
+          "4",
+          "--yes",
+          "--json",
+          "--redis-url",
+          redisUrl,
+          "--prefix",
+          prefix,
+          "--service",
+          "none",
+          "--heartbeat",
+          "none",
+          "--telegram-allow",
+          "111",
+          "--model",
+          modelArg,
+        ],
+        { env: { ...daemonEnv, TELEGRAM_BOT_TOKEN: bot.token } },
+      );
+      expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+      bot.knowChat(111);
+      const doctor = async () => {
+        const result = await runCli(["doctor", "--json", "--only", "daemon,model,telegram,allowlist"], { env: daemonEnv });
+        return Object.fromEntries(JSON.parse(result.stdout).checks.map((c: { id: string; status: string; message: string }) => [c.id, c]));
+      };
+      expect((await doctor()).daemon).toMatchObject({ status: "fail", message: "the daemon has not run yet" });
+
+      const install = { sandbox, env: daemonEnv, configPath: join(agentDir, "gateway/daemon.json") } as DaemonInstall;
+      const daemon = await startDaemonCli(install);
+      bot.injectMessage({ userId: 111, text: "ping" });
+      await bot.waitForSent((sent) => sent.some((m) => m.chatId === 111 && m.text === "pong"));
+      const healthy = await doctor();
+      expect(healthy.daemon).toMatchObject({ status: "ok", message: expect.stringMatching(/the daemon runs \(pid \d+/) });
+      expect(healthy.model).toMatchObject({ status: "ok" });
+      expect(healthy.telegram).toMatchObject({ status: "ok", message: expect.stringMatching(/answers; last poll \d+ s ago/) });
+
+      bot.failNext("getUpdates", { status: 409, description: "Conflict: terminated by other getUpdates request", times: Number.POSITIVE_INFINITY });
+      // ends the long poll in flight, so the next one meets the conflict
+      bot.injectMessage({ userId: 111, text: "are you there?" });
+      await waitFor(async () => (await doctor()).telegram.message.includes("409"), "doctor to report the 409", 20_000);
+      expect((await doctor()).telegram).toMatchObject({ status: "fail", fix: expect.stringMatching(/stop the other poller/) });
+
+      bot.revokeToken();
+      expect((await doctor()).telegram).toMatchObject({ status: "fail", message: expect.stringMatching(/refuses the bot token \(401\)/) });
+      daemon.child.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+      expect((await doctor()).daemon).toMatchObject({ status: "fail", message: expect.stringMatching(/is not running/) });
+    } finally {
+      await bot.close();
+      await model.close();
+    }
   });
 });
