@@ -55,7 +55,8 @@ beforeEach(() => {
   // a stand-in command that creates a directory, then succeeds or fails as told
   writeFileSync(
     join(bin, "fake-npm"),
-    `#!/bin/sh\nmkdir -p "$PWD/node_modules/x" && echo installed > "$PWD/node_modules/x/ok"\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
+    `#!/bin/sh\nmkdir -p "$PWD/node_modules/x" && echo installed > "$PWD/node_modules/x/ok"\n` +
+      `[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
   );
   chmodSync(join(bin, "fake-npm"), 0o755);
   mkdirSync(join(home, "keep"));
@@ -252,7 +253,8 @@ describe("applyPlan over what a command changes in place", () => {
     // like npm: prunes what package.json does not list, adds its own, rewrites the lock; then succeeds or fails as told
     writeFileSync(
       join(bin, "lock-npm"),
-      `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/ioredis && echo "$(date +%N)" > node_modules/ioredis/index.js\necho "lock $(date +%N)" > package-lock.json\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
+      `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/ioredis && echo "$(date +%N)" > node_modules/ioredis/index.js\n` +
+        `echo "lock $(date +%N)" > package-lock.json\n[ "$1" = fail ] && { echo "npm ERR! boom" >&2; exit 3; }\nexit 0\n`,
     );
     chmodSync(join(bin, "lock-npm"), 0o755);
   });

@@ -205,7 +205,8 @@ describe("gateway-setup CLI", () => {
     const noise = Array.from({ length: 30 }, (_, i) => `npm error     at frame${i} (node:internal/whatever:${i})`).join("\n");
     sandbox.standIn(
       "npm",
-      `#!/bin/sh\ncat >&2 <<'EOF'\nnpm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org/ioredis failed\n${noise}\nnpm error A complete log of this run can be found in: /tmp/x.log\nEOF\nexit 1\n`,
+      `#!/bin/sh\ncat >&2 <<'EOF'\nnpm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org/ioredis failed\n${noise}\n` +
+        `npm error A complete log of this run can be found in: /tmp/x.log\nEOF\nexit 1\n`,
     );
     const result = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env });
     expect(result.code).toBe(1);
@@ -321,7 +322,9 @@ describe("npm's log of a failed install", () => {
     // like npm: the debug log goes to --logs-dir, and stderr says where
     sandbox.standIn(
       "npm",
-      `#!/bin/sh\nfor a in "$@"; do case "$a" in --logs-dir=*) logs="\${a#--logs-dir=}";; esac; done\nmkdir -p "$logs"\necho "verbose: it broke" > "$logs/2026-debug-0.log"\necho "npm error code E500" >&2\necho "npm error A complete log of this run can be found in: $logs/2026-debug-0.log" >&2\nexit 1\n`,
+      `#!/bin/sh\nfor a in "$@"; do case "$a" in --logs-dir=*) logs="\${a#--logs-dir=}";; esac; done\n` +
+        `mkdir -p "$logs"\necho "verbose: it broke" > "$logs/2026-debug-0.log"\necho "npm error code E500" >&2\n` +
+        `echo "npm error A complete log of this run can be found in: $logs/2026-debug-0.log" >&2\nexit 1\n`,
     );
     const result = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], { env: { ...sandbox.env, npm_config_cache: "" } });
     expect(result.code).toBe(1);

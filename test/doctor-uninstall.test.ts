@@ -107,7 +107,8 @@ describe("doctor", () => {
       const [finding] = (await runDoctor({ env, only: ["listener"] })).checks;
       expect(finding).toMatchObject({ id: "listener", status: "warn", fix: expect.stringMatching(/^gateway-setup doctor --fix/) });
       expect(finding!.message).toBe(
-        `registered session(s) pid-4242 do not listen on ${sessionKeys(prefix, "pid-4242").notify}: their pi has stopped or hangs; events for them wait until it is pruned`,
+        `registered session(s) pid-4242 do not listen on ${sessionKeys(prefix, "pid-4242").notify}: ` +
+          "their pi has stopped or hangs; events for them wait until it is pruned",
       );
     } finally {
       redis.disconnect();
@@ -398,7 +399,8 @@ describe("uninstall", () => {
       const result = await runCli(["uninstall", "--yes"], { env });
       expect(result.code, result.stderr).toBe(0);
       expect(runningText(result.stdout)).toContain(
-        "Uninstalled. Kept 1 file(s): ~/.pi/agent/extensions/gateway/index.ts.edited: your edited index.ts, renamed so pi does not load it (it needs the lib/ files and node_modules, which are gone)",
+        "Uninstalled. Kept 1 file(s): ~/.pi/agent/extensions/gateway/index.ts.edited: " +
+          "your edited index.ts, renamed so pi does not load it (it needs the lib/ files and node_modules, which are gone)",
       );
       expect(readFileSync(`${index}.edited`, "utf8")).toBe(edited);
       expect(existsSync(index)).toBe(false);

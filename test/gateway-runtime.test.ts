@@ -512,7 +512,9 @@ describe("gateway extension", () => {
     }
   });
 
-  it("the central session leaves `main` alone while a live pi holds it (a tier-1 pi still running after the upgrade), and folds it once that pi is gone", async () => {
+  const leavesMainToItsLivePi =
+    "the central session leaves `main` alone while a live pi holds it (a tier-1 pi still running after the upgrade), and folds it once that pi is gone";
+  it(leavesMainToItsLivePi, async () => {
     const prefix = randomPrefix();
     const main = sessionKeys(prefix, "main");
     // a live holder: this very process, under another owner

@@ -281,7 +281,8 @@ function installSandbox(): InstalledHome {
   const crontab = join(sandbox.bin, "crontab.txt");
   sandbox.standIn(
     "crontab",
-    `#!/bin/sh\nF=${JSON.stringify(crontab)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for gw-user" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
+    `#!/bin/sh\nF=${JSON.stringify(crontab)}\ncase "$1" in\n` +
+      `-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for gw-user" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
   );
   sandbox.standIn("pgrep", `#!/bin/sh\n[ "$*" = "-x cron" ]\n`);
   const env = { ...sandbox.env, PATH: `${sandbox.bin}:${join(repoRoot, "node_modules/.bin")}:${process.env.PATH}`, USER: "gw-user" };

@@ -48,7 +48,10 @@ const HELLO_EXTENSION = `
 export default function (pi) {
   let timer;
   pi.on("session_start", async (_event, ctx) => {
-    ctx.ui.setStatus("harness", JSON.stringify({ home: process.env.HOME, cwd: process.cwd(), agentDir: process.env.PI_CODING_AGENT_DIR, offline: process.env.PI_OFFLINE }));
+    ctx.ui.setStatus(
+      "harness",
+      JSON.stringify({ home: process.env.HOME, cwd: process.cwd(), agentDir: process.env.PI_CODING_AGENT_DIR, offline: process.env.PI_OFFLINE }),
+    );
     ctx.ui.notify("harness extension loaded", "info");
     clearTimeout(timer);
     timer = setTimeout(() => pi.sendUserMessage(process.env.HARNESS_HELLO, { deliverAs: "followUp" }), 300);

@@ -18,7 +18,10 @@ afterEach(() => {
 const ECHO_SCRIPT = join(dir, "echo.mjs");
 writeFileSync(
   ECHO_SCRIPT,
-  `console.log("size " + process.stdout.columns + "x" + process.stdout.rows + " tty=" + process.stdin.isTTY + " leak=" + (process.env.GW_TMUX_LEAK ?? "none") + " cwd=" + process.cwd());
+  `console.log(
+  "size " + process.stdout.columns + "x" + process.stdout.rows + " tty=" + process.stdin.isTTY +
+    " leak=" + (process.env.GW_TMUX_LEAK ?? "none") + " cwd=" + process.cwd(),
+);
 process.stdout.write((process.env.QUESTION ?? "?") + " ");
 let buffer = "";
 process.stdin.setEncoding("utf8").on("data", (chunk) => {

@@ -103,7 +103,8 @@ describe("heartbeat rules", () => {
   it("names the heartbeat source that is installed in the alarm, not every source there is", () => {
     const base = { checklistFile: "", lastHeartbeatFile: "", intervalSeconds: 60 };
     expect(watchdogAlarmText({ ...base, source: "inngest" }, 150_000)).toBe(
-      "[gateway watchdog] No heartbeat has arrived for 3 min (expected every 60 s). The heartbeat source (the Inngest function your Inngest app serves) may have stopped: " +
+      "[gateway watchdog] No heartbeat has arrived for 3 min (expected every 60 s). " +
+        "The heartbeat source (the Inngest function your Inngest app serves) may have stopped: " +
         "tell the user, and suggest running `gateway-setup doctor`.",
     );
     expect(watchdogAlarmText({ ...base, source: "cron" }, 20_000)).toContain(

@@ -28,7 +28,8 @@ function hangingNpm(sandbox: Sandbox): { started: string; stop(): void } {
   const started = join(sandbox.bin, "npm-pids");
   sandbox.standIn(
     "npm",
-    `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/partial\necho "lock $$" > package-lock.json\nsleep 60 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
+    `#!/bin/sh\nrm -rf node_modules/left-pad\nmkdir -p node_modules/partial\necho "lock $$" > package-lock.json\nsleep 60 &\n` +
+      `echo "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
   );
   return {
     started,
@@ -86,7 +87,11 @@ describe("an install killed midway", () => {
 
     const status = await runCli(["status"], { env: sandbox.env });
     expect(runningText(status.stdout)).toMatch(
-      /^Not installed\. Run: npx gateway-setup setup a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished; gateway-setup doctor --fix sets it right\s*$/,
+      new RegExp(
+        /^Not installed\. Run: npx gateway-setup setup /.source +
+          /a gateway-setup run \(gateway-setup --tier 1 .*, pid \d+, started .*\) was stopped before it finished; /.source +
+          /gateway-setup doctor --fix sets it right\s*$/.source,
+      ),
     );
     expect(JSON.parse((await runCli(["status", "--json"], { env: sandbox.env })).stdout).interrupted).toMatchObject({
       running: false,
@@ -163,7 +168,8 @@ describe("the journal's undo entries", () => {
     const stored = join(sandbox.bin, "crontab.txt");
     sandbox.standIn(
       "crontab",
-      `#!/bin/sh\nif [ "$1" = -l ]; then cat "${stored}" 2>/dev/null || { echo "no crontab for you" >&2; exit 1; }; elif [ "$1" = - ]; then cat > "${stored}"; else rm -f "${stored}"; fi\n`,
+      `#!/bin/sh\nif [ "$1" = -l ]; then cat "${stored}" 2>/dev/null || { echo "no crontab for you" >&2; exit 1; }; ` +
+        `elif [ "$1" = - ]; then cat > "${stored}"; else rm -f "${stored}"; fi\n`,
     );
     const before = "0 3 * * * backup\n";
     const after = mergeCronBlock(before, [{ schedule: "*/15 * * * *", command: "heartbeat" }]);

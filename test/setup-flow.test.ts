@@ -100,7 +100,10 @@ describe("setup flow, what it says", () => {
       expect(ctx.prompter.asked.filter((id) => id === "redisPassword")).toHaveLength(2);
       const said = lines.join("\n");
       expect(said).toMatch(
-        /warn: Redis at .* requires a password and none was given \(NOAUTH\)\.\nwarn: Redis at .* rejected the password \(WRONGPASS\)\.\nsuccess: Redis answered at/,
+        new RegExp(
+          /warn: Redis at .* requires a password and none was given \(NOAUTH\)\.\n/.source +
+            /warn: Redis at .* rejected the password \(WRONGPASS\)\.\nsuccess: Redis answered at/.source,
+        ),
       );
     } finally {
       await secured.stop();

@@ -28,7 +28,8 @@ function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; 
   const terminated = join(sandbox.bin, "npm-got-sigterm");
   sandbox.standIn(
     "npm",
-    `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\necho "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
+    `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\n` +
+      `echo "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
   );
   return { started, terminated, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
 }
@@ -79,10 +80,15 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     const sandbox = createSandbox();
     // npm "installs" an ioredis that never connects (and says when the extension made one), so verification waits
     const connecting = join(sandbox.bin, "extension-connecting");
-    const fake = `module.exports = { Redis: function Redis() { require("node:fs").writeFileSync(${JSON.stringify(connecting)}, ""); return new Proxy({ status: "connecting" }, { get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {}) }); } };`;
+    const neverConnects =
+      'get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {})';
+    const fake =
+      `module.exports = { Redis: function Redis() { require("node:fs").writeFileSync(${JSON.stringify(connecting)}, ""); ` +
+      `return new Proxy({ status: "connecting" }, { ${neverConnects} }); } };`;
     sandbox.standIn(
       "npm",
-      `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\ncat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`,
+      `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\n` +
+        `cat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`,
     );
     const before = snapshotTree(sandbox.home);
     const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], {

@@ -136,7 +136,8 @@ echo "Linger=no"
     const { sandbox, env, log } = tier2Sandbox();
     sandbox.standIn(
       "systemctl",
-      `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\ncase "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`,
+      `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\n` +
+        `case "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`,
     );
     const before = snapshotTree(sandbox.home);
     const result = await runCli(
@@ -329,7 +330,8 @@ describe("tier 2 with cron and no service manager", () => {
     writeFileSync(crontabFile, original);
     sandbox.standIn(
       "crontab",
-      `#!/bin/sh\nF=${JSON.stringify(crontabFile)}\ncase "$1" in\n-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for tester" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
+      `#!/bin/sh\nF=${JSON.stringify(crontabFile)}\ncase "$1" in\n` +
+        `-l) [ -f "$F" ] && cat "$F" && exit 0; echo "no crontab for tester" >&2; exit 1;;\n-r) rm -f "$F";;\n-) cat > "$F";;\nesac\n`,
     );
     // cron is installed but its daemon does not run (a container): setup and doctor say so
     sandbox.standIn("pgrep", "#!/bin/sh\nexit 1\n");
@@ -440,7 +442,10 @@ describe("tier 3 through the CLI", () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const said = runningText(result.stdout + result.stderr);
     expect(said).toMatch(
-      /Every other pi you start joins as a satellite with its own id \(GATEWAY_SESSION_ID in its shell\); a job it starts reports back to it and to the central session with: npx gateway-setup push job\.done/,
+      new RegExp(
+        /Every other pi you start joins as a satellite with its own id \(GATEWAY_SESSION_ID in its shell\); /.source +
+          /a job it starts reports back to it and to the central session with: npx gateway-setup push job\.done/.source,
+      ),
     );
     const entry = readFileSync(join(sandbox.home, ".pi/agent/extensions/gateway/index.ts"), "utf8");
     expect(entry).toMatch(/sessionId: "gateway"/);

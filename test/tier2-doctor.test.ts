@@ -175,7 +175,8 @@ describe("a crontab block with no cron daemon to run it", () => {
       id: "crontab",
       status: "fail",
       message:
-        "crontab block present with 2 entries, but no cron daemon is running (a container?): the heartbeat and the tripwire never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)",
+        "crontab block present with 2 entries, but no cron daemon is running (a container?): " +
+        "the heartbeat and the tripwire never run (the daemon is cron on Debian/Ubuntu, crond on Fedora or Alpine)",
       fix: startCron,
     });
     expect(await check(machine(["cron"]).env)).toEqual({ id: "crontab", status: "ok", message: "crontab block present with 2 entries" });

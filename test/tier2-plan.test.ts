@@ -53,7 +53,10 @@ const ok = { status: "ok" as const, latencyMs: 1 };
 const hasSystemdAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
 
 const file = (plan: Plan, path: string) => plan.steps.find((s): s is FileStep => s.kind === "file" && s.path === path);
-/** the service manager's commands (the central session's, the heartbeat's, the tripwire's) as text; a retried launchctl bootstrap shows as the launchctl command it retries */
+/**
+ * the service manager's commands (the central session's, the heartbeat's, the tripwire's) as text;
+ * a retried launchctl bootstrap shows as the launchctl command it retries
+ */
 const commands = (plan: Plan) =>
   plan.steps
     .filter((s): s is CommandStep => s.kind === "command" && ["service", "heartbeat", "watchdog"].includes(s.component))
@@ -230,7 +233,8 @@ describe("tier 2 on Linux", () => {
       const attempt = () => buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: every }, env, system, redis: ok });
       expect(attempt).toThrow(PlanError);
       expect(attempt).toThrow(
-        `an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, or every N hours where N divides 24; choose such an interval or another heartbeat source`,
+        `an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, ` +
+          "or every N hours where N divides 24; choose such an interval or another heartbeat source",
       );
     }
   });
@@ -333,7 +337,8 @@ describe("tier 2 choices and edge cases", () => {
     const calls = join(dir, "calls");
     writeFileSync(
       join(dir, "launchctl"),
-      `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n[ "$(wc -l < ${JSON.stringify(calls)})" -ge "$SUCCEED_ON" ] && exit 0\necho "Bootstrap failed: 5: Input/output error" >&2\nexit 5\n`,
+      `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\n[ "$(wc -l < ${JSON.stringify(calls)})" -ge "$SUCCEED_ON" ] && exit 0\n` +
+        `echo "Bootstrap failed: 5: Input/output error" >&2\nexit 5\n`,
       { mode: 0o755 },
     );
     const run = (succeedOn: number) => {

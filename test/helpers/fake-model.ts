@@ -200,7 +200,8 @@ export async function startFakeModel(options: { reply?: Reply } = {}): Promise<F
           const seen = requests.map((r, i) => `#${i + 1}\n${requestText(r)}`).join("\n---\n");
           reject(
             new Error(
-              `fake model: no request matching ${String(match)} within ${timeoutMs} ms; ${requests.length} request(s) arrived:\n${seen.slice(-4000) || "(none)"}`,
+              `fake model: no request matching ${String(match)} within ${timeoutMs} ms; ` +
+                `${requests.length} request(s) arrived:\n${seen.slice(-4000) || "(none)"}`,
             ),
           );
         }, timeoutMs);
