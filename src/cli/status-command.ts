@@ -12,6 +12,7 @@ import { processAlive } from "../platform/process-alive.ts";
 import { type DaemonStatus, readDaemonStatus } from "../runtime/daemon/status-file.ts";
 import { readTelegramHealth, type TelegramHealth, telegramKeys } from "../runtime/daemon/telegram/index.ts";
 import { type LastHeartbeat, readLastHeartbeat } from "../runtime/extension/heartbeat.ts";
+import { DEAD_LETTER_LIMITS, MAX_DEAD_LETTER_RAW, MAX_DEAD_LETTERS } from "../runtime/protocol/dead-letter.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
@@ -43,6 +44,8 @@ export interface StatusReport {
   /** a setup run that was killed midway left its journal (see doctor's interrupted-install) */
   interrupted?: JournalOwner & { running: boolean };
   sessions: SessionStatus[];
+  /** what a session's dead-letter list keeps: its newest `keep` entries, each cut to `rawChars` characters (with its size and sha256) */
+  deadLetterLimits?: { keep: number; rawChars: number };
 }
 
 export interface DaemonReport {
@@ -124,6 +127,7 @@ export async function collectStatus(env: NodeJS.ProcessEnv): Promise<StatusRepor
     extensionDir: settings.extensionDir,
     ioredis: ioredisInstalled(settings.extensionDir) ?? null,
     sessions: [],
+    deadLetterLimits: { keep: MAX_DEAD_LETTERS, rawChars: MAX_DEAD_LETTER_RAW },
   };
   if (settings.heartbeat) {
     const last = readLastHeartbeat(settings.heartbeat.lastHeartbeatFile);
@@ -194,6 +198,7 @@ export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): stri
       const columns = [s.id.padEnd(16), (s.alive ? "yes" : "no").padEnd(6), String(s.listeners).padEnd(10), String(s.pending).padEnd(8)];
       lines.push(`${columns.join(" ")} ${String(s.processing).padEnd(10)} ${s.deadLetters}`);
     }
+    lines.push(`dead letters kept: ${DEAD_LETTER_LIMITS}`);
   }
   return lines.join("\n");
 }

@@ -9,7 +9,8 @@ import { pi } from "./pi/index.ts";
 import { queues } from "./queues/index.ts";
 import { redis } from "./redis/index.ts";
 import { service } from "./service/index.ts";
+import { state } from "./state/index.ts";
 import { telegram } from "./telegram/index.ts";
 import { watchdog } from "./watchdog/index.ts";
 
-export const COMPONENTS: Component[] = [redis, extension, queues, pi, service, daemon, telegram, heartbeat, watchdog, crontab];
+export const COMPONENTS: Component[] = [redis, extension, queues, pi, service, daemon, telegram, heartbeat, watchdog, crontab, state];

@@ -17,6 +17,7 @@ import {
   backupRoot,
   copyTree,
   ensureDir,
+  makePrivate,
   missingDirs,
   pathExists,
   readExisting,
@@ -137,6 +138,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     assertTargetsWritable(plan, previousManifest);
     journal = InstallJournal.begin(plan.settings.stateDir, options.invocation, options.env);
     createdDirs.push(...journal.createdDirs);
+    // it holds the secrets file, the central pi's last screen and backups: for the user only
+    makePrivate(plan.settings.stateDir, recordUndo);
     for (const step of plan.steps) {
       if (step.kind === "take-back") continue;
       checkCancelled();

@@ -18,6 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import type { UndoEntry } from "../core/journal.ts";
 
 export function sha256(contents: string | Buffer): string {
   return createHash("sha256").update(contents).digest("hex");
@@ -149,4 +150,25 @@ export function moveTree(src: string, dest: string): void {
     copyTree(src, dest);
     rmSync(src, { recursive: true, force: true });
   }
+}
+
+/** Permission bits for the group and other users: a private file or folder has none of them. */
+export const SHARED_BITS = 0o077;
+
+/**
+ * Takes the group's and other users' permissions off `path` (a folder becomes 0700, a file 0600 or
+ * 0700), writing down first how to put them back. Returns the mode it had, or undefined when it
+ * was private already (or is gone).
+ */
+export function makePrivate(path: string, recordUndo?: (entry: UndoEntry) => void): number | undefined {
+  let mode: number;
+  try {
+    mode = lstatSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if (!(mode & SHARED_BITS)) return undefined;
+  recordUndo?.({ undo: "run", argv: ["chmod", mode.toString(8).padStart(4, "0"), path], mayFail: true });
+  chmodSync(path, mode & ~SHARED_BITS);
+  return mode;
 }

@@ -67,9 +67,10 @@ export interface LastHeartbeat {
 }
 
 export function writeLastHeartbeat(file: string, record: LastHeartbeat): void {
-  mkdirSync(dirname(file), { recursive: true });
+  // the gateway's state dir: private to the user, like everything in it
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(record) + "\n");
+  writeFileSync(temp, JSON.stringify(record) + "\n", { mode: 0o600 });
   renameSync(temp, file);
 }
 

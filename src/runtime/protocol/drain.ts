@@ -11,9 +11,10 @@
 //           Events this consumer already handed off, whose ack did not land (Redis went away for
 //           longer than the client retries), are not handed off again: they are only acknowledged.
 //   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
-//           and clear `processing`, in one script (atomic, one command however large the batch).
+//           (capped: dead-letter.ts) and clear `processing`, in one script (atomic, one command however large the batch).
 //           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
+import { type DeadLetter, deadLetterFor, MAX_DEAD_LETTERS } from "./dead-letter.ts";
 import { type GatewayEvent, parseEvent } from "./event.ts";
 import { aliveKey, type SessionKeys } from "./keys.ts";
 import { LuaScript } from "./scripts.ts";
@@ -39,12 +40,15 @@ end
 return redis.call('LRANGE', KEYS[2], 0, -1)
 `;
 
-// KEYS: processing, dead letters, events. ARGV: seen-key prefix, TTL, now, how many ids follow,
-// the delivered ids, then the dead letters. Returns how many events still wait.
+// KEYS: processing, dead letters, events. ARGV: seen-key prefix, TTL, now, how many dead letters
+// to keep, how many ids follow, the delivered ids, then the dead letters. Returns how many events still wait.
 const ACK_SCRIPT = new LuaScript(`
-local prefix, ttl, now, ids = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-for i = 5, 4 + ids do redis.call('SET', prefix .. ARGV[i], now, 'EX', ttl) end
-for i = 5 + ids, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+local prefix, ttl, now, keep, ids = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 6, 5 + ids do redis.call('SET', prefix .. ARGV[i], now, 'EX', ttl) end
+if #ARGV > 5 + ids then
+  for i = 6 + ids, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+  redis.call('LTRIM', KEYS[2], 0, keep - 1)
+end
 redis.call('DEL', KEYS[1])
 return redis.call('LLEN', KEYS[3])
 `);
@@ -80,12 +84,7 @@ export async function foldInbox(redis: Redis, inbox: { id: string; keys: Session
 /** at most this much raw JSON goes to pi in one message (one larger event still goes alone) */
 export const MAX_BATCH_BYTES = 256 * 1024;
 
-export interface DeadLetter {
-  raw: string;
-  reason: string;
-  /** epoch ms */
-  at: number;
-}
+export type { DeadLetter } from "./dead-letter.ts";
 
 export interface DrainOptions {
   maxBatch: number;
@@ -101,6 +100,8 @@ export interface DrainOptions {
    */
   handedOff?: Set<string>;
   now?: () => number;
+  /** default MAX_DEAD_LETTERS: the newest this many stay in the dead-letter list */
+  maxDeadLetters?: number;
 }
 
 export interface DrainResult {
@@ -138,7 +139,7 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   const seen = await seenIds(redis, keys, [...new Set(parsed.flatMap((entry) => (entry.parsed.ok ? [entry.parsed.event.id] : [])))]);
   const batchIds = new Set<string>();
   for (const { raw, parsed: entry } of parsed) {
-    if (!entry.ok) result.deadLettered.push({ raw, reason: entry.reason, at: now() });
+    if (!entry.ok) result.deadLettered.push(deadLetterFor(raw, entry.reason, now()));
     else if (seen.has(entry.event.id) || batchIds.has(entry.event.id)) result.duplicates++;
     else {
       batchIds.add(entry.event.id);
@@ -155,7 +156,15 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
     const remaining = await ACK_SCRIPT.run(
       redis,
       [keys.processing, keys.deadLetter, keys.events],
-      [keys.seenPrefix, String(options.dedupeTtlSeconds), String(now()), String(ids.length), ...ids, ...letters],
+      [
+        keys.seenPrefix,
+        String(options.dedupeTtlSeconds),
+        String(now()),
+        String(options.maxDeadLetters ?? MAX_DEAD_LETTERS),
+        String(ids.length),
+        ...ids,
+        ...letters,
+      ],
     );
     result.remaining = Number(remaining);
     options.handedOff?.clear();
