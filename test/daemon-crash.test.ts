@@ -76,7 +76,8 @@ it("SIGKILLed mid-turn and restarted, the daemon answers every input exactly onc
     await waitFor(
       () => existsSync(join(dir, "deliveries.jsonl")) && deliveries().length >= 2,
       () =>
-        `both replies after the restart; log: ${existsSync(join(dir, "daemon.log")) ? readFileSync(join(dir, "daemon.log"), "utf8") : "(none)"}; stderr: ${stderr}`,
+        `both replies after the restart; log: ${existsSync(join(dir, "daemon.log")) ? readFileSync(join(dir, "daemon.log"), "utf8") : "(none)"}; ` +
+        `stderr: ${stderr}`,
       30_000,
     );
     await waitFor(async () => (await redis.llen(sessionKeys(home.config.prefix, "gateway").processing)) === 0, "the event to leave processing");

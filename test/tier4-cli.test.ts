@@ -196,7 +196,17 @@ describe("tier 4 installed and running", () => {
       };
       expect((await doctor()).daemon).toMatchObject({ status: "fail", message: "the daemon has not run yet" });
 
-      const install = { sandbox, env: daemonEnv, configPath: join(agentDir, "gateway/daemon.json") } as DaemonInstall;
+      const stateDir = join(agentDir, "gateway");
+      const install: DaemonInstall = {
+        sandbox,
+        env: daemonEnv,
+        agentDir,
+        stateDir,
+        configPath: join(stateDir, "daemon.json"),
+        secretsFile: join(stateDir, "secrets.env"),
+        prefix,
+        cleanup: () => {},
+      };
       const daemon = await startDaemonCli(install);
       bot.injectMessage({ userId: 111, text: "ping" });
       await bot.waitForSent((sent) => sent.some((m) => m.chatId === 111 && m.text === "pong"));

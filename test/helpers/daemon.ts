@@ -133,7 +133,8 @@ export function writeMarkerExtension(path: string, marker: string, command: stri
       `export default function (pi: any) {`,
       `  writeFileSync(${JSON.stringify(marker)}, "loaded");`,
       `  pi.on("session_start", () => writeFileSync(${JSON.stringify(`${marker}.session`)}, "started"));`,
-      `  pi.registerCommand(${JSON.stringify(command)}, { description: "test", handler: async () => writeFileSync(${JSON.stringify(`${marker}.command`)}, "ran") });`,
+      `  pi.registerCommand(${JSON.stringify(command)}, { description: "test", handler: async () => ` +
+        `writeFileSync(${JSON.stringify(`${marker}.command`)}, "ran") });`,
       `}`,
       "",
     ].join("\n"),
