@@ -73,19 +73,11 @@ describe("the crontab block", () => {
     ).toBe(true);
   });
 
-  it("keeps the user's PATH for the lines after the block", () => {
+  it("holds no environment line: the user's PATH stays the one for every line after the block", () => {
     const original = "PATH=/opt/tools/bin:/usr/bin\n0 1 * * * mytool\n";
     const merged = mergeCronBlock(original, [entry(1)]);
     const after = merged.slice(original.length).split("\n");
-    expect(after).toEqual([
-      `${BLOCK_BEGIN}`,
-      expect.stringMatching(/^# heartbeat/),
-      "PATH=/usr/bin:/bin",
-      `*/15 * * * * ${entry(1).command}`,
-      "PATH=/opt/tools/bin:/usr/bin",
-      BLOCK_END,
-      "",
-    ]);
+    expect(after).toEqual([`${BLOCK_BEGIN}`, expect.stringMatching(/^# heartbeat/), `*/15 * * * * ${entry(1).command}`, BLOCK_END, ""]);
   });
 
   it("refuses to touch a damaged block", () => {

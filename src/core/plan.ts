@@ -45,11 +45,13 @@ export interface CommandStep {
   rollbackOnly?: boolean;
 }
 
-/** gateway-setup's marked block in the user's crontab (see components/heartbeat/crontab-block.ts) */
+/** gateway-setup's marked block in the user's crontab (see components/crontab/block.ts) */
 export interface CrontabStep {
   kind: "crontab";
   component: string;
   description: string;
+  /** the name in the block's markers (settings.crontabBlock); absent: the default agent dir's */
+  block?: string;
   entries: { schedule: string; command: string }[];
 }
 
@@ -82,7 +84,8 @@ export type TakeBackStep = { kind: "take-back"; component: string; description: 
 export type UninstallStep =
   /** `undoArgv`: what puts back what the command took away, should the uninstall be rolled back */
   | { kind: "run"; argv: string[]; description: string; mayFail?: boolean; undoArgv?: string[] }
-  | { kind: "remove-crontab-block" }
+  /** `block`: the name in its markers (absent: the default agent dir's); a block the user edited is kept, no longer marked as ours */
+  | { kind: "remove-crontab-block"; block?: string }
   | { kind: "remove-file"; path: string }
   /** put back the file that was there before gateway-setup first wrote it (its copy in `backup`) */
   | { kind: "restore-file"; path: string; backup: string }
@@ -116,6 +119,11 @@ export interface PlanSettings {
   extensionDir: string;
   stateDir: string;
   manifestPath: string;
+  /**
+   * tier 2: the name in the markers of this install's crontab block, an 8-hex tag of an agent dir
+   * other than ~/.pi/agent (which, like installs before the names, has none: its block is `heartbeat`)
+   */
+  crontabBlock?: string;
   /** tier 2 */
   heartbeat?: {
     source: "cron" | "launchd" | "systemd" | "inngest" | "none";

@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { findBlocks, mergeCronBlock, removeCronBlock } from "../components/crontab/block.ts";
+import { findBlocks, mergeCronBlock } from "../components/crontab/block.ts";
 import { answersToRecord } from "../components/installed-answers.ts";
 import type { Answers } from "../core/answers.ts";
 import { CancelledError } from "../core/errors.ts";
@@ -26,7 +26,7 @@ import {
 } from "./fs-ops.ts";
 import { type CommitEntry, changeCrontab, InstallJournal, type RecordUndo, type Undo, undoAll } from "./journal.ts";
 import { readManifest, renderManifest } from "./manifest.ts";
-import { applyRemovalSteps, takeBackRemoval } from "./uninstall.ts";
+import { applyRemovalSteps, retireInstalledCrontabBlock, takeBackRemoval } from "./uninstall.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
 
@@ -147,7 +147,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       options.reporter?.stepStarted(step);
       let result: StepResult;
       if (step.kind === "file") {
-        result = writeFileStep(step, previousManifest, backups, recordUndo, mkdirs, files);
+        result = writeFileStep(step, previousManifest, backups, recordUndo, mkdirs, files, onCommit);
       } else if (step.kind === "command") {
         if (!step.satisfied) await runCommandStep(step, options, recordUndo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
@@ -213,7 +213,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         contents: renderManifest(manifest),
         mode: 0o600,
       };
-      writeFileStep(manifestStep, undefined, backups, recordUndo, mkdirs, []);
+      writeFileStep(manifestStep, undefined, backups, recordUndo, mkdirs, [], onCommit);
     }
   } catch (error) {
     const problems = await undoAll(undo);
@@ -260,6 +260,7 @@ function writeFileStep(
   recordUndo: RecordUndo,
   mkdirs: (dir: string, mode?: number) => void,
   files: ManifestFile[],
+  onCommit: CommitEntry[],
 ): StepResult {
   const existing = readExisting(step.path);
   const contents = Buffer.from(step.contents, "utf8");
@@ -282,7 +283,10 @@ function writeFileStep(
       mkdirs(dirname(backup), 0o700);
       recordUndo({ undo: "remove", path: backup }); // a copy cut short
       writeFileAtomic(backup, existing.contents, existing.mode);
-      if (!recorded) original = { existed: true, backup };
+      if (step.secret) {
+        // the old password serves the rollback only: it goes when the install commits, never kept as a backup
+        onCommit.push({ then: "remove", path: backup }, { then: "remove-empty-dirs", paths: foldersBetween(backupRoot, dirname(backup)) });
+      } else if (!recorded) original = { existed: true, backup };
       recordUndo({ undo: "restore-file", path: step.path, from: backup, mode: existing.mode });
     } else {
       recordUndo({ undo: "remove", path: step.path });
@@ -299,7 +303,7 @@ function writeFileStep(
     ...(step.createOnly ? { createOnly: true } : {}),
     original,
   });
-  return { step, outcome, ...(backup ? { backup } : {}) };
+  return { step, outcome, ...(backup && !step.secret ? { backup } : {}) };
 }
 
 interface Preserve {
@@ -410,9 +414,9 @@ async function runCommand(step: CommandStep, options: ApplyOptions, recordUndo: 
 }
 
 async function crontabStep(step: CrontabStep, env: Env, recordUndo: RecordUndo): Promise<StepOutcome> {
-  const before = await changeCrontab(env, recordUndo, (crontab) => mergeCronBlock(crontab, step.entries));
+  const before = await changeCrontab(env, recordUndo, (crontab) => mergeCronBlock(crontab, step.entries, step.block));
   if (before === undefined) return "unchanged";
-  return findBlocks(before).blocks.length ? "updated" : "created";
+  return findBlocks(before, step.block).blocks.length ? "updated" : "created";
 }
 
 /**
@@ -437,8 +441,8 @@ async function takeBackStep(
     return { step, outcome: "ran" };
   }
   if (step.action === "remove-crontab-block") {
-    await changeCrontab(env, recordUndo, removeCronBlock);
-    return { step, outcome: "removed" };
+    const kept = previous && (await retireInstalledCrontabBlock(env, recordUndo, previous, step.block));
+    return { step, outcome: kept ? "kept" : "removed" };
   }
   if (step.action === "remove-dirs-if-empty") {
     onCommit.push({ then: "remove-empty-dirs", paths: step.paths });

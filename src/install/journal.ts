@@ -7,7 +7,7 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { mergeCronBlock, readCronEntries, removeCronBlock } from "../components/crontab/block.ts";
+import { restoreCronBlocks } from "../components/crontab/block.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { CommitEntry, UndoEntry } from "../core/journal.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
@@ -70,8 +70,7 @@ export async function undoEntry(entry: UndoEntry, env: Env): Promise<void> {
       const now = await readCrontab(env);
       if (now === entry.contents) return;
       if (now === entry.after) return writeCrontab(entry.contents, env);
-      const ours = readCronEntries(entry.contents);
-      return writeCrontab(ours ? mergeCronBlock(now, ours) : removeCronBlock(now), env);
+      return writeCrontab(restoreCronBlocks(now, entry.contents, entry.after), env);
     }
   }
 }

@@ -2,7 +2,9 @@
 // before, keep (and name) anything the user edited since. Planned as data first, like install.
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { removeCronBlock } from "../components/crontab/block.ts";
+import { DEFAULT_BLOCK, KEPT_BEGIN, removeCronBlock, retireCronBlock } from "../components/crontab/block.ts";
+import { removeBlockStep } from "../components/crontab/index.ts";
+import { installedBlockName } from "../components/crontab/jobs.ts";
 import { COMPONENTS } from "../components/index.ts";
 import type { Manifest, ManifestCommand, ManifestFile } from "../core/manifest.ts";
 import type { PlanStep, TakeBackStep, UninstallStep } from "../core/plan.ts";
@@ -140,9 +142,11 @@ export function planTakeBack(previous: Manifest, steps: PlanStep[]): TakeBackSte
       step(command.component, `take back what the previous install's command created (${command.argv.join(" ")})`, removal),
     ),
   );
+  // a block under another name (an install from before the names were per agent dir) is no longer used either
+  const previousBlock = installedBlockName(previous.settings);
   const crontab =
-    previous.crontab && !steps.some((s) => s.kind === "crontab")
-      ? [step("crontab", "the previous install's crontab block, no longer used", { kind: "remove-crontab-block" })]
+    previous.crontab && !steps.some((s) => s.kind === "crontab" && (s.block ?? DEFAULT_BLOCK) === previousBlock)
+      ? [step("crontab", "the previous install's crontab block, no longer used", removeBlockStep(previous.settings))]
       : [];
   const changes = [...unload, ...files, ...created, ...crontab];
   const plannedPaths = steps.flatMap((s) => ("path" in s ? [s.path] : []));
@@ -171,7 +175,7 @@ export function describeRemoval(step: UninstallStep, env: Env): [verb: string, t
     case "run":
       return ["run", step.argv.join(" ")];
     case "remove-crontab-block":
-      return ["remove", "gateway-setup's block from your crontab (nothing else in it)"];
+      return ["remove", "gateway-setup's block from your crontab (nothing else in it; a block you edited is kept, no longer marked as ours)"];
     case "remove-file":
       return ["remove", displayPath(step.path, env)];
     case "restore-file":
@@ -194,6 +198,20 @@ export async function removeOurCrontabBlock(env: Env): Promise<void> {
   const before = await readCrontab(env);
   const after = removeCronBlock(before);
   if (after !== before) await writeCrontab(after, env);
+}
+
+/**
+ * Takes an install's block out of the crontab, journaled: a block whose entries the user edited
+ * since (not those `manifest` recorded) is kept, its markers renamed; what to tell the user then.
+ */
+export async function retireInstalledCrontabBlock(env: Env, recordUndo: RecordUndo, manifest: Manifest, block?: string): Promise<string | undefined> {
+  let kept = false;
+  await changeCrontab(env, recordUndo, (crontab) => {
+    const retired = retireCronBlock(crontab, manifest.crontab?.entries, block ?? installedBlockName(manifest.settings));
+    kept = retired.kept;
+    return retired.text;
+  });
+  return kept ? `kept your edited gateway-setup block in your crontab, now under "${KEPT_BEGIN}": its lines are yours to remove` : undefined;
 }
 
 /** A take-back step as the removal it is (unload and crontab are run by the caller). */
@@ -254,7 +272,8 @@ export async function applyUninstall(plan: UninstallPlan, env: Env = process.env
           if (!step.mayFail) problems.push((error as Error).message);
         }
       } else if (step.kind === "remove-crontab-block") {
-        await changeCrontab(env, recordUndo, removeCronBlock);
+        const kept = await retireInstalledCrontabBlock(env, recordUndo, plan.manifest, step.block);
+        if (kept) problems.push(kept);
       } else if (step.kind === "remove-dirs-if-empty") {
         emptied.push(...step.paths);
         onCommit.push({ then: "remove-empty-dirs", paths: step.paths });

@@ -1,6 +1,7 @@
 // Answers + this machine -> the install's settings (PlanSettings), validated: paths, the session id,
 // the heartbeat source and the service manager each part plans with.
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
 import { CRON_SCHEDULERS, cronSchedule, type IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
 import { launchdLogDir } from "../components/service/launchd.ts";
 import { DEFAULT_TMUX_SESSION, TMUX_SOCKET, wrapperPath } from "../components/service/wrapper.ts";
@@ -81,8 +82,23 @@ export function heartbeatChoices(system: SystemInfo, service?: Answers["service"
   };
 }
 
+/**
+ * What tells an install's names apart from another agent dir's: nothing for the default ~/.pi/agent
+ * (its names stay as they always were), else the first 8 hex digits of the agent dir's SHA-256.
+ */
+export function agentDirTag(agentDir: string, env: Env): string | undefined {
+  const dir = resolve(agentDir);
+  return dir === resolve(homeDir(env), ".pi", "agent") ? undefined : createHash("sha256").update(dir).digest("hex").slice(0, 8);
+}
+
 /** The tier-2 parts of the settings, validated against this machine. */
-export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, agentDir: string, stateDir: string): Pick<PlanSettings, "heartbeat" | "service"> {
+export function tier2Settings(
+  answers: Answers,
+  system: SystemInfo,
+  env: Env,
+  agentDir: string,
+  stateDir: string,
+): Pick<PlanSettings, "heartbeat" | "service" | "crontabBlock"> {
   let intervalSeconds: number;
   try {
     intervalSeconds = parseInterval(answers.heartbeatEvery ?? DEFAULT_HEARTBEAT_EVERY);
@@ -105,7 +121,11 @@ export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, ag
       throw new PlanError((error as Error).message);
     }
   }
+  // two agent dirs must not share a crontab block, a tmux server and session, or a service
+  const tag = agentDirTag(agentDir, env);
+  const tmux = tag ? `${DEFAULT_TMUX_SESSION}-${tag}` : DEFAULT_TMUX_SESSION;
   return {
+    ...(tag ? { crontabBlock: tag } : {}),
     heartbeat: {
       source,
       intervalSeconds,
@@ -114,9 +134,9 @@ export function tier2Settings(answers: Answers, system: SystemInfo, env: Env, ag
     },
     service: {
       manager,
-      name: answers.serviceLabel ?? DEFAULT_SERVICE_LABEL,
-      tmuxSession: DEFAULT_TMUX_SESSION,
-      tmuxSocket: TMUX_SOCKET,
+      name: answers.serviceLabel ?? (tag ? `${DEFAULT_SERVICE_LABEL}.${tag}` : DEFAULT_SERVICE_LABEL),
+      tmuxSession: tmux,
+      tmuxSocket: tag ? tmux : TMUX_SOCKET,
       wrapperPath: wrapperPath(stateDir),
       ...(manager === "launchd" ? { logDir: launchdLogDir(homeDir(env)) } : {}),
     },

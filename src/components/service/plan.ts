@@ -43,7 +43,15 @@ export function planService(ctx: Pick<PlanContext, "settings" | "system" | "env"
     component,
     description: "central session wrapper (pi in tmux)",
     path: service.wrapperPath,
-    contents: renderWrapper({ tmux, session: service.tmuxSession, workdir: home, piArgv: [pi], environment: piEnv, log: centralLogPath(settings.stateDir) }),
+    contents: renderWrapper({
+      tmux,
+      session: service.tmuxSession,
+      socket: service.tmuxSocket,
+      workdir: home,
+      piArgv: [pi],
+      environment: piEnv,
+      log: centralLogPath(settings.stateDir),
+    }),
     mode: 0o755,
   };
   const job = serviceJobSteps(component, ctx, {

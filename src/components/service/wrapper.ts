@@ -10,6 +10,8 @@ export interface WrapperInput {
   tmux: string;
   /** tmux session name */
   session: string;
+  /** the tmux server's socket name (`tmux -L`); default TMUX_SOCKET */
+  socket?: string;
   workdir: string;
   /** argv of the pi process to keep alive */
   piArgv: string[];
@@ -20,18 +22,21 @@ export interface WrapperInput {
   pollSeconds?: number;
 }
 
+/** the default agent dir's tmux session; another agent dir's has its tag appended (see plan/settings.ts) */
 export const DEFAULT_TMUX_SESSION = "pi-gateway";
-/** the central session's own tmux server (`tmux -L pi-gateway`): never the user's default server */
+/** the central session's own tmux server (`tmux -L pi-gateway`): never the user's default server; another agent dir's is named like its session */
 export const TMUX_SOCKET = "pi-gateway";
 
 const NAME = /^[A-Za-z0-9._-]+$/;
 
 export function renderWrapper(input: WrapperInput): string {
   if (!NAME.test(input.session)) throw new Error(`invalid tmux session name ${JSON.stringify(input.session)}`);
+  const socket = input.socket ?? TMUX_SOCKET;
+  if (!NAME.test(socket)) throw new Error(`invalid tmux socket name ${JSON.stringify(socket)}`);
   return renderTemplate("service/run-central.sh.hbs", {
     version: ownVersion(),
     tmux: input.tmux,
-    socket: TMUX_SOCKET,
+    socket,
     session: input.session,
     workdir: input.workdir,
     log: input.log,
