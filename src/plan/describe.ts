@@ -78,15 +78,12 @@ function describeTakeBackSteps(steps: TakeBackStep[], plan: Plan, previousExtens
 
 const CRONTAB_REWRITTEN = " (the crontab block is rewritten only if it differs)";
 
-function serviceManager(s: Plan["settings"]): string {
+/** What keeps the central session running, and what that is: pi in tmux (tiers 2-3) or the daemon (tier 4). */
+function describeService(s: Plan["settings"]): string {
   const service = s.service!;
-  if (service.manager !== "none") return `${service.manager} (${service.name})`;
-  return s.daemon ? "none found: you start the daemon" : "none found: the wrapper alone";
-}
-
-/** What the service keeps running: pi in tmux (tiers 2-3), or the daemon (tier 4). */
-function centralSession(s: Plan["settings"]): string {
-  return s.daemon ? `the gateway daemon (pi embedded, Telegram @${s.telegram?.bot?.username ?? "bot"})` : `pi in tmux session ${s.service!.tmuxSession}`;
+  const central = s.daemon ? `the gateway daemon (pi embedded, Telegram @${s.telegram?.bot?.username ?? "bot"})` : `pi in tmux session ${service.tmuxSession}`;
+  if (service.manager !== "none") return `${service.manager} (${service.name}), ${central}`;
+  return s.daemon ? `none found: you start ${central}` : `none found: the wrapper alone, ${central}`;
 }
 
 export function describePlan(plan: Plan, env: Env): string {
@@ -109,7 +106,7 @@ export function describePlan(plan: Plan, env: Env): string {
           s.heartbeat.source === "none"
             ? "Heartbeat none: nothing sends heartbeats, and no watchdog or checklist is installed"
             : `Heartbeat ${s.heartbeat.source}, every ${formatInterval(s.heartbeat.intervalSeconds)}; checklist ${displayPath(s.heartbeat.checklistFile, env)}`,
-          `Service   ${serviceManager(s)}, ${centralSession(s)}`,
+          `Service   ${describeService(s)}`,
         ]
       : []),
     "",

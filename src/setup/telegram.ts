@@ -29,7 +29,7 @@ export async function settleTelegram(ctx: Pick<SetupContext, "env" | "output" | 
   }
   let check = await checkToken(ctx, token, apiRoot);
   for (let attempt = 0; prompter && !check.ok && attempt < 3; attempt++) {
-    ctx.output.warn(check.message);
+    ctx.output.warn(check.status === 401 ? `Telegram refused that token (401 ${check.message})` : `could not check that token: ${check.message}`);
     token = (await ask("Bot token (Telegram refused the last one)")).trim();
     check = await checkToken(ctx, token, apiRoot);
   }
