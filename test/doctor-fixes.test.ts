@@ -286,6 +286,6 @@ describe("uninstall when things are missing", () => {
     const { env } = await installed.fresh();
     const result = await runCli(["uninstall", "--json"], { env });
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/--yes/) });
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/--yes/) } });
   });
 });

@@ -255,10 +255,10 @@ describe("gateway-setup push", () => {
     const sandbox = createSandbox();
     const missing = await runCli(["push", "--json"], { env: sandbox.env });
     expect(missing.code).toBe(2);
-    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, error: "missing required argument 'type'" });
+    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, error: { message: "missing required argument 'type'", fix: "gateway-setup push --help" } });
     const unknown = await runCli(["doctor", "--bogus", "--json"], { env: sandbox.env });
     expect(unknown.code).toBe(2);
-    expect(JSON.parse(unknown.stdout)).toEqual({ ok: false, error: "unknown option '--bogus'", checks: [] });
+    expect(JSON.parse(unknown.stdout)).toEqual({ ok: false, error: { message: "unknown option '--bogus'", fix: "gateway-setup doctor --help" } });
   });
 
   it.each([
@@ -282,7 +282,7 @@ describe("gateway-setup push", () => {
     expect(plain.stderr).toBe('gateway-setup push: invalid Redis URL "notaurl": expected redis://host:port or rediss://host:port\n');
     const json = await runCli(["push", "t", "--redis-url", "notaurl", "--json"], { env: sandbox.env });
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toEqual({ ok: false, error: expect.stringMatching(/^invalid Redis URL "notaurl"/) });
+    expect(JSON.parse(json.stdout)).toEqual({ ok: false, error: { message: expect.stringMatching(/^invalid Redis URL "notaurl"/) } });
     expect(json.stderr).toBe("");
   });
 

@@ -4,6 +4,7 @@ import type { CheckStatus } from "../core/finding.ts";
 import { type DoctorReport, DoctorUsageError, runDoctor } from "../doctor/run-doctor.ts";
 import { ManifestError } from "../install/manifest.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
+import { writeErrorReport } from "./json-error.ts";
 
 export interface DoctorFlags {
   json?: boolean;
@@ -34,7 +35,7 @@ export async function runDoctorCommand(flags: DoctorFlags, env = process.env): P
   } catch (error) {
     const message = error instanceof DoctorUsageError ? error.message : `doctor could not run: ${(error as Error).message}`;
     const fix = error instanceof ManifestError ? error.fix : undefined;
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, error: fix ? `${message}; fix: ${fix}` : message, checks: [] }, null, 2) + "\n");
+    if (flags.json) writeErrorReport(message, fix);
     else process.stderr.write(`gateway-setup doctor: ${message}\n${fix ? `  fix: ${fix}\n` : ""}`);
     return EXIT_USAGE;
   }

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
+import { writeErrorReport } from "./json-error.ts";
 
 export function buildProgram(): Command {
   const program = new Command("gateway-setup")
@@ -96,7 +97,7 @@ export function buildProgram(): Command {
       "\n" +
         "Checks: redis, extension-files, extension-deps, listener, queue, dead-letters, sessions, pi,\n" +
         "with tier 2 and 3: service, tmux, heartbeat, tripwire, crontab;\n" +
-        "with tier 4: daemon, model, telegram, allowlist, heartbeat, tripwire, crontab.\n" +
+        "with tier 4: daemon, model, telegram, allowlist, heartbeat, tripwire, crontab; always: state-modes.\n" +
         "Exit codes: 0 nothing failed, 1 something failed, 2 doctor could not run.",
     )
     .action(async (flags) => {
@@ -108,7 +109,8 @@ export function buildProgram(): Command {
     .command("push")
     .description("push one event by the protocol, routed to the right session(s)")
     .argument("<type>", "event type, e.g. job.done")
-    .option("--payload <json>", "event payload, a JSON object (default {})")
+    .option("--payload <json>", "event payload, a JSON object (default {}); - reads it from standard input")
+    .option("--payload-file <path>", "read the payload from this file (up to the 256 KB an event may be)")
     .option("--source <source>", "who sends it (default gateway-setup)")
     .option(
       "--origin <session>",
@@ -184,6 +186,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       return;
     }
     console.error(`gateway-setup: ${(error as Error).stack ?? error}`);
+    if (argv.includes("--json")) writeErrorReport(`unexpected error: ${(error as Error).message}`, "the stack trace is on standard error; please report it");
     process.exitCode = 1;
   }
 }
@@ -203,15 +206,12 @@ function keepWorkingWhenOutputCloses(): void {
 
 /**
  * `gateway-setup --json --bogus`, `gateway-setup push --json`: a script reading stdout still gets
- * one JSON document, shaped as that command's own failure report.
+ * one JSON document, the error shape every command fails with (setup's also says it was no dry run).
  */
 function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
   if (!args.includes("--json")) return;
   const subcommands = new Set(program.commands.map((command) => command.name()));
   const command = args.find((arg) => subcommands.has(arg));
   const message = error.message.replace(/^error: /, "");
-  const report = !command
-    ? { ok: false, dryRun: args.includes("--dry-run"), error: { message } }
-    : { ok: false, error: message, ...(command === "doctor" ? { checks: [] } : {}) };
-  process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  writeErrorReport(message, `gateway-setup ${command ? `${command} ` : ""}--help`, command ? {} : { dryRun: args.includes("--dry-run") });
 }

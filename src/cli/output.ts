@@ -90,18 +90,22 @@ function startSpinner(message: string): Spinner {
   };
 }
 
+/** JSON mode: nothing but the document, which carries what a person would have been warned about (`warnings`). */
 export function createJsonOutput(write: (text: string) => void = (t) => process.stdout.write(t)): Output {
   const quiet = () => {};
+  const warnings: string[] = [];
   return {
     json: true,
     intro: quiet,
     outro: quiet,
     info: quiet,
     success: quiet,
-    warn: quiet,
+    warn: (message) => warnings.push(message),
     error: quiet,
     note: quiet,
     spinner: () => ({ stop: quiet, clear: quiet }),
-    document: (value) => write(JSON.stringify(value, null, 2) + "\n"),
+    document: (value) => write(JSON.stringify(isRecord(value) ? { ...value, warnings } : value, null, 2) + "\n"),
   };
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);

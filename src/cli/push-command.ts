@@ -1,20 +1,25 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
 
+import { createReadStream } from "node:fs";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
+import type { Manifest } from "../core/manifest.ts";
 import type { RedisTarget } from "../core/redis.ts";
-import { readManifest } from "../install/manifest.ts";
+import { ManifestError, readManifest } from "../install/manifest.ts";
 import { installedManifestPath } from "../platform/paths.ts";
 import { ENV_REDIS_URL } from "../runtime/extension/config.ts";
-import { createEvent, type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "../runtime/protocol/event.ts";
+import { createEvent, type GatewayEvent, HEARTBEAT_EVENT_TYPE, MAX_EVENT_BYTES } from "../runtime/protocol/event.ts";
 import { assertPrefix, assertSessionId, DEFAULT_PREFIX, isValidSessionId } from "../runtime/protocol/keys.ts";
 import { serializeEvent } from "../runtime/protocol/push.ts";
 import { pushEvent } from "../runtime/protocol/route.ts";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
+import { writeErrorReport } from "./json-error.ts";
 
 export interface PushFlags {
+  /** the JSON itself, or `-` for standard input */
   payload?: string;
+  payloadFile?: string;
   source?: string;
   origin?: string;
   id?: string;
@@ -25,16 +30,47 @@ export interface PushFlags {
 
 class PushUsageError extends Error {}
 
-function parsePayload(text: string | undefined): Record<string, unknown> {
+function parsePayload(text: string | undefined, from: string): Record<string, unknown> {
   if (text === undefined) return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new PushUsageError(`--payload is not valid JSON: ${(error as Error).message}`);
+    throw new PushUsageError(`${from} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PushUsageError("--payload must be a JSON object, e.g. '{\"ok\":true}'");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PushUsageError(`${from} must be a JSON object, e.g. '{"ok":true}'`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The payload's text and where it came from: --payload <json>, --payload - (standard input) or
+ * --payload-file <path>, for payloads larger than a command line takes. Read no further than the
+ * protocol allows an event to be.
+ */
+async function payloadText(flags: PushFlags): Promise<{ text?: string; from: string }> {
+  if (flags.payload !== undefined && flags.payloadFile !== undefined) throw new PushUsageError("give --payload or --payload-file, not both");
+  if (flags.payloadFile !== undefined) return { text: await readAtMost(createReadStream(flags.payloadFile), flags.payloadFile), from: "--payload-file" };
+  if (flags.payload === "-") return { text: await readAtMost(process.stdin, "standard input"), from: "the payload on standard input" };
+  return { ...(flags.payload !== undefined ? { text: flags.payload } : {}), from: "--payload" };
+}
+
+async function readAtMost(stream: NodeJS.ReadableStream, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of stream) {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+      bytes += buffer.length;
+      if (bytes > MAX_EVENT_BYTES) throw new PushUsageError(`the payload in ${what} is larger than the ${MAX_EVENT_BYTES} bytes an event may be`);
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    if (error instanceof PushUsageError) throw error;
+    throw new PushUsageError(`cannot read the payload from ${what}: ${(error as Error).message}`);
+  } finally {
+    if ("destroy" in stream && stream !== process.stdin) (stream as { destroy(): void }).destroy();
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function originSkipped(origin: string, type: string): string {
@@ -44,12 +80,18 @@ function originSkipped(origin: string, type: string): string {
 }
 
 export async function runPushCommand(type: string, flags: PushFlags, env = process.env): Promise<number> {
-  const fail = (code: number, message: string) => {
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, error: message }, null, 2) + "\n");
-    else process.stderr.write(`gateway-setup push: ${message}\n`);
+  const fail = (code: number, message: string, fix?: string) => {
+    if (flags.json) writeErrorReport(message, fix);
+    else process.stderr.write(`gateway-setup push: ${message}\n${fix ? `  fix: ${fix}\n` : ""}`);
     return code;
   };
-  const manifest = readManifest(installedManifestPath(env));
+  let manifest: Manifest | undefined;
+  try {
+    manifest = readManifest(installedManifestPath(env));
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    return fail(EXIT_FAILED, error.message, error.fix);
+  }
   let event: GatewayEvent;
   let prefix: string;
   let target: RedisTarget;
@@ -61,10 +103,11 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
     }
     if (origin !== undefined) assertSessionId(origin);
     prefix = assertPrefix(flags.prefix ?? manifest?.settings.prefix ?? DEFAULT_PREFIX);
+    const payload = await payloadText(flags);
     event = createEvent({
       type,
       source: flags.source ?? "gateway-setup",
-      payload: parsePayload(flags.payload),
+      payload: parsePayload(payload.text, payload.from),
       ...(origin ? { originSession: origin } : {}),
       ...(flags.id ? { id: flags.id } : {}),
     });

@@ -16,6 +16,7 @@ import { DEAD_LETTER_LIMITS, MAX_DEAD_LETTER_RAW, MAX_DEAD_LETTERS } from "../ru
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
 import { pruneDeadSessions } from "../runtime/protocol/sessions.ts";
 import { EXIT_FAILED, EXIT_OK } from "./exit-codes.ts";
+import { writeErrorReport } from "./json-error.ts";
 
 export interface SessionStatus {
   id: string;
@@ -209,7 +210,7 @@ export async function runStatusCommand(flags: { json?: boolean }, env = process.
     report = await collectStatus(env);
   } catch (error) {
     if (!(error instanceof ManifestError)) throw error;
-    if (flags.json) process.stdout.write(JSON.stringify({ installed: true, error: error.message, fix: error.fix, sessions: [] }, null, 2) + "\n");
+    if (flags.json) writeErrorReport(error.message, error.fix);
     else process.stderr.write(`gateway-setup status: ${error.message}\n  fix: ${error.fix}\n`);
     return EXIT_FAILED;
   }

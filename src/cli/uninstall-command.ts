@@ -13,7 +13,10 @@ import { ManifestError } from "../install/manifest.ts";
 import { applyUninstall, describeRemoval, planUninstall } from "../install/uninstall.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { sessionKeys } from "../runtime/protocol/keys.ts";
+import { registeredSessions } from "../runtime/protocol/registry-scripts.ts";
+import { isSessionGone, parseAlive } from "../runtime/protocol/sessions.ts";
 import { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
+import { type ErrorDetail, errorDetail, writeErrorReport } from "./json-error.ts";
 
 export interface UninstallFlags {
   yes?: boolean;
@@ -37,7 +40,7 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
     plan = planUninstall(manifestPath);
   } catch (error) {
     if (!(error instanceof ManifestError || error instanceof JournalBusyError)) throw error;
-    if (flags.json) process.stdout.write(JSON.stringify({ ok: false, installed: true, steps: [], error: error.message, fix: error.fix }, null, 2) + "\n");
+    if (flags.json) writeErrorReport(error.message, error.fix);
     else process.stderr.write(`gateway-setup uninstall: ${error.message}\n  fix: ${error.fix}\n`);
     return EXIT_FAILED;
   }
@@ -54,7 +57,7 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
       : `keep     queued events in Redis (${settings.prefix}:events:${settings.sessionId}); add --purge-queues to delete them`,
   );
   say(lines.join("\n"));
-  const report: { ok: boolean; installed: true; dryRun: boolean; steps: UninstallStep[]; purged: number; warnings: string[]; error?: string } = {
+  const report: { ok: boolean; installed: true; dryRun: boolean; steps: UninstallStep[]; purged: number; warnings: string[]; error?: ErrorDetail } = {
     ok: true,
     installed: true,
     dryRun: Boolean(flags.dryRun),
@@ -62,14 +65,17 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
     purged: 0,
     warnings: [],
   };
+  report.warnings.push(...(await liveSessionWarnings(plan.manifest, env)));
   if (flags.dryRun) {
+    for (const warning of report.warnings) process.stderr.write(`gateway-setup uninstall: warning: ${warning}\n`);
     if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     return EXIT_OK;
   }
   if (!flags.yes) {
     if (!process.stdin.isTTY || flags.json) {
       const message = "not an interactive terminal; re-run with --yes to confirm (or --dry-run to only look)";
-      if (flags.json) process.stdout.write(JSON.stringify({ ...report, ok: false, error: message }, null, 2) + "\n");
+      if (flags.json)
+        process.stdout.write(JSON.stringify({ ...report, ok: false, error: errorDetail(message, "gateway-setup uninstall --yes") }, null, 2) + "\n");
       process.stderr.write(`gateway-setup uninstall: ${message}\n`);
       return EXIT_USAGE;
     }
@@ -89,10 +95,10 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
     report.warnings.push(...(await applyUninstall(plan, env, ["gateway-setup", "uninstall", ...process.argv.slice(3)].join(" "))));
   } catch (error) {
     report.ok = false;
-    report.error = (error as Error).message;
+    report.error = errorDetail((error as Error).message);
   }
   for (const warning of report.warnings) process.stderr.write(`gateway-setup uninstall: warning: ${warning}\n`);
-  if (report.error) process.stderr.write(`gateway-setup uninstall: ${report.error}\n`);
+  if (report.error) process.stderr.write(`gateway-setup uninstall: ${report.error.message}\n`);
   const unpurged = flags.purgeQueues && report.warnings.some((w) => w.startsWith(QUEUES_NOT_PURGED));
   if (unpurged) report.ok = false;
   if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
@@ -114,6 +120,30 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
 }
 
 const QUEUES_NOT_PURGED = "the queues could not be purged";
+
+/**
+ * The pi sessions consuming this install's queues that uninstall does not stop: a pi that loaded
+ * the extension keeps it in memory, and keeps taking events, until it exits. The central session
+ * or the daemon goes with its service. Redis not answering says nothing.
+ */
+async function liveSessionWarnings(manifest: Manifest, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const { settings } = manifest;
+  const stoppedByUninstall = settings.service || settings.daemon ? settings.sessionId : undefined;
+  const { client } = await connectRedis(redisTargetFor(manifest, env), 1500);
+  if (!client) return [];
+  try {
+    const live = (await registeredSessions(client, settings.prefix)).filter((s) => s.id !== stoppedByUninstall && !isSessionGone(s.record));
+    return live.map(({ id, record }) => {
+      const owner = parseAlive(record);
+      const where = owner ? ` (pid ${owner.pid} on ${owner.host})` : "";
+      return `a pi session is live on queue "${id}"${where}: it keeps consuming events until it exits, though its extension is uninstalled; quit that pi`;
+    });
+  } catch {
+    return [];
+  } finally {
+    client.disconnect();
+  }
+}
 
 async function purgeQueues(manifest: Manifest, env: NodeJS.ProcessEnv): Promise<number | { problem: string }> {
   const { settings } = manifest;

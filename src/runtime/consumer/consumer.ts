@@ -4,7 +4,7 @@
 // blocks the host: start() only kicks off a background connect.
 import type { Redis } from "ioredis";
 import { type DeadLetter, drainOnce, foldInbox } from "../protocol/drain.ts";
-import { type GatewayEvent, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
+import { type GatewayEvent, HEARTBEAT_EVENT_TYPE, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
 import { defaultSessionKey, type SessionKeys, sessionKeys, smokeAckKey } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
 import { type AliveRecord, claimSession, newOwner, pruneDeadSessions, releaseSession } from "../protocol/sessions.ts";
@@ -50,6 +50,16 @@ export interface ConsumerConfig {
   pollIntervalMs: number;
   /** how often the claim is refreshed, and a refused consumer asks again (default 20 s) */
   claimRefreshMs?: number;
+  /** the central session's heartbeats: one older than this interval is acknowledged, never handed over */
+  heartbeat?: { intervalSeconds: number };
+}
+
+/**
+ * A heartbeat pushed more than one interval ago (left in Redis by an earlier install, or queued
+ * while nobody consumed): a newer one is due, and the checklist run it asks for would come late.
+ */
+export function isStaleHeartbeat(event: GatewayEvent, intervalSeconds: number | undefined, now: number): boolean {
+  return intervalSeconds !== undefined && event.type === HEARTBEAT_EVENT_TYPE && now - event.ts > intervalSeconds * 1000;
 }
 
 export interface ConsumerOptions {
@@ -405,7 +415,17 @@ export class QueueConsumer {
    * acknowledges it instead of handing it over again.
    */
   private async handOff(events: GatewayEvent[]): Promise<void> {
-    const forHost = events.filter((event) => event.type !== SMOKE_EVENT_TYPE);
+    const now = Date.now();
+    const interval = this.config.heartbeat?.intervalSeconds;
+    const stale = events.filter((event) => isStaleHeartbeat(event, interval, now));
+    if (stale.length) {
+      const ago = Math.round((now - Math.min(...stale.map((event) => event.ts))) / 60_000);
+      this.host.notify(
+        `gateway: dropped ${stale.length} heartbeat(s) pushed up to ${ago} min ago, more than one interval (${interval} s): a newer one is due`,
+        "info",
+      );
+    }
+    const forHost = events.filter((event) => event.type !== SMOKE_EVENT_TYPE && !stale.includes(event));
     if (!forHost.length) return;
     // the host got busy while this batch was being claimed: the drain it asks for next hands it over
     if (!this.host.canTake()) throw new HandOffDeferred("busy");
