@@ -185,8 +185,9 @@ describe("tier 2 on Linux", () => {
     expect(plan.settings.heartbeat?.source).toBe("cron");
     const cron = plan.steps.find((s): s is CrontabStep => s.kind === "crontab")!;
     expect(cron.entries.map((e) => e.schedule)).toEqual(["*/10 * * * *", "*/10 * * * *"]);
-    expect(cron.entries[0]!.command).toMatch(/^\/bin\/sh -c '.*date \+\\%s/);
-    expect(cron.entries[1]!.command).toBe(`/bin/sh ${join(home, ".pi/agent/gateway/tripwire.sh")}`);
+    // each command sets its own PATH: the block holds no environment line that would reach the user's later jobs
+    expect(cron.entries[0]!.command).toMatch(/^\/usr\/bin\/env PATH=\/usr\/bin:\/bin \/bin\/sh -c '.*date \+\\%s/);
+    expect(cron.entries[1]!.command).toBe(`/usr/bin/env PATH=/usr/bin:/bin /bin/sh ${join(home, ".pi/agent/gateway/tripwire.sh")}`);
     expect(commands(plan)).toEqual([]);
     expect(plan.notes.join("\n")).toMatch(/No service manager here.*nohup \/bin\/sh .*run-central\.sh/);
   });
@@ -306,7 +307,10 @@ describe("tier 2 choices and edge cases", () => {
     const hint = /start the central session yourself with: (nohup .*? 2>&1 &)/.exec(plan.notes.join("\n"))![1]!;
     expect(hint).toBe(`nohup /bin/sh ${shellQuote(join(home, "my agent's dir/gateway/run-central.sh"))} >/dev/null 2>&1 &`);
     expect(hint).toContain("'\\''s dir");
-    expect(plan.notes.join("\n")).toContain("attach with: tmux -L pi-gateway attach -t pi-gateway");
+    // another agent dir than ~/.pi/agent: its own tmux server and session
+    const tag = plan.settings.crontabBlock!;
+    expect(tag).toMatch(/^[0-9a-f]{8}$/);
+    expect(plan.notes.join("\n")).toContain(`attach with: tmux -L pi-gateway-${tag} attach -t pi-gateway-${tag}`);
   });
 
   it("runs pi on its own tmux server and records the socket", () => {

@@ -175,7 +175,7 @@ export function describeRemoval(step: UninstallStep, env: Env): [verb: string, t
     case "run":
       return ["run", step.argv.join(" ")];
     case "remove-crontab-block":
-      return ["remove", "gateway-setup's block from your crontab (nothing else in it; a block you edited is kept, no longer marked as ours)"];
+      return ["remove", "gateway-setup's block from your crontab (nothing else in it)"];
     case "remove-file":
       return ["remove", displayPath(step.path, env)];
     case "restore-file":
