@@ -31,7 +31,8 @@ describe("two agent dirs side by side", () => {
     const envB = { ...base, PI_CODING_AGENT_DIR: dirB };
     const install = (env: Record<string, string>) =>
       runCli(["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "none", "--heartbeat", "cron"], { env });
-    const doctorCrontab = async (env: Record<string, string>) => JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout).checks[0];
+    const doctorCrontab = async (env: Record<string, string>) =>
+      JSON.parse((await runCli(["doctor", "--json", "--only", "crontab"], { env })).stdout).checks[0];
     const tagA = agentDirTag(dirA, base)!;
     const tagB = agentDirTag(dirB, base)!;
 
