@@ -34,5 +34,8 @@ export function deadLetterFor(raw: string, reason: string, at: number): DeadLett
   };
 }
 
-/** How status and doctor describe the caps. */
-export const DEAD_LETTER_LIMITS = `the newest ${MAX_DEAD_LETTERS} per session, each with at most ${MAX_DEAD_LETTER_RAW} characters of the entry, its size and sha256`;
+/** How status describes the caps. */
+export const DEAD_LETTER_LIMITS = [
+  `the newest ${MAX_DEAD_LETTERS} per session,`,
+  `each with at most ${MAX_DEAD_LETTER_RAW} characters of the entry, its size and sha256`,
+].join(" ");
