@@ -368,7 +368,6 @@ describe("applyPlan on a real tier-1 plan", () => {
       answers: {
         tier: 1,
         goal: "notifications",
-        eventSources: "cron",
         sessions: "one",
         redisUrl: "redis://:pw@127.0.0.1:6379",
         prefix: "agent",

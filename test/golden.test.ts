@@ -106,7 +106,7 @@ const PLAN_CASES: PlanCase[] = [
   {
     name: "tier1-goal-notifications-prefix",
     system: "linux",
-    args: ["--goal", "notifications", "--sessions", "one", "--sources", "inngest", "--prefix", "ops.gw_1"],
+    args: ["--goal", "notifications", "--sessions", "one", "--prefix", "ops.gw_1"],
   },
   {
     name: "tier1-macos-project-dir-prefix",
@@ -158,11 +158,14 @@ const PLAN_CASES: PlanCase[] = [
     args: ["--tier", "3", "--heartbeat-every", "1h", "--service-label", "com.example.gateway", "--prefix", "team-a"],
   },
   { name: "tier3-macos-project-heartbeat-none", system: "macos", args: ["--tier", "3", "--scope", "project", "--heartbeat", "none"], cwd: PROJECT },
-  // accepted today although the machine has no such service manager: the plan loads units with a
-  // tool it lacks (launchctl on Linux, systemctl on macOS); recorded as it behaves, not as it should
-  { name: "tier2-macos-service-systemd-accepted", system: "macos", args: ["--tier", "2", "--service", "systemd"] },
-  { name: "tier2-linux-service-launchd-accepted", system: "linux", args: ["--tier", "2", "--service", "launchd"] },
-  // refused: usage errors (exit 2) and plans this machine cannot carry out (exit 1)
+  // a dry run plans without a Redis that answers, and its plan says what it could not check (a real run stops there)
+  { name: "tier1-redis-unreachable-dry-run", system: "linux", args: ["--tier", "1", "--redis-url", "redis://127.0.0.1:1", "--yes"] },
+  { name: "tier2-macos-redis-unreachable-dry-run", system: "macos", args: ["--tier", "2", "--redis-url", "redis://127.0.0.1:1"] },
+  // refused before anything is planned: usage errors (exit 2), including a service manager or a heartbeat
+  // this machine does not have (once accepted, then failing when the plan loaded units with a tool the
+  // machine lacks: launchctl on Linux, systemctl on macOS)
+  { name: "refused-service-systemd-on-macos", system: "macos", args: ["--tier", "2", "--service", "systemd"] },
+  { name: "refused-service-launchd-on-linux", system: "linux", args: ["--tier", "2", "--service", "launchd"] },
   { name: "refused-tier1-with-tier2-flags", system: "linux", args: ["--tier", "1", "--heartbeat", "cron", "--service", "none"] },
   { name: "refused-tier4-without-token", system: "linux", args: ["--tier", "4"] },
   { name: "refused-tier-conflicts-with-goal", system: "linux", args: ["--tier", "2", "--goal", "notifications"] },
@@ -170,8 +173,6 @@ const PLAN_CASES: PlanCase[] = [
   { name: "refused-launchd-on-linux", system: "linux", args: ["--tier", "2", "--heartbeat", "launchd"] },
   { name: "refused-systemd-heartbeat-on-macos", system: "macos", args: ["--tier", "2", "--heartbeat", "systemd"] },
   { name: "refused-cron-every-7m", system: "container", args: ["--tier", "2", "--heartbeat", "cron", "--heartbeat-every", "7m"] },
-  { name: "refused-redis-unreachable", system: "linux", args: ["--tier", "1", "--redis-url", "redis://127.0.0.1:1", "--yes"] },
-  { name: "refused-redis-unreachable-macos", system: "macos", args: ["--tier", "2", "--redis-url", "redis://127.0.0.1:1"] },
 ];
 
 const dryRunArgs = (args: string[]) => ["--dry-run", "--json", ...(args.includes("--redis-url") ? [] : ["--redis-url", redisUrl]), ...args];

@@ -64,9 +64,9 @@ describe("installed settings as a re-run's defaults", () => {
 
   it("the wizard offers the installed answers as its initial values", async () => {
     // no scripted answers: every question takes its initial value
-    const prompter = createScriptedPrompter({ sources: "cron" });
+    const prompter = createScriptedPrompter({});
     const answers = await resolveAnswers({}, prompter, "/elsewhere", { ...choices, heartbeats: [...choices.heartbeats] });
-    expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
+    expect(prompter.asked).toEqual(["goal", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
     expect(answers).toMatchObject({ tier: 2, redisUrl: "redis://10.0.0.5:6380", scope: "project", heartbeat: "cron", heartbeatEvery: "30m" });
   });
 
@@ -90,11 +90,11 @@ describe("installed settings as a re-run's defaults", () => {
   it("through the CLI: `gateway-setup --yes` after an install with flags changes nothing and says why", async () => {
     const sandbox = createSandbox();
     const prefix = randomPrefix();
-    const first = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", prefix, "--sources", "inngest"], { env: sandbox.env });
+    const first = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", prefix], { env: sandbox.env });
     expect(first.code, first.stdout).toBe(0);
     // the manifest records the answers as they took effect (never a password); a re-run starts from them
     const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
-    expect(manifest.answers).toEqual({ tier: 1, goal: "notifications", sessions: "one", eventSources: "inngest", redisUrl, prefix, scope: "global" });
+    expect(manifest.answers).toEqual({ tier: 1, goal: "notifications", sessions: "one", redisUrl, prefix, scope: "global" });
     expect(installedAnswers(manifest)).toBe(manifest.answers);
     const again = await runCli(["--yes"], { env: sandbox.env });
     expect(again.code, again.stdout).toBe(0);

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ts from "typescript";
@@ -33,7 +33,6 @@ const down: RedisProbe = { status: "unreachable", message: "no Redis answered at
 const answers: Answers = {
   tier: 1,
   goal: "notifications",
-  eventSources: "cron",
   sessions: "one",
   redisUrl: "redis://127.0.0.1:6379",
   prefix: "agent",
@@ -84,8 +83,10 @@ describe("buildPlan", () => {
     expect(buildPlan({ answers, env: { ...env, PI_CODING_AGENT_DIR: agent }, system: linux, redis: ok }).settings.extensionDir).toBe(
       join(agent, "extensions/gateway"),
     );
-    const project = buildPlan({ answers: { ...answers, scope: "project" }, env, system: linux, redis: ok });
-    expect(project.settings.extensionDir).toBe("/work/proj/.pi/extensions/gateway");
+    const projectDir = join(home, "proj");
+    mkdirSync(projectDir, { recursive: true });
+    const project = buildPlan({ answers: { ...answers, scope: "project", projectDir }, env, system: linux, redis: ok });
+    expect(project.settings.extensionDir).toBe(join(projectDir, ".pi/extensions/gateway"));
     expect(project.settings.manifestPath).toBe(join(home, ".pi/agent/gateway/manifest.json"));
   });
 
@@ -106,7 +107,8 @@ describe("buildPlan", () => {
   });
 
   it("quotes a hostile path safely in the generated code", () => {
-    const weird = join(home, `dir "with" quotes\\ and \n newline`);
+    // (a backslash or a newline is refused before planning: pi's file URLs cannot carry them)
+    const weird = join(home, `dir "with" quotes 'and' $(dollars) \`ticks\` \${x}`);
     const plan = buildPlan({ answers: { ...answers, redisPassword: "pw" }, env: { ...env, PI_CODING_AGENT_DIR: weird }, system: linux, redis: ok });
     const index = files(plan.steps).find((s) => s.path.endsWith("gateway/index.ts"))!;
     const literal = /secretsFile: (".*"),\n/.exec(index.contents)?.[1];

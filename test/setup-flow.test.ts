@@ -34,7 +34,7 @@ function context(
   };
 }
 
-const answers = { goal: "notifications", sources: "cron", sessions: "one", redisUrl, scope: "project" };
+const answers = { goal: "notifications", sessions: "one", redisUrl, scope: "project" };
 
 describe("setup flow with a scripted wizard", () => {
   it("asks, shows the plan, confirms, installs into the project and verifies", async () => {
@@ -46,7 +46,7 @@ describe("setup flow with a scripted wizard", () => {
       createJsonOutput((text) => (report = JSON.parse(text))),
     );
     expect(await runSetup(ctx)).toBe(EXIT_OK);
-    expect(ctx.prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "confirm"]);
+    expect(ctx.prompter.asked).toEqual(["goal", "sessions", "redisUrl", "scope", "confirm"]);
     expect(report?.ok).toBe(true);
     expect(report?.verification.map((c) => c.status)).toEqual(["ok", "ok", "skip"]);
     const index = join(home, ".pi/extensions/gateway/index.ts");

@@ -10,7 +10,7 @@ import { unescapeAsCron } from "../src/components/heartbeat/command.ts";
 import { bootstrapArgv } from "../src/components/service/launchd.ts";
 import { renderSystemdService } from "../src/components/service/systemd.ts";
 import type { Answers } from "../src/core/answers.ts";
-import { PlanError } from "../src/core/errors.ts";
+import { PlanError, UsageError } from "../src/core/errors.ts";
 import type { CommandStep, CrontabStep, FileStep, Plan } from "../src/core/plan.ts";
 import type { SystemInfo } from "../src/core/system.ts";
 import { buildPlan } from "../src/plan/build-plan.ts";
@@ -41,7 +41,6 @@ const linux: SystemInfo = {
 const answers: Answers = {
   tier: 2,
   goal: "always-on",
-  eventSources: "cron",
   sessions: "one",
   redisUrl: "redis://127.0.0.1:6379",
   prefix: "agent",
@@ -232,7 +231,8 @@ describe("tier 2 on Linux", () => {
       ["90m", mac],
     ] as const) {
       const attempt = () => buildPlan({ answers: { ...answers, heartbeat: "inngest", heartbeatEvery: every }, env, system, redis: ok });
-      expect(attempt).toThrow(PlanError);
+      // the interval is the user's to change: a usage error (exit 2)
+      expect(attempt).toThrow(UsageError);
       expect(attempt).toThrow(
         `an Inngest cron trigger cannot run every ${every}: an Inngest cron trigger can run every N minutes where N divides 60, ` +
           "or every N hours where N divides 24; choose such an interval or another heartbeat source",
@@ -251,14 +251,15 @@ describe("tier 2 on Linux", () => {
     expect(file(plan, join(home, ".pi/agent/extensions/gateway/index.ts"))!.contents).toContain(`"source":"inngest"}`);
   });
 
+  // a choice the user can change on the command line is a usage error (exit 2); a missing tool a failure (exit 1)
   it.each([
-    [{ heartbeat: "launchd" as const }, linux, /launchd needs macOS/],
-    [{ heartbeat: "systemd" as const }, { ...linux, serviceManager: "none" as const }, /systemd user manager/],
-    [{ heartbeat: "cron" as const, heartbeatEvery: "45s" }, linux, /cron cannot run every 45s/],
-    [{}, { ...linux, binaries: { ...linux.binaries, pi: undefined } }, /pi is not on PATH/],
-    [{}, { ...linux, binaries: { ...linux.binaries, tmux: undefined } }, /tmux is not on PATH/],
-  ])("refuses %j on a machine that cannot do it", (extra, system, message) => {
-    expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(PlanError);
+    [{ heartbeat: "launchd" as const }, linux, /--heartbeat launchd needs launchd, and this machine has a systemd user manager/, UsageError],
+    [{ heartbeat: "systemd" as const }, { ...linux, serviceManager: "none" as const }, /systemd user manager/, UsageError],
+    [{ heartbeat: "cron" as const, heartbeatEvery: "45s" }, linux, /cron cannot run every 45s/, UsageError],
+    [{}, { ...linux, binaries: { ...linux.binaries, pi: undefined } }, /pi is not on PATH/, PlanError],
+    [{}, { ...linux, binaries: { ...linux.binaries, tmux: undefined } }, /tmux is not on PATH/, PlanError],
+  ])("refuses %j on a machine that cannot do it", (extra, system, message, kind) => {
+    expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(kind);
     expect(() => buildPlan({ answers: { ...answers, ...extra }, env, system, redis: ok })).toThrow(message);
   });
 });

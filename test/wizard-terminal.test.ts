@@ -17,8 +17,6 @@ describe("the wizard in a real terminal", () => {
     try {
       await term.waitForText("What should pi do for you?");
       term.sendKeys("Enter");
-      await term.waitForText("Where do your background events come from?");
-      term.sendKeys("Enter");
       await term.waitForText("How many pi sessions");
       term.sendKeys("Enter");
       await term.waitForText("Redis URL");
@@ -49,7 +47,7 @@ describe("the wizard in a real terminal", () => {
     try {
       await term.waitForText("What should pi do for you?");
       term.sendKeys("Down", "Enter");
-      await term.waitForText("Where do your background events come from?");
+      await term.waitForText("How many pi sessions");
       term.sendKeys("C-c");
       expect(await term.waitForExit()).toEqual({ status: 130, signal: null });
       expect(term.capture({ history: true }).match(/nothing was changed/gi)).toHaveLength(1);

@@ -12,7 +12,6 @@ describe("flags", () => {
       answersFromFlags({
         tier: "1",
         goal: "notifications",
-        sources: "mixed",
         sessions: "one",
         redisUrl: "rediss://user@redis.example:6380",
         prefix: "team",
@@ -23,7 +22,6 @@ describe("flags", () => {
     ).toEqual({
       tier: 1,
       goal: "notifications",
-      eventSources: "mixed",
       sessions: "one",
       redisUrl: "rediss://user@redis.example:6380",
       prefix: "team",
@@ -50,13 +48,12 @@ describe("wizard", () => {
   it("asks the three questions and the tier-1 details, in order", async () => {
     const prompter = createScriptedPrompter({
       goal: "notifications",
-      sources: "cron",
       sessions: "one",
       redisUrl: "redis://127.0.0.1:6390",
       scope: "project",
     });
     const answers = await resolveAnswers({}, prompter, "/work/proj");
-    expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope"]);
+    expect(prompter.asked).toEqual(["goal", "sessions", "redisUrl", "scope"]);
     expect(answers).toMatchObject({ tier: 1, redisUrl: "redis://127.0.0.1:6390", scope: "project", projectDir: "/work/proj", prefix: "agent" });
   });
 
@@ -70,11 +67,11 @@ describe("wizard", () => {
   it("gives the same answers from flags as from prompts", async () => {
     const fromPrompts = await resolveAnswers(
       {},
-      createScriptedPrompter({ goal: "notifications", sources: "inngest", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
+      createScriptedPrompter({ goal: "notifications", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
       "/x",
     );
     const fromFlags = await resolveAnswers(
-      answersFromFlags({ goal: "notifications", sources: "inngest", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
+      answersFromFlags({ goal: "notifications", sessions: "one", redisUrl: "redis://r:7", scope: "global" }),
       undefined,
       "/x",
     );
@@ -85,7 +82,6 @@ describe("wizard", () => {
     expect(await resolveAnswers({}, undefined, "/x")).toEqual({
       tier: 1,
       goal: "notifications",
-      eventSources: "cron",
       sessions: "one",
       redisUrl: "redis://127.0.0.1:6379",
       prefix: "agent",
@@ -98,7 +94,6 @@ describe("wizard", () => {
   it("the full gateway asks who may talk to the bot: ids, or pairing codes (on by default only without ids)", async () => {
     const prompter = createScriptedPrompter({
       goal: "full-gateway",
-      sources: "cron",
       sessions: "one",
       heartbeat: "cron",
       heartbeatEvery: "30m",
@@ -118,7 +113,6 @@ describe("wizard", () => {
   it("does not ask for a heartbeat interval when nothing sends heartbeats", async () => {
     const prompter = createScriptedPrompter({
       goal: "always-on",
-      sources: "cron",
       sessions: "several",
       heartbeat: "none",
       redisUrl: "redis://h:1",
@@ -143,18 +137,16 @@ describe("wizard", () => {
   it("asks tier 2's heartbeat questions with this machine's default, and checks the interval against cron", async () => {
     const prompter = createScriptedPrompter({
       goal: "always-on",
-      sources: "cron",
       sessions: "one",
       heartbeatEvery: "5m",
       redisUrl: "redis://h:1",
       scope: "global",
     });
     const answers = await resolveAnswers({}, prompter, "/x", { heartbeat: "systemd" });
-    expect(prompter.asked).toEqual(["goal", "sources", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
+    expect(prompter.asked).toEqual(["goal", "sessions", "redisUrl", "scope", "heartbeat", "heartbeatEvery"]);
     expect(answers).toMatchObject({ tier: 2, heartbeat: "systemd", heartbeatEvery: "5m" });
     const linuxOnly = createScriptedPrompter({
       goal: "always-on",
-      sources: "cron",
       sessions: "one",
       redisUrl: "redis://h:1",
       scope: "global",
@@ -165,7 +157,6 @@ describe("wizard", () => {
     );
     const badCron = createScriptedPrompter({
       goal: "always-on",
-      sources: "cron",
       sessions: "one",
       redisUrl: "redis://h:1",
       scope: "global",
@@ -176,7 +167,6 @@ describe("wizard", () => {
     // an Inngest cron trigger cannot run every 10 s either: the watchdogs would alarm between heartbeats
     const badInngest = createScriptedPrompter({
       goal: "always-on",
-      sources: "cron",
       sessions: "one",
       redisUrl: "redis://h:1",
       scope: "global",
@@ -187,14 +177,14 @@ describe("wizard", () => {
   });
 
   it("cancels cleanly at any prompt", async () => {
-    for (const id of ["goal", "sources", "sessions", "redisUrl", "scope"]) {
-      const script = { goal: "notifications", sources: "cron", sessions: "one", redisUrl: "redis://h:1", scope: "global", [id]: CANCEL } as const;
+    for (const id of ["goal", "sessions", "redisUrl", "scope"]) {
+      const script = { goal: "notifications", sessions: "one", redisUrl: "redis://h:1", scope: "global", [id]: CANCEL } as const;
       await expect(resolveAnswers({}, createScriptedPrompter({ ...script }), "/x")).rejects.toBeInstanceOf(WizardCancelledError);
     }
   });
 
   it("rejects an invalid Redis URL at the prompt", async () => {
-    const prompter = createScriptedPrompter({ goal: "notifications", sources: "cron", sessions: "one", redisUrl: "http://nope", scope: "global" });
+    const prompter = createScriptedPrompter({ goal: "notifications", sessions: "one", redisUrl: "http://nope", scope: "global" });
     await expect(resolveAnswers({}, prompter, "/x")).rejects.toThrow(/redis:\/\/ or rediss:\/\//);
   });
 
@@ -215,7 +205,7 @@ describe("wizard", () => {
 
 describe("the scope question", () => {
   it("shows where each choice puts the extension", async () => {
-    const prompter = createScriptedPrompter({ goal: "notifications", sources: "cron", sessions: "one", redisUrl: "redis://127.0.0.1:6390", scope: "global" });
+    const prompter = createScriptedPrompter({ goal: "notifications", sessions: "one", redisUrl: "redis://127.0.0.1:6390", scope: "global" });
     const hints: Record<string, string | undefined> = {};
     const select = prompter.select.bind(prompter);
     prompter.select = async (q) => {

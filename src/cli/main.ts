@@ -28,7 +28,6 @@ export function buildProgram(): Command {
   program
     .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat, 3 multi-session, 4 full gateway (daemon + Telegram)"))
     .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
-    .addOption(new Option("--sources <kind>", "where background events come from").choices(["cron", "inngest", "mixed"]))
     .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))
     .option("--redis-url <url>", "Redis URL, redis:// or rediss:// (default redis://127.0.0.1:6379); put the password in GATEWAY_REDIS_PASSWORD, not here")
     .option("--prefix <prefix>", "Redis key prefix (default agent)")

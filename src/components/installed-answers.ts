@@ -17,7 +17,6 @@ export function installedAnswers(manifest: Pick<Manifest, "settings" | "answers"
 export function answersToRecord(answers: Answers, settings: PlanSettings): InstalledAnswers {
   return {
     ...answersFromSettings(settings),
-    eventSources: answers.eventSources,
     ...(answers.scope === "project" ? { projectDir: answers.projectDir } : {}),
   };
 }

@@ -1,11 +1,9 @@
 export const GOALS = ["notifications", "always-on", "full-gateway"] as const;
-export const EVENT_SOURCES = ["cron", "inngest", "mixed"] as const;
 export const SESSION_MODES = ["one", "several"] as const;
 export const SCOPES = ["global", "project"] as const;
 export const HEARTBEAT_SOURCES = ["cron", "launchd", "systemd", "inngest", "none"] as const;
 
 export type Goal = (typeof GOALS)[number];
-export type EventSources = (typeof EVENT_SOURCES)[number];
 export type SessionMode = (typeof SESSION_MODES)[number];
 export type Scope = (typeof SCOPES)[number];
 export type HeartbeatSource = (typeof HEARTBEAT_SOURCES)[number];
@@ -21,7 +19,6 @@ export const TIER_NAMES: Record<Tier, string> = {
 export interface Answers {
   tier: Tier;
   goal: Goal;
-  eventSources: EventSources;
   sessions: SessionMode;
   redisUrl: string;
   /** only ever held in memory; written to a 0600 file */

@@ -17,10 +17,12 @@ import { DAEMON_CONFIG_FILE } from "../runtime/daemon/daemon-file.ts";
 import { DEFAULT_API_ROOT, normaliseApiRoot } from "../runtime/daemon/telegram/index.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
+import { validateAnswers } from "./validate.ts";
 
 type ServiceManager = SystemInfo["serviceManager"];
 
 export function planSettings(answers: Answers, target: RedisTarget, system: SystemInfo, env: Env): PlanSettings {
+  validateAnswers(answers, system, env);
   const stateDir = gatewayStateDir(env);
   const { central, mode, daemon } = tierShape(answers.tier);
   return {

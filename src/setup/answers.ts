@@ -6,9 +6,10 @@ import type { Manifest } from "../core/manifest.ts";
 import { settleInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { heartbeatChoices } from "../plan/settings.ts";
+import { validateAnswers, validateService } from "../plan/validate.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath, extensionDir, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
-import { answersFromFlags, refuseFlagsAboveTier } from "../wizard/flags.ts";
+import { answersFromFlags, refuseFlagsAboveTier, refuseHeartbeatContradiction } from "../wizard/flags.ts";
 import { projectDirFor, resolveAnswers } from "../wizard/questions.ts";
 import type { SetupContext } from "./context.ts";
 
@@ -23,11 +24,12 @@ export function givenAnswers(ctx: Pick<SetupContext, "env" | "flags">): Partial<
   return answersFromFlags(ctx.flags, ctx.env);
 }
 
-/** The answers this run goes by; a re-run starts from what is installed. */
+/** The answers this run goes by, checked against this machine before Redis is asked; a re-run starts from what is installed. */
 export async function resolveSetupAnswers(
   ctx: Pick<SetupContext, "env" | "output" | "prompter" | "cwd" | "system">,
   given: Partial<Answers>,
 ): Promise<Answers> {
+  validateService(given.service, ctx.system);
   const installed = installedManifest(ctx.env);
   const was = installed ? installedAnswers(installed) : {};
   if (installed)
@@ -44,6 +46,8 @@ export async function resolveSetupAnswers(
     },
   });
   refuseFlagsAboveTier(given, answers.tier);
+  refuseHeartbeatContradiction(given, answers.heartbeat);
+  validateAnswers(answers, ctx.system, ctx.env);
   return answers;
 }
 

@@ -1,11 +1,14 @@
 // Setup's Redis steps: the target (URL and password, from the answers, the environment or an
 // earlier install), a probe, and, where a person can answer, a password or consent to install Redis.
 import { installCanServe, redisInstallRecipe } from "../components/redis/install-recipe.ts";
+import { planRedis } from "../components/redis/plan.ts";
 import { probeRedis } from "../components/redis/probe.ts";
 import { secretsFilePath } from "../components/redis/secrets.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import type { Answers } from "../core/answers.ts";
+import { PlanError } from "../core/errors.ts";
 import type { RedisProbe, RedisTarget } from "../core/redis.ts";
+import type { SystemInfo } from "../core/system.ts";
 import { InstallCancelledError } from "../install/apply.ts";
 import { pause } from "../platform/abort.ts";
 import type { Env } from "../platform/exec.ts";
@@ -64,6 +67,25 @@ export async function settleRedis(ctx: SetupContext, answers: Answers, target: R
     }
   }
   return { redis, settled };
+}
+
+/**
+ * A dry run plans without a Redis that answers: where a real run would stop (nothing answers, or
+ * it wants a password), the plan is made as if Redis answered, and `unchecked` says what was not.
+ */
+export function redisForDryRun(system: SystemInfo, answers: Answers, redis: RedisProbe): { redis: RedisProbe; unchecked?: string } {
+  if (redis.status === "ok") return { redis };
+  try {
+    planRedis(answers, system, redis);
+    return { redis };
+  } catch (error) {
+    if (!(error instanceof PlanError)) throw error;
+    const fix = error.fix ? ` A real run stops here; ${error.fix}.` : " A real run stops here.";
+    return {
+      redis: { status: "ok", latencyMs: 0 },
+      unchecked: `Not checked (dry run): Redis at ${parseRedisUrl(answers.redisUrl).url}. ${error.message.replace(/\.?$/, ".")}${fix}`,
+    };
+  }
 }
 
 export async function waitForRedis(target: RedisTarget, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -14,7 +14,7 @@ import { WizardCancelledError } from "../wizard/prompter.ts";
 import { givenAnswers, resolveSetupAnswers, settleStoppedRun } from "./answers.ts";
 import { applyAndVerify, checkForLiveSession } from "./apply.ts";
 import { JSON_NEEDS_YES, NON_INTERACTIVE_HINT, type SetupContext, type SetupReport } from "./context.ts";
-import { redisTargetFor, settleRedis } from "./redis.ts";
+import { redisForDryRun, redisTargetFor, settleRedis } from "./redis.ts";
 import { closingLine, installedNote } from "./summary.ts";
 import { settleTelegram } from "./telegram.ts";
 
@@ -47,7 +47,9 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     const { redis, settled } = await settleRedis(ctx, answers, target);
     notCancelled();
 
-    const plan = buildPlan({ answers: settled, env: ctx.env, system: ctx.system, redis });
+    const planned = ctx.flags.dryRun ? redisForDryRun(ctx.system, settled, redis) : { redis };
+    const plan = buildPlan({ answers: settled, env: ctx.env, system: ctx.system, redis: planned.redis });
+    if (planned.unchecked) plan.notes.unshift(planned.unchecked);
     report.plan = planForDisplay(plan);
     ctx.output.note(describePlan(plan, ctx.env), ctx.flags.dryRun ? "Plan (dry run: nothing will be changed)" : "Plan");
     if (ctx.flags.dryRun) return finish(EXIT_OK);

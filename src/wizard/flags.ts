@@ -4,18 +4,7 @@
 import { resolve } from "node:path";
 import { parseInterval } from "../components/heartbeat/interval.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
-import {
-  type Answers,
-  DEFAULT_SERVICE_LABEL,
-  EVENT_SOURCES,
-  GOALS,
-  goalFor,
-  HEARTBEAT_SOURCES,
-  SCOPES,
-  SESSION_MODES,
-  type Tier,
-  tierFor,
-} from "../core/answers.ts";
+import { type Answers, DEFAULT_SERVICE_LABEL, GOALS, goalFor, HEARTBEAT_SOURCES, SCOPES, SESSION_MODES, type Tier, tierFor } from "../core/answers.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Env } from "../platform/exec.ts";
 import { expandHome } from "../platform/paths.ts";
@@ -24,7 +13,6 @@ import { assertPrefix } from "../runtime/protocol/keys.ts";
 export interface SetupFlags {
   tier?: string;
   goal?: string;
-  sources?: string;
   sessions?: string;
   redisUrl?: string;
   prefix?: string;
@@ -84,12 +72,11 @@ export function answersFromFlags(flags: SetupFlags, env: Env = process.env): Par
   }
   const goal = oneOf("goal", flags.goal, GOALS);
   if (goal) answers.goal = goal;
-  const sources = oneOf("sources", flags.sources, EVENT_SOURCES);
-  if (sources) answers.eventSources = sources;
   const sessions = oneOf("sessions", flags.sessions, SESSION_MODES);
   if (sessions) answers.sessions = sessions;
   const scope = oneOf("scope", flags.scope, SCOPES);
   if (scope) answers.scope = scope;
+  if (flags.projectDir !== undefined) answers.scope = projectScope(scope);
   if (flags.redisUrl !== undefined) answers.redisUrl = checked("redis-url", flags.redisUrl, parseRedisUrl);
   if (flags.prefix !== undefined) answers.prefix = checked("prefix", flags.prefix, assertPrefix);
   if (flags.projectDir !== undefined) answers.projectDir = expandHome(flags.projectDir, env);
@@ -118,7 +105,30 @@ export function answersFromFlags(flags: SetupFlags, env: Env = process.env): Par
     answers.model = flags.model;
   }
   refuseConflicts(flags, answers);
+  refuseHeartbeatContradiction(answers, answers.heartbeat);
   return answers;
+}
+
+/** --project-dir names the project the extension goes into: it means --scope project, and contradicts --scope global. */
+function projectScope(scope: Answers["scope"] | undefined): "project" {
+  if (scope === "global") {
+    throw new UsageError("--project-dir contradicts --scope global (the extension would go to the agent dir, not the project): give one of them");
+  }
+  return "project";
+}
+
+/** --heartbeat-every and --heartbeat-file have nothing to do without a heartbeat: given with one that is none, they are refused, not ignored. */
+export function refuseHeartbeatContradiction(given: Partial<Answers>, heartbeat: Answers["heartbeat"]): void {
+  if (heartbeat !== "none") return;
+  const named = [
+    ...(given.heartbeatEvery !== undefined ? [`--heartbeat-every ${given.heartbeatEvery}`] : []),
+    ...(given.heartbeatFile !== undefined ? ["--heartbeat-file"] : []),
+  ];
+  if (!named.length) return;
+  throw new UsageError(
+    `${named.join(" and ")} ${named.length === 1 ? "has" : "have"} nothing to do with no heartbeat (--heartbeat none)`,
+    "drop it, or choose what sends the heartbeat with --heartbeat (cron, launchd, systemd or inngest)",
+  );
 }
 
 /** Telegram user ids: positive integers (private chats only, so a chat id is the user id). */

@@ -5,7 +5,6 @@ import {
   type Answers,
   DEFAULT_HEARTBEAT_EVERY,
   DEFAULT_REDIS_URL,
-  type EventSources,
   type Goal,
   goalFor,
   type HeartbeatSource,
@@ -50,20 +49,6 @@ export async function resolveAnswers(
   const ask = prompter;
   const was = defaults.installed ?? {};
   const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask, was.goal) : (was.goal ?? "notifications"));
-  const eventSources =
-    given.eventSources ??
-    (ask && !given.tier
-      ? await ask.select<EventSources>({
-          id: "sources",
-          message: "Where do your background events come from?",
-          options: [
-            { value: "cron", label: "cron jobs and timers" },
-            { value: "inngest", label: "Inngest functions" },
-            { value: "mixed", label: "a mix of both (and scripts)" },
-          ],
-          initialValue: "cron",
-        })
-      : "cron");
   const sessions =
     given.sessions ??
     (ask && !given.tier
@@ -116,7 +101,6 @@ export async function resolveAnswers(
     ...tier4,
     tier,
     goal,
-    eventSources,
     sessions,
     redisUrl,
     prefix: given.prefix ?? was.prefix ?? "agent",
@@ -136,6 +120,9 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
   const was = defaults.installed ?? {};
   // the installed source, while this machine (and --service) still offers it
   const defaultSource = was.heartbeat && (!defaults.heartbeats || defaults.heartbeats.includes(was.heartbeat)) ? was.heartbeat : defaults.heartbeat;
+  // "nothing" would leave --heartbeat-every or --heartbeat-file with nothing to do
+  const offered = (source: HeartbeatSource) =>
+    (!defaults.heartbeats || defaults.heartbeats.includes(source)) && (source !== "none" || (!given.heartbeatEvery && !given.heartbeatFile));
   const heartbeat =
     given.heartbeat ??
     (ask
@@ -150,8 +137,8 @@ async function askTier2(given: Partial<Answers>, ask: Prompter | undefined, defa
               { value: "inngest", label: "an Inngest function", hint: "you serve it" },
               { value: "none", label: "nothing for now" },
             ] as const
-          ).filter((option) => !defaults.heartbeats || defaults.heartbeats.includes(option.value)),
-          initialValue: defaultSource,
+          ).filter((option) => offered(option.value)),
+          initialValue: offered(defaultSource) ? defaultSource : defaults.heartbeat,
         })
       : defaultSource);
   // without a heartbeat source there is no interval to keep (and no watchdog to time)

@@ -28,7 +28,6 @@ export async function installTier1(
   const answers: Answers = {
     tier: 1,
     goal: "notifications",
-    eventSources: "cron",
     sessions: "one",
     redisUrl,
     prefix: `t${Math.random().toString(36).slice(2, 8)}`,
