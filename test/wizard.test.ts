@@ -94,7 +94,6 @@ describe("wizard", () => {
   it("the full gateway asks who may talk to the bot: ids, or pairing codes (on by default only without ids)", async () => {
     const prompter = createScriptedPrompter({
       goal: "full-gateway",
-      sessions: "one",
       heartbeat: "cron",
       heartbeatEvery: "30m",
       redisUrl: "redis://h:1",
@@ -104,7 +103,8 @@ describe("wizard", () => {
     });
     const answers = await resolveAnswers({}, prompter, "/x");
     expect(answers).toMatchObject({ tier: 4, goal: "full-gateway", telegramAllow: [123, 456], telegramPairing: false, heartbeat: "cron" });
-    expect(prompter.asked).toEqual(expect.arrayContaining(["telegramAllow", "telegramPairing"]));
+    // no "how many sessions": the full gateway has satellites whatever the answer
+    expect(prompter.asked).toEqual(["goal", "redisUrl", "scope", "heartbeat", "heartbeatEvery", "telegramAllow", "telegramPairing"]);
     // non-interactive: no ids means pairing on
     expect(await resolveAnswers({ tier: 4 }, undefined, "/x")).toMatchObject({ tier: 4, telegramAllow: [], telegramPairing: true });
     expect(await resolveAnswers({ tier: 4, telegramAllow: [7] }, undefined, "/x")).toMatchObject({ telegramAllow: [7], telegramPairing: false });

@@ -49,9 +49,10 @@ export async function resolveAnswers(
   const ask = prompter;
   const was = defaults.installed ?? {};
   const goal: Goal = given.goal ?? (given.tier ? goalFor(given.tier) : ask ? await askGoal(ask, was.goal) : (was.goal ?? "notifications"));
+  // the full gateway has satellites whatever the answer: the question would change nothing
   const sessions =
     given.sessions ??
-    (ask && !given.tier
+    (ask && !given.tier && goal !== "full-gateway"
       ? await ask.select<SessionMode>({
           id: "sessions",
           message: "How many pi sessions do you run at the same time?",
