@@ -10,7 +10,7 @@ import { planExtension } from "../extension/render.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
 import { INSTALL_HINTS, launchdLogDirStep, requiredBinary, serviceJobSteps, servicePath } from "./jobs.ts";
 import { launchdJobLabels, launchdLogFiles } from "./launchd.ts";
-import { attachCommand, centralLogPath, centralTmuxArgv, renderWrapper } from "./wrapper.ts";
+import { attachCommand, centralLogPath, centralTmuxArgv, renderWrapper, wrapperTmux } from "./wrapper.ts";
 
 /** `nohup /bin/sh <wrapper> ...`: how to run the central session (or the daemon) where no service manager does */
 export function startByHand(argv: string[]): string {
@@ -97,10 +97,12 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restar
   );
   const changes = extensionFiles.map((step) => fileChange(step.path, step.contents, step.mode));
   const olderWrapper = readExisting(wrapper.path)?.contents.toString("utf8");
-  const onDefaultServer = olderWrapper !== undefined && !olderWrapper.includes(` -L `);
+  // an older wrapper may keep pi on the default tmux server, or under the names every agent dir shared
+  const older = olderWrapper === undefined ? undefined : wrapperTmux(olderWrapper, service.tmuxSession);
+  const elsewhere = older !== undefined && (older.tmuxSocket !== service.tmuxSocket || older.tmuxSession !== service.tmuxSession);
   const wasInstalled = changes.some((change) => change !== "new");
   const extensionChanged = changes.some((change) => change !== "unchanged");
-  if (!wasInstalled || (!extensionChanged && !onDefaultServer)) return { steps: [], notes: [] };
+  if (!wasInstalled || (!extensionChanged && !elsewhere)) return { steps: [], notes: [] };
   const kill = (target: { tmuxSession: string; tmuxSocket?: string }, description: string): CommandStep => ({
     kind: "command",
     component: "service",
@@ -113,10 +115,10 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restar
       steps: [],
       notes: [
         `A central pi that is already running keeps its old settings: end it with ${centralTmuxArgv(
-          { ...service, ...(onDefaultServer ? { tmuxSocket: undefined } : {}) },
+          elsewhere ? older : service,
           "kill-session",
           "-t",
-          `=${service.tmuxSession}`,
+          `=${(elsewhere ? older : service).tmuxSession}`,
         )
           .map(shellQuote)
           .join(" ")}, then start it again: ${startByHand(["/bin/sh", service.wrapperPath])}`,
@@ -125,11 +127,13 @@ function restartCentralSession(settings: PlanSettings, wrapper: FileStep, restar
   }
   return {
     steps: [
-      ...(onDefaultServer
+      ...(elsewhere
         ? [
             kill(
-              { tmuxSession: service.tmuxSession },
-              "end the central pi an older install started on your default tmux server (the service starts it again on its own server)",
+              older,
+              older.tmuxSocket
+                ? "end the central pi an older install started under other tmux names (the service starts it again under this agent dir's own)"
+                : "end the central pi an older install started on your default tmux server (the service starts it again on its own server)",
             ),
           ]
         : []),

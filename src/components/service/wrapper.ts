@@ -61,6 +61,12 @@ export interface CentralTmux {
   tmuxSocket?: string;
 }
 
+/** The tmux server and session a wrapper (of any version) keeps pi in: older ones used the default server; `session` where it names none. */
+export function wrapperTmux(wrapper: string, session: string): CentralTmux {
+  const socket = / -L '?([A-Za-z0-9._-]+)'? /.exec(wrapper)?.[1];
+  return { tmuxSession: /^SESSION='?([A-Za-z0-9._-]+)'?$/m.exec(wrapper)?.[1] ?? session, ...(socket ? { tmuxSocket: socket } : {}) };
+}
+
 /** argv of a tmux command against the central session's server, e.g. `kill-session -t =pi-gateway` */
 export function centralTmuxArgv(service: CentralTmux, ...args: string[]): string[] {
   return ["tmux", ...(service.tmuxSocket ? ["-L", service.tmuxSocket] : []), ...args];
