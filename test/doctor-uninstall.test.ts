@@ -39,6 +39,7 @@ describe("doctor", () => {
       queue: "ok",
       "dead-letters": "ok",
       sessions: "ok",
+      "state-modes": "ok",
     });
     expect(report.ok).toBe(true);
     expect(report.checks.find((c) => c.id === "listener")?.fix).toMatch(/start pi/);
