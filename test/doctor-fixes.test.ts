@@ -145,6 +145,7 @@ describe("doctor repairs", () => {
       PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),
     };
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "systemd";
     const install = await runCli(
       [
         "--tier",

@@ -32,6 +32,7 @@ describe("tier 2 with systemd", () => {
   it("installs user units, loads them, and uninstall disables them and restores the home", async () => {
     const { sandbox, env, log } = tier2Sandbox();
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "systemd";
     const before = snapshotTree(sandbox.home);
     const prefix = randomPrefix();
     const result = await runCli(
@@ -139,6 +140,7 @@ echo "Linger=no"
       `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\n` +
         `case "$*" in *restart*tripwire*) echo "Failed to restart: unit not found" >&2; exit 5;; esac\nexit 0\n`,
     );
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "systemd";
     const before = snapshotTree(sandbox.home);
     const result = await runCli(
       [
@@ -196,6 +198,7 @@ describe("a failed re-install puts the older services back", () => {
     ];
     const prefix = randomPrefix();
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "systemd";
     const first = await runCli(args("1m"), { env });
     expect(first.code, first.stdout + first.stderr).toBe(0);
     const unitDir = join(sandbox.home, ".config/systemd/user");
@@ -243,6 +246,7 @@ describe("a failed re-install puts the older services back", () => {
       every,
     ];
     sandbox.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "launchd";
     const first = await runCli(args("1m"), { env });
     expect(first.code, first.stdout + first.stderr).toBe(0);
     const agents = join(sandbox.home, "Library/LaunchAgents");
@@ -283,6 +287,7 @@ describe("a re-install that moves the heartbeat elsewhere", () => {
   it("unloads the systemd timer it no longer needs before removing its files; uninstall then leaves home and crontab as they were", async () => {
     const { sandbox, env, log } = tier2Sandbox();
     sandbox.standIn("systemctl", `#!/bin/sh\necho "systemctl $*" >> ${JSON.stringify(log)}\nexit 0\n`);
+    env.GATEWAY_SETUP_TEST_SERVICE_MANAGER = "systemd";
     const crontabFile = join(sandbox.bin, "crontab.txt");
     const original = "0 3 * * * /usr/local/bin/backup\n";
     writeFileSync(crontabFile, original);
@@ -390,6 +395,8 @@ describe("path flags with a ~ the shell did not expand", () => {
   it("--heartbeat-file=~/HB.md and --project-dir=~/proj mean HOME, not a folder named ~ in the working directory", async () => {
     const { sandbox, env } = tier2Sandbox();
     const cwd = mkdtempSync(join(tmpdir(), "gw-cwd-"));
+    // a project dir must exist (setup does not create one silently)
+    mkdirSync(join(sandbox.home, "proj"));
     const result = await runCli(
       [
         "--tier",

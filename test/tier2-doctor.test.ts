@@ -15,12 +15,14 @@ import { createSandbox, REPO_ROOT, runCli, type Sandbox } from "./helpers/cli.ts
 import { randomPrefix } from "./helpers/extension-dir.ts";
 
 const redisUrl = inject("redisUrl");
-const label = "dev.gateway-setup.pi-central";
+/** the install's own names (an agent dir other than the default gets its own label and tmux server): read from its manifest */
+let label: string;
+let tmuxName: string;
 const uid = process.getuid!();
 let sandbox: Sandbox;
 let env: Record<string, string>;
 const tmuxDir = mkdtempSync(join(tmpdir(), "gw-doctor-tmux-"));
-const tmux = (...args: string[]) => spawnSync("tmux", ["-L", "pi-gateway", ...args], { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, encoding: "utf8" });
+const tmux = (...args: string[]) => spawnSync("tmux", ["-L", tmuxName, ...args], { env: { ...process.env, TMUX_TMPDIR: tmuxDir }, encoding: "utf8" });
 
 /** launchctl print answers: exit status and the state line per label suffix */
 function launchctl(print: Record<string, { code: number; state?: string }>) {
@@ -42,6 +44,8 @@ beforeAll(async () => {
     PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
     PI_CODING_AGENT_DIR: join(sandbox.home, "my agent"),
     TMUX_TMPDIR: tmuxDir,
+    // the launchctl stand-in stands for macOS's launchd
+    GATEWAY_SETUP_TEST_SERVICE_MANAGER: "launchd",
   };
   launchctl({});
   const result = await runCli(
@@ -49,6 +53,10 @@ beforeAll(async () => {
     { env },
   );
   expect(result.code, result.stdout + result.stderr).toBe(0);
+  const { service } = (JSON.parse(readFileSync(join(env.PI_CODING_AGENT_DIR!, "gateway/manifest.json"), "utf8")) as Manifest).settings;
+  label = service!.name;
+  tmuxName = service!.tmuxSession;
+  expect(service!.tmuxSocket).toBe(tmuxName);
 });
 
 afterAll(() => {
@@ -90,18 +98,18 @@ describe("doctor on tier 2 (launchd)", () => {
 
   it("tmux: looks at gateway-setup's own tmux server and counts a dead pane as down", async () => {
     expect(await doctor("tmux")).toMatchObject({ status: "fail", fix: `launchctl kickstart -k gui/${uid}/${label}` });
-    expect(tmux("-f", "/dev/null", "new-session", "-d", "-s", "pi-gateway", "sleep 300").status).toBe(0);
-    expect(await doctor("tmux")).toMatchObject({ status: "ok", message: expect.stringContaining("tmux -L pi-gateway attach -t pi-gateway") });
+    expect(tmux("-f", "/dev/null", "new-session", "-d", "-s", tmuxName, "sleep 300").status).toBe(0);
+    expect(await doctor("tmux")).toMatchObject({ status: "ok", message: expect.stringContaining(`tmux -L ${tmuxName} attach -t ${tmuxName}`) });
     tmux("kill-server");
     // the killed server may still be on its way out: a new one starts once its socket is free
     await expect
-      .poll(() => tmux("-f", "/dev/null", "set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s", "pi-gateway", "true").status, {
+      .poll(() => tmux("-f", "/dev/null", "set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s", tmuxName, "true").status, {
         timeout: 5_000,
         interval: 200,
       })
       .toBe(0);
     // `true` has to have ended before the pane counts as dead
-    await expect.poll(() => tmux("display-message", "-p", "-t", "=pi-gateway:0.0", "#{pane_dead}").stdout.trim(), { timeout: 5_000, interval: 50 }).toBe("1");
+    await expect.poll(() => tmux("display-message", "-p", "-t", `=${tmuxName}:0.0`, "#{pane_dead}").stdout.trim(), { timeout: 5_000, interval: 50 }).toBe("1");
     expect(await doctor("tmux")).toMatchObject({ status: "fail" });
   });
 

@@ -33,6 +33,8 @@ function tier4Sandbox(): { sandbox: Sandbox; env: Record<string, string>; log: s
     PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
     PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),
     TELEGRAM_API_ROOT: telegram.apiRoot,
+    // the recording systemctl stands in for a systemd user manager
+    GATEWAY_SETUP_TEST_SERVICE_MANAGER: "systemd",
   };
   return { sandbox, env, log };
 }

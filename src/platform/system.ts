@@ -10,6 +10,17 @@ export function currentPlatform(): SystemInfo["platform"] {
   return process.platform === "darwin" ? "darwin" : process.platform === "linux" ? "linux" : "other";
 }
 
+/**
+ * The test seam for what cannot exist here: launchd on Linux. The tests run the real CLI with a
+ * recording launchctl (or systemctl) first on PATH and say the machine has that service manager.
+ */
+const SERVICE_MANAGER_OVERRIDE = "GATEWAY_SETUP_TEST_SERVICE_MANAGER";
+
+function serviceManagerOverride(env: Env): SystemInfo["serviceManager"] | undefined {
+  const value = env[SERVICE_MANAGER_OVERRIDE];
+  return value === "launchd" || value === "systemd" || value === "none" ? value : undefined;
+}
+
 export function detectSystem(env: Env = process.env): SystemInfo {
   const platform = currentPlatform();
   const binaries: Record<string, string | undefined> = {};
@@ -22,7 +33,7 @@ export function detectSystem(env: Env = process.env): SystemInfo {
     binaries,
     systemdRunning: existsSync("/run/systemd/system"),
     uid: typeof process.getuid === "function" ? process.getuid() : 0,
-    serviceManager: platform === "darwin" && binaries.launchctl ? "launchd" : systemdUser ? "systemd" : "none",
+    serviceManager: serviceManagerOverride(env) ?? (platform === "darwin" && binaries.launchctl ? "launchd" : systemdUser ? "systemd" : "none"),
     ...(binaries.crontab ? optional("cronRunning", cronDaemonRunning(platform, env)) : {}),
     ...(systemdUser ? optional("lingerOn", lingerEnabled(env)) : {}),
   };

@@ -8,7 +8,7 @@ import { daemonStatusPath } from "../../runtime/daemon/status-file.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
 import { launchdLogDirStep, serviceJobSteps } from "../service/jobs.ts";
 import { serviceArtifacts, startByHand } from "../service/plan.ts";
-import { centralTmuxArgv } from "../service/wrapper.ts";
+import { centralTmuxArgv, wrapperTmux } from "../service/wrapper.ts";
 import { watchdogOn } from "../watchdog/enabled.ts";
 
 const component = "daemon";
@@ -79,13 +79,14 @@ function endOlderCentralSession(settings: PlanSettings): CommandStep[] {
   const service = settings.service!;
   const olderWrapper = readExisting(service.wrapperPath)?.contents.toString("utf8");
   if (olderWrapper === undefined) return [];
-  const target = olderWrapper.includes(" -L ") ? service : { tmuxSession: service.tmuxSession };
+  // the older wrapper names its own tmux server and session (an install from before per-agent-dir names has the shared ones)
+  const target = wrapperTmux(olderWrapper, service.tmuxSession);
   return [
     {
       kind: "command",
       component,
       description: "end the central pi that tier 2 kept in tmux (the daemon takes its place)",
-      argv: centralTmuxArgv(target, "kill-session", "-t", `=${service.tmuxSession}`),
+      argv: centralTmuxArgv(target, "kill-session", "-t", `=${target.tmuxSession}`),
       mayFail: true,
     },
   ];
