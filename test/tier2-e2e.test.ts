@@ -43,7 +43,13 @@ describe("tier 2 end to end", () => {
     cli.standIn("launchctl", `#!/bin/sh\necho "launchctl $*" >> ${JSON.stringify(launchctlLog)}\n[ "$1" = print ] && echo "	state = running"\nexit 0\n`);
     const pi = createPiSandbox();
     const prefix = randomPrefix();
-    const env = { ...cli.env, PATH: `${cli.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`, PI_CODING_AGENT_DIR: pi.agentDir };
+    const env = {
+      ...cli.env,
+      PATH: `${cli.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+      PI_CODING_AGENT_DIR: pi.agentDir,
+      // the launchctl stand-in stands for macOS's launchd
+      GATEWAY_SETUP_TEST_SERVICE_MANAGER: "launchd",
+    };
     const homeBefore = snapshotTree(cli.home);
     const label = `dev.gateway-setup.e2e-${prefix}`;
 
