@@ -74,7 +74,7 @@ describe("describePlan details", () => {
   it("shows the user's existing HEARTBEAT.md as kept, without a diff, in text and JSON", () => {
     writeFileSync(checklist.path, "- [ ] my own checklist\n");
     const text = describePlan({ ...base, steps: [checklist] }, { HOME: dir });
-    expect(text).toMatch(/kept\s+~\/HEARTBEAT\.md \(yours/);
+    expect(text).toMatch(/kept\s+~\/HEARTBEAT\.md \(heartbeat checklist \(yours to edit\): it exists, and is never overwritten\)/);
     expect(text).not.toContain("my own checklist");
     expect(text).not.toMatch(/changed/);
     expect(planForDisplay({ ...base, steps: [checklist] }).steps[0]).toMatchObject({ change: "kept" });
@@ -103,13 +103,21 @@ describe("describePlan details", () => {
     expect(text).not.toMatch(/\t/);
   });
 
-  it("shows crontab entries whole", () => {
+  it("cuts long crontab lines and commands, and shows them whole with --verbose", () => {
     const command = `/usr/bin/redis-cli -u redis://127.0.0.1:6379 LPUSH agent:events:gateway ${"x".repeat(120)}`;
-    const text = describePlan(
-      { ...base, steps: [{ kind: "crontab", component: "heartbeat", description: "block", entries: [{ schedule: "*/15 * * * *", command }] }] },
-      { HOME: dir },
-    );
-    expect(text).toContain(command);
+    const steps: Plan["steps"] = [
+      { kind: "crontab", component: "heartbeat", description: "block", entries: [{ schedule: "*/15 * * * *", command }] },
+      { kind: "command", component: "service", description: "long", argv: ["/bin/sh", "-c", command] },
+    ];
+    const text = describePlan({ ...base, steps }, { HOME: dir });
+    expect(text).not.toContain(command);
+    expect(text).toContain(`*/15 * * * * ${command.slice(0, 60)}`);
+    expect(text.split("\n").filter((line) => line.endsWith("…"))).toHaveLength(2);
+    expect(text).toContain("--verbose or --json shows them whole");
+    const verbose = describePlan({ ...base, steps }, { HOME: dir }, { verbose: true });
+    expect(verbose).toContain(`*/15 * * * * ${command}`);
+    expect(verbose.split("\n").filter((line) => line.includes(command))).toHaveLength(2);
+    expect(verbose).not.toContain("…");
   });
 
   it("says nothing would change on a no-op re-run, instead of writing the manifest", () => {
@@ -120,8 +128,8 @@ describe("describePlan details", () => {
       { kind: "command", component: "extension", description: "npm", argv: ["npm", "install"], satisfied: true },
     ];
     const text = describePlan({ ...base, steps }, { HOME: dir });
-    expect(text).toContain("Nothing would change");
-    expect(text).not.toMatch(/write\s+~\/manifest\.json/);
+    // only that: not the whole plan again
+    expect(text).toBe("Nothing to change: this is what is installed already.");
     const changed = describePlan(
       { ...base, steps: [...steps, { kind: "file", component: "extension", description: "n", path: join(dir, "n.ts"), contents: "n", mode: 0o644 }] },
       { HOME: dir },
@@ -166,10 +174,10 @@ describe("describePlan details", () => {
     expect(text).toContain("remove    ~/old-ext/node_modules/ (and everything in it)");
     expect(text).toMatch(/unload\s+systemctl --user disable --now x\.timer \(no longer used/);
     expect(text).toMatch(/remove\s+gateway-setup's block from your crontab \(nothing else in it\)/);
-    expect(text).not.toContain("Nothing would change");
+    expect(text).not.toContain("Nothing to change");
     // emptied folders alone are no change worth a line
     const quiet = describePlan({ ...base, steps: [steps[5]!] }, { HOME: dir });
-    expect(quiet).toContain("Nothing would change");
+    expect(quiet).toContain("Nothing to change");
     expect(quiet).not.toContain("take back");
   });
 });

@@ -139,7 +139,7 @@ describe("doctor repairs", () => {
   it("restores tier-2 files and reloads systemd after uninstall", async () => {
     const sandbox = createSandbox();
     const log = join(sandbox.bin, "calls.log");
-    const env = {
+    const env: Record<string, string> = {
       ...sandbox.env,
       PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
       PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),

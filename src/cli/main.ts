@@ -64,6 +64,7 @@ export function buildProgram(): Command {
     .option("--no-install-redis", "never install Redis")
     .option("-y, --yes", "accept defaults for every unanswered question and apply without asking")
     .option("--dry-run", "print the plan and change nothing")
+    .option("--verbose", "show every command of the plan whole (long ones are cut otherwise)")
     .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
     .addHelpText(
       "after",

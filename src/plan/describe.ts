@@ -25,17 +25,29 @@ export function planChangesNothing(plan: Plan): boolean {
   );
 }
 
-export function describeStep(step: PlanStep, env: Env): string {
+/** a command or crontab line longer than this is cut in the plan (--verbose and --json show it whole) */
+const SHOWN_COMMAND_CHARS = 110;
+
+export interface DescribeOptions {
+  /** every command whole, however long */
+  verbose?: boolean;
+}
+
+function shown(text: string, { verbose }: DescribeOptions): string {
+  return verbose || text.length <= SHOWN_COMMAND_CHARS ? text : `${text.slice(0, SHOWN_COMMAND_CHARS - 1)}…`;
+}
+
+export function describeStep(step: PlanStep, env: Env, options: DescribeOptions = {}): string {
   switch (step.kind) {
     case "file": {
       const status = fileStepStatus(step);
       return status === "kept"
-        ? `kept      ${displayPath(step.path, env)} (yours: ${step.description}; left as it is)`
+        ? `kept      ${displayPath(step.path, env)} (${step.description}: it exists, and is never overwritten)`
         : `${status.padEnd(9)} ${displayPath(step.path, env)} (${step.mode.toString(8)})`;
     }
     case "command": {
       const where = step.cwd ? `\n          in ${displayPath(step.cwd, env)}` : "";
-      const argv = step.argv.map((arg) => displayArg(arg, env)).join(" ");
+      const argv = shown(step.argv.map((arg) => displayArg(arg, env)).join(" "), options);
       return `${step.satisfied ? "done     " : "run      "} ${argv}${where}${step.satisfied ? " (already done)" : ""}`;
     }
     case "redis-ready":
@@ -43,7 +55,7 @@ export function describeStep(step: PlanStep, env: Env): string {
     case "dir":
       return `${existsSync(step.path) ? "exists   " : "new      "} ${displayPath(step.path, env)}/ (${step.description})`;
     case "crontab":
-      return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${e.schedule} ${e.command}`)].join("\n");
+      return [`crontab   ${step.description}:`, ...step.entries.map((e) => `            ${shown(`${e.schedule} ${e.command}`, options)}`)].join("\n");
     case "take-back":
       return describeTakeBack(step, env);
   }
@@ -78,6 +90,17 @@ function describeTakeBackSteps(steps: TakeBackStep[], plan: Plan, previousExtens
 
 const CRONTAB_REWRITTEN = " (the crontab block is rewritten only if it differs)";
 
+/** A re-run with the same answers: one line, not the whole plan again. */
+function nothingToChange(plan: Plan): string {
+  return `Nothing to change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? CRONTAB_REWRITTEN : ""}.`;
+}
+
+function longCommand(step: PlanStep): boolean {
+  if (step.kind === "command") return step.argv.join(" ").length > SHOWN_COMMAND_CHARS;
+  if (step.kind === "crontab") return step.entries.some((entry) => `${entry.schedule} ${entry.command}`.length > SHOWN_COMMAND_CHARS);
+  return false;
+}
+
 /** What keeps the central session running, and what that is: pi in tmux (tiers 2-3) or the daemon (tier 4). */
 function describeService(s: Plan["settings"]): string {
   const service = s.service!;
@@ -86,8 +109,9 @@ function describeService(s: Plan["settings"]): string {
   return s.daemon ? `none found: you start ${central}` : `none found: the wrapper alone, ${central}`;
 }
 
-export function describePlan(plan: Plan, env: Env): string {
+export function describePlan(plan: Plan, env: Env, options: DescribeOptions = {}): string {
   const s = plan.settings;
+  if (planChangesNothing(plan)) return nothingToChange(plan);
   const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
   const files = plan.steps.filter((step) => step.kind === "file" && !runtimeFiles.includes(step));
   const others = plan.steps.filter((step) => step.kind !== "file" && step.kind !== "take-back");
@@ -96,7 +120,7 @@ export function describePlan(plan: Plan, env: Env): string {
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
       const diff = step.kind === "file" && !step.secret && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
-      return diff ? [describeStep(step, env), diff] : [describeStep(step, env)];
+      return diff ? [describeStep(step, env, options), diff] : [describeStep(step, env, options)];
     });
   return [
     `Tier ${s.tier}, session "${s.sessionId}", keys ${s.prefix}:events:${s.sessionId} / ${s.prefix}:notify:${s.sessionId}`,
@@ -114,9 +138,8 @@ export function describePlan(plan: Plan, env: Env): string {
     ...runtimeSummary,
     ...lines(others),
     ...describeTakeBackSteps(takeBack, plan, plan.replaces?.extensionDir, env),
-    planChangesNothing(plan)
-      ? `Nothing would change: this is what is installed already${plan.steps.some((step) => step.kind === "crontab") ? CRONTAB_REWRITTEN : ""}.`
-      : `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
+    `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
+    ...(options.verbose || !plan.steps.some(longCommand) ? [] : ["(long commands are cut here: --verbose or --json shows them whole)"]),
     "",
     "Then verify:",
     ...plan.verification.map((line, i) => `  ${i + 1}. ${line}`),

@@ -51,7 +51,10 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     const plan = buildPlan({ answers: settled, env: ctx.env, system: ctx.system, redis: planned.redis });
     if (planned.unchecked) plan.notes.unshift(planned.unchecked);
     report.plan = planForDisplay(plan);
-    ctx.output.note(describePlan(plan, ctx.env), ctx.flags.dryRun ? "Plan (dry run: nothing will be changed)" : "Plan");
+    ctx.output.note(
+      describePlan(plan, ctx.env, { verbose: Boolean(ctx.flags.verbose) }),
+      ctx.flags.dryRun ? "Plan (dry run: nothing will be changed)" : "Plan",
+    );
     if (ctx.flags.dryRun) return finish(EXIT_OK);
     if (ctx.prompter && !(await ctx.prompter.confirm({ id: "confirm", message: "Apply this plan?", initialValue: true }))) {
       throw new WizardCancelledError();

@@ -31,6 +31,8 @@ export interface SetupFlags {
   model?: string;
   yes?: boolean;
   dryRun?: boolean;
+  /** the plan with every command whole */
+  verbose?: boolean;
   json?: boolean;
 }
 
