@@ -13,6 +13,8 @@ export interface FileStep {
   secret?: boolean;
   /** the user's to edit (e.g. HEARTBEAT.md): written only when absent, never reported as drift */
   createOnly?: boolean;
+  /** built code (the extension's bundle): a change is shown as a replaced file, never as a diff */
+  built?: boolean;
 }
 
 export interface CommandStep {

@@ -24,12 +24,12 @@ export interface UninstallPlan {
 /** The file pi loads from an extension folder. */
 export const EXTENSION_ENTRY = "index.ts";
 
-export const EDITED_ENTRY_REASON = "edited since install; renamed so pi does not load it, as it needs the lib/ files and node_modules that go";
+export const EDITED_ENTRY_REASON = "edited since install; renamed so pi does not load it, as it needs the extension's code that goes";
 
 /**
  * How to take back files an install wrote: remove, put the original back, or keep an edited one.
  * An edited entry of the extension (`entryFile`) is kept under another name: pi would still load
- * it, and fail to start on the lib/ files and node_modules it imports, which go. What was there
+ * it, and fail on the code it imports (the bundle; an older install's lib/ and node_modules), which goes. What was there
  * before the install is then put back in its place.
  */
 export function planFileRemoval(files: ManifestFile[], entryFile?: string): UninstallStep[] {

@@ -119,7 +119,7 @@ export function describePlan(plan: Plan, env: Env, options: DescribeOptions = {}
   const runtimeSummary = runtimeFiles.length ? describeRuntimeFiles(runtimeFiles as FileStep[], join(s.extensionDir, "lib"), env) : [];
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
-      const diff = step.kind === "file" && !step.secret && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
+      const diff = step.kind === "file" && !step.secret && !step.built && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
       return diff ? [describeStep(step, env, options), diff] : [describeStep(step, env, options)];
     });
   return [

@@ -1,6 +1,7 @@
 // A stand-in for pi that loads an installed extension exactly as pi does (jiti, from its install
-// dir, so `ioredis` resolves from that dir's own node_modules) and implements the part of the
-// ExtensionAPI the gateway uses. Anything else throws, so a new dependency on pi shows up here.
+// dir: index.ts, which imports the installed bundle gateway-extension.mjs, ioredis inside) and
+// implements the part of the ExtensionAPI the gateway uses. Anything else throws, so a new
+// dependency on pi shows up here.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
@@ -30,7 +31,7 @@ export interface InstalledExtensionModule {
   createGatewayExtension(config: Partial<GatewayConfig>, env?: Record<string, string | undefined>): Factory;
 }
 
-/** Loads `<extensionDir>/index.ts` the way pi's loader does. */
+/** Loads `<extensionDir>/index.ts` the way pi's loader does (jiti compiles index.ts and imports the .mjs bundle natively). */
 export async function loadInstalledExtension(extensionDir: string): Promise<InstalledExtensionModule> {
   const jiti = createJiti(import.meta.url, { moduleCache: false });
   return (await jiti.import(join(extensionDir, "index.ts"))) as InstalledExtensionModule;
@@ -229,7 +230,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
       ),
     );
     await host.startSession();
-    // a refused password is an error notice, an outage or a missing ioredis a warning: either ends the wait with its reason
+    // a refused password is an error notice, an outage or a missing bundle a warning: either ends the wait with its reason
     const complaint = () => host.notices.find((n) => n.type === "warning" || n.type === "error");
     const connected = () => host.statuses.get("gateway")?.startsWith("gateway: listening") === true || complaint() !== undefined;
     await host.waitFor(connected, options.timeoutMs, "the extension to connect", options.signal);

@@ -1,14 +1,15 @@
-// Doctor checks for the installed files: they still match the manifest, and the extension's own
-// node_modules hold ioredis. Repairs re-render from the manifest's settings through the plan code.
+// Doctor checks for the installed files: they still match the manifest (extension-files), and the
+// extension's code, the bundle with ioredis in it, is intact (extension-deps). Repairs write back
+// what the plan code renders for the manifest's settings, for files whose hash still matches.
 import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
-import { type Finding, fail, ok } from "../../core/finding.ts";
-import type { ManifestFile } from "../../core/manifest.ts";
+import { type Finding, fail, ok, warn } from "../../core/finding.ts";
+import type { Manifest, ManifestFile } from "../../core/manifest.ts";
 import { backupPath, backupRoot, ensureDir, missingDirs, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { rerunCommand } from "../rerun.ts";
-import { ioredisFits, ioredisInstalled, NPM_INSTALL_ARGV, requiredIoredisMajor, runNpmInstall } from "./render.ts";
+import { BUNDLE_NAME, bundledIoredisVersion, installedBundlePath } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
@@ -34,73 +35,106 @@ function restorableContents({ manifest, replan }: DoctorContext): Map<string, st
   return byPath;
 }
 
+/** doctor --fix, or a re-run of the install when the package holds other contents than were installed (an upgrade since). */
+function driftFix(ctx: DoctorContext, drift: Drift[]): string {
+  const restorable = restorableContents(ctx);
+  return drift.every((d) => d.problem === "mode" || restorable.has(d.file.path))
+    ? "gateway-setup doctor --fix"
+    : `re-run the install: ${rerunCommand(ctx.manifest)}`;
+}
+
+/** Puts each drifted file back (an edited copy saved in backups/), writing down the undo first. */
+function restoreDrift(ctx: DoctorContext, drift: Drift[]): string {
+  const rendered = restorableContents(ctx);
+  const backups = backupRoot(ctx.manifest.settings.stateDir, new Date());
+  const done: string[] = [];
+  const cannot: string[] = [];
+  for (const { file, problem } of drift) {
+    if (problem === "mode") {
+      // the contents are as installed (a secrets file's too): only its permissions go back
+      chmodSync(file.path, file.mode);
+      done.push(`${displayPath(file.path, ctx.env)} (mode ${file.mode.toString(8)})`);
+      continue;
+    }
+    const contents = rendered.get(file.path);
+    if (contents === undefined) {
+      cannot.push(displayPath(file.path, ctx.env));
+      continue;
+    }
+    const current = problem === "edited" ? readExisting(file.path) : undefined;
+    let saved = "";
+    if (current) {
+      const backup = backupPath(backups, file.path);
+      ensureDir(dirname(backup), 0o700);
+      writeFileAtomic(backup, current.contents, current.mode);
+      saved = ` (your edited copy is in ${displayPath(backup, ctx.env)})`;
+      ctx.recordUndo?.({ undo: "restore-file", path: file.path, from: backup, mode: current.mode });
+    } else {
+      const missing = missingDirs(dirname(file.path));
+      if (missing.length) ctx.recordUndo?.({ undo: "remove-empty-dirs", paths: missing });
+      ctx.recordUndo?.({ undo: "remove", path: file.path });
+    }
+    ensureDir(dirname(file.path));
+    writeFileAtomic(file.path, contents, file.mode);
+    done.push(displayPath(file.path, ctx.env) + saved);
+  }
+  const parts = [];
+  if (done.length) parts.push(`restored ${done.join(", ")}`);
+  if (cannot.length) parts.push(`cannot re-create ${cannot.join(", ")} from this install's settings; re-run the install: ${rerunCommand(ctx.manifest)}`);
+  return parts.join("; ");
+}
+
+const isBundle = (manifest: Manifest) => (file: ManifestFile) => file.path === installedBundlePath(manifest.settings.extensionDir);
+/** every installed file but the bundle, which extension-deps checks */
+const otherFiles = (manifest: Manifest) => manifest.files.filter((file) => !isBundle(manifest)(file));
+
 export const extensionFilesCheck: DoctorCheck = {
   id: "extension-files",
   async run(ctx) {
     const { manifest, env } = ctx;
-    const drift = findDrift(manifest.files);
-    if (!drift.length) return ok("extension-files", `${manifest.files.length} installed files match the manifest`);
+    const files = otherFiles(manifest);
+    const drift = findDrift(files);
+    if (!drift.length)
+      return ok("extension-files", files.length === 1 ? "1 installed file matches the manifest" : `${files.length} installed files match the manifest`);
     const list = drift.map((d) => `${displayPath(d.file.path, env)} (${d.problem})`).join(", ");
-    const restorable = restorableContents(ctx);
-    const fix = drift.every((d) => d.problem === "mode" || restorable.has(d.file.path))
-      ? "gateway-setup doctor --fix"
-      : `re-run the install: ${rerunCommand(manifest)}`;
-    return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, fix);
+    return fail("extension-files", `${drift.length} installed file(s) differ from the install: ${list}`, driftFix(ctx, drift));
   },
   async repair(ctx) {
-    const rendered = restorableContents(ctx);
-    const backups = backupRoot(ctx.manifest.settings.stateDir, new Date());
-    const done: string[] = [];
-    const cannot: string[] = [];
-    for (const { file, problem } of findDrift(ctx.manifest.files)) {
-      if (problem === "mode") {
-        // the contents are as installed (a secrets file's too): only its permissions go back
-        chmodSync(file.path, file.mode);
-        done.push(`${displayPath(file.path, ctx.env)} (mode ${file.mode.toString(8)})`);
-        continue;
-      }
-      const contents = rendered.get(file.path);
-      if (contents === undefined) {
-        cannot.push(displayPath(file.path, ctx.env));
-        continue;
-      }
-      const current = problem === "edited" ? readExisting(file.path) : undefined;
-      let saved = "";
-      if (current) {
-        const backup = backupPath(backups, file.path);
-        ensureDir(dirname(backup), 0o700);
-        writeFileAtomic(backup, current.contents, current.mode);
-        saved = ` (your edited copy is in ${displayPath(backup, ctx.env)})`;
-        ctx.recordUndo?.({ undo: "restore-file", path: file.path, from: backup, mode: current.mode });
-      } else {
-        const missing = missingDirs(dirname(file.path));
-        if (missing.length) ctx.recordUndo?.({ undo: "remove-empty-dirs", paths: missing });
-        ctx.recordUndo?.({ undo: "remove", path: file.path });
-      }
-      ensureDir(dirname(file.path));
-      writeFileAtomic(file.path, contents, file.mode);
-      done.push(displayPath(file.path, ctx.env) + saved);
-    }
-    const parts = [];
-    if (done.length) parts.push(`restored ${done.join(", ")}`);
-    if (cannot.length) parts.push(`cannot re-create ${cannot.join(", ")} from this install's settings; re-run the install: ${rerunCommand(ctx.manifest)}`);
-    return parts.join("; ");
+    return restoreDrift(ctx, findDrift(otherFiles(ctx.manifest)));
   },
 };
 
-export const extensionDepsCheck: DoctorCheck = {
+const BUNDLE_PROBLEMS: Record<Drift["problem"], string> = {
+  missing: "is missing, so pi starts without the gateway",
+  edited: "differs from the one installed (its sha256 is in the manifest), so pi may run code gateway-setup did not ship",
+  mode: "has other permissions than it was installed with",
+};
+
+/**
+ * The id stays `extension-deps` (what the extension needs to run: its dependencies are inside the
+ * bundle now), so scripts that run `doctor --only extension-deps` or read it from --json keep working.
+ */
+export const extensionBundleCheck: DoctorCheck = {
   id: "extension-deps",
-  async run({ manifest }): Promise<Finding> {
-    const dir = manifest.settings.extensionDir;
-    const version = ioredisInstalled(dir);
-    const fix = `gateway-setup doctor --fix (or: cd ${dir} && ${NPM_INSTALL_ARGV.join(" ")})`;
-    if (!version) return fail("extension-deps", "the extension's own node_modules do not contain ioredis, so pi starts without the gateway", fix);
-    if (!ioredisFits(version))
-      return fail("extension-deps", `the extension's node_modules hold ioredis ${version}, but it needs ioredis ${requiredIoredisMajor()}.x`, fix);
-    return ok("extension-deps", `ioredis ${version} is installed in the extension's node_modules`);
+  async run(ctx): Promise<Finding> {
+    const { manifest, env } = ctx;
+    const bundle = manifest.files.find(isBundle(manifest));
+    if (!bundle) {
+      // an install made before the extension shipped ready-built: lib/ sources and an npm-installed ioredis
+      return warn(
+        "extension-deps",
+        `this install (gateway-setup ${manifest.version}) runs the extension from TypeScript sources and an npm-installed ioredis; ` +
+          "a re-run installs the ready-built extension in their place",
+        `re-run the install: ${rerunCommand(manifest)}`,
+      );
+    }
+    const [drift] = findDrift([bundle]);
+    if (drift) return fail("extension-deps", `${displayPath(bundle.path, env)} ${BUNDLE_PROBLEMS[drift.problem]}`, driftFix(ctx, [drift]));
+    const ioredis = bundledIoredisVersion(readExisting(bundle.path)?.contents.toString("utf8") ?? "");
+    return ok("extension-deps", `${BUNDLE_NAME} is as installed${ioredis ? ` (ioredis ${ioredis} bundled)` : ""}`);
   },
-  async repair({ manifest, env }: DoctorContext) {
-    await runNpmInstall(manifest.settings.extensionDir, manifest.settings.stateDir, env);
-    return "ran npm install in the extension dir";
+  async repair(ctx) {
+    const bundle = ctx.manifest.files.find(isBundle(ctx.manifest));
+    return bundle ? restoreDrift(ctx, findDrift([bundle])) : `nothing to repair here: ${rerunCommand(ctx.manifest)} installs the bundled extension`;
   },
 };

@@ -1,14 +1,14 @@
 import type { Component } from "../../core/component.ts";
-import { extensionDepsCheck, extensionFilesCheck } from "./check.ts";
+import { extensionBundleCheck, extensionFilesCheck } from "./check.ts";
 import { planExtension } from "./render.ts";
 
-/** The pi extension: index.ts, package.json, the runtime under lib/, and its own node_modules. */
+/** The pi extension: index.ts (its settings) and gateway-extension.mjs (its code, ioredis included). */
 export const extension: Component = {
   id: "extension",
   applies: () => true,
-  plan: ({ settings, secretsFile, env }) => ({ steps: planExtension({ settings, secretsFile, npmCache: env.npm_config_cache }) }),
+  plan: ({ settings, secretsFile }) => ({ steps: planExtension({ settings, secretsFile }) }),
   removal: () => ({}),
-  checks: [extensionFilesCheck, extensionDepsCheck],
+  checks: [extensionFilesCheck, extensionBundleCheck],
   consumer: () => ({ howToStart: "start pi to receive events", intro: [], reachIt: "Start pi (or /reload a running one); then any script can reach it:" }),
   summary: (settings) =>
     settings.mode === "multi"

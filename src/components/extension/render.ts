@@ -1,42 +1,53 @@
-// The pi extension: a rendered index.ts and package.json, the runtime sources copied verbatim
-// from src/runtime (type-checked and tested here) under lib/, and npm install.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// The pi extension: a rendered index.ts (the settings) and the extension's code, one JavaScript
+// bundle built from src/runtime with ioredis at package build time (scripts/build-runtime.mjs),
+// copied as it is. No npm install, no network: the package holds everything the extension runs.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { GatewayError } from "../../core/errors.ts";
 import type { FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
-import { describeFailure, type Env, run } from "../../platform/exec.ts";
-import { ownPackageJson, ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
+import { ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
 import { renderTemplate } from "../../platform/templates.ts";
 import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
 
 export const EXTENSION_COMPONENT = "extension";
-export const NPM_INSTALL_ARGV = ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"];
+/** .mjs: pi's loader (jiti) imports it natively instead of compiling it, and no package.json can make it CommonJS */
+export const BUNDLE_NAME = "gateway-extension.mjs";
+export const BUNDLE_DESCRIPTION = "the extension's code, ioredis included";
 
-/** npm's cache and logs go to a scratch dir in the state dir, removed after the install, so ~/.npm stays as it was. */
-export function npmScratchDir(stateDir: string): string {
-  return join(stateDir, "npm-cache.tmp");
+/** Where the package holds the built bundle. */
+export function packagedBundlePath(packageRoot = PACKAGE_ROOT): string {
+  return join(packageRoot, "dist", "runtime", BUNDLE_NAME);
 }
 
-export function npmInstallArgv(scratchDir: string): string[] {
-  return [...NPM_INSTALL_ARGV, `--cache=${scratchDir}`, `--logs-dir=${join(scratchDir, "_logs")}`, "--update-notifier=false"];
+export function installedBundlePath(extensionDir: string): string {
+  return join(extensionDir, BUNDLE_NAME);
 }
 
-/** A cache the user chose with npm_config_cache is theirs to fill; otherwise the scratch dir. */
-function npmInstallCommand(stateDir: string, userCache: string | undefined): { argv: string[]; scratch: string[] } {
-  if (userCache) return { argv: [...NPM_INSTALL_ARGV, "--update-notifier=false"], scratch: [] };
-  const scratch = npmScratchDir(stateDir);
-  return { argv: npmInstallArgv(scratch), scratch: [scratch] };
+/** The bundle as the package ships it; a source checkout that was never built has none. */
+export function packagedBundle(): string {
+  const path = packagedBundlePath();
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new GatewayError(
+      `gateway-setup's package has no ${path} (the pi extension's built code)`,
+      "reinstall gateway-setup (npm install -g gateway-setup); in a source checkout: npm run build",
+    );
+  }
 }
-/** what src/runtime holds, each copied to lib/<folder> */
-const RUNTIME_FOLDERS = ["protocol", "consumer", "extension"] as const;
 
-export function runtimeSourceFiles(): { relativePath: string; contents: string }[] {
-  return RUNTIME_FOLDERS.flatMap((folder) => {
-    const dir = join(PACKAGE_ROOT, "src", "runtime", folder);
-    return readdirSync(dir)
-      .filter((name) => name.endsWith(".ts") && !name.endsWith(".d.ts"))
-      .sort()
-      .map((name) => ({ relativePath: join("lib", folder, name), contents: readFileSync(join(dir, name), "utf8") }));
-  });
+/** The ioredis version a bundle was built with, from the header scripts/build-runtime.mjs writes. */
+export function bundledIoredisVersion(bundle: string): string | undefined {
+  return /^\/\/ .* ioredis (\d+\.\d+\.\d+\S*)/m.exec(bundle.slice(0, 500))?.[1];
+}
+
+/** The ioredis version inside the installed extension's bundle (status shows it); undefined when the bundle is missing. */
+export function ioredisInstalled(extensionDir: string): string | undefined {
+  try {
+    return bundledIoredisVersion(readFileSync(installedBundlePath(extensionDir), "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
@@ -52,6 +63,7 @@ export function renderIndex(settings: PlanSettings, secretsFile: string | undefi
       : undefined;
   return renderTemplate("extension/index.ts.hbs", {
     version: ownVersion(),
+    bundle: BUNDLE_NAME,
     mode: settings.mode,
     heartbeat,
     sessionId: settings.sessionId,
@@ -64,87 +76,23 @@ export function renderIndex(settings: PlanSettings, secretsFile: string | undefi
   });
 }
 
-export function renderPackageJson(): string {
-  return renderTemplate("extension/package.json.hbs", {
-    version: ownVersion(),
-    ioredisVersion: ownPackageJson().dependencies.ioredis,
-  });
-}
-
-/** npm install outside a Plan (doctor --fix), with the same scratch cache. */
-export async function runNpmInstall(extensionDir: string, stateDir: string, env: Env): Promise<void> {
-  const { argv, scratch } = npmInstallCommand(stateDir, env.npm_config_cache);
-  const [binary, ...args] = argv as [string, ...string[]];
-  try {
-    const result = await run(binary, args, { cwd: extensionDir, env, timeoutMs: 5 * 60_000 });
-    if (result.code !== 0) throw new Error(describeFailure(result));
-  } finally {
-    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export interface ExtensionPlanInput {
   settings: PlanSettings;
   secretsFile: string | undefined;
-  /** the user's own npm_config_cache, if set */
-  npmCache?: string | undefined;
 }
 
-export function planExtension({ settings, secretsFile, npmCache }: ExtensionPlanInput): PlanStep[] {
+export function planExtension({ settings, secretsFile }: ExtensionPlanInput): PlanStep[] {
   const dir = settings.extensionDir;
-  const file = (relativePath: string, contents: string, description: string): FileStep => ({
+  const file = (path: string, contents: string, description: string): FileStep => ({
     kind: "file",
     component: EXTENSION_COMPONENT,
     description,
-    path: join(dir, relativePath),
+    path,
     contents,
     mode: 0o644,
   });
-  const packageJson = renderPackageJson();
-  const steps: PlanStep[] = [
-    file("index.ts", renderIndex(settings, secretsFile), "pi extension entry (settings)"),
-    file("package.json", packageJson, "extension dependencies (ioredis)"),
-    ...runtimeSourceFiles().map((source) => file(source.relativePath, source.contents, "extension runtime")),
+  return [
+    file(join(dir, "index.ts"), renderIndex(settings, secretsFile), "pi extension entry (settings)"),
+    { ...file(installedBundlePath(dir), packagedBundle(), BUNDLE_DESCRIPTION), built: true },
   ];
-  steps.push({
-    kind: "command",
-    component: EXTENSION_COMPONENT,
-    description: "install the extension's dependencies",
-    ...npmInstallCommand(settings.stateDir, npmCache),
-    cwd: dir,
-    creates: [join(dir, "node_modules"), join(dir, "package-lock.json")],
-    timeoutMs: 5 * 60_000,
-    ...(npmInstallSatisfied(dir, packageJson) ? { satisfied: true } : {}),
-  });
-  return steps;
-}
-
-/** npm install is not needed when the same package.json is installed and ioredis resolves. */
-function npmInstallSatisfied(dir: string, packageJson: string): boolean {
-  const current = join(dir, "package.json");
-  return existsSync(current) && readFileSync(current, "utf8") === packageJson && ioredisFits(ioredisInstalled(dir));
-}
-
-/** The ioredis major version the extension's package.json asks for. */
-export function requiredIoredisMajor(): number {
-  return Number(/\d+/.exec(ownPackageJson().dependencies.ioredis ?? "")?.[0]);
-}
-
-export function ioredisFits(version: string | undefined): version is string {
-  return version !== undefined && Number(version.split(".")[0]) === requiredIoredisMajor();
-}
-
-/**
- * The ioredis version installed in the extension's own node_modules, read from disk each time:
- * pi resolves from there, and an ioredis in a parent folder's node_modules does not count.
- */
-export function ioredisInstalled(extensionDir: string): string | undefined {
-  try {
-    const dir = join(extensionDir, "node_modules", "ioredis");
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: unknown; main?: unknown };
-    if (typeof pkg.version !== "string") return undefined;
-    return existsSync(join(dir, typeof pkg.main === "string" ? pkg.main : "index.js")) ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
 }

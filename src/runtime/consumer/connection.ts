@@ -26,7 +26,7 @@ export function runtimeRedisTarget(
 
 export type RedisConstructor = new (url: string, options: RedisOptions) => Redis;
 
-/** ioredis from the installed extension's own node_modules; throws when it is missing. */
+/** ioredis, imported when first needed: the copy bundled into the installed extension, or the package's own (daemon, CLI); throws when it cannot load. */
 export async function loadIoredis(): Promise<RedisConstructor> {
   const mod = (await import("ioredis")) as unknown as { Redis?: RedisConstructor; default?: RedisConstructor };
   return (mod.Redis ?? mod.default)!;

@@ -11,7 +11,7 @@ import { type AliveRecord, claimSession, newOwner, pruneDeadSessions, releaseSes
 import { atMost, clientOptions, closeClient, ENV_REDIS_PASSWORD, ENV_REDIS_URL, loadIoredis, type RedisConstructor, runtimeRedisTarget } from "./connection.ts";
 
 /** What the extension tells a pi user to run when its install is broken (the installer's self-test drops it: it rolls back instead). */
-export const REPAIR_IN_PLACE = "Run `gateway-setup doctor --fix` (or npm install in the extension's folder).";
+export const REPAIR_IN_PLACE = "Run `gateway-setup doctor --fix`.";
 
 const ALIVE_TTL_SECONDS = 60;
 /** also how often a refused consumer asks again whether the id is free */
