@@ -1,15 +1,15 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 
 import { existsSync } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
-import type { FileStep, Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
+import type { Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { readExisting } from "../install/fs-ops.ts";
 import { describeRemoval, takeBackRemoval } from "../install/uninstall.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
-import { type FileStepStatus, fileStepStatus } from "./file-change.ts";
+import { fileStepStatus } from "./file-change.ts";
 
 /** Would applying the plan change nothing but (maybe) the crontab block? Needs an existing install. */
 export function planChangesNothing(plan: Plan): boolean {
@@ -112,11 +112,9 @@ function describeService(s: Plan["settings"]): string {
 export function describePlan(plan: Plan, env: Env, options: DescribeOptions = {}): string {
   const s = plan.settings;
   if (planChangesNothing(plan)) return nothingToChange(plan);
-  const runtimeFiles = plan.steps.filter((step) => step.kind === "file" && step.description === "extension runtime");
-  const files = plan.steps.filter((step) => step.kind === "file" && !runtimeFiles.includes(step));
+  const files = plan.steps.filter((step) => step.kind === "file");
   const others = plan.steps.filter((step) => step.kind !== "file" && step.kind !== "take-back");
   const takeBack = plan.steps.filter((step): step is TakeBackStep => step.kind === "take-back");
-  const runtimeSummary = runtimeFiles.length ? describeRuntimeFiles(runtimeFiles as FileStep[], join(s.extensionDir, "lib"), env) : [];
   const lines = (steps: PlanStep[]) =>
     steps.flatMap((step) => {
       const diff = step.kind === "file" && !step.secret && !step.built && fileStepStatus(step) !== "kept" ? fileDiff(step.path, step.contents, env) : undefined;
@@ -135,7 +133,6 @@ export function describePlan(plan: Plan, env: Env, options: DescribeOptions = {}
       : []),
     "",
     ...lines(files),
-    ...runtimeSummary,
     ...lines(others),
     ...describeTakeBackSteps(takeBack, plan, plan.replaces?.extensionDir, env),
     `write     ${displayPath(s.manifestPath, env)} (install manifest)`,
@@ -166,31 +163,8 @@ export function fileDiff(path: string, contents: string, env: Env): string | und
   return cut.map((line) => `          ${line}`).join("\n");
 }
 
-function summarizeChanges(steps: PlanStep[]): string {
-  const counts = new Map<FileStepStatus, number>();
-  for (const step of steps) {
-    if (step.kind !== "file") continue;
-    const change = fileStepStatus(step);
-    counts.set(change, (counts.get(change) ?? 0) + 1);
-  }
-  return [...counts].map(([change, n]) => `${n} ${change}`).join(", ");
-}
-
 /** A path in a command line, or the path of a `--flag=path`, shown relative to home. */
 function displayArg(arg: string, env: Env): string {
   const [, flag = "", value = arg] = /^(--[\w-]+=)?(.*)$/s.exec(arg) ?? [];
   return flag + displayPath(value, env);
-}
-
-/** The runtime sources copied into the extension, every one by name, folder by folder (no diffs: they are ours). */
-function describeRuntimeFiles(files: FileStep[], libDir: string, env: Env): string[] {
-  const byFolder = new Map<string, string[]>();
-  for (const file of files) {
-    const folder = dirname(relative(libDir, file.path));
-    byFolder.set(folder, [...(byFolder.get(folder) ?? []), basename(file.path)]);
-  }
-  return [
-    `files     ${files.length} runtime files under ${displayPath(libDir, env)} (${summarizeChanges(files)}; 644):`,
-    ...[...byFolder].map(([folder, names]) => `            ${folder}/ ${names.join(" ")}`),
-  ];
 }
