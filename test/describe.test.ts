@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planExtension } from "../src/components/extension/render.ts";
 import type { FileStep, Plan } from "../src/core/plan.ts";
@@ -137,16 +137,15 @@ describe("describePlan details", () => {
     expect(changed).toMatch(/write\s+~\/manifest\.json/);
   });
 
-  it("names every runtime file the extension gets, folder by folder", () => {
-    const runtime = planExtension({ settings: plan.settings, secretsFile: undefined }).filter(
-      (step): step is FileStep => step.kind === "file" && step.description === "extension runtime",
-    );
-    const text = describePlan({ ...plan, steps: runtime }, env);
-    expect(text).toContain(`files     ${runtime.length} runtime files under ~/.pi/agent/extensions/gateway/lib`);
-    for (const step of runtime) expect(text).toContain(basename(step.path));
-    expect(text).toMatch(/protocol\/ .*drain\.ts/);
-    expect(text).toMatch(/consumer\/ .*consumer\.ts/);
-    expect(text).toMatch(/extension\/ .*pi-host\.ts/);
+  it("shows the extension's bundle as a file replaced, never as a diff of its code", () => {
+    const bundle = planExtension({ settings: plan.settings, secretsFile: undefined }).find(
+      (step): step is FileStep => step.kind === "file" && step.path.endsWith("gateway-extension.mjs"),
+    )!;
+    mkdirSync(dirname(bundle.path), { recursive: true });
+    writeFileSync(bundle.path, "// an older build\nexport const x = 1;\n");
+    const text = describePlan({ ...plan, steps: [bundle] }, env);
+    expect(text).toMatch(/changed\s+~\/\.pi\/agent\/extensions\/gateway\/gateway-extension\.mjs \(644\)\n/);
+    expect(text).not.toContain("an older build");
   });
 
   it("lists what a re-install takes back of the previous install, and counts it as a change", () => {

@@ -45,23 +45,25 @@ describe("doctor", () => {
     expect(report.checks.find((c) => c.id === "listener")?.fix).toMatch(/start pi/);
   });
 
-  it("detects drift and missing dependencies, and --fix repairs them", async () => {
+  it("detects drift and a missing bundle, and --fix repairs them", async () => {
     const { env, plan } = await installed.fresh();
     const index = join(plan.settings.extensionDir, "index.ts");
+    const bundle = join(plan.settings.extensionDir, "gateway-extension.mjs");
+    const shipped = readFileSync(bundle, "utf8");
     writeFileSync(index, "// edited by hand\n");
-    rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
-    rmSync(join(plan.settings.extensionDir, "node_modules"), { recursive: true });
+    rmSync(bundle);
     const broken = await runDoctor({ env, only: ["extension-files", "extension-deps"] });
     expect(broken.ok).toBe(false);
     expect(broken.checks[0]).toMatchObject({ status: "fail", fix: "gateway-setup doctor --fix" });
-    expect(broken.checks[0]!.message).toMatch(/index\.ts \(edited\).*keys\.ts \(missing\)/);
-    expect(broken.checks[1]).toMatchObject({ status: "fail" });
-    expect(broken.checks[1]!.fix).toMatch(/npm install/);
+    expect(broken.checks[0]!.message).toMatch(/1 installed file\(s\) differ from the install: .*index\.ts \(edited\)$/);
+    expect(broken.checks[1]).toMatchObject({ status: "fail", fix: "gateway-setup doctor --fix" });
+    expect(broken.checks[1]!.message).toMatch(/gateway-extension\.mjs is missing, so pi starts without the gateway/);
 
     const fixed = await runDoctor({ env, only: ["extension-files", "extension-deps"], fix: true });
     expect(fixed.repairs?.map((r) => r.id)).toEqual(["extension-files", "extension-deps"]);
     expect(statusOf(fixed)).toEqual({ "extension-files": "ok", "extension-deps": "ok" });
     expect(readFileSync(index, "utf8")).toContain("createGatewayExtension");
+    expect(readFileSync(bundle, "utf8")).toBe(shipped);
   });
 
   it("warns about deep queues, dead letters and stale sessions; --fix prunes the stale ones", async () => {
@@ -236,21 +238,19 @@ describe("uninstall", () => {
       const keys = sessionKeys(plan.settings.prefix, plan.settings.sessionId);
       await redis.lpush(keys.events, "{}");
       const index = join(plan.settings.extensionDir, "index.ts");
-      const keysFile = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
+      const keysFile = join(plan.settings.extensionDir, "gateway-extension.mjs");
       writeFileSync(index, "// mine now\n");
-      writeFileSync(keysFile, "// my keys\n");
+      writeFileSync(keysFile, "// my build\n");
       const uninstall = planUninstall(plan.settings.manifestPath)!;
       // the entry pi loads is kept under another name; any other edited file stays where it is
       expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: index, keptAs: `${index}.edited`, reason: EDITED_ENTRY_REASON });
       expect(uninstall.steps).toContainEqual({ kind: "keep-file", path: keysFile, reason: "edited since install" });
       await applyUninstall(uninstall, env);
       expect(readFileSync(`${index}.edited`, "utf8")).toBe("// mine now\n");
-      expect(readFileSync(keysFile, "utf8")).toBe("// my keys\n");
+      expect(readFileSync(keysFile, "utf8")).toBe("// my build\n");
       expect(snapshotTree(plan.settings.extensionDir)).toEqual({
         "index.ts.edited": expect.any(String),
-        "lib/": expect.any(String),
-        "lib/protocol/": expect.any(String),
-        "lib/protocol/keys.ts": expect.any(String),
+        "gateway-extension.mjs": expect.any(String),
       });
       expect(await redis.llen(keys.events)).toBe(1);
     } finally {
@@ -285,7 +285,7 @@ describe("uninstall", () => {
     const tree = Object.keys(snapshotTree(home));
     expect(tree.some((p) => p.startsWith(".pi/agent/extensions/"))).toBe(false);
     expect(tree).toContain("project/.pi/extensions/gateway/index.ts");
-    expect(tree).toContain("project/.pi/extensions/gateway/node_modules/");
+    expect(tree).toContain("project/.pi/extensions/gateway/gateway-extension.mjs");
     await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env);
     expect(snapshotTree(home)).toEqual(before);
   });
@@ -305,10 +305,7 @@ describe("uninstall", () => {
     expect(dry.code, dry.stderr).toBe(0);
     const text = runningText(dry.stdout);
     expect(text).toContain("Then take back the previous install at ~/a/.pi/extensions/gateway (the extension moves to ~/b/.pi/extensions/gateway)");
-    expect(text).toMatch(/remove ~\/a\/\.pi\/extensions\/gateway\/ index\.ts package\.json/);
-    expect(text).toMatch(/remove ~\/a\/\.pi\/extensions\/gateway\/lib\/protocol\/ .*drain\.ts/);
-    expect(text).toContain("remove ~/a/.pi/extensions/gateway/node_modules/ (and everything in it)");
-    expect(text).toContain("remove ~/a/.pi/extensions/gateway/package-lock.json");
+    expect(text).toMatch(/remove ~\/a\/\.pi\/extensions\/gateway\/ index\.ts gateway-extension\.mjs/);
 
     const json = await runCli([...args, "--dry-run", "--json"], { env: sandbox.env });
     expect(json.code, json.stderr).toBe(0);
@@ -319,18 +316,10 @@ describe("uninstall", () => {
     const removed = takeBack
       .filter((step: { action: string }) => step.action === "remove-file" || step.action === "remove-tree")
       .map((step: { path: string }) => step.path);
-    expect(removed).toEqual(
-      expect.arrayContaining([
-        join(old, "index.ts"),
-        join(old, "package.json"),
-        join(old, "lib/protocol/drain.ts"),
-        join(old, "node_modules"),
-        join(old, "package-lock.json"),
-      ]),
-    );
     // every file of the previous install is in the plan, with nothing beyond it
     const previousFiles = first.plan.steps.flatMap((step) => (step.kind === "file" ? [step.path] : []));
-    expect(removed.filter((path: string) => !path.endsWith("node_modules") && !path.endsWith("package-lock.json")).sort()).toEqual([...previousFiles].sort());
+    expect(previousFiles.sort()).toEqual([join(old, "gateway-extension.mjs"), join(old, "index.ts")]);
+    expect(removed.sort()).toEqual([...previousFiles].sort());
     expect(snapshotTree(home)).toEqual(installed);
 
     // the plan is what is applied: the old install goes, and uninstall leaves home as it was
@@ -341,7 +330,7 @@ describe("uninstall", () => {
     expect(snapshotTree(home)).toEqual(before);
   });
 
-  it("puts back the user's own node_modules and package-lock.json of a folder it installed over, also after moving the extension elsewhere", async () => {
+  it("leaves the user's own node_modules, package.json and package-lock.json in a folder it installs over alone, also after moving the extension elsewhere", async () => {
     const home = mkdtempSync(join(tmpdir(), "gw-own-modules-"));
     const own = join(home, ".pi/agent/extensions/gateway");
     mkdirSync(join(own, "node_modules/left-pad"), { recursive: true });
@@ -350,36 +339,23 @@ describe("uninstall", () => {
     writeFileSync(join(own, "package.json"), JSON.stringify({ name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, null, 2) + "\n");
     writeFileSync(join(own, "node_modules/left-pad/package.json"), JSON.stringify({ name: "left-pad", version: "1.3.0" }) + "\n");
     writeFileSync(join(own, "node_modules/left-pad/index.js"), "module.exports = (s) => s;\n");
-    const lock = {
-      name: "mine",
-      version: "1.0.0",
-      lockfileVersion: 3,
-      requires: true,
-      packages: { "": { name: "mine", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }, "node_modules/left-pad": { version: "1.3.0" } },
-    };
-    writeFileSync(join(own, "package-lock.json"), JSON.stringify(lock, null, 2) + "\n");
+    writeFileSync(join(own, "package-lock.json"), JSON.stringify({ name: "mine", lockfileVersion: 3 }, null, 2) + "\n");
     const before = snapshotTree(home);
-    const ownFolder = snapshotTree(own);
+    const theirs = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([path]) => /^(node_modules|package)/.test(path)));
+    const ownFolder = theirs(snapshotTree(own));
 
     const global = await installTier1(redisUrl, {}, home);
-    // npm made node_modules and the lock its own
-    expect(existsSync(join(own, "node_modules/left-pad"))).toBe(false);
-    expect(readFileSync(join(own, "package-lock.json"), "utf8")).toContain("ioredis");
-    const uninstall = planUninstall(global.plan.settings.manifestPath)!;
-    expect(uninstall.steps.filter((step) => step.kind === "restore-tree").map((step) => (step as { path: string }).path)).toEqual([
-      join(own, "node_modules"),
-      join(own, "package-lock.json"),
-    ]);
-    expect(await applyUninstall(uninstall, global.env)).toEqual([]);
+    // the bundle needs none of them: no npm install runs over the user's dependencies
+    expect(theirs(snapshotTree(own))).toEqual(ownFolder);
+    expect(await applyUninstall(planUninstall(global.plan.settings.manifestPath)!, global.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
 
-    // the same when a re-install moves the extension away from the user's folder: that take-back puts them back too
+    // the same when a re-install moves the extension away from the user's folder: their index.ts comes back, the rest never moved
     const again = await installTier1(redisUrl, {}, home);
     const moved = await installTier1(redisUrl, { scope: "project", projectDir: join(home, "project"), prefix: again.plan.settings.prefix }, home);
-    expect(
-      moved.plan.steps.filter((step) => step.kind === "take-back" && step.action === "restore-tree").map((step) => (step as { path: string }).path),
-    ).toEqual([join(own, "node_modules"), join(own, "package-lock.json")]);
-    expect(snapshotTree(own)).toEqual(ownFolder);
+    expect(moved.plan.steps.filter((step) => step.kind === "take-back" && step.action === "restore-tree")).toEqual([]);
+    expect(readFileSync(join(own, "index.ts"), "utf8")).toBe("// the user's own experiment\n");
+    expect(theirs(snapshotTree(own))).toEqual(ownFolder);
     expect(await applyUninstall(planUninstall(moved.plan.settings.manifestPath)!, moved.env)).toEqual([]);
     expect(snapshotTree(home)).toEqual(before);
   });
@@ -389,9 +365,9 @@ describe("uninstall", () => {
     try {
       const { env, plan } = await installTier1(redisUrl, {}, sandbox.home);
       const index = join(plan.settings.extensionDir, "index.ts");
-      // a typical edit: the settings, while it still imports the runtime under lib/
+      // a typical edit: the settings, while it still imports the bundle
       const edited = readFileSync(index, "utf8").replace(`prefix: "${plan.settings.prefix}"`, `prefix: "${plan.settings.prefix}x"`);
-      expect(edited).toContain("./lib/");
+      expect(edited).toContain("./gateway-extension.mjs");
       writeFileSync(index, edited);
       const dry = await runCli(["uninstall", "--dry-run"], { env });
       expect(runningText(dry.stdout)).toContain(
@@ -405,7 +381,7 @@ describe("uninstall", () => {
       );
       expect(readFileSync(`${index}.edited`, "utf8")).toBe(edited);
       expect(existsSync(index)).toBe(false);
-      // pi loads <extensions>/gateway/index.ts: with it left in place pi exited 1 at start (Cannot find module './lib/...')
+      // pi loads <extensions>/gateway/index.ts: an older one left in place made pi exit 1 at start (Cannot find module './lib/...')
       const pi = await startPiRpc({ sandbox, env: { PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent") } });
       expect(pi.extensionErrors()).toEqual([]);
       expect(await pi.stop()).toMatchObject({ code: 0 });

@@ -55,27 +55,10 @@ describe("buildPlan", () => {
     });
     const paths = files(plan.steps).map((s) => s.path);
     expect(paths).toContain(join(dir, "index.ts"));
-    expect(paths).toContain(join(dir, "package.json"));
-    expect(paths).toContain(join(dir, "lib/protocol/keys.ts"));
-    expect(paths).toContain(join(dir, "lib/extension/config.ts"));
-    const npm = plan.steps.find((s) => s.kind === "command");
-    // npm's cache and logs go to a scratch dir in the state dir (removed after the install), never ~/.npm
-    const scratch = join(home, ".pi/agent/gateway/npm-cache.tmp");
-    expect(npm).toMatchObject({
-      argv: [
-        "npm",
-        "install",
-        "--omit=dev",
-        "--no-audit",
-        "--no-fund",
-        "--loglevel=error",
-        `--cache=${scratch}`,
-        `--logs-dir=${scratch}/_logs`,
-        "--update-notifier=false",
-      ],
-      cwd: dir,
-      scratch: [scratch],
-    });
+    // the extension's code is one built file with ioredis in it: no sources under lib/, no package.json, no npm install
+    expect(paths).toEqual([join(dir, "index.ts"), join(dir, "gateway-extension.mjs")]);
+    expect(files(plan.steps)[1]).toMatchObject({ description: "the extension's code, ioredis included", built: true, mode: 0o644 });
+    expect(plan.steps.filter((s) => s.kind === "command")).toEqual([]);
   });
 
   it("honours PI_CODING_AGENT_DIR and the project scope", () => {
