@@ -69,12 +69,12 @@ describe("doctor with its own redis-server", () => {
 
   it("uses one connection for the whole run, --fix and its second look included", async () => {
     const { env, plan } = await installedHere.fresh();
-    rmSync(join(plan.settings.extensionDir, "lib/protocol/keys.ts"));
+    rmSync(join(plan.settings.extensionDir, "gateway-extension.mjs"));
     const before = connectionsReceived();
     const result = await runCli(["doctor", "--fix", "--skip", "pi"], { env });
     // the second INFO is a connection of its own
     expect(connectionsReceived() - before - 1).toBe(1);
-    expect(result.stdout).toMatch(/restored .*keys\.ts/);
+    expect(result.stdout).toMatch(/restored .*gateway-extension\.mjs/);
   });
 });
 
@@ -111,24 +111,33 @@ describe("doctor repairs", () => {
     }
   });
 
-  it("ioredis counts only from the extension's own node_modules, read from disk each time", async () => {
-    const { plan } = await installed.fresh();
-    const dir = plan.settings.extensionDir;
-    expect(ioredisInstalled(dir)).toMatch(/^5\./);
-    // an ioredis in a parent folder must not hide the missing one
-    mkdirSync(join(dir, "..", "node_modules"), { recursive: true });
-    spawnSync("cp", ["-r", join(dir, "node_modules/ioredis"), join(dir, "..", "node_modules/ioredis")]);
-    rmSync(join(dir, "node_modules"), { recursive: true });
-    expect(ioredisInstalled(dir)).toBeUndefined();
-    const report = await runDoctor({ env: { HOME: dir.split("/.pi/")[0]!, PATH: process.env.PATH! }, only: ["extension-deps"] });
-    expect(report.checks[0]).toMatchObject({ status: "fail" });
+  it("the bundle is read from disk each time: an edited one fails extension-deps, and --fix puts back the package's, keeping the edit", async () => {
+    const { env, plan } = await installed.fresh();
+    const bundle = join(plan.settings.extensionDir, "gateway-extension.mjs");
+    const shipped = readFileSync(bundle, "utf8");
+    const ioredis = JSON.parse(readFileSync(join(REPO_ROOT, "node_modules/ioredis/package.json"), "utf8")).version;
+    expect(ioredisInstalled(plan.settings.extensionDir)).toBe(ioredis);
+    expect((await runDoctor({ env, only: ["extension-deps"] })).checks[0]).toMatchObject({
+      status: "ok",
+      message: `gateway-extension.mjs is as installed (ioredis ${ioredis} bundled)`,
+    });
+    writeFileSync(bundle, shipped.replace("gateway:", "gateway?"));
+    const found = await runDoctor({ env, only: ["extension-deps"] });
+    expect(found.checks[0]).toMatchObject({ status: "fail", fix: "gateway-setup doctor --fix" });
+    expect(found.checks[0]!.message).toMatch(/gateway-extension\.mjs differs from the one installed/);
+    const fixed = await runDoctor({ env, only: ["extension-deps"], fix: true });
+    expect(fixed.checks[0]!.status).toBe("ok");
+    expect(fixed.repairs![0]!.result).toMatch(/^restored .*gateway-extension\.mjs \(your edited copy is in /);
+    expect(readFileSync(bundle, "utf8")).toBe(shipped);
+    rmSync(bundle);
+    expect(ioredisInstalled(plan.settings.extensionDir)).toBeUndefined();
   });
 
   it("a check that throws still yields a schema-valid report with a fix", async () => {
     const { env, plan } = await installed.fresh();
-    const keys = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
-    rmSync(keys);
-    mkdirSync(keys); // not a regular file: reading it throws inside the check
+    const index = join(plan.settings.extensionDir, "index.ts");
+    rmSync(index);
+    mkdirSync(index); // not a regular file: reading it throws inside the check
     const result = await runCli(["doctor", "--json", "--only", "extension-files"], { env });
     const report = JSON.parse(result.stdout);
     expectSchema("doctor-report.schema.json", report);

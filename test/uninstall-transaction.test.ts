@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { extensionFilesCheck } from "../src/components/extension/check.ts";
+import { extensionBundleCheck, extensionFilesCheck } from "../src/components/extension/check.ts";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
 import { fail } from "../src/core/finding.ts";
 import type { UndoEntry } from "../src/core/journal.ts";
@@ -21,17 +21,17 @@ const redisUrl = inject("redisUrl");
 
 describe("uninstall as one transaction", () => {
   it("a failure midway puts back everything it had already taken away, and leaves no journal", async () => {
-    // the user's own package.json stood where the extension's goes: uninstall puts it back from its backup
+    // a file of the user's stood where the extension's bundle goes: uninstall puts it back from its backup
     const home = mkdtempSync(join(tmpdir(), "gw-uninstall-"));
     const extensionDir = join(home, ".pi/agent/extensions/gateway");
     mkdirSync(extensionDir, { recursive: true });
-    writeFileSync(join(extensionDir, "package.json"), '{ "name": "mine" }\n');
+    writeFileSync(join(extensionDir, "gateway-extension.mjs"), "// mine\n");
     try {
       const { env, plan } = await installTier1(redisUrl, {}, home);
       const uninstall = planUninstall(plan.settings.manifestPath)!;
-      const restore = uninstall.steps.find((step) => step.kind === "restore-file" && step.path.endsWith("/package.json"));
+      const restore = uninstall.steps.find((step) => step.kind === "restore-file" && step.path.endsWith("/gateway-extension.mjs"));
       expect(restore?.kind).toBe("restore-file");
-      // index.ts goes before package.json; then the backup turns out to be gone
+      // index.ts goes before the bundle; then the backup turns out to be gone
       expect(uninstall.steps.findIndex((step) => "path" in step && step.path.endsWith("/index.ts"))).toBeLessThan(uninstall.steps.indexOf(restore!));
       const before = snapshotTree(home);
       rmSync((restore as { backup: string }).backup);
@@ -67,7 +67,7 @@ describe("uninstall as one transaction", () => {
 
   it("doctor --fix repairs nothing while another run holds the lock, says why, and repairs once it is free", async () => {
     const { env, plan, home } = await installTier1(redisUrl);
-    const keys = join(plan.settings.extensionDir, "lib/protocol/keys.ts");
+    const keys = join(plan.settings.extensionDir, "index.ts");
     rmSync(keys);
     const other = InstallJournal.begin(plan.settings.stateDir, "gateway-setup --tier 1 --yes", env);
     try {
@@ -90,21 +90,18 @@ describe("uninstall as one transaction", () => {
     const { env, plan, home } = await installTier1(redisUrl);
     try {
       const manifest = JSON.parse(readFileSync(plan.settings.manifestPath, "utf8")) as Manifest;
-      const lib = join(plan.settings.extensionDir, "lib/protocol");
-      rmSync(join(lib, "keys.ts"));
-      writeFileSync(join(lib, "event.ts"), "// edited by hand\n");
+      const dir = plan.settings.extensionDir;
+      rmSync(join(dir, "index.ts"));
+      writeFileSync(join(dir, "gateway-extension.mjs"), "// edited by hand\n");
       const files = (snapshot: Record<string, string>) => Object.fromEntries(Object.entries(snapshot).filter(([path]) => !path.endsWith("/")));
       const broken = files(snapshotTree(home));
       const undo: UndoEntry[] = [];
       const target = parseRedisUrl(plan.settings.redisUrl);
       const redisProbe = { status: "ok", latencyMs: 1 } as const;
       const replan = () => replanInstall(manifest, env, target, redisProbe);
-      const result = await extensionFilesCheck.repair!(
-        { env, manifest, target, redisProbe, sessionIds: [], replan, recordUndo: (entry) => void undo.push(entry) },
-        fail("extension-files", "drift"),
-      );
-      expect(result).toMatch(/^restored .*lib\/protocol\/keys\.ts/);
-      expect(result).toMatch(/lib\/protocol\/event\.ts \(your edited copy is in /);
+      const ctx = { env, manifest, target, redisProbe, sessionIds: [], replan, recordUndo: (entry: UndoEntry) => void undo.push(entry) };
+      expect(await extensionFilesCheck.repair!(ctx, fail("extension-files", "drift"))).toMatch(/^restored .*gateway\/index\.ts$/);
+      expect(await extensionBundleCheck.repair!(ctx, fail("extension-deps", "drift"))).toMatch(/gateway-extension\.mjs \(your edited copy is in /);
       expect(undo.map((entry) => entry.undo)).toEqual(expect.arrayContaining(["remove", "restore-file"]));
       for (const entry of [...undo].reverse()) await undoEntry(entry, env);
       expect(files(snapshotTree(home))).toEqual(broken);
