@@ -1,10 +1,15 @@
 // The commander program. Heavy modules load inside each action, so `--help` stays fast.
-import { Command, CommanderError, Option } from "commander";
+import { createRequire } from "node:module";
+import type * as CommanderModule from "commander";
+import type { CommanderError as CommanderErrorType, Command as CommandType } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { writeErrorReport } from "./json-error.ts";
 
-export function buildProgram(): Command {
+// required, not imported: commander is CommonJS, and the ESM loader's wrapping of it costs every command's start
+const { Command, CommanderError, Option } = createRequire(import.meta.url)("commander") as typeof CommanderModule;
+
+export function buildProgram(): CommandType {
   const program = new Command("gateway-setup")
     .description(
       "Make the pi coding agent always-on and reachable: background jobs, cron and other machines push " +
@@ -208,7 +213,7 @@ function keepWorkingWhenOutputCloses(): void {
  * `gateway-setup --json --bogus`, `gateway-setup push --json`: a script reading stdout still gets
  * one JSON document, the error shape every command fails with (setup's also says it was no dry run).
  */
-function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
+function reportUsageErrorAsJson(program: CommandType, args: string[], error: CommanderErrorType): void {
   if (!args.includes("--json")) return;
   const subcommands = new Set(program.commands.map((command) => command.name()));
   const command = args.find((arg) => subcommands.has(arg));

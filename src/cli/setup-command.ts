@@ -3,9 +3,8 @@
 import { redactUrlPassword } from "../components/redis/url.ts";
 import { detectSystem } from "../platform/system.ts";
 import { runSetup } from "../setup/run.ts";
-import { createClackPrompter } from "../wizard/clack-prompter.ts";
 import type { SetupFlags } from "../wizard/flags.ts";
-import { createHumanOutput, createJsonOutput } from "./output.ts";
+import { createJsonOutput, type Output } from "./output.ts";
 
 /** Ctrl-C, `kill` and a closed terminal all cancel the same way: abort, roll back, exit 130. */
 const CANCEL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -19,6 +18,9 @@ export async function runSetupCommand(flags: SetupFlags): Promise<number> {
     if (cancel.signal.aborted) process.stderr.write("\ngateway-setup: rolling back, please wait...\n");
     cancel.abort();
   };
+  // clack loads only for a person at a terminal: not with --json
+  const output: Output = flags.json ? createJsonOutput() : (await import("./human-output.ts")).createHumanOutput();
+  const prompter = interactive ? (await import("../wizard/clack-prompter.ts")).createClackPrompter(cancel.signal) : undefined;
   for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   try {
     return await runSetup({
@@ -26,8 +28,8 @@ export async function runSetupCommand(flags: SetupFlags): Promise<number> {
       env: process.env,
       cwd: process.cwd(),
       isTTY,
-      output: flags.json ? createJsonOutput() : createHumanOutput(),
-      ...(interactive ? { prompter: createClackPrompter(cancel.signal) } : {}),
+      output,
+      ...(prompter ? { prompter } : {}),
       system: detectSystem(process.env),
       invocation: ["gateway-setup", ...process.argv.slice(2).map(redactUrlPassword)].join(" "),
       signal: cancel.signal,

@@ -10,7 +10,9 @@ import { ManifestError, readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { processAlive } from "../platform/process-alive.ts";
 import { type DaemonStatus, readDaemonStatus } from "../runtime/daemon/status-file.ts";
-import { readTelegramHealth, type TelegramHealth, telegramKeys } from "../runtime/daemon/telegram/index.ts";
+// the modules themselves, not the folder's index: that one brings grammY, which status does not need
+import { readTelegramHealth, type TelegramHealth } from "../runtime/daemon/telegram/health.ts";
+import { telegramKeys } from "../runtime/daemon/telegram/keys.ts";
 import { type LastHeartbeat, readLastHeartbeat } from "../runtime/extension/heartbeat.ts";
 import { DEAD_LETTER_LIMITS, MAX_DEAD_LETTER_RAW, MAX_DEAD_LETTERS } from "../runtime/protocol/dead-letter.ts";
 import { aliveKey, isValidSessionId, sessionKeys, sessionsRegistryKey } from "../runtime/protocol/keys.ts";

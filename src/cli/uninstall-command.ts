@@ -1,7 +1,6 @@
 // `gateway-setup uninstall`: show what the manifest says will be removed or restored, confirm, do it.
 
 import { basename } from "node:path";
-import * as clack from "@clack/prompts";
 import { purgeSessionKeys } from "../components/queues/purge.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
@@ -79,6 +78,7 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
       process.stderr.write(`gateway-setup uninstall: ${message}\n`);
       return EXIT_USAGE;
     }
+    const clack = await import("@clack/prompts");
     const answer = await clack.confirm({ message: "Uninstall?", initialValue: false });
     if (clack.isCancel(answer) || !answer) {
       say("Cancelled; nothing was changed.");

@@ -1,8 +1,9 @@
 // The human summary of a Plan: every file it will write and every command it will run.
 
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, dirname } from "node:path";
-import { createTwoFilesPatch } from "diff";
+import type * as Diff from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
 import type { Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { readExisting } from "../install/fs-ops.ts";
@@ -153,6 +154,8 @@ export function fileDiff(path: string, contents: string, env: Env): string | und
   const before = existing.contents.toString("utf8");
   if (before === contents) return undefined;
   const shown = displayPath(path, env);
+  // diff loads here, where a file that exists would change, not with every plan
+  const { createTwoFilesPatch } = createRequire(import.meta.url)("diff") as typeof Diff;
   const patch = createTwoFilesPatch(`${shown} (now)`, `${shown} (planned)`, before, contents, "", "", { context: 2 });
   const lines = patch
     .split("\n")

@@ -14,7 +14,8 @@ import type { Env } from "../platform/exec.ts";
 import { PACKAGE_ROOT } from "../platform/package-root.ts";
 import { agentDir, extensionDir, gatewayStateDir, homeDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
 import { DAEMON_CONFIG_FILE } from "../runtime/daemon/daemon-file.ts";
-import { DEFAULT_API_ROOT, normaliseApiRoot } from "../runtime/daemon/telegram/index.ts";
+// api.ts, not the folder's index: that one brings grammY, which planning does not need
+import { DEFAULT_API_ROOT, normaliseApiRoot } from "../runtime/daemon/telegram/api.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { CENTRAL_SESSION } from "../runtime/protocol/route.ts";
 import { validateAnswers } from "./validate.ts";

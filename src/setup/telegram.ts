@@ -6,7 +6,8 @@ import { GatewayError, UsageError } from "../core/errors.ts";
 import { gatewayStateDir } from "../platform/paths.ts";
 import { readSecretsFile } from "../runtime/consumer/secrets.ts";
 import { TELEGRAM_TOKEN_KEY } from "../runtime/daemon/daemon-file.ts";
-import { checkBotToken, type TokenCheck } from "../runtime/daemon/telegram/index.ts";
+// api.ts, not the folder's index: that one brings grammY, which setup does not need
+import { checkBotToken, type TokenCheck } from "../runtime/daemon/telegram/api.ts";
 import type { SetupContext } from "./context.ts";
 
 const NEW_TOKEN = "create a bot (or get its token again) with @BotFather in Telegram, then: TELEGRAM_BOT_TOKEN=<token> gateway-setup --tier 4";

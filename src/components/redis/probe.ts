@@ -1,5 +1,7 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
 
+import { createRequire } from "node:module";
+import type * as Ioredis from "ioredis";
 import type { Redis } from "ioredis";
 import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import { withTimeout } from "../../platform/abort.ts";
@@ -9,7 +11,8 @@ import { connectionUrl } from "./url.ts";
 const connectionErrors = new WeakMap<Redis, Error>();
 
 export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<Redis> {
-  const { Redis } = await import("ioredis");
+  // loaded at the first connection, by require: a CommonJS package of 40 files loads far faster this way than through the ESM loader
+  const { Redis } = createRequire(import.meta.url)("ioredis") as typeof Ioredis;
   const client = new Redis(connectionUrl(target), {
     lazyConnect: true,
     connectTimeout: timeoutMs,

@@ -2,8 +2,9 @@
 // modern verbs (enable + bootstrap gui/<uid>), unloaded with bootout; a failed re-install loads the
 // older job again.
 
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import plist from "plist";
+import type PlistModule from "plist";
 import type { CommandStep, FileStep, PlanStep } from "../../core/plan.ts";
 import { fileChange } from "../../plan/file-change.ts";
 
@@ -37,8 +38,13 @@ export function launchdLogFiles(logDir: string, label: string): { out: string; e
   return { out: join(logDir, `${label}.out.log`), err: join(logDir, `${label}.err.log`) };
 }
 
+/** plist (and its XML builder) loads only where a plist is written: not for doctor or status on Linux */
+function plist(): typeof PlistModule {
+  return createRequire(import.meta.url)("plist") as typeof PlistModule;
+}
+
 export function renderLaunchdPlist(job: LaunchdJob): string {
-  const dict: Record<string, plist.PlistValue> = {
+  const dict: Record<string, PlistModule.PlistValue> = {
     Label: job.label,
     ProgramArguments: job.programArguments,
     EnvironmentVariables: job.environment,
@@ -56,7 +62,7 @@ export function renderLaunchdPlist(job: LaunchdJob): string {
     dict.StartInterval = job.startInterval;
     dict.RunAtLoad = false;
   }
-  return plist.build(dict) + "\n";
+  return plist().build(dict) + "\n";
 }
 
 /**

@@ -5,7 +5,10 @@ import { fail, ok, warn } from "../../core/finding.ts";
 import type { Manifest } from "../../core/manifest.ts";
 import { readSecretsFile } from "../../runtime/consumer/secrets.ts";
 import { TELEGRAM_TOKEN_KEY } from "../../runtime/daemon/daemon-file.ts";
-import { chatKnown, checkBotToken, deleteWebhook, readTelegramHealth, telegramKeys, webhookUrl } from "../../runtime/daemon/telegram/index.ts";
+// the modules themselves, not the folder's index: that one brings grammY, which no check needs
+import { chatKnown, checkBotToken, deleteWebhook, webhookUrl } from "../../runtime/daemon/telegram/api.ts";
+import { readTelegramHealth } from "../../runtime/daemon/telegram/health.ts";
+import { telegramKeys } from "../../runtime/daemon/telegram/keys.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
 import { rerunCommand } from "../rerun.ts";
 

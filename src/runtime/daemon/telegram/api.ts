@@ -1,5 +1,5 @@
 // Plain Bot API calls for setup and doctor (no polling, no grammY): the token check, the webhook.
-import { type Scrub, tokenScrubber } from "./scrub.ts";
+import { type Scrub, tokenScrubber } from "./token-scrubber.ts";
 
 export const DEFAULT_API_ROOT = "https://api.telegram.org";
 

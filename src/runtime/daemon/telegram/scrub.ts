@@ -1,12 +1,9 @@
 // The bot token is a password: grammY's network errors carry the request URL (`.../bot<token>/...`),
 // so every text the bridge logs or records goes through the scrubber first.
 import { type Api, GrammyError, HttpError } from "grammy";
+import type { Scrub } from "./token-scrubber.ts";
 
-export type Scrub = (text: string) => string;
-
-export function tokenScrubber(token: string): Scrub {
-  return (text) => (token ? text.split(token).join("<token>") : text);
-}
+export { type Scrub, tokenScrubber } from "./token-scrubber.ts";
 
 /** A Bot API failure as code and description: the Bot API's own code, or 0 for a network error. */
 export interface ApiFailure {
