@@ -301,9 +301,18 @@ describe("applyPlan over what a command changes in place", () => {
 
 describe("applyPlan safety", () => {
   it("runs npm with its cache in a scratch dir that is gone afterwards, also when npm fails", async () => {
-    const { npmInstallArgv, npmScratchDir } = await import("../src/components/extension/render.ts");
     const plan = planWith([]);
-    const scratch = npmScratchDir(plan.settings.stateDir);
+    // a command's scratch dir, as older installs ran npm install (setup itself runs no npm now)
+    const scratch = join(plan.settings.stateDir, "npm-cache.tmp");
+    const npmInstallArgv = (cache: string) => [
+      "npm",
+      "install",
+      "--no-audit",
+      "--no-fund",
+      `--cache=${cache}`,
+      `--logs-dir=${cache}/_logs`,
+      "--update-notifier=false",
+    ];
     const dir = join(home, ".pi/agent/extensions/gateway");
     plan.steps = [
       file(".pi/agent/extensions/gateway/broken.tgz", "not a tarball"),
@@ -322,6 +331,24 @@ describe("applyPlan safety", () => {
     // the real npm, with no cache override anywhere: it would write ~/.npm/_cacache and ~/.npm/_logs
     await expect(applyPlan(plan, options({ env: { HOME: home, PATH: process.env.PATH! } }))).rejects.toThrow(/npm install[\s\S]*TAR_BAD_ARCHIVE/);
     expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it("a failed command's log named in its message is copied out of the scratch folder the rollback removes", async () => {
+    const plan = planWith([]);
+    const scratch = join(plan.settings.stateDir, "npm-cache.tmp");
+    // like npm: the debug log goes to --logs-dir, and stderr says where
+    writeFileSync(
+      join(bin, "npm"),
+      `#!/bin/sh\nlogs="${scratch}/_logs"\nmkdir -p "$logs"\necho "verbose: it broke" > "$logs/2026-debug-0.log"\necho "npm error code E500" >&2\n` +
+        `echo "npm error A complete log of this run can be found in: $logs/2026-debug-0.log" >&2\nexit 1\n`,
+    );
+    chmodSync(join(bin, "npm"), 0o755);
+    plan.steps = [{ kind: "command", component: "extension", description: "npm install", argv: ["npm", "install"], cwd: home, scratch: [scratch] }];
+    const error = await applyPlan(plan, options({ env: { HOME: home, PATH: `${bin}:${process.env.PATH}` } })).catch((e: Error) => e);
+    const log = /can be found in: (\/\S+?\.log)/.exec((error as Error).message)![1]!;
+    expect(log.startsWith(home)).toBe(false);
+    expect(readFileSync(log, "utf8")).toBe("verbose: it broke\n");
+    expect(existsSync(scratch)).toBe(false);
   });
 
   it("stores no fingerprint of a secret file, and uninstall removes it even when edited", async () => {
@@ -361,9 +388,6 @@ describe("applyPlan on a real tier-1 plan", () => {
     const { buildPlan } = await import("../src/plan/build-plan.ts");
     const { detectSystem } = await import("../src/platform/system.ts");
     const env = { HOME: home, PATH: `${bin}:/usr/bin:/bin` };
-    // a stand-in npm that really creates node_modules, so its rollback is exercised too
-    writeFileSync(join(bin, "npm"), `#!/bin/sh\nmkdir -p node_modules/ioredis && echo '{"version":"0"}' > node_modules/ioredis/package.json\n`);
-    chmodSync(join(bin, "npm"), 0o755);
     const plan = buildPlan({
       answers: {
         tier: 1,
@@ -379,7 +403,8 @@ describe("applyPlan on a real tier-1 plan", () => {
       system: detectSystem(env),
       redis: { status: "ok", latencyMs: 1 },
     });
-    expect(plan.steps.length).toBeGreaterThan(10);
+    // index.ts, the bundle, the secrets file (tier 1 runs no command)
+    expect(plan.steps.map((step) => step.kind)).toEqual(["file", "file", "file"]);
     const before = snapshotTree(home);
     for (const [index, failing] of plan.steps.entries()) {
       let seen = 0;
