@@ -47,7 +47,12 @@ describe("the published package", () => {
     const tarball = join(root, pack.stdout.trim().split("\n").pop()!);
     const listing = spawnSync("tar", ["tzf", tarball], { encoding: "utf8" }).stdout.split("\n");
     expect(listing).toEqual(
-      expect.arrayContaining(["package/bin/gateway-setup.js", "package/dist/cli/main.js", "package/templates/service/run-central.sh.hbs"]),
+      expect.arrayContaining([
+        "package/bin/gateway-setup.js",
+        "package/dist/cli/main.js",
+        "package/dist/runtime/gateway-extension.mjs",
+        "package/templates/service/run-central.sh.hbs",
+      ]),
     );
 
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "empty", private: true }));
@@ -61,6 +66,7 @@ describe("the published package", () => {
     });
     expect(setup.code, setup.output).toBe(0);
     expect(setup.output).toContain("Done.");
-    expect(existsSync(join(home, ".pi/agent/extensions/gateway/node_modules/ioredis/package.json"))).toBe(true);
+    expect(existsSync(join(home, ".pi/agent/extensions/gateway/gateway-extension.mjs"))).toBe(true);
+    expect(existsSync(join(home, ".pi/agent/extensions/gateway/node_modules"))).toBe(false);
   });
 });

@@ -129,18 +129,18 @@ describe("real pi with the installed gateway extension", () => {
     }
   });
 
-  it("still starts, and says why, when the extension's node_modules are missing", async () => {
+  it("still starts, and says why, when the extension's bundle is missing", async () => {
     const sandbox = createPiSandbox();
     const prefix = randomPrefix();
     const modelName = await install(sandbox, prefix);
-    rmSync(join(sandbox.agentDir, "extensions/gateway/node_modules"), { recursive: true });
+    rmSync(join(sandbox.agentDir, "extensions/gateway/gateway-extension.mjs"));
     const pi = await startPiRpc({ sandbox, model: modelName });
     try {
       const warning = await pi.waitForLine(
-        (line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load ioredis/.test(String(line.message)),
+        (line) => line.type === "extension_ui_request" && line.method === "notify" && /cannot load \.\/gateway-extension\.mjs/.test(String(line.message)),
         {
           timeoutMs: 20_000,
-          what: "the ioredis warning",
+          what: "the missing bundle's warning",
         },
       );
       expect(warning.notifyType).toBe("warning");

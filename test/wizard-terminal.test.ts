@@ -28,14 +28,14 @@ describe("the wizard in a real terminal", () => {
       await term.waitForText("Apply this plan?");
       const plan = term.capture({ history: true });
       expect(plan).toMatch(/new\s+~\/work\/app\/\.pi\/extensions\/gateway\/index\.ts/);
-      expect(plan).toMatch(/npm install --omit=dev/);
+      expect(plan).toMatch(/new\s+~\/work\/app\/\.pi\/extensions\/gateway\/gateway-extension\.mjs/);
       term.sendKeys("Enter");
       expect(await term.waitForExit(90_000)).toEqual({ status: 0, signal: null });
       const done = term.capture({ history: true });
       expect(done).toMatch(/delivered a test event/);
       expect(done.indexOf("file(s) created")).toBeLessThan(done.indexOf("Verified"));
       expect(done).toMatch(/Done\./);
-      expect(existsSync(join(project, ".pi/extensions/gateway/node_modules/ioredis"))).toBe(true);
+      expect(existsSync(join(project, ".pi/extensions/gateway/gateway-extension.mjs"))).toBe(true);
     } finally {
       term.kill();
     }
@@ -81,7 +81,7 @@ describe("the wizard in a real terminal", () => {
     try {
       expect(await term.waitForExit(30_000)).toEqual({ status: 0, signal: null });
       const screen = term.capture({ history: true });
-      expect(screen).toMatch(/│ {2}files {5}\d+ runtime files under .*│\n│ {12}\S/);
+      expect(screen).toMatch(/│ {4}2\. load the installed extension .*│\n│ {7}\S/);
       expect(screen).not.toMatch(/│ {2}new\)/);
     } finally {
       term.kill();
