@@ -1,0 +1,2 @@
+export function formatValue(row: { value: number; unit: string }): string;
+export function formatRatio(ratio: number | undefined): string;
