@@ -7,13 +7,15 @@
 // where the primary session is `gateway` (central) when it is alive, otherwise the explicit
 // fallback, otherwise the session named by `<prefix>:gateway:default` (set by the installed
 // session when it claims its id), otherwise `main`: nothing is pushed where nobody reads.
-// The decision and the pushes happen in one Lua script (one round trip, atomic).
+// The decision and the pushes happen in one Lua script (one round trip, atomic), the origin's
+// liveness included: its key, and for a satellite whether its process still runs here.
+import { hostname } from "node:os";
 import { type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "./event.ts";
-import { aliveKey, assertPrefix, assertSessionId, sessionKeys, sessionsRegistryKey } from "./keys.ts";
+import { assertPrefix, assertSessionId, sessionKeys } from "./keys.ts";
 import { serializeEvent } from "./push.ts";
 import { registeredSessions } from "./registry-scripts.ts";
 import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
-import { isSessionGone } from "./sessions.ts";
+import { isPidRunning, isSessionGone, isZombie } from "./sessions.ts";
 
 export const CENTRAL_SESSION = "gateway";
 const LAST_RESORT_SESSION = "main";
@@ -31,19 +33,23 @@ export async function liveSessions(redis: ScriptClient, prefix: string): Promise
   return new Set((await registeredSessions(redis, prefix)).filter((s) => !isSessionGone(s.record)).map((s) => s.id));
 }
 
-// KEYS: registry, alive key of the origin. ARGV: origin. Returns the origin's liveness record if it is registered.
-const ORIGIN_SCRIPT = new LuaScript(`
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
-return redis.call('GET', KEYS[2])
-`);
-
-// ARGV: prefix, payload, id, origin ('' = none), explicit fallback ('' = none), last resort.
-// Returns { session, listeners, session, listeners, ... } in push order.
+// ARGV: prefix, payload, id, origin ('' = none), explicit fallback ('' = none), last resort, this
+// machine's host, and the pid of a satellite origin (`pid-<pid>`) known not to run here ('' = none).
+// The origin is a target while registered with its liveness key, unless that key's owner is the
+// dead process on this host. Returns { session, listeners, session, listeners, ... } in push order.
 const ROUTE_AND_PUSH_SCRIPT = new LuaScript(`${ROUTING_LUA}
-local prefix, payload, id, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, payload, id, origin, host, dead_pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7], tonumber(ARGV[8])
+local function owned_by_dead_pid(record)
+  local ok, owner = pcall(cjson.decode, record)
+  return ok and type(owner) == 'table' and type(owner.owner) == 'string' and owner.host == host and owner.pid == dead_pid
+end
+local function origin_alive()
+  if not registered_and_alive(prefix, origin) then return false end
+  return dead_pid == nil or not owned_by_dead_pid(redis.call('GET', prefix .. ':gateway:alive:' .. origin))
+end
 local first = primary(prefix, ARGV[5], ARGV[6])
 local targets = { first }
-if origin ~= '' and origin ~= first and registered_and_alive(prefix, origin) then targets = { origin, first } end
+if origin ~= '' and origin ~= first and origin_alive() then targets = { origin, first } end
 local reply = {}
 for _, session in ipairs(targets) do
   redis.call('LPUSH', prefix .. ':events:' .. session, payload)
@@ -67,12 +73,37 @@ export interface PushEventOptions {
   lastResortSession?: string;
 }
 
-/** An origin is a target only while alive by the same test as liveSessions (its dead-here owner excluded). */
-async function usableOrigin(redis: ScriptClient, prefix: string, event: GatewayEvent): Promise<string> {
+/**
+ * A satellite's process check on the push path: kill(pid, 0) every time (one cheap system call,
+ * and a process that exited and was reaped is seen at once), but the /proc read that tells a
+ * killed, not yet reaped process (a zombie) at most once a second per pid.
+ */
+const ZOMBIE_CHECK_TTL_MS = 1000;
+const zombieChecks = new Map<number, { zombie: boolean; at: number }>();
+
+function isZombieCached(pid: number): boolean {
+  const now = Date.now();
+  let known = zombieChecks.get(pid);
+  if (!known || now - known.at >= ZOMBIE_CHECK_TTL_MS) {
+    if (zombieChecks.size >= 1024) zombieChecks.clear();
+    known = { zombie: isZombie(pid), at: now };
+    zombieChecks.set(pid, known);
+  }
+  return known.zombie;
+}
+
+/**
+ * The origin the script may route to ('' for none: heartbeats go to the primary only), and the pid
+ * it may not be owned by: a satellite (`pid-<pid>`) whose process is gone here is no target while
+ * its liveness key lasts. Only satellites get this process check: their id is never claimed again,
+ * so their queue would wait for pruning. Another session's queue is durable and read by the next pi
+ * that claims the id (a dead owner's claim is taken over at once), so its liveness key decides.
+ */
+function originArgs(event: GatewayEvent): [origin: string, host: string, deadPid: string] {
   const origin = event.originSession;
-  if (!origin || origin === CENTRAL_SESSION || event.type === HEARTBEAT_EVENT_TYPE) return "";
-  const record = (await ORIGIN_SCRIPT.run(redis, [sessionsRegistryKey(prefix), aliveKey(prefix, origin)], [origin])) as string | null;
-  return isSessionGone(record ?? null) ? "" : origin;
+  if (!origin || origin === CENTRAL_SESSION || event.type === HEARTBEAT_EVENT_TYPE) return ["", "", ""];
+  const pid = /^pid-(\d+)$/.exec(origin)?.[1];
+  return pid && !isPidRunning(Number(pid), isZombieCached) ? [origin, hostname(), pid] : [origin, "", ""];
 }
 
 /** Routes and pushes one event: LPUSH + PUBLISH per target, decided and done in one script. */
@@ -81,8 +112,8 @@ export async function pushEvent(redis: ScriptClient, options: PushEventOptions):
   const fallback = options.fallbackSession === undefined ? "" : assertSessionId(options.fallbackSession);
   const lastResort = assertSessionId(options.lastResortSession ?? LAST_RESORT_SESSION);
   const { event, payload } = serializeEvent(options.event);
-  const origin = await usableOrigin(redis, prefix, event);
-  const reply = (await ROUTE_AND_PUSH_SCRIPT.run(redis, [], [prefix, payload, event.id, origin, fallback, lastResort])) as (string | number)[];
+  const [origin, host, deadPid] = originArgs(event);
+  const reply = (await ROUTE_AND_PUSH_SCRIPT.run(redis, [], [prefix, payload, event.id, origin, fallback, lastResort, host, deadPid])) as (string | number)[];
   const targets: RoutedPush["targets"] = [];
   for (let i = 0; i < reply.length; i += 2) {
     const sessionId = String(reply[i]);

@@ -63,17 +63,18 @@ export function parseAlive(raw: string | null): AliveRecord | undefined {
   }
 }
 
-export function isPidRunning(pid: number): boolean {
+/** `zombie` is the check for a process that answers kill(pid, 0): the routing passes one that reuses its answer for a second. */
+export function isPidRunning(pid: number, zombie: (pid: number) => boolean = isZombie): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-  return !isZombie(pid);
+  return !zombie(pid);
 }
 
 /** A killed process its parent has not reaped yet still answers kill(pid, 0); Linux tells (macOS reaps via launchd/tmux). */
-function isZombie(pid: number): boolean {
+export function isZombie(pid: number): boolean {
   const state = procStat(pid)?.[0];
   return state === "Z" || state === "X";
 }
