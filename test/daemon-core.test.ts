@@ -322,6 +322,8 @@ describe("stopping", () => {
     await second.sink.waitForDelivery((d) => d.text === "re TOKEN-later", "the later reply");
     expect(second.sink.to(43)).toEqual(["re TOKEN-h-restart", "re TOKEN-later"]);
     await waitFor(() => second.source.acked.filter((id) => id === human.id).length === 2, "the repeated input to be acknowledged again");
+    // the status file gathers changes for a moment before it is rewritten
+    await waitFor(() => readDaemonStatus(daemonDir.config.stateDir)?.lastReplies["telegram:43"] !== undefined, "the status file to show the reply");
     const status = readDaemonStatus(daemonDir.config.stateDir);
     expect(status?.lastReplies["telegram:43"]?.preview).toBe("re TOKEN-later");
     expect(status?.model).toBe("fake/fake-1");

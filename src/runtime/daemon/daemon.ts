@@ -37,6 +37,9 @@ export interface Daemon extends DaemonControl {
 }
 
 /** Opens the embedded pi (throws when its model cannot be used), then starts consuming. */
+/** how long changes gather before the status file is rewritten */
+const STATUS_CHANGE_DELAY_MS = 200;
+
 export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promise<Daemon> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`gateway daemon: ${line}\n`));
   const pi = await openPiSession({
@@ -246,13 +249,14 @@ class GatewayDaemon implements Daemon, ConsumerHost {
     }
   }
 
+  /** Changes are written together a moment later, off the path of the turn that caused them (the file is for status and doctor). */
   private statusChanged(): void {
     if (this.statusQueued) return;
     this.statusQueued = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.statusQueued = false;
       if (!this.stopped) this.writeStatus();
-    });
+    }, STATUS_CHANGE_DELAY_MS);
   }
 
   private writeStatus(stoppedAt?: number): void {
