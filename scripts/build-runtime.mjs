@@ -3,12 +3,15 @@
 // npm install and no network, and pi compiles no TypeScript of ours. The daemon
 // (src/runtime/daemon) runs from dist/ and is not in it.
 import { readFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BUNDLE = join(ROOT, "dist/runtime/gateway-extension.mjs");
+// the tests build one from the current sources into a temp dir of theirs, with a source map so
+// stack traces name ioredis's own files (test/helpers/extension-dir.ts): `build-runtime.mjs <outfile> --sourcemap`
+const [outfile] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const BUNDLE = resolve(outfile ?? join(ROOT, "dist/runtime/gateway-extension.mjs"));
 const version = (path) => JSON.parse(readFileSync(join(ROOT, path), "utf8")).version;
 
 await build({
@@ -28,6 +31,7 @@ await build({
     ].join("\n"),
   },
   legalComments: "eof",
+  sourcemap: process.argv.includes("--sourcemap"),
   logLevel: "warning",
 });
-console.log(`built ${relative(ROOT, BUNDLE)}`);
+if (!outfile) console.log(`built ${relative(ROOT, BUNDLE)}`);

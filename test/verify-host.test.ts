@@ -80,11 +80,11 @@ describe("verifyInstalledExtension", () => {
     }
   });
 
-  it("reports an extension whose ioredis is missing instead of hanging", async () => {
+  it("reports an extension whose bundle is missing instead of hanging", async () => {
     const prefix = randomPrefix();
-    const extensionDir = createExtensionDir({ prefix, redisUrl, withNodeModules: false });
+    const extensionDir = createExtensionDir({ prefix, redisUrl, withBundle: false });
     const result = await verifyInstalledExtension({ extensionDir, redisUrl, prefix, timeoutMs: 5_000 });
     expect(result.ok).toBe(false);
-    expect(result.problem).toMatch(/cannot load ioredis/);
+    expect(result.problem).toMatch(/^gateway: cannot load \.\/gateway-extension\.mjs \(.*\), so Redis events are not delivered\.$/);
   });
 });

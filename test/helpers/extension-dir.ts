@@ -1,18 +1,32 @@
-// The gateway extension laid out exactly as the installer writes it (rendered index.ts, runtime
-// copied under lib/), in a temp dir. node_modules links to the repo's, so no npm install is needed;
-// pass `withNodeModules: false` to get an extension whose ioredis is missing.
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+// The gateway extension laid out exactly as the installer writes it (rendered index.ts and the
+// bundle next to it), in a temp dir. The bundle is built from the current sources once per test
+// process (scripts/build-runtime.mjs, as npm run build does), so these tests run today's runtime,
+// not whatever dist/ holds; pass `withBundle: false` to get an extension whose code is missing.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { planExtension } from "../../src/components/extension/render.ts";
+import { BUNDLE_NAME, planExtension } from "../../src/components/extension/render.ts";
 import type { PlanSettings } from "../../src/core/plan.ts";
 import { REPO_ROOT } from "./cli.ts";
+
+let builtFromSources: string | undefined;
+
+/** The extension's bundle built from src/runtime now (once per process), its source map next to it. */
+export function bundleFromSources(): string {
+  if (builtFromSources) return builtFromSources;
+  const out = join(mkdtempSync(join(tmpdir(), "gw-bundle-")), BUNDLE_NAME);
+  const build = spawnSync(process.execPath, [join(REPO_ROOT, "scripts/build-runtime.mjs"), out, "--sourcemap"], { encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`building the extension's bundle failed: ${build.stderr}`);
+  builtFromSources = out;
+  return out;
+}
 
 export function createExtensionDir(options: {
   prefix: string;
   redisUrl: string;
   secretsFile?: string;
-  withNodeModules?: boolean;
+  withBundle?: boolean;
   mode?: PlanSettings["mode"];
 }): string {
   const root = mkdtempSync(join(tmpdir(), "gw-ext-"));
@@ -33,9 +47,12 @@ export function createExtensionDir(options: {
   for (const step of planExtension({ settings, secretsFile: options.secretsFile })) {
     if (step.kind !== "file") continue;
     mkdirSync(dirname(step.path), { recursive: true });
-    writeFileSync(step.path, step.contents, { mode: step.mode });
+    if (step.built) {
+      if (options.withBundle === false) continue;
+      copyFileSync(bundleFromSources(), step.path);
+      copyFileSync(`${bundleFromSources()}.map`, `${step.path}.map`);
+    } else writeFileSync(step.path, step.contents, { mode: step.mode });
   }
-  if (options.withNodeModules !== false) symlinkSync(join(REPO_ROOT, "node_modules"), join(extensionDir, "node_modules"));
   return extensionDir;
 }
 
