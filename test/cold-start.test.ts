@@ -1,0 +1,80 @@
+// Cold starts: each command of the built CLI loads only what it uses. The run is preloaded with
+// test/helpers/loaded-modules/preload.mjs, which lists every module (ES and CommonJS) it loaded;
+// a top-level import of plist, handlebars, diff, clack or grammY in a module a command loads
+// shows up here as that package. Run `npm run build` first: this is the built CLI.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
+import { type Installed, installTier1 } from "./helpers/install.ts";
+
+const redisUrl = inject("redisUrl");
+const PRELOAD = join(REPO_ROOT, "test/helpers/loaded-modules/preload.mjs");
+const DIST = join(REPO_ROOT, "dist");
+const scratch = mkdtempSync(join(tmpdir(), "gw-cold-start-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** packages no command but setup, the wizard, the daemon or a macOS install needs */
+const HEAVY = ["handlebars", "plist", "diff", "@clack/prompts", "grammy", "@mariozechner/pi-coding-agent", "jiti"];
+
+interface Loaded {
+  /** npm packages, by name */
+  packages: Set<string>;
+  /** our own modules, relative to dist/ */
+  own: Set<string>;
+}
+
+let runs = 0;
+
+async function loadedBy(args: string[], env: Record<string, string>): Promise<Loaded> {
+  const file = join(scratch, `run-${++runs}.txt`);
+  const result = await runCli(args, { env: { ...env, NODE_OPTIONS: `--import=${PRELOAD}`, LOADED_MODULES_FILE: file } });
+  expect(result.code, `${args.join(" ")}: ${result.stderr}`).not.toBeNull();
+  const paths = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((url) => url.startsWith("file:"))
+    .map((url) => fileURLToPath(url));
+  const packages = new Set(paths.flatMap((path) => /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []));
+  const own = new Set(paths.filter((path) => path.startsWith(`${DIST}/`)).map((path) => relative(DIST, path)));
+  expect(own.has("cli/main.js"), `the preload saw the CLI's own modules: ${[...own].join(", ")}`).toBe(true);
+  return { packages, own };
+}
+
+const heavyIn = (loaded: Loaded) => HEAVY.filter((name) => loaded.packages.has(name));
+
+describe("the built CLI loads only what a command uses", () => {
+  let installed: Installed;
+  beforeAll(async () => {
+    installed = await installTier1(redisUrl);
+  });
+  afterAll(() => rmSync(installed.home, { recursive: true, force: true }));
+
+  it("--help: commander and the program's own small modules, no command's module", async () => {
+    const loaded = await loadedBy(["--help"], createSandbox().env);
+    expect([...loaded.packages]).toEqual(["commander"]);
+    expect([...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error)|core\/errors|platform\/package-root)\.js$/.test(path))).toEqual([]);
+  });
+
+  it("push: ioredis, none of the heavy packages", async () => {
+    const loaded = await loadedBy(["push", "job.done", "--json"], installed.env);
+    expect(loaded.packages.has("ioredis")).toBe(true);
+    expect(heavyIn(loaded)).toEqual([]);
+    expect([...loaded.own].filter((path) => /^(components\/(?!redis\/)|plan\/|doctor\/|setup\/|wizard\/)/.test(path))).toEqual([]);
+  });
+
+  it("doctor --json and status on a tier 1 install (Linux): none of the heavy packages", async () => {
+    for (const args of [["doctor", "--json"], ["status"]]) {
+      const loaded = await loadedBy(args, installed.env);
+      expect(loaded.packages.has("ioredis"), args.join(" ")).toBe(true);
+      expect(heavyIn(loaded), args.join(" ")).toEqual([]);
+    }
+  });
+
+  it("setup --dry-run --json: no clack, no grammY (no terminal to talk to, no Telegram)", async () => {
+    const loaded = await loadedBy(["--tier", "1", "--dry-run", "--json", "--redis-url", redisUrl], createSandbox().env);
+    expect(loaded.packages.has("handlebars")).toBe(true);
+    expect(["@clack/prompts", "grammy", "plist"].filter((name) => loaded.packages.has(name))).toEqual([]);
+  });
+});
