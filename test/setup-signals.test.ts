@@ -1,12 +1,13 @@
 // Cancelling a running setup: Ctrl-C in a real terminal during a spinner, SIGTERM and a double
-// SIGINT during npm install. Every cancel rolls back and leaves no process behind.
+// SIGINT while a command runs (tier 2's systemctl). Every cancel rolls back and leaves no process behind.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { describe, expect, inject, it } from "vitest";
-import { CLI, createSandbox, runningText, type Sandbox } from "./helpers/cli.ts";
+import { describe, expect, inject, it, onTestFinished } from "vitest";
+import { CLI, createSandbox, REPO_ROOT, runningText, type Sandbox } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
+import { startStallingRedis } from "./helpers/stalling-redis.ts";
 import { startTmux } from "./helpers/tmux.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -22,20 +23,31 @@ const alive = (pid: number) => {
   }
 };
 
-/** A stand-in npm that records its pid and its child's, then sleeps until killed; `terminated` appears when it gets SIGTERM. */
-function sleepingNpm(sandbox: Sandbox, onTerm = "exit 143"): { started: string; terminated: string; pids: () => number[] } {
-  const started = join(sandbox.bin, "npm-pids");
-  const terminated = join(sandbox.bin, "npm-got-sigterm");
+/**
+ * A stand-in systemctl whose `enable` records its pid and its child's, then sleeps until killed;
+ * `terminated` appears when it gets SIGTERM. Its other calls succeed at once.
+ */
+function sleepingSystemctl(sandbox: Sandbox, onTerm = "exit 143"): { started: string; terminated: string; pids: () => number[] } {
+  const started = join(sandbox.bin, "systemctl-pids");
+  const terminated = join(sandbox.bin, "systemctl-got-sigterm");
   sandbox.standIn(
-    "npm",
-    `#!/bin/sh\ntrap ': > "${terminated}"; ${onTerm}' TERM\nmkdir -p node_modules/partial\nsleep 30 &\n` +
+    "systemctl",
+    `#!/bin/sh\ncase "$*" in *enable*) ;; *) exit 0;; esac\ntrap ': > "${terminated}"; ${onTerm}' TERM\nsleep 30 &\n` +
       `echo "$$ $!" > "${started}.part" && mv "${started}.part" "${started}"\nwait\n`,
   );
   return { started, terminated, pids: () => readFileSync(started, "utf8").trim().split(" ").map(Number) };
 }
 
-function startSetup(sandbox: Sandbox): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], { env: sandbox.env, cwd: sandbox.home, stdio: "pipe" });
+/** Tier 2 under systemd (the stand-in's), so setup runs commands that a signal can meet. */
+function startTier2Setup(sandbox: Sandbox): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const env = {
+    ...sandbox.env,
+    PATH: `${sandbox.bin}:${join(REPO_ROOT, "node_modules/.bin")}:${process.env.PATH}`,
+    PI_CODING_AGENT_DIR: join(sandbox.home, ".pi/agent"),
+    GATEWAY_SETUP_TEST_SERVICE_MANAGER: "systemd",
+  };
+  const args = ["--tier", "2", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix(), "--service", "systemd", "--heartbeat", "systemd"];
+  const child = spawn(process.execPath, [CLI, ...args], { env, cwd: sandbox.home, stdio: "pipe" });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
@@ -44,29 +56,29 @@ function startSetup(sandbox: Sandbox): { child: ChildProcess; output: () => stri
 }
 
 describe("setup cancelled by a signal", () => {
-  it("rolls back on SIGTERM during npm install, exits 130 and leaves no npm behind", async () => {
+  it("rolls back on SIGTERM while a command runs, exits 130 and leaves no command behind", async () => {
     const sandbox = createSandbox();
-    const npm = sleepingNpm(sandbox);
+    const command = sleepingSystemctl(sandbox);
     const before = snapshotTree(sandbox.home);
-    const run = startSetup(sandbox);
-    await waitFor(() => existsSync(npm.started), "npm to start", 20_000);
+    const run = startTier2Setup(sandbox);
+    await waitFor(() => existsSync(command.started), "systemctl enable to start", 20_000);
     run.child.kill("SIGTERM");
     expect(await run.exit, run.output()).toBe(130);
     expect(runningText(run.output())).toMatch(/cancelled; every change it made was rolled back/);
     expect(snapshotTree(sandbox.home)).toEqual(before);
-    await waitFor(() => !npm.pids().some(alive), "the stand-in npm and its child to be gone", 5_000);
+    await waitFor(() => !command.pids().some(alive), "the stand-in systemctl and its child to be gone", 5_000);
   });
 
   it("a second SIGINT does not cut the rollback short", async () => {
     const sandbox = createSandbox();
-    // npm takes a second to stop, so the second Ctrl-C arrives while the install is unwinding
-    const npm = sleepingNpm(sandbox, "sleep 1; exit 130");
+    // the command takes a second to stop, so the second Ctrl-C arrives while the install is unwinding
+    const command = sleepingSystemctl(sandbox, "sleep 1; exit 130");
     const before = snapshotTree(sandbox.home);
-    const run = startSetup(sandbox);
-    await waitFor(() => existsSync(npm.started), "npm to start", 20_000);
+    const run = startTier2Setup(sandbox);
+    await waitFor(() => existsSync(command.started), "systemctl enable to start", 20_000);
     run.child.kill("SIGINT");
-    // the rollback is under way (it stopped npm, which takes its second), so this one meets it
-    await waitFor(() => existsSync(npm.terminated), "the cancelled setup to stop npm", 10_000);
+    // the rollback is under way (it stopped the command, which takes its second), so this one meets it
+    await waitFor(() => existsSync(command.terminated), "the cancelled setup to stop the command", 10_000);
     run.child.kill("SIGINT");
     expect(await run.exit, run.output()).toBe(130);
     expect(runningText(run.output())).toMatch(/rolling back, please wait/);
@@ -78,20 +90,11 @@ describe("setup cancelled by a signal", () => {
 describe("Ctrl-C during a spinner in a real terminal", () => {
   it("while verifying: rolls back everything and exits 130", async () => {
     const sandbox = createSandbox();
-    // npm "installs" an ioredis that never connects (and says when the extension made one), so verification waits
-    const connecting = join(sandbox.bin, "extension-connecting");
-    const neverConnects =
-      'get: (t, p) => p in t ? t[p] : p === "then" ? undefined : p === "on" || p === "once" ? function () { return this; } : () => new Promise(() => {})';
-    const fake =
-      `module.exports = { Redis: function Redis() { require("node:fs").writeFileSync(${JSON.stringify(connecting)}, ""); ` +
-      `return new Proxy({ status: "connecting" }, { ${neverConnects} }); } };`;
-    sandbox.standIn(
-      "npm",
-      `#!/bin/sh\nmkdir -p node_modules/ioredis\necho '{"name":"ioredis","version":"5.0.0","main":"index.js"}' > node_modules/ioredis/package.json\n` +
-        `cat > node_modules/ioredis/index.js <<'EOF'\n${fake}\nEOF\n`,
-    );
+    // a Redis in front of the real one that holds the installed extension's connection, so verification waits
+    const stalling = await startStallingRedis(redisUrl);
+    onTestFinished(() => stalling.close());
     const before = snapshotTree(sandbox.home);
-    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", redisUrl], {
+    const term = startTmux([process.execPath, CLI, "--tier", "1", "--yes", "--redis-url", stalling.url], {
       env: sandbox.env,
       cwd: sandbox.home,
       width: 100,
@@ -99,7 +102,7 @@ describe("Ctrl-C during a spinner in a real terminal", () => {
     });
     try {
       await term.waitForText("Verifying", 30_000);
-      await waitFor(() => existsSync(connecting), "the installed extension to wait for its Redis", 30_000);
+      await waitFor(() => stalling.stalled(), "the installed extension to wait for its Redis", 30_000);
       term.sendKeys("C-c");
       expect(await term.waitForExit(15_000)).toEqual({ status: 130, signal: null });
       expect(term.capture({ history: true })).toMatch(/every change it made was rolled back/);
@@ -151,7 +154,7 @@ describe("a reader that goes away", () => {
       });
     expect(await closeAfterFirstLines(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix()])).toBe(0);
     expect(existsSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"))).toBe(true);
-    expect(existsSync(join(sandbox.home, ".pi/agent/extensions/gateway/node_modules/ioredis"))).toBe(true);
+    expect(existsSync(join(sandbox.home, ".pi/agent/extensions/gateway/gateway-extension.mjs"))).toBe(true);
     expect(await closeAfterFirstLines(["uninstall", "--yes"])).toBe(0);
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
