@@ -330,7 +330,7 @@ describe("uninstall", () => {
     expect(snapshotTree(home)).toEqual(before);
   });
 
-  it("leaves the user's own node_modules, package.json and package-lock.json in a folder it installs over alone, also after moving the extension elsewhere", async () => {
+  it("leaves the user's own node_modules, package.json and lock in a folder it installs over alone, also after moving the extension away", async () => {
     const home = mkdtempSync(join(tmpdir(), "gw-own-modules-"));
     const own = join(home, ".pi/agent/extensions/gateway");
     mkdirSync(join(own, "node_modules/left-pad"), { recursive: true });
