@@ -8,8 +8,8 @@ import { CLI, createSandbox, type Sandbox } from "../test/helpers/cli.ts";
 import { randomPrefix } from "../test/helpers/extension-dir.ts";
 import { atMost, median, pairedRatio, type Row } from "./rows.ts";
 
-const SETUP_ROUNDS = 5;
-const COLD_START_ROUNDS = 12;
+const SETUP_ROUNDS = 7;
+const COLD_START_ROUNDS = 15;
 const NODE = "node -e 0";
 
 interface Timed {

@@ -15,7 +15,7 @@ import { median, quantile, type Row } from "./rows.ts";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const JITI = join(ROOT, "node_modules/jiti/lib/jiti-cli.mjs");
 const WARM_EVENTS = 1000;
-const COLD_RUNS = 5;
+const COLD_RUNS = 7;
 
 async function warmLatencies(redisUrl: string): Promise<number[]> {
   const bench = await startHost(redisUrl);

@@ -10,8 +10,8 @@ import { randomPrefix } from "../test/helpers/extension-dir.ts";
 import { SESSION } from "./host.ts";
 import { atMost, median, pairedRatio, type Row } from "./rows.ts";
 
-const BLOCKS = 20;
-const PUSHES_PER_BLOCK = 200;
+const BLOCKS = 60;
+const PUSHES_PER_BLOCK = 50;
 
 /** ms per push over one block of awaited pushes */
 async function block(redis: Redis, prefix: string, originSession: string | undefined, expectTargets: number): Promise<number> {

@@ -15,10 +15,11 @@ const cell = (text) => String(text).replaceAll("|", "\\|");
 
 function benchTable(results) {
   const { date, machine, seconds, rows } = results;
-  const load = machine.loadAverageAtStart.oneMinute.toFixed(2);
+  const end = machine.loadAverageAtEnd ? `, ${machine.loadAverageAtEnd.oneMinute.toFixed(2)} at the end` : "";
+  const load = `${machine.loadAverageAtStart.oneMinute.toFixed(2)} at the start${end}`;
   const lines = [
     `${START} (written by \`npm run bench:table\` from bench/results.json; edits here are overwritten) -->`,
-    `Measured ${date.slice(0, 10)} on ${machine.cores} cores (load average ${load} at the start), Node ${machine.node}; the run took ${seconds} s.`,
+    `Measured ${date.slice(0, 10)} on ${machine.cores} cores (one-minute load average ${load}), Node ${machine.node}; the run took ${seconds} s.`,
     "",
     "| measure | result | ratio | target | met |",
     "|---|--:|--:|---|---|",

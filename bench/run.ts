@@ -61,9 +61,11 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const seconds = Math.round((performance.now() - started) / 1000);
-  console.log(`\n${machine.cores} cores, load average ${oneMinute!.toFixed(2)} at the start; ${seconds} s\n`);
+  const loadAverageAtEnd = loadavg()[0]!;
+  console.log(`\n${machine.cores} cores, load average ${oneMinute!.toFixed(2)} at the start, ${loadAverageAtEnd.toFixed(2)} at the end; ${seconds} s\n`);
   printTable(rows);
-  writeFileSync(RESULTS, `${JSON.stringify({ date, machine, seconds, rows: rows.map(resultRow) }, null, 2)}\n`);
+  const results = { date, machine: { ...machine, loadAverageAtEnd: { oneMinute: loadAverageAtEnd } }, seconds, rows: rows.map(resultRow) };
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log("\nwritten to bench/results.json (the README's table: npm run bench:table)");
   const wrong = rows.filter((row) => row.correctness && row.value !== 0);
   if (wrong.length) {
