@@ -377,7 +377,7 @@ describe("uninstall", () => {
       expect(result.code, result.stderr).toBe(0);
       expect(runningText(result.stdout)).toContain(
         "Uninstalled. Kept 1 file(s): ~/.pi/agent/extensions/gateway/index.ts.edited: " +
-          "your edited index.ts, renamed so pi does not load it (it needs the lib/ files and node_modules, which are gone)",
+          "your edited index.ts, renamed so pi does not load it (it needs the extension's code, which is gone)",
       );
       expect(readFileSync(`${index}.edited`, "utf8")).toBe(edited);
       expect(existsSync(index)).toBe(false);

@@ -94,7 +94,10 @@ export function buildProgram(): CommandType {
     .command("doctor")
     .description("check that everything installed is still healthy, and say what to run to fix it")
     .option("--json", "print { ok, checks: [{ id, status, message, fix }] } and nothing else")
-    .option("--fix", "apply the safe repairs (restore drifted files, npm install, prune dead sessions), then check again")
+    .option(
+      "--fix",
+      "apply the safe repairs (restore drifted files and the extension's bundle, file modes, prune dead sessions, delete a bot's webhook), then check again",
+    )
     .option("--only <ids>", "run only these checks (comma-separated or repeated)", collect)
     .option("--skip <ids>", "skip these checks (comma-separated or repeated)", collect)
     .addHelpText(

@@ -106,8 +106,8 @@ export async function runUninstallCommand(flags: UninstallFlags, env = process.e
   const kept = plan.steps.filter((s) => s.kind === "keep-file");
   const keptLines = kept.map((step) =>
     step.keptAs
-      ? `  ${displayPath(step.keptAs, env)}: your edited ${basename(step.path)}, renamed so pi does not load it (it needs the lib/ files and ` +
-        `node_modules, which are gone)`
+      ? `  ${displayPath(step.keptAs, env)}: your edited ${basename(step.path)}, renamed so pi does not load it (it needs the extension's ` +
+        `code, which is gone)`
       : `  ${displayPath(step.path, env)} (${step.reason})`,
   );
   say(kept.length ? [`Uninstalled. Kept ${kept.length} file(s):`, ...keptLines].join("\n") : "Uninstalled.");
