@@ -167,6 +167,7 @@ describe("tier 4 installed and running", () => {
       const { sandbox, env } = tier4Sandbox();
       const agentDir = join(sandbox.home, ".pi/agent");
       const modelArg = writeFakeAgentDir(agentDir, model);
+      const before = snapshotTree(sandbox.home);
       const daemonEnv = { ...env, TELEGRAM_API_ROOT: bot.apiRoot, PI_OFFLINE: "1", PI_TELEMETRY: "0" };
       const prefix = randomPrefix();
       const setup = await runCli(
@@ -228,6 +229,13 @@ describe("tier 4 installed and running", () => {
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
       expect((await doctor()).daemon).toMatchObject({ status: "fail", message: expect.stringMatching(/is not running/) });
+
+      // no service manager runs it here: uninstall stops the daemon it finds running, then takes everything back
+      const again = await startDaemonCli(install);
+      const uninstall = await runCli(["uninstall", "--yes"], { env: daemonEnv });
+      expect(uninstall.code, uninstall.stdout + uninstall.stderr).toBe(0);
+      expect(await again.exited).toBe(0);
+      expect(snapshotTree(sandbox.home)).toEqual(before);
     } finally {
       await bot.close();
       await model.close();

@@ -90,7 +90,7 @@ async function collectDaemon(settings: Manifest["settings"], client: Redis | und
   return { ...report, ...(health ? { telegram: health } : {}), lastReplies, inbox, outbox };
 }
 
-function describeDaemon(daemon: DaemonReport): string[] {
+function describeDaemon(daemon: DaemonReport, heartbeats: boolean): string[] {
   const ago = (at: number | undefined) => (at === undefined ? "never" : `${Math.round((Date.now() - at) / 1000)} s ago`);
   const status = daemon.status;
   const up = status ? Math.round((Date.now() - status.startedAt) / 60_000) : 0;
@@ -103,7 +103,7 @@ function describeDaemon(daemon: DaemonReport): string[] {
       .map(([source, n]) => `${n} ${source}`);
     const turn = status.running ? `; a ${status.running.origin.kind} turn runs for ${ago(status.running.startedAt).replace(" ago", "")}` : "";
     lines.push(`queue      ${queued.length ? queued.join(", ") : "empty"}${turn}`);
-    lines.push(`heartbeat  last handed to the daemon ${ago(status.lastHeartbeatAt)}`);
+    if (heartbeats) lines.push(`heartbeat  last handed to the daemon ${ago(status.lastHeartbeatAt)}`);
   }
   const telegram = daemon.telegram;
   const error = telegram?.lastError ? `; last error ${telegram.lastError.code} ${telegram.lastError.description} ${ago(telegram.lastError.at)}` : "";
@@ -192,7 +192,7 @@ export function formatStatus(report: StatusReport, env: NodeJS.ProcessEnv): stri
     `extension  ${displayPath(report.extensionDir!, env)} (ioredis ${report.ioredis ?? "MISSING"})`,
     `redis      ${report.redis!.url} ${report.redis!.reachable ? "reachable" : `NOT reachable: ${report.redis!.problem}`}`,
     `heartbeat  ${report.heartbeat ? describeHeartbeat(report.heartbeat) : "none (tier 1)"}`,
-    ...(report.daemon ? describeDaemon(report.daemon) : []),
+    ...(report.daemon ? describeDaemon(report.daemon, Boolean(report.heartbeat && report.heartbeat.source !== "none")) : []),
   ];
   if (report.pruned?.length) lines.push(`pruned     ${report.pruned.length} dead session(s): ${report.pruned.join(", ")}`);
   if (report.sessions.length) {

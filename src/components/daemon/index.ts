@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Component } from "../../core/component.ts";
 import { forgetRemovedUnits } from "../service/jobs.ts";
 import { daemonCheck, modelCheck } from "./check.ts";
-import { daemonArtifacts, planDaemon } from "./plan.ts";
+import { daemonArtifacts, planDaemon, stopDaemonByHand } from "./plan.ts";
 
 /**
  * Tier 4's central session: the daemon embeds pi, consumes the event queue and talks Telegram; the
@@ -13,9 +14,12 @@ export const daemon: Component = {
   applies: (settings) => Boolean(settings.daemon),
   plan: planDaemon,
   removal: ({ settings }) => ({
+    stop: stopDaemonByHand(settings),
     cleanUp: [
       ...daemonArtifacts(settings).map((path) => ({ kind: "remove-file" as const, path })),
+      // the daemon's conversation, and the folder it made for it
       ...(existsSync(settings.daemon!.sessionDir) ? [{ kind: "remove-tree" as const, path: settings.daemon!.sessionDir }] : []),
+      { kind: "remove-dirs-if-empty" as const, paths: [dirname(settings.daemon!.sessionDir)] },
       ...forgetRemovedUnits(settings),
     ],
   }),

@@ -2,9 +2,10 @@
 // running in place of tier 2's pi in tmux (same label / unit name, so an upgrade replaces it).
 import { existsSync } from "node:fs";
 import type { PlanContext } from "../../core/component.ts";
-import type { CommandStep, FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
+import type { CommandStep, FileStep, PlanSettings, PlanStep, UninstallStep } from "../../core/plan.ts";
 import { readExisting } from "../../install/fs-ops.ts";
-import { daemonStatusPath } from "../../runtime/daemon/status-file.ts";
+import { processAlive } from "../../platform/process-alive.ts";
+import { daemonStatusPath, readDaemonStatus } from "../../runtime/daemon/status-file.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
 import { launchdLogDirStep, serviceJobSteps } from "../service/jobs.ts";
 import { serviceArtifacts, startByHand } from "../service/plan.ts";
@@ -90,6 +91,19 @@ function endOlderCentralSession(settings: PlanSettings): CommandStep[] {
       mayFail: true,
     },
   ];
+}
+
+/**
+ * Uninstall where no service manager runs the daemon (it was started by hand): stop it, and wait
+ * until it is gone, so what it writes as it stops is not left behind. A service manager stops it
+ * when its job is unloaded.
+ */
+export function stopDaemonByHand(settings: PlanSettings): UninstallStep[] {
+  if (settings.service?.manager !== "none") return [];
+  const status = readDaemonStatus(settings.stateDir);
+  if (!status || status.stoppedAt !== undefined || !processAlive(status.pid)) return [];
+  const waitGone = 'kill -TERM "$1" 2>/dev/null; i=0; while kill -0 "$1" 2>/dev/null && [ "$i" -lt 150 ]; do sleep 0.1; i=$((i + 1)); done';
+  return [{ kind: "run", argv: ["/bin/sh", "-c", waitGone, "stop-daemon", String(status.pid)], description: "stop the gateway daemon", mayFail: true }];
 }
 
 /** What the daemon (and an older central session) wrote as it ran: removed by uninstall. */

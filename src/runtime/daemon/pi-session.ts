@@ -149,7 +149,10 @@ export async function openPiSession(options: PiSessionOptions): Promise<PiSessio
   const { agentDir } = options;
   const cwd = options.cwd ?? homedir();
   const log = options.log ?? (() => {});
-  const authStorage = AuthStorage.create(join(agentDir, "auth.json"));
+  // pi's auth.json as the pi CLI keeps it (refreshed logins are written back); without one, the
+  // daemon does not create it in the user's agent dir: keys from models.json or the environment serve
+  const authFile = join(agentDir, "auth.json");
+  const authStorage = existsSync(authFile) ? AuthStorage.create(authFile) : AuthStorage.inMemory();
   const modelRegistry = ModelRegistry.create(authStorage, join(agentDir, "models.json"));
   const settingsManager = settingsWithoutBridge(cwd, agentDir);
   let label = "";
