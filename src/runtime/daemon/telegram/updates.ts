@@ -1,18 +1,22 @@
 // What the bot does with a message. The allowlist comes first: a user neither allowed nor paired
 // is dropped silently, or (pairing on) given a one-time code and nothing else; nothing of theirs
-// reaches the model. Allowed users' /status, /stop and /new go straight to the daemon (they work
-// while a turn runs); any other text is an input, persisted before the handler returns.
+// reaches the model. Allowed users' /start (Telegram's first message to a bot), /status, /stop and
+// /new go straight to the daemon (they work while a turn runs); any other text is an input,
+// persisted before the handler returns.
 import { Composer, type Context } from "grammy";
 import type { Redis } from "ioredis";
 import type { DaemonControl, DaemonInput, Origin } from "../types.ts";
 import type { TelegramInbox } from "./inbox.ts";
 import { isPaired, PAIRING_TTL_SECONDS, pairingCodeFor } from "./pairing.ts";
 
-export type OwnCommand = "status" | "stop" | "new";
+export type OwnCommand = "start" | "status" | "stop" | "new";
 
-/** `/status`, `/stop`, `/new`, optionally addressed `@<this bot>`; anything else is not ours. */
+/** the answer to /start: the owner sends it once so that the bot may write to them */
+export const START_ANSWER = "Connected: write here to talk to pi. /status shows what it is doing, /stop ends a running turn, /new starts afresh.";
+
+/** `/start`, `/status`, `/stop`, `/new`, optionally addressed `@<this bot>`; anything else is not ours. */
 export function ownCommand(text: string, botUsername: string | undefined): OwnCommand | undefined {
-  const match = /^\/(status|stop|new)(?:@([A-Za-z0-9_]+))?$/.exec(text.trim());
+  const match = /^\/(start|status|stop|new)(?:@([A-Za-z0-9_]+))?$/.exec(text.trim());
   if (!match) return undefined;
   if (match[2] !== undefined && match[2].toLowerCase() !== botUsername?.toLowerCase()) return undefined;
   return match[1] as OwnCommand;
@@ -77,6 +81,9 @@ function runCommand(command: OwnCommand, origin: Origin, options: UpdateHandlerO
   };
   const failed = (error: Error): void => answer(`/${command} failed: ${error.message}`);
   switch (command) {
+    case "start":
+      answer(START_ANSWER);
+      return;
     case "status":
       try {
         answer(options.control.status());
