@@ -173,17 +173,19 @@ export async function startFakeTelegram(token = "123456789:AAFakeTokenForTestsOn
     const timeout = params.timeout === undefined ? 0 : Number(params.timeout);
     const ready = pendingFrom(offset, limit);
     if (ready.length > 0 || timeout <= 0) return answer(res, 200, { ok: true, result: ready });
-    const finish = (): void => {
+    // a kept-alive socket carries many polls: the listener goes with the poll it belongs to
+    const gone = (): void => {
       clearTimeout(timer);
       pollers.delete(finish);
+    };
+    const finish = (): void => {
+      gone();
+      req.socket.off("close", gone);
       answer(res, 200, { ok: true, result: pendingFrom(offset, limit) });
     };
     const timer = setTimeout(finish, timeout * 1000);
     pollers.add(finish);
-    req.socket.once("close", () => {
-      clearTimeout(timer);
-      pollers.delete(finish);
-    });
+    req.socket.once("close", gone);
   }
 
   function sendMessage(res: ServerResponse, params: Record<string, unknown>): undefined {
