@@ -3,7 +3,7 @@
 // process (scripts/build-runtime.mjs, as npm run build does), so these tests run today's runtime,
 // not whatever dist/ holds; pass `withBundle: false` to get an extension whose code is missing.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { BUNDLE_NAME, planExtension } from "../../src/components/extension/render.ts";
@@ -15,7 +15,10 @@ let builtFromSources: string | undefined;
 /** The extension's bundle built from src/runtime now (once per process), its source map next to it. */
 export function bundleFromSources(): string {
   if (builtFromSources) return builtFromSources;
-  const out = join(mkdtempSync(join(tmpdir(), "gw-bundle-")), BUNDLE_NAME);
+  const dir = mkdtempSync(join(tmpdir(), "gw-bundle-"));
+  // outside the test run's own temp dir (the bench), nothing else would remove it
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, BUNDLE_NAME);
   const build = spawnSync(process.execPath, [join(REPO_ROOT, "scripts/build-runtime.mjs"), out, "--sourcemap"], { encoding: "utf8" });
   if (build.status !== 0) throw new Error(`building the extension's bundle failed: ${build.stderr}`);
   builtFromSources = out;
