@@ -1,7 +1,7 @@
 // Tier 4 through the CLI on Linux: the token checked with getMe before anything is written, the
 // daemon's unit through a recording systemctl, the token only in the secrets file, doctor's
 // tier-4 checks, the upgrade from tier 2 and back, and uninstall restoring the home byte for byte.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createSandbox, REPO_ROOT, runCli, runningText, type Sandbox } from "./helpers/cli.ts";
@@ -49,6 +49,24 @@ const calls = (log: string) => {
 
 /** every file under the home as text, but the secrets file */
 const filesBut = (snapshot: Record<string, string>, except: string) => Object.entries(snapshot).filter(([path]) => !path.endsWith(except));
+
+const tier4Args = (prefix: string, ...extra: string[]) => [
+  "--tier",
+  "4",
+  "--yes",
+  "--json",
+  "--redis-url",
+  redisUrl,
+  "--prefix",
+  prefix,
+  "--service",
+  "systemd",
+  "--heartbeat",
+  "systemd",
+  "--telegram-allow",
+  "111,222",
+  ...extra,
+];
 
 describe("tier 4 setup", () => {
   const tier4 = (prefix: string, ...extra: string[]) => [
@@ -155,6 +173,40 @@ describe("tier 4 setup", () => {
     const secrets = join(sandbox.home, ".pi/agent/gateway/secrets.env");
     expect(existsSync(secrets) && readFileSync(secrets, "utf8").includes("TELEGRAM")).toBe(false);
     expect((await runCli(["uninstall", "--yes"], { env })).code).toBe(0);
+    expect(snapshotTree(sandbox.home)).toEqual(before);
+  });
+});
+
+describe("tier 4 after node moved", () => {
+  it("doctor names the node that is gone, and --fix renders the daemon's job again with the node running it", async () => {
+    const { sandbox, env, log } = tier4Sandbox();
+    const before = snapshotTree(sandbox.home);
+    // the node setup finds first on PATH, as a version manager puts it; it goes away later
+    const nodeBin = join(sandbox.home, "nvm-node");
+    mkdirSync(nodeBin);
+    symlinkSync(process.execPath, join(nodeBin, "node"));
+    const moved = { ...env, PATH: `${nodeBin}:${env.PATH}` };
+    const setup = await runCli(tier4Args(randomPrefix()), { env: { ...moved, TELEGRAM_BOT_TOKEN: telegram.token } });
+    expect(setup.code, setup.stdout + setup.stderr).toBe(0);
+    const unit = join(sandbox.home, ".config/systemd/user/dev.gateway-setup.pi-central.service");
+    expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(nodeBin, "node")} `);
+    rmSync(join(nodeBin, "node"));
+
+    const check = JSON.parse((await runCli(["doctor", "--json", "--only", "daemon"], { env })).stdout).checks[0];
+    expect(check).toMatchObject({
+      status: "fail",
+      message: expect.stringContaining(`${join(nodeBin, "node")} is gone`),
+      fix: expect.stringMatching(/^gateway-setup doctor --fix/),
+    });
+    const loaded = calls(log).length;
+    const fixed = JSON.parse((await runCli(["doctor", "--json", "--fix", "--only", "daemon"], { env })).stdout);
+    expect(fixed.repairs).toEqual([{ id: "daemon", result: expect.stringContaining(`with ${process.execPath} and `) }]);
+    expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${process.execPath} `);
+    expect(calls(log).slice(loaded)).toEqual(["systemctl --user daemon-reload", "systemctl --user restart dev.gateway-setup.pi-central.service"]);
+    // the manifest records the new job: nothing has drifted, and uninstall takes it all back
+    expect(JSON.parse((await runCli(["doctor", "--json", "--only", "extension-files"], { env })).stdout).checks[0]).toMatchObject({ status: "ok" });
+    expect((await runCli(["uninstall", "--yes"], { env })).code).toBe(0);
+    rmSync(nodeBin, { recursive: true });
     expect(snapshotTree(sandbox.home)).toEqual(before);
   });
 });

@@ -7,7 +7,7 @@ import { readExisting } from "../../install/fs-ops.ts";
 import { processAlive } from "../../platform/process-alive.ts";
 import { daemonStatusPath, readDaemonStatus } from "../../runtime/daemon/status-file.ts";
 import { secretsFilePath } from "../redis/secrets.ts";
-import { launchdLogDirStep, serviceJobSteps } from "../service/jobs.ts";
+import { launchdLogDirStep, type ServiceJob, serviceJobSteps } from "../service/jobs.ts";
 import { serviceArtifacts, startByHand } from "../service/plan.ts";
 import { centralTmuxArgv, wrapperTmux } from "../service/wrapper.ts";
 import { watchdogOn } from "../watchdog/enabled.ts";
@@ -46,6 +46,15 @@ export function daemonArgv(settings: PlanSettings): string[] {
   return [daemon.nodePath, daemon.cliPath, "daemon", "--config", daemon.configPath];
 }
 
+/** The service job that runs the daemon (kept alive). */
+export function daemonJob(settings: PlanSettings): ServiceJob {
+  return {
+    argv: daemonArgv(settings),
+    title: "pi gateway daemon: pi, the event queue and Telegram",
+    what: settings.service!.manager === "launchd" ? "gateway daemon (launchd)" : "gateway daemon (systemd user unit)",
+  };
+}
+
 export function planDaemon(ctx: PlanContext): { steps: PlanStep[]; notes: string[] } {
   const { settings } = ctx;
   const service = settings.service!;
@@ -57,11 +66,7 @@ export function planDaemon(ctx: PlanContext): { steps: PlanStep[]; notes: string
     contents: renderDaemonConfig(settings),
     mode: 0o600,
   };
-  const job = serviceJobSteps(component, ctx, {
-    argv: daemonArgv(settings),
-    title: "pi gateway daemon: pi, the event queue and Telegram",
-    what: service.manager === "launchd" ? "gateway daemon (launchd)" : "gateway daemon (systemd user unit)",
-  });
+  const job = serviceJobSteps(component, ctx, daemonJob(settings));
   const notes =
     service.manager === "none" ? [`No service manager here (a container?): start the daemon yourself with: ${startByHand(daemonArgv(settings))}`] : [];
   const owner = settings.telegram!.allow[0];
