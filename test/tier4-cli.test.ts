@@ -69,27 +69,9 @@ const tier4Args = (prefix: string, ...extra: string[]) => [
 ];
 
 describe("tier 4 setup", () => {
-  const tier4 = (prefix: string, ...extra: string[]) => [
-    "--tier",
-    "4",
-    "--yes",
-    "--json",
-    "--redis-url",
-    redisUrl,
-    "--prefix",
-    prefix,
-    "--service",
-    "systemd",
-    "--heartbeat",
-    "systemd",
-    "--telegram-allow",
-    "111,222",
-    ...extra,
-  ];
-
   it("refuses without a token (never a flag), and a bot open to everyone, before anything is written", async () => {
     const { sandbox, env } = tier4Sandbox();
-    const noToken = await runCli(tier4(randomPrefix()), { env });
+    const noToken = await runCli(tier4Args(randomPrefix()), { env });
     expect(noToken.code).toBe(2);
     expect(JSON.parse(noToken.stdout).error.message).toMatch(/needs the Telegram bot token: set TELEGRAM_BOT_TOKEN/);
     const open = await runCli(["--tier", "4", "--yes", "--json", "--redis-url", redisUrl, "--service", "systemd", "--telegram-pairing", "off"], {
@@ -97,7 +79,7 @@ describe("tier 4 setup", () => {
     });
     expect(open.code).toBe(1);
     expect(JSON.parse(open.stdout).error.message).toMatch(/a bot open to everyone is never installed/);
-    const revoked = await runCli(tier4(randomPrefix()), { env: { ...env, TELEGRAM_BOT_TOKEN: "999:AAWrongTokenWrongTokenWrong" } });
+    const revoked = await runCli(tier4Args(randomPrefix()), { env: { ...env, TELEGRAM_BOT_TOKEN: "999:AAWrongTokenWrongTokenWrong" } });
     expect(revoked.code).toBe(1);
     expect(JSON.parse(revoked.stdout).error.message).toMatch(/Telegram refused the bot token.*401/);
     expect(JSON.stringify(revoked.stdout)).not.toContain("AAWrongToken");
@@ -111,7 +93,7 @@ describe("tier 4 setup", () => {
     const { sandbox, env, log } = tier4Sandbox();
     const before = snapshotTree(sandbox.home);
     const prefix = randomPrefix();
-    const result = await runCli(tier4(prefix), { env: { ...env, TELEGRAM_BOT_TOKEN: telegram.token } });
+    const result = await runCli(tier4Args(prefix), { env: { ...env, TELEGRAM_BOT_TOKEN: telegram.token } });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.plan.settings).toMatchObject({
@@ -163,7 +145,7 @@ describe("tier 4 setup", () => {
     const prefix = randomPrefix();
     const tier2 = ["--tier", "2", "--yes", "--json", "--redis-url", redisUrl, "--prefix", prefix, "--service", "systemd", "--heartbeat", "systemd"];
     expect((await runCli(tier2, { env })).code).toBe(0);
-    const up = await runCli(tier4(prefix), { env: { ...env, TELEGRAM_BOT_TOKEN: telegram.token } });
+    const up = await runCli(tier4Args(prefix), { env: { ...env, TELEGRAM_BOT_TOKEN: telegram.token } });
     expect(up.code, up.stdout + up.stderr).toBe(0);
     const steps = JSON.parse(up.stdout).plan.steps as { kind: string; argv?: string[]; action?: string; path?: string }[];
     expect(steps.some((s) => s.argv?.includes("kill-session"))).toBe(true);

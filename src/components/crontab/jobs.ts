@@ -5,6 +5,7 @@ import type { CrontabStep, PlanSettings, PlanStep } from "../../core/plan.ts";
 import type { SystemInfo } from "../../core/system.ts";
 import { startCronCommand } from "../../platform/system.ts";
 import { INSTALL_HINTS, requiredBinary } from "../service/jobs.ts";
+import { watchdogOn } from "../watchdog/enabled.ts";
 import { DEFAULT_BLOCK } from "./block.ts";
 
 type CronEntry = CrontabStep["entries"][number];
@@ -30,7 +31,7 @@ export function installedBlockName(settings: Pick<PlanSettings, "crontabBlock">)
 export function cronJobs(settings: PlanSettings): string {
   const jobs = [
     ...(settings.heartbeat?.source === "cron" ? ["the heartbeat"] : []),
-    ...(settings.service?.manager === "none" && settings.heartbeat && settings.heartbeat.source !== "none" ? ["the tripwire"] : []),
+    ...(settings.service?.manager === "none" && watchdogOn(settings) ? ["the tripwire"] : []),
   ];
   return jobs.join(" and ") || "the jobs";
 }

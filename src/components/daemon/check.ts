@@ -2,12 +2,12 @@
 // model resolves and has credentials.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { fail, ok } from "../../core/finding.ts";
 import type { Manifest } from "../../core/manifest.ts";
 import type { FileStep, PlanSettings } from "../../core/plan.ts";
-import { backupPath, backupRoot, ensureDir, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
+import { backupRoot, sha256 } from "../../install/fs-ops.ts";
 import { renderManifest } from "../../install/manifest.ts";
 import { type Env, run } from "../../platform/exec.ts";
 import { PACKAGE_ROOT } from "../../platform/package-root.ts";
@@ -15,6 +15,7 @@ import { homeDir } from "../../platform/paths.ts";
 import { processAlive } from "../../platform/process-alive.ts";
 import { detectSystem } from "../../platform/system.ts";
 import { readDaemonStatus } from "../../runtime/daemon/status-file.ts";
+import { writeRepaired } from "../repair-file.ts";
 import { centralJobState, restartFix } from "../service/check.ts";
 import { serviceJobSteps } from "../service/jobs.ts";
 import { bootstrapArgv, launchAgentsDir } from "../service/launchd.ts";
@@ -71,24 +72,14 @@ async function renderJobAgain(ctx: DoctorContext): Promise<string> {
   );
   if (!jobFiles.length) return `nothing to render here (no service manager): start it with ${restartFix(moved)}`;
   const backups = backupRoot(settings.stateDir, new Date());
-  const replace = (path: string, contents: string, mode: number) => {
-    const current = readExisting(path);
-    if (current) {
-      const backup = backupPath(backups, path);
-      ensureDir(dirname(backup), 0o700);
-      writeFileAtomic(backup, current.contents, current.mode);
-      ctx.recordUndo?.({ undo: "restore-file", path, from: backup, mode: current.mode });
-    } else ctx.recordUndo?.({ undo: "remove", path });
-    writeFileAtomic(path, contents, mode);
-  };
-  for (const file of jobFiles) replace(file.path, file.contents, file.mode);
+  for (const file of jobFiles) writeRepaired(ctx, backups, file.path, file.contents, file.mode);
   const hashes = new Map(jobFiles.map((file) => [file.path, sha256(file.contents)]));
   const recorded: Manifest = {
     ...manifest,
     settings: moved,
     files: manifest.files.map((file) => (hashes.has(file.path) ? { ...file, sha256: hashes.get(file.path)! } : file)),
   };
-  replace(settings.manifestPath, renderManifest(recorded), 0o600);
+  writeRepaired(ctx, backups, settings.manifestPath, renderManifest(recorded), 0o600);
   await reloadDaemonJob(moved, env);
   return `rendered the daemon's service job again with ${moved.daemon!.nodePath} and ${moved.daemon!.cliPath}, and restarted it`;
 }

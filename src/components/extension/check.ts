@@ -2,12 +2,12 @@
 // extension's code, the bundle with ioredis in it, is intact (extension-deps). Repairs write back
 // what the plan code renders for the manifest's settings, for files whose hash still matches.
 import { chmodSync } from "node:fs";
-import { dirname } from "node:path";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { type Finding, fail, ok, warn } from "../../core/finding.ts";
 import type { Manifest, ManifestFile } from "../../core/manifest.ts";
-import { backupPath, backupRoot, ensureDir, missingDirs, readExisting, sha256, writeFileAtomic } from "../../install/fs-ops.ts";
+import { backupRoot, readExisting, sha256 } from "../../install/fs-ops.ts";
 import { displayPath } from "../../platform/paths.ts";
+import { writeRepaired } from "../repair-file.ts";
 import { rerunCommand } from "../rerun.ts";
 import { BUNDLE_NAME, bundledIoredisVersion, installedBundlePath } from "./render.ts";
 
@@ -61,22 +61,8 @@ function restoreDrift(ctx: DoctorContext, drift: Drift[]): string {
       cannot.push(displayPath(file.path, ctx.env));
       continue;
     }
-    const current = problem === "edited" ? readExisting(file.path) : undefined;
-    let saved = "";
-    if (current) {
-      const backup = backupPath(backups, file.path);
-      ensureDir(dirname(backup), 0o700);
-      writeFileAtomic(backup, current.contents, current.mode);
-      saved = ` (your edited copy is in ${displayPath(backup, ctx.env)})`;
-      ctx.recordUndo?.({ undo: "restore-file", path: file.path, from: backup, mode: current.mode });
-    } else {
-      const missing = missingDirs(dirname(file.path));
-      if (missing.length) ctx.recordUndo?.({ undo: "remove-empty-dirs", paths: missing });
-      ctx.recordUndo?.({ undo: "remove", path: file.path });
-    }
-    ensureDir(dirname(file.path));
-    writeFileAtomic(file.path, contents, file.mode);
-    done.push(displayPath(file.path, ctx.env) + saved);
+    const kept = writeRepaired(ctx, backups, file.path, contents, file.mode);
+    done.push(displayPath(file.path, ctx.env) + (kept ? ` (your edited copy is in ${displayPath(kept, ctx.env)})` : ""));
   }
   const parts = [];
   if (done.length) parts.push(`restored ${done.join(", ")}`);
