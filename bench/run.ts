@@ -39,6 +39,9 @@ function resultRow({ name, value, unit, ratio, target, met }: Row) {
   return { name, value: rounded(value), unit, ...(ratio === undefined ? {} : { ratio: rounded(ratio) }), target: target ?? null, met: met ?? null };
 }
 
+// BENCH_ONLY=setup,daemon measures only the sections whose title holds one of those words, and leaves bench/results.json as it is
+const only = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+
 async function main(): Promise<void> {
   const [oneMinute, fiveMinutes, fifteenMinutes] = loadavg();
   const machine = { cores: cpus().length, loadAverageAtStart: { oneMinute, fiveMinutes, fifteenMinutes }, node: process.version };
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const section = async (what: string, measure: () => Promise<Row[]>) => {
+      if (only && !only.some((word) => what.includes(word))) return;
       const sectionStarted = performance.now();
       rows.push(...(await measure()));
       console.error(`bench: ${what} (${((performance.now() - sectionStarted) / 1000).toFixed(0)} s)`);
@@ -65,8 +69,11 @@ async function main(): Promise<void> {
   console.log(`\n${machine.cores} cores, load average ${oneMinute!.toFixed(2)} at the start, ${loadAverageAtEnd.toFixed(2)} at the end; ${seconds} s\n`);
   printTable(rows);
   const results = { date, machine: { ...machine, loadAverageAtEnd: { oneMinute: loadAverageAtEnd } }, seconds, rows: rows.map(resultRow) };
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  console.log("\nwritten to bench/results.json (the README's table: npm run bench:table)");
+  if (only) console.log("\nBENCH_ONLY: bench/results.json left as it is");
+  else {
+    writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+    console.log("\nwritten to bench/results.json (the README's table: npm run bench:table)");
+  }
   const wrong = rows.filter((row) => row.correctness && row.value !== 0);
   if (wrong.length) {
     console.error(`\nbench failed: ${wrong.map((row) => `${row.name.trim()} = ${row.value}`).join("; ")}`);

@@ -261,6 +261,40 @@ describe("the embedded pi", () => {
   });
 });
 
+describe("an extension's context handler", () => {
+  it("still changes what the model sees, on a copy: the conversation keeps what was said", async () => {
+    const daemonDir = home();
+    const extension = join(daemonDir.agentDir, "extensions", "context-ext", "index.ts");
+    mkdirSync(join(extension, ".."), { recursive: true });
+    // changes the newest user message in place: only pi's copy may carry the mark
+    writeFileSync(
+      extension,
+      [
+        "export default function (pi: any) {",
+        '  pi.on("context", (event: any) => {',
+        '    const user = event.messages.filter((message: any) => message.role === "user").at(-1);',
+        '    if (user && typeof user.content === "string") user.content += " CONTEXT-MARK";',
+        '    else if (user) user.content = [...user.content, { type: "text", text: " CONTEXT-MARK" }];',
+        "  });",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const { source, sink } = await start({ home: daemonDir });
+    source.push(telegramInput(41, "first TOKEN-one"));
+    await sink.waitForDelivery((d) => d.text === "re TOKEN-one", "the first reply");
+    source.push(telegramInput(41, "second TOKEN-two"));
+    await sink.waitForDelivery((d) => d.text === "re TOKEN-two", "the second reply");
+    const [first] = requestsWith("TOKEN-one");
+    const second = requestsWith("TOKEN-two").at(-1)!;
+    expect(newestUserTexts(first!).join("")).toContain("CONTEXT-MARK");
+    expect(newestUserTexts(second).join("")).toContain("CONTEXT-MARK");
+    const said = requestText(second);
+    expect(said.match(/CONTEXT-MARK/g)).toHaveLength(1);
+    expect(said.indexOf("CONTEXT-MARK")).toBeGreaterThan(said.indexOf("TOKEN-two"));
+  });
+});
+
 describe("stopping", () => {
   it("/stop aborts the running turn, answers it with Stopped. and acknowledges it; /status answers meanwhile", async () => {
     const { daemon, sink, source } = await start();

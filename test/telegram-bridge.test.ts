@@ -319,6 +319,21 @@ describe("replies", () => {
     expect(fake.requests.filter((request) => request.method === "sendMessage")).toHaveLength(5);
   });
 
+  it("sends what was left in the outbox when it starts, oldest first, then newer replies, each once", async () => {
+    const { fake, bridge, prefix } = await harness({}, { start: false });
+    fake.knowChat(OWNER);
+    await bridge.deliver({ kind: "background" }, "left over 1");
+    await bridge.deliver({ kind: "background" }, "left over 2");
+    await bridge.start();
+    await fake.waitForSent((all) => all.length === 2);
+    await bridge.deliver({ kind: "background" }, "new one");
+    await fake.waitForSent((all) => all.length === 3);
+    await waitFor(async () => (await redis.llen(telegramKeys(prefix).outbox)) === 0, "the outbox to empty");
+    await bridge.deliver({ kind: "background" }, "last one");
+    await fake.waitForSent((all) => all.length === 4);
+    expect(fake.sent.map((message) => message.text)).toEqual(["left over 1", "left over 2", "new one", "last one"]);
+  });
+
   it("shows typing in the chat of a Telegram input, best effort", async () => {
     const { fake, bridge } = await harness();
     bridge.typing({ kind: "background" });

@@ -195,13 +195,15 @@ export class CommandQueue {
     this.changed();
     const typing = setInterval(() => this.showTyping(input.origin), TYPING_EVERY_MS);
     const stuck = setTimeout(() => this.abortRunning("stuck"), this.options.stuckTurnMs);
-    this.showTyping(input.origin);
+    // after the turn's prompt is on its way: the indicator's request never holds up the model's
+    const firstTyping = setImmediate(() => this.showTyping(input.origin));
     let outcome: TurnResult | Error;
     try {
       outcome = await this.options.turns.runTurn(input.text, { signal: running.controller.signal });
     } catch (error) {
       outcome = error instanceof Error ? error : new Error(String(error));
     } finally {
+      clearImmediate(firstTyping);
       clearInterval(typing);
       clearTimeout(stuck);
       this.running = undefined;

@@ -180,6 +180,20 @@ export async function openPiSession(options: PiSessionOptions): Promise<PiSessio
 /** session_start reaches the extensions only now; ctx.ui is a no-op without a UI, so errors go to the log. */
 async function bind(session: AgentSession, log: (line: string) => void): Promise<void> {
   await session.bindExtensions({ onError: (error) => log(`pi extension ${error.extensionPath} (${error.event}): ${error.error}`) });
+  passContextWithoutCopy(session);
+}
+
+/**
+ * pi copies the whole conversation (structuredClone) before every model request so that extensions'
+ * `context` handlers may change it; with none registered the copy is thrown away, and it grows with
+ * the daemon's long-lived history (about 1 ms a turn at 400 messages). The handlers are asked at
+ * each request, so an extension that registers one later still gets its copy.
+ */
+function passContextWithoutCopy(session: AgentSession): void {
+  const { agent } = session;
+  const transform = agent.transformContext;
+  if (!transform) return;
+  agent.transformContext = (messages, signal) => (session.extensionRunner?.hasHandlers("context") ? transform(messages, signal) : Promise.resolve(messages));
 }
 
 interface AssistantMessage {

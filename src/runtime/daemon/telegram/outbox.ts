@@ -46,6 +46,14 @@ export class OutboxSender {
   private readonly blockedUntil = new Map<number, number>();
   private backoffMs: number;
   private running: Promise<void> | undefined;
+  /**
+   * The outbox as this process last knew it (only this sender writes it), so a reply goes out
+   * without reading the list back first; undefined until it is read from Redis, and again after a
+   * failed write, when Redis is the one to ask.
+   */
+  private known: string[] | undefined;
+  /** bumped by every enqueue: a read of the outbox that overlapped one is read again */
+  private enqueued = 0;
 
   constructor(private readonly options: SenderOptions) {
     this.keys = telegramKeys(options.prefix);
@@ -63,7 +71,16 @@ export class OutboxSender {
 
   async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.options.redis.rpush(this.keys.outbox, ...entries.map((entry) => JSON.stringify(entry)));
+    const raws = entries.map((entry) => JSON.stringify(entry));
+    try {
+      await this.options.redis.rpush(this.keys.outbox, ...raws);
+    } catch (error) {
+      // it may have reached Redis all the same
+      this.known = undefined;
+      throw error;
+    }
+    this.enqueued++;
+    this.known?.push(...raws);
     this.waker.wake();
   }
 
@@ -84,7 +101,7 @@ export class OutboxSender {
     while (!this.signal.aborted) {
       let entries: string[];
       try {
-        entries = await this.options.redis.lrange(this.keys.outbox, 0, -1);
+        entries = this.known ?? (await this.readOutbox());
       } catch (error) {
         this.options.log(`telegram: cannot read the outbox (${this.options.scrub((error as Error).message)}), retrying`);
         await this.backOff();
@@ -97,6 +114,17 @@ export class OutboxSender {
       }
       const attempt = next.entry ? await this.send(next.entry) : "dropped";
       if (attempt !== "later") await this.remove(next.raw, attempt === "sent" ? next.entry : undefined);
+    }
+  }
+
+  private async readOutbox(): Promise<string[]> {
+    for (;;) {
+      const before = this.enqueued;
+      const entries = await this.options.redis.lrange(this.keys.outbox, 0, -1);
+      if (this.enqueued === before) {
+        this.known = entries;
+        return entries;
+      }
     }
   }
 
@@ -169,15 +197,22 @@ export class OutboxSender {
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 60_000);
   }
 
+  private forget(raw: string): void {
+    const index = this.known?.indexOf(raw) ?? -1;
+    if (index >= 0) this.known!.splice(index, 1);
+  }
+
   private async remove(raw: string, sent: OutboxEntry | undefined): Promise<void> {
     try {
       await this.options.redis.lrem(this.keys.outbox, 1, raw);
+      this.forget(raw);
       if (sent) {
         this.sentChunks.delete(sent.id);
         await this.options.redis.hset(this.keys.lastReply, String(sent.chatId), JSON.stringify({ at: Date.now(), chunks: sent.chunks.length }));
       }
     } catch (error) {
       // the entry stays; the chunks this process sent are remembered, so the retry sends none again
+      this.known = undefined;
       this.options.log(`telegram: cannot update the outbox (${this.options.scrub((error as Error).message)})`);
       await this.backOff();
     }
