@@ -77,10 +77,11 @@ describe("drainOnce", () => {
     const handedOff = new Set<string>();
     const handed: string[][] = [];
     const drain = (client: Redis) => drainOnce(client, keys, { ...options((events) => void handed.push(ids(events))), handedOff });
-    // the acknowledgement script runs by EVALSHA: this client loses its connection right then
+    // the claim and then the acknowledgement run by EVALSHA: this client loses its connection after the claim
+    let scripts = 0;
     const losesTheAck = new Proxy(redis, {
       get: (target, property, receiver) =>
-        property === "evalsha" ? () => Promise.reject(new Error("Reached the max retries per request limit")) : Reflect.get(target, property, receiver),
+        property === "evalsha" && scripts++ > 0 ? () => Promise.reject(new Error("Reached the max retries per request limit")) : Reflect.get(target, property, receiver),
     });
     await expect(drain(losesTheAck)).rejects.toThrow(/acknowledging the batch failed/);
     expect(await redis.llen(keys.processing)).toBe(2);
@@ -93,6 +94,41 @@ describe("drainOnce", () => {
     expect(await redis.mget(...["h1", "h2", "h3"].map((id) => keys.seenPrefix + id))).not.toContain(null);
     expect(await redis.llen(keys.processing)).toBe(0);
     expect(handedOff.size).toBe(0);
+  });
+
+  it("claims the next batch with the acknowledgement when asked, and drains it from there in order", async () => {
+    for (const id of ["n1", "n2", "n3", "n4", "n5"]) await push(id);
+    const handed: string[][] = [];
+    const drain = (claimed?: Awaited<ReturnType<typeof drainOnce>>["next"]) =>
+      drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => true, ...(claimed ? { claimed } : {}) });
+    const first = await drain();
+    expect(first.next?.entries.map((raw) => JSON.parse(raw).id)).toEqual(["n3", "n4"]);
+    expect(await redis.llen(keys.processing)).toBe(2);
+    expect(first.remaining).toBe(1);
+    const second = await drain(first.next);
+    const third = await drain(second.next);
+    expect(third.next).toBeUndefined();
+    expect(handed).toEqual([["n1", "n2"], ["n3", "n4"], ["n5"]]);
+    expect(await redis.llen(keys.processing)).toBe(0);
+  });
+
+  it("recovers a batch claimed with an acknowledgement by a consumer that stopped before draining it", async () => {
+    for (const id of ["p1", "p2", "p3"]) await push(id);
+    const first = await drainOnce(redis, keys, { ...options(undefined, 2), claimNext: () => true });
+    expect(first.next?.entries).toHaveLength(1);
+    // the consumer stopped here; the next one claims without it
+    const handed: string[][] = [];
+    await drainOnce(redis, keys, options((events) => void handed.push(ids(events))));
+    expect(handed).toEqual([["p3"]]);
+  });
+
+  it("knows a duplicate claimed in the same trip as the acknowledgement of its first copy", async () => {
+    for (const id of ["d1", "d2", "d1"]) await push(id);
+    const handed: string[][] = [];
+    const first = await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => true });
+    const second = await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimed: first.next! });
+    expect(handed).toEqual([["d1", "d2"]]);
+    expect(second.duplicates).toBe(1);
   });
 
   it("recovers a batch claimed by a consumer that crashed before handing it over", async () => {

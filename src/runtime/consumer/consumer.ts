@@ -3,7 +3,7 @@
 // batches and shows the consumer's state (the pi extension's glue; tier 4's daemon). Nothing here
 // blocks the host: start() only kicks off a background connect.
 import type { Redis } from "ioredis";
-import { type DeadLetter, drainOnce, foldInbox } from "../protocol/drain.ts";
+import { type Claimed, type DeadLetter, drainOnce, foldInbox } from "../protocol/drain.ts";
 import { type GatewayEvent, HEARTBEAT_EVENT_TYPE, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
 import { defaultSessionKey, type SessionKeys, sessionKeys, smokeAckKey } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
@@ -115,6 +115,8 @@ export class QueueConsumer {
   private drainWanted = false;
   /** ids handed over whose acknowledgement has not landed in Redis yet: never handed over again */
   private readonly handedOff = new Set<string>();
+  /** the next batch, claimed with the last one's acknowledgement; it sits in `processing` meanwhile, so it is only a shortcut */
+  private claimedNext: Claimed | undefined;
   private outageNoticed = false;
   private subscribed = false;
   /** this consumer holds the session id's claim (see protocol/sessions.ts) */
@@ -332,6 +334,7 @@ export class QueueConsumer {
   private refuse(holder: AliveRecord | undefined): void {
     const lostClaim = this.holdsClaim;
     this.holdsClaim = false;
+    this.claimedNext = undefined;
     if (this.subscribed) {
       this.subscribed = false;
       void this.subscriber?.unsubscribe(...this.channels).catch(() => {});
@@ -377,6 +380,8 @@ export class QueueConsumer {
   private async drain(): Promise<void> {
     const commands = this.commands;
     if (commands?.status !== "ready") return;
+    const claimed = this.claimedNext;
+    this.claimedNext = undefined;
     try {
       for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
       const result = await drainOnce(commands, this.keys, {
@@ -384,14 +389,17 @@ export class QueueConsumer {
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,
         handOff: (events) => this.handOff(events),
         handedOff: this.handedOff,
+        ...(claimed ? { claimed } : {}),
+        claimNext: () => !this.stopped && this.holdsClaim && this.host.canTake(),
       });
+      this.claimedNext = result.next;
       this.retryDelayMs = 0;
       this.notTakenNoticed = false;
       this.lastError = undefined;
       this.duplicates += result.duplicates;
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
       await this.acknowledgeSmoke(commands, [...result.delivered, ...result.acknowledgedAgain]);
-      if (result.remaining > 0) this.drainWanted = true;
+      if (result.remaining > 0 || result.next) this.drainWanted = true;
       if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
       this.drainWanted = true;

@@ -4,54 +4,81 @@
 //   claim:  atomically move events from `events` (tail = oldest) onto `processing`, up to N events
 //           and a byte budget, and read `processing` back: a producer's LPUSH mid-drain just stays
 //           in `events`, and a batch left in `processing` by a crash is returned again on the next
-//           claim. The script touches only the keys it is given.
-//   check:  parse every entry here (the one parser that decides what an id is) and ask Redis which
-//           ids were delivered before.
+//           claim. The script also says which ids (as Lua's JSON decoder reads them) were delivered
+//           before; besides those it touches only the keys it is given.
+//   check:  parse every entry here (the one parser that decides what an id is); the claim's answer
+//           counts only where Lua read the same id, Redis is asked again for any other.
 //   hand off: valid, not-yet-seen events go to pi in one call, which resolves once pi took them.
 //           Events this consumer already handed off, whose ack did not land (Redis went away for
 //           longer than the client retries), are not handed off again: they are only acknowledged.
 //   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
 //           (capped: dead-letter.ts) and clear `processing`, in one script (atomic, one command however large the batch).
+//           When the caller drains on at once, the same script claims the next batch.
 //           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
 import { type DeadLetter, deadLetterFor, MAX_DEAD_LETTERS } from "./dead-letter.ts";
 import { type GatewayEvent, parseEvent } from "./event.ts";
 import { aliveKey, type SessionKeys } from "./keys.ts";
-import { LuaScript } from "./scripts.ts";
+import { LuaScript, type ScriptClient } from "./scripts.ts";
 import { isSessionGone } from "./sessions.ts";
 
-// KEYS: events, processing. ARGV: max batch, byte budget. Returns the processing entries, newest first.
-// The first event always moves, however large, so one big event cannot block the queue.
-const CLAIM_SCRIPT = `
-local max = tonumber(ARGV[1])
-local budget = tonumber(ARGV[2])
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-local count = #held
-local bytes = 0
-for _, raw in ipairs(held) do bytes = bytes + #raw end
-while count < max do
-  local oldest = redis.call('LINDEX', KEYS[1], -1)
-  if not oldest then break end
-  if count > 0 and bytes + #oldest > budget then break end
-  redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
-  count = count + 1
-  bytes = bytes + #oldest
+// The claim and the acknowledgement, as Lua functions: each runs as a script of its own, and an
+// acknowledgement that has the next batch claimed in the same trip (a backlog drains at one round
+// trip per batch). ARGV of every script: max batch, byte budget, seen-key prefix, TTL, now, how many
+// dead letters to keep, how many ids follow, the delivered ids, then the dead letters.
+//
+// claim: KEYS events, processing. Returns the processing entries (newest first) and, for each, the
+// id Lua's JSON decoder reads in it with whether that id was delivered before (false when it reads
+// none: the parser in event.ts decides, and asks again). The first event always moves, however
+// large, so one big event cannot block the queue.
+const CLAIM_LUA = `
+local function claim(events, processing)
+  local max, budget, seen_prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+  local held = redis.call('LRANGE', processing, 0, -1)
+  local count = #held
+  local bytes = 0
+  for _, raw in ipairs(held) do bytes = bytes + #raw end
+  while count < max do
+    local oldest = redis.call('LINDEX', events, -1)
+    if not oldest then break end
+    if count > 0 and bytes + #oldest > budget then break end
+    redis.call('RPOPLPUSH', events, processing)
+    count = count + 1
+    bytes = bytes + #oldest
+  end
+  local entries = redis.call('LRANGE', processing, 0, -1)
+  local seen = {}
+  for i, raw in ipairs(entries) do
+    local ok, event = pcall(cjson.decode, raw)
+    local id = ok and type(event) == 'table' and event.id
+    if type(id) == 'string' then seen[i] = {id, redis.call('EXISTS', seen_prefix .. id)} else seen[i] = false end
+  end
+  return {entries, seen}
 end
-return redis.call('LRANGE', KEYS[2], 0, -1)
 `;
 
-// KEYS: processing, dead letters, events. ARGV: seen-key prefix, TTL, now, how many dead letters
-// to keep, how many ids follow, the delivered ids, then the dead letters. Returns how many events still wait.
-const ACK_SCRIPT = new LuaScript(`
-local prefix, ttl, now, keep, ids = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-for i = 6, 5 + ids do redis.call('SET', prefix .. ARGV[i], now, 'EX', ttl) end
-if #ARGV > 5 + ids then
-  for i = 6 + ids, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
-  redis.call('LTRIM', KEYS[2], 0, keep - 1)
+// ack: KEYS processing, dead letters, events. Marks the ids seen, keeps the newest dead letters,
+// clears processing. Returns how many events still wait.
+const ACK_LUA = `
+local function ack(processing, dead_letters, events)
+  local seen_prefix, ttl, now, keep, ids = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+  for i = 8, 7 + ids do redis.call('SET', seen_prefix .. ARGV[i], now, 'EX', ttl) end
+  if #ARGV > 7 + ids then
+    for i = 8 + ids, #ARGV do redis.call('LPUSH', dead_letters, ARGV[i]) end
+    redis.call('LTRIM', dead_letters, 0, keep - 1)
+  end
+  redis.call('DEL', processing)
+  return redis.call('LLEN', events)
 end
-redis.call('DEL', KEYS[1])
-return redis.call('LLEN', KEYS[3])
-`);
+`;
+
+const CLAIM_SCRIPT = new LuaScript(`${CLAIM_LUA}return claim(KEYS[1], KEYS[2])`);
+const ACK_SCRIPT = new LuaScript(`${ACK_LUA}return ack(KEYS[1], KEYS[2], KEYS[3])`);
+// KEYS: processing, dead letters, events. Returns how many wait after the claim, and the claim.
+const ACK_THEN_CLAIM_SCRIPT = new LuaScript(`${ACK_LUA}${CLAIM_LUA}
+ack(KEYS[1], KEYS[2], KEYS[3])
+local claimed = claim(KEYS[3], KEYS[1])
+return {redis.call('LLEN', KEYS[3]), claimed[1], claimed[2]}`);
 
 // KEYS: the inbox's processing and events lists, the consumer's events list, the inbox's liveness
 // key. ARGV: a liveness record whose owner is known dead ('' = none). Moves everything (an
@@ -102,6 +129,10 @@ export interface DrainOptions {
   now?: () => number;
   /** default MAX_DEAD_LETTERS: the newest this many stay in the dead-letter list */
   maxDeadLetters?: number;
+  /** the batch claimed by the previous drain's acknowledgement (its `next`), instead of claiming now */
+  claimed?: Claimed;
+  /** asked when acknowledging: true claims the next batch in the same trip (the caller drains it next, at once) */
+  claimNext?: () => boolean;
 }
 
 export interface DrainResult {
@@ -112,31 +143,75 @@ export interface DrainResult {
   acknowledgedAgain: GatewayEvent[];
   duplicates: number;
   deadLettered: DeadLetter[];
-  /** events still waiting in the queue after this drain */
+  /** events still waiting in the queue after this drain (and after `next` was claimed) */
   remaining: number;
+  /** the next batch, claimed with this one's acknowledgement (claimNext): pass it as `claimed` to the next drain */
+  next?: Claimed;
+}
+
+/** A claimed batch: the raw entries, oldest first, and what the claim script found of each one's id. */
+export interface Claimed {
+  entries: string[];
+  /** per entry: the id Lua read and whether it was delivered before; null when Lua read none */
+  seen: (readonly [id: string, seenBefore: number] | null)[];
+}
+
+type ClaimReply = [entries: string[], seen: ([string, number] | null)[]];
+
+function claimedFrom([entries, seen]: ClaimReply): Claimed {
+  return { entries: entries.reverse(), seen: seen.reverse() };
+}
+
+function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: { ttl: number; now: number; keep: number; ids: string[]; letters: string[] }) {
+  const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix];
+  if (!ack) return head;
+  return [...head, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
+}
+
+async function claim(redis: ScriptClient, keys: SessionKeys, maxBatch: number, maxBatchBytes = MAX_BATCH_BYTES): Promise<Claimed> {
+  return claimedFrom((await CLAIM_SCRIPT.run(redis, [keys.events, keys.processing], scriptArgs(keys, maxBatch, maxBatchBytes))) as ClaimReply);
 }
 
 /** Claimed raw entries, oldest first. */
 export async function claimBatch(redis: Redis, keys: SessionKeys, maxBatch: number, maxBatchBytes = MAX_BATCH_BYTES): Promise<string[]> {
-  const entries = (await redis.eval(CLAIM_SCRIPT, 2, keys.events, keys.processing, String(maxBatch), String(maxBatchBytes))) as string[];
-  return entries.reverse();
+  return (await claim(redis, keys, maxBatch, maxBatchBytes)).entries;
 }
 
-/** Which of these ids were delivered before (as far as Redis remembers). */
-async function seenIds(redis: Redis, keys: SessionKeys, ids: string[]): Promise<Set<string>> {
-  if (!ids.length) return new Set();
-  const marks = await redis.mget(...ids.map((id) => keys.seenPrefix + id));
-  return new Set(ids.filter((_, i) => marks[i] !== null));
+/**
+ * Which of these entries' ids were delivered before (as far as Redis remembers): the claim's answer
+ * where Lua read the same id as the parser, one MGET for any other.
+ */
+async function seenIds(redis: Redis, keys: SessionKeys, claimed: Claimed, ids: (string | undefined)[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const unknown = new Set<string>();
+  ids.forEach((id, i) => {
+    if (id === undefined) return;
+    const answer = claimed.seen[i];
+    if (answer?.[0] !== id) unknown.add(id);
+    else if (answer[1] === 1) seen.add(id);
+  });
+  if (unknown.size) {
+    const asked = [...unknown];
+    const marks = await redis.mget(...asked.map((id) => keys.seenPrefix + id));
+    asked.forEach((id, i) => marks[i] !== null && seen.add(id));
+  }
+  return seen;
 }
 
 export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainOptions): Promise<DrainResult> {
   const now = options.now ?? Date.now;
-  const claimed = await claimBatch(redis, keys, options.maxBatch, options.maxBatchBytes);
-  const result: DrainResult = { claimed: claimed.length, delivered: [], acknowledgedAgain: [], duplicates: 0, deadLettered: [], remaining: 0 };
-  if (!claimed.length) return result;
+  const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
+  const claimed = options.claimed ?? (await claim(redis, keys, options.maxBatch, maxBatchBytes));
+  const result: DrainResult = { claimed: claimed.entries.length, delivered: [], acknowledgedAgain: [], duplicates: 0, deadLettered: [], remaining: 0 };
+  if (!claimed.entries.length) return result;
 
-  const parsed = claimed.map((raw) => ({ raw, parsed: parseEvent(raw) }));
-  const seen = await seenIds(redis, keys, [...new Set(parsed.flatMap((entry) => (entry.parsed.ok ? [entry.parsed.event.id] : [])))]);
+  const parsed = claimed.entries.map((raw) => ({ raw, parsed: parseEvent(raw) }));
+  const seen = await seenIds(
+    redis,
+    keys,
+    claimed,
+    parsed.map((entry) => (entry.parsed.ok ? entry.parsed.event.id : undefined)),
+  );
   const batchIds = new Set<string>();
   for (const { raw, parsed: entry } of parsed) {
     if (!entry.ok) result.deadLettered.push(deadLetterFor(raw, entry.reason, now()));
@@ -150,23 +225,26 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   if (result.delivered.length) await options.handOff(result.delivered);
   for (const event of result.delivered) options.handedOff?.add(event.id);
 
-  const ids = [...result.acknowledgedAgain, ...result.delivered].map((event) => event.id);
-  const letters = result.deadLettered.map((letter) => JSON.stringify(letter));
+  const ack = {
+    ttl: options.dedupeTtlSeconds,
+    now: now(),
+    keep: options.maxDeadLetters ?? MAX_DEAD_LETTERS,
+    ids: [...result.acknowledgedAgain, ...result.delivered].map((event) => event.id),
+    letters: result.deadLettered.map((letter) => JSON.stringify(letter)),
+  };
+  const ackKeys = [keys.processing, keys.deadLetter, keys.events];
   try {
-    const remaining = await ACK_SCRIPT.run(
-      redis,
-      [keys.processing, keys.deadLetter, keys.events],
-      [
-        keys.seenPrefix,
-        String(options.dedupeTtlSeconds),
-        String(now()),
-        String(options.maxDeadLetters ?? MAX_DEAD_LETTERS),
-        String(ids.length),
-        ...ids,
-        ...letters,
-      ],
-    );
-    result.remaining = Number(remaining);
+    if (options.claimNext?.()) {
+      const [remaining, ...next] = (await ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, scriptArgs(keys, options.maxBatch, maxBatchBytes, ack))) as [
+        number,
+        ...ClaimReply,
+      ];
+      result.remaining = Number(remaining);
+      const claimedNext = claimedFrom(next);
+      if (claimedNext.entries.length) result.next = claimedNext;
+    } else {
+      result.remaining = Number(await ACK_SCRIPT.run(redis, ackKeys, scriptArgs(keys, options.maxBatch, maxBatchBytes, ack)));
+    }
     options.handedOff?.clear();
   } catch (error) {
     throw new Error(`acknowledging the batch failed: ${(error as Error).message}`);
