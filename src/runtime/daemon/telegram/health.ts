@@ -2,6 +2,7 @@
 // Bot API error (401 revoked token, 409 a second poller or a webhook), the last send failure. Kept
 // in memory for /status and mirrored into Redis for `status` and `doctor`, which run elsewhere.
 import type { Redis } from "ioredis";
+import type { RedisCommands } from "../../protocol/redis-commands.ts";
 import { telegramKeys } from "./keys.ts";
 
 export interface TelegramError {
@@ -57,7 +58,7 @@ export class HealthRecorder {
 }
 
 /** The bridge's health as the daemon last wrote it, for status and doctor; undefined before a daemon ran. */
-export async function readTelegramHealth(redis: Redis, prefix: string): Promise<TelegramHealth | undefined> {
+export async function readTelegramHealth(redis: RedisCommands, prefix: string): Promise<TelegramHealth | undefined> {
   const raw = await redis.get(telegramKeys(prefix).health);
   if (!raw) return undefined;
   try {
