@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Plan, PlanStep } from "../src/core/plan.ts";
-import { ApplyError, type ApplyOptions, applyPlan, BACKUP_GENERATIONS, InstallCancelledError } from "../src/install/apply.ts";
-import { readManifest } from "../src/install/manifest.ts";
+import { ApplyError, type ApplyOptions, applyPlan, BACKUP_GENERATIONS, InstallCancelledError, type VerifyRun } from "../src/install/apply.ts";
+import { readManifest, renderManifest } from "../src/install/manifest.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
 let home: string;
@@ -158,6 +158,28 @@ describe("applyPlan", () => {
       if (failure === "a failing command") expect(error.message).toMatch(/install dependencies.*exited with code 3[\s\S]*npm ERR! boom/);
     });
     expect(snapshotTree(home)).toEqual(before);
+  });
+});
+
+describe("what applyPlan tells its verification", () => {
+  it("a run that changed nothing, over files the manifest records as they are, is as last verified; any other run is not", async () => {
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "A"), file(".pi/agent/gateway/secrets.env", "S", 0o600)]);
+    const runs: VerifyRun[] = [];
+    const apply = () => applyPlan(plan, options({ verify: async (run) => void runs.push(run) }));
+    await apply();
+    await apply();
+    // the manifest no longer records the file as it is (an install another way put it there)
+    const manifest = readManifest(plan.settings.manifestPath)!;
+    const recorded = manifest.files.find((f) => f.path.endsWith("index.ts"))!;
+    recorded.sha256 = "0".repeat(64);
+    writeFileSync(plan.settings.manifestPath, renderManifest(manifest));
+    await apply();
+    rmSync(plan.settings.manifestPath);
+    await apply();
+    // a file changed on disk: written again
+    writeFileSync(join(home, ".pi/agent/extensions/gateway/index.ts"), "edited");
+    await apply();
+    expect(runs.map((run) => run.asLastVerified)).toEqual([false, true, false, false, false]);
   });
 });
 

@@ -74,7 +74,11 @@ describe("the built CLI loads only what a command uses", () => {
 
   it("setup --dry-run --json: no clack, no grammY (no terminal to talk to, no Telegram)", async () => {
     const loaded = await loadedBy(["--tier", "1", "--dry-run", "--json", "--redis-url", redisUrl], createSandbox().env);
-    expect(loaded.packages.has("handlebars")).toBe(true);
     expect(["@clack/prompts", "grammy", "plist"].filter((name) => loaded.packages.has(name))).toEqual([]);
+  });
+
+  it("setup --tier 1 --yes --json: no template engine, no TypeScript compiler (its self-test compares index.ts, imports the bundle natively)", async () => {
+    const loaded = await loadedBy(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], createSandbox().env);
+    expect(["handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
 // The whole setup flow in-process: the wizard driven through a scripted Prompter, real Redis,
 // a temp HOME. Everything after the answers runs exactly as in the CLI.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { EXIT_CANCELLED, EXIT_OK } from "../src/cli/exit-codes.ts";
 import { createJsonOutput, type Output } from "../src/cli/output.ts";
@@ -11,6 +12,7 @@ import type { SetupContext } from "../src/setup/context.ts";
 import { runSetup } from "../src/setup/run.ts";
 import { CANCEL, createScriptedPrompter, type ScriptedAnswer } from "../src/wizard/scripted-prompter.ts";
 import { TEST_NPM_ENV } from "./helpers/cli.ts";
+import { randomPrefix } from "./helpers/extension-dir.ts";
 import { startRedisServer } from "./helpers/redis-server.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
@@ -65,6 +67,41 @@ describe("setup flow with a scripted wizard", () => {
     const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
     expect(await runSetup(context(home, { ...answers, confirm: false }))).toBe(EXIT_CANCELLED);
     expect(snapshotTree(home)).toEqual({});
+  });
+});
+
+describe("setup run again", () => {
+  it("changing nothing, does not load the extension an install verified again (Redis is asked, its default set again); repairing, verifies again", async () => {
+    const home = mkdtempSync(join(tmpdir(), "gw-flow-"));
+    const prefix = randomPrefix();
+    const run = async () => {
+      let report: { changed: boolean; verification: { id: string; status: string; message: string }[] } | undefined;
+      const ctx = context(
+        home,
+        { ...answers, confirm: true },
+        createJsonOutput((text) => (report = JSON.parse(text))),
+      );
+      ctx.flags = { prefix };
+      expect(await runSetup(ctx)).toBe(EXIT_OK);
+      return { changed: report!.changed, checks: report!.verification.map((c) => `${c.id}:${c.status}`), verification: report!.verification };
+    };
+    const delivered = ["redis-ping:ok", "extension-delivery:ok", "live-session:skip"];
+    expect(await run()).toMatchObject({ changed: true, checks: delivered });
+
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.del(`${prefix}:gateway:default`);
+      const again = await run();
+      expect(again).toMatchObject({ changed: false, checks: ["redis-ping:ok", "extension-delivery:skip", "live-session:skip"] });
+      expect(again.verification[1]!.message).toBe("the installed extension is unchanged since an install verified it: not loaded again");
+      expect(await redis.get(`${prefix}:gateway:default`)).toBe("main");
+    } finally {
+      redis.disconnect();
+    }
+
+    // a user re-runs setup to repair an edited file: it is written again, and verified again
+    appendFileSync(join(home, ".pi/extensions/gateway/index.ts"), "// edited\n");
+    expect(await run()).toMatchObject({ changed: true, checks: delivered });
   });
 });
 

@@ -1,8 +1,10 @@
 // The installer's self-test: verifyInstalledExtension against the real thing and its failures.
+import { appendFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { verifyInstalledExtension } from "../src/verify/host.ts";
-import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
+import { createExtension, randomPrefix } from "./helpers/extension-dir.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
 
 const redisUrl = inject("redisUrl");
@@ -10,8 +12,8 @@ const redisUrl = inject("redisUrl");
 describe("verifyInstalledExtension", () => {
   it("passes when an event goes through the installed extension, and cleans up its keys", async () => {
     const prefix = randomPrefix();
-    const extensionDir = createExtensionDir({ prefix, redisUrl });
-    const result = await verifyInstalledExtension({ extensionDir, redisUrl, prefix, timeoutMs: 10_000 });
+    const installed = createExtension({ prefix, redisUrl });
+    const result = await verifyInstalledExtension({ ...installed, redisUrl, prefix, timeoutMs: 10_000 });
     expect(result).toMatchObject({ ok: true, sessionId: expect.stringMatching(/^verify-/) });
     const redis = new Redis(redisUrl);
     try {
@@ -25,7 +27,7 @@ describe("verifyInstalledExtension", () => {
     const prefix = randomPrefix();
     const url = `redis://127.0.0.1:${await freePort()}`;
     const started = Date.now();
-    const result = await verifyInstalledExtension({ extensionDir: createExtensionDir({ prefix, redisUrl: url }), redisUrl: url, prefix, timeoutMs: 5_000 });
+    const result = await verifyInstalledExtension({ ...createExtension({ prefix, redisUrl: url }), redisUrl: url, prefix, timeoutMs: 5_000 });
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(result.ok).toBe(false);
     expect(result.problem).toMatch(/no Redis answered .*ECONNREFUSED/);
@@ -36,11 +38,11 @@ describe("verifyInstalledExtension", () => {
     try {
       const url = `redis://127.0.0.1:${server.port}`;
       const prefix = randomPrefix();
-      const extensionDir = createExtensionDir({ prefix, redisUrl: url });
-      const without = await verifyInstalledExtension({ extensionDir, redisUrl: url, prefix, timeoutMs: 5_000 });
+      const installed = createExtension({ prefix, redisUrl: url });
+      const without = await verifyInstalledExtension({ ...installed, redisUrl: url, prefix, timeoutMs: 5_000 });
       expect(without.ok).toBe(false);
       expect(without.problem).toMatch(/requires a password.*NOAUTH/);
-      const withIt = await verifyInstalledExtension({ extensionDir, redisUrl: url, redisPassword: "verify-pw", prefix, timeoutMs: 10_000 });
+      const withIt = await verifyInstalledExtension({ ...installed, redisUrl: url, redisPassword: "verify-pw", prefix, timeoutMs: 10_000 });
       expect(withIt).toMatchObject({ ok: true });
     } finally {
       await server.stop();
@@ -56,7 +58,7 @@ describe("verifyInstalledExtension", () => {
       await admin.acl("SETUSER", unable, "on", ">unable-pw", "~*", "&*", "+@all", "-eval", "-evalsha");
       const url = (user: string) => redisUrl.replace("redis://", `redis://${user}@`);
       const withUser = await verifyInstalledExtension({
-        extensionDir: createExtensionDir({ prefix, redisUrl: url(able) }),
+        ...createExtension({ prefix, redisUrl: url(able) }),
         redisUrl: url(able),
         redisPassword: "able-pw",
         prefix,
@@ -65,7 +67,7 @@ describe("verifyInstalledExtension", () => {
       expect(withUser).toMatchObject({ ok: true });
       const started = Date.now();
       const forbidden = await verifyInstalledExtension({
-        extensionDir: createExtensionDir({ prefix, redisUrl: url(unable) }),
+        ...createExtension({ prefix, redisUrl: url(unable) }),
         redisUrl: url(unable),
         redisPassword: "unable-pw",
         prefix,
@@ -82,9 +84,21 @@ describe("verifyInstalledExtension", () => {
 
   it("reports an extension whose bundle is missing instead of hanging", async () => {
     const prefix = randomPrefix();
-    const extensionDir = createExtensionDir({ prefix, redisUrl, withBundle: false });
-    const result = await verifyInstalledExtension({ extensionDir, redisUrl, prefix, timeoutMs: 5_000 });
+    const installed = createExtension({ prefix, redisUrl, withBundle: false });
+    const result = await verifyInstalledExtension({ ...installed, redisUrl, prefix, timeoutMs: 5_000 });
     expect(result.ok).toBe(false);
     expect(result.problem).toMatch(/^gateway: cannot load \.\/gateway-extension\.mjs \(.*\), so Redis events are not delivered\.$/);
+  });
+
+  it("fails when index.ts is not what setup rendered, or is missing (it is compared, not compiled)", async () => {
+    const prefix = randomPrefix();
+    const installed = createExtension({ prefix, redisUrl });
+    const index = join(installed.extensionDir, "index.ts");
+    appendFileSync(index, "// an edit that still compiles\n");
+    const edited = await verifyInstalledExtension({ ...installed, redisUrl, prefix, timeoutMs: 5_000 });
+    expect(edited).toMatchObject({ ok: false, problem: `${index} is not the file setup rendered` });
+    rmSync(index);
+    const missing = await verifyInstalledExtension({ ...installed, redisUrl, prefix, timeoutMs: 5_000 });
+    expect(missing).toMatchObject({ ok: false, problem: `${index} is missing` });
   });
 });

@@ -54,8 +54,16 @@ export interface ApplyOptions {
   /** our stdout carries a JSON document: interactive commands print to stderr instead */
   jsonOutput?: boolean;
   /** the last step inside the transaction: throwing rolls everything back */
-  verify?(): Promise<void>;
+  verify?(run: VerifyRun): Promise<void>;
   now?: () => Date;
+}
+
+export interface VerifyRun {
+  /**
+   * Nothing was changed, and every file is what the previous install's manifest recorded: the
+   * files an install that passed its verification wrote (a manifest is written only after that).
+   */
+  asLastVerified: boolean;
 }
 
 export interface ApplyResult {
@@ -173,10 +181,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     }
     current = undefined;
     checkCancelled();
-    await options.verify?.();
+    changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
+    await options.verify?.({ asLastVerified: !changed && recordedAsInstalled(files, previousManifest) });
     checkCancelled();
 
-    changed = results.some((r) => r.outcome !== "unchanged" && r.outcome !== "ready");
     if (changed || !previousManifest) {
       mkdirs(plan.settings.stateDir);
       const crontab = plan.steps.find((s): s is CrontabStep => s.kind === "crontab");
@@ -232,6 +240,12 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     // older generations stay a while longer
   }
   return { results, changed, manifestPath: plan.settings.manifestPath };
+}
+
+/** Every file (but a secret, which has no hash) is recorded in `previous` with its content and mode. */
+function recordedAsInstalled(files: ManifestFile[], previous: Manifest | undefined): boolean {
+  if (!previous) return false;
+  return files.every((file) => file.secret || previous.files.some((p) => p.path === file.path && p.sha256 === file.sha256 && p.mode === file.mode));
 }
 
 /** Every directory this run will write into must take a new file, before the first change is made. */

@@ -3,6 +3,7 @@
 
 import type { Redis } from "ioredis";
 import { queueConsumer } from "../components/consumer.ts";
+import { installedExtensionEntry } from "../components/extension/render.ts";
 import { openRedis, probeRedis } from "../components/redis/probe.ts";
 import { type Finding, fail, ok, skip, warn } from "../core/finding.ts";
 import type { PlanSettings } from "../core/plan.ts";
@@ -34,6 +35,7 @@ export async function checkExtensionDelivery(
 ): Promise<VerificationCheck> {
   const result = await verifyInstalledExtension({
     extensionDir: settings.extensionDir,
+    entry: installedExtensionEntry(settings),
     redisUrl: target.url,
     ...(target.password ? { redisPassword: target.password } : {}),
     prefix: settings.prefix,
@@ -41,15 +43,8 @@ export async function checkExtensionDelivery(
     ...(signal ? { signal } : {}),
   });
   if (result.ok) {
-    try {
-      await pointDefaultSession(target, settings);
-    } catch (error) {
-      return fail(
-        "extension-delivery",
-        `could not point ${defaultSessionKey(settings.prefix)} at "${settings.sessionId}": ${(error as Error).message}`,
-        "start Redis (or fix the URL/password), then run gateway-setup again",
-      );
-    }
+    const pointed = await pointDefaultSessionCheck(target, settings);
+    if (pointed) return pointed;
   }
   return result.ok
     ? ok("extension-delivery", `the installed extension delivered a test event in ${result.ms} ms`)
@@ -58,6 +53,30 @@ export async function checkExtensionDelivery(
         `the installed extension did not deliver a test event: ${result.problem ?? "unknown problem"}`,
         "nothing of this install stays (it was rolled back): once the cause above is fixed, run gateway-setup again",
       );
+}
+
+/**
+ * A re-run that changed nothing: the extension's files are the ones an install verified (see
+ * VerifyRun), so it is not loaded again; only what Redis holds for it is set again.
+ */
+export async function checkUnchangedExtension(settings: PlanSettings, target: RedisTarget): Promise<VerificationCheck> {
+  return (
+    (await pointDefaultSessionCheck(target, settings)) ??
+    skip("extension-delivery", "the installed extension is unchanged since an install verified it: not loaded again")
+  );
+}
+
+async function pointDefaultSessionCheck(target: RedisTarget, settings: PlanSettings): Promise<VerificationCheck | undefined> {
+  try {
+    await pointDefaultSession(target, settings);
+    return undefined;
+  } catch (error) {
+    return fail(
+      "extension-delivery",
+      `could not point ${defaultSessionKey(settings.prefix)} at "${settings.sessionId}": ${(error as Error).message}`,
+      "start Redis (or fix the URL/password), then run gateway-setup again",
+    );
+  }
 }
 
 /**

@@ -1,12 +1,13 @@
 // Setup's last steps: apply the plan as one transaction, with the verification inside it (Redis
-// answers, a test event goes through the installed extension: a failure rolls everything back),
-// then look for a live pi session on the installed id.
+// answers, a test event goes through the installed extension: a failure rolls everything back;
+// a re-run that changed nothing does not load the extension an install verified again), then look
+// for a live pi session on the installed id.
 import type { Answers } from "../core/answers.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Plan } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
 import { ApplyError, applyPlan, InstallCancelledError, type StepResult } from "../install/apply.ts";
-import { checkExtensionDelivery, checkLiveSession, checkRedisPing, type VerificationCheck } from "../install/verify.ts";
+import { checkExtensionDelivery, checkLiveSession, checkRedisPing, checkUnchangedExtension, type VerificationCheck } from "../install/verify.ts";
 import type { SetupContext, SetupReport } from "./context.ts";
 import { waitForRedis } from "./redis.ts";
 import { fixForStep, REDIS_INSTALL_KEPT, stepTarget, summarizeResults } from "./summary.ts";
@@ -44,13 +45,17 @@ export async function applyAndVerify(
         stepFinished: (result) => void done.push(result),
       },
       waitForRedis: (timeoutMs) => waitForRedis(target, timeoutMs, signal),
-      verify: async () => {
+      verify: async ({ asLastVerified }) => {
         ctx.output.success(summarizeResults(done));
-        const spinner = ctx.output.spinner("Verifying: Redis, then a test event through the installed extension");
+        const spinner = ctx.output.spinner(`Verifying: Redis${asLastVerified ? "" : ", then a test event through the installed extension"}`);
         try {
           checks.push(await checkRedisPing(target, { signal }));
           notCancelled();
-          if (!failedCheck()) checks.push(await checkExtensionDelivery(plan.settings, target, { signal }));
+          if (!failedCheck()) {
+            checks.push(
+              asLastVerified ? await checkUnchangedExtension(plan.settings, target) : await checkExtensionDelivery(plan.settings, target, { signal }),
+            );
+          }
           notCancelled();
         } catch (error) {
           spinner.clear();

@@ -1,12 +1,16 @@
-// A stand-in for pi that loads an installed extension exactly as pi does (jiti, from its install
-// dir: index.ts, which imports the installed bundle gateway-extension.mjs, ioredis inside) and
-// implements the part of the ExtensionAPI the gateway uses. Anything else throws, so a new
-// dependency on pi shows up here.
+// A stand-in for pi that implements the part of the ExtensionAPI the gateway uses (anything else
+// throws, so a new dependency on pi shows up here), and setup's self-test of an installed extension
+// on it. Tests load an installed extension exactly as pi does (`loadInstalledExtension`: jiti
+// compiles index.ts, which imports the bundle gateway-extension.mjs, ioredis inside); the self-test
+// checks that index.ts is byte for byte what setup rendered and imports the bundle natively with
+// the settings that index.ts hands it, which costs no TypeScript compiler at setup.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
 import type { Redis } from "ioredis";
-import { createJiti } from "jiti";
+import { BUNDLE_NAME, type ExtensionEntry, installedBundlePath } from "../components/extension/render.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { pause } from "../platform/abort.ts";
@@ -33,8 +37,38 @@ export interface InstalledExtensionModule {
 
 /** Loads `<extensionDir>/index.ts` the way pi's loader does (jiti compiles index.ts and imports the .mjs bundle natively). */
 export async function loadInstalledExtension(extensionDir: string): Promise<InstalledExtensionModule> {
+  const { createJiti } = await import("jiti");
   const jiti = createJiti(import.meta.url, { moduleCache: false });
   return (await jiti.import(join(extensionDir, "index.ts"))) as InstalledExtensionModule;
+}
+
+type BundleModule = Pick<InstalledExtensionModule, "createGatewayExtension">;
+
+/**
+ * The installed extension as setup rendered it: its index.ts must be `entry.contents`, byte for
+ * byte (what pi then does with that text, compile it and hand `entry.config` to the bundle, the
+ * tests prove with the real pi); its bundle is imported natively, as index.ts imports it. A problem
+ * is returned in the words pi would show, not thrown.
+ */
+async function loadRenderedExtension(extensionDir: string, entry: ExtensionEntry): Promise<BundleModule | { problem: string }> {
+  const index = join(extensionDir, "index.ts");
+  let installed: string | undefined;
+  try {
+    installed = readFileSync(index, "utf8");
+  } catch {
+    // said below
+  }
+  if (installed !== entry.contents) return { problem: `${index} is ${installed === undefined ? "missing" : "not the file setup rendered"}` };
+  let bundle: Partial<BundleModule>;
+  try {
+    bundle = await import(pathToFileURL(installedBundlePath(extensionDir)).href);
+  } catch (error) {
+    // as index.ts says it in pi
+    const why = String((error as Error)?.message ?? error).split("\n")[0];
+    return { problem: `gateway: cannot load ./${BUNDLE_NAME} (${why}), so Redis events are not delivered.` };
+  }
+  if (typeof bundle.createGatewayExtension !== "function") return { problem: `${installedBundlePath(extensionDir)} does not export createGatewayExtension` };
+  return bundle as BundleModule;
 }
 
 export class VerificationHost {
@@ -170,6 +204,8 @@ function notImplemented<T extends object>(target: T, name: string): T {
 
 export interface VerifyOptions {
   extensionDir: string;
+  /** what setup rendered into its index.ts */
+  entry: ExtensionEntry;
   /** without password */
   redisUrl: string;
   redisPassword?: string;
@@ -209,14 +245,12 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
   const host = new VerificationHost();
   const keys = sessionKeys(options.prefix, sessionId);
   try {
-    const mod = await loadInstalledExtension(options.extensionDir);
-    if (typeof mod.createGatewayExtension !== "function" || typeof mod.gatewayConfig !== "object") {
-      return result(`${join(options.extensionDir, "index.ts")} does not export createGatewayExtension and gatewayConfig`);
-    }
+    const mod = await loadRenderedExtension(options.extensionDir, options.entry);
+    if ("problem" in mod) return result(mod.problem);
     await host.load(
       mod.createGatewayExtension(
         {
-          ...mod.gatewayConfig,
+          ...options.entry.config,
           // the self-test consumes its own throw-away queue whatever role this process has
           mode: "single",
           heartbeat: undefined,

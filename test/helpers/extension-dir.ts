@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { BUNDLE_NAME, planExtension } from "../../src/components/extension/render.ts";
+import { BUNDLE_NAME, type ExtensionEntry, extensionEntry, planExtension } from "../../src/components/extension/render.ts";
 import type { PlanSettings } from "../../src/core/plan.ts";
 import { REPO_ROOT } from "./cli.ts";
 
@@ -25,13 +25,20 @@ export function bundleFromSources(): string {
   return out;
 }
 
-export function createExtensionDir(options: {
+export interface ExtensionOptions {
   prefix: string;
   redisUrl: string;
   secretsFile?: string;
   withBundle?: boolean;
   mode?: PlanSettings["mode"];
-}): string {
+}
+
+export function createExtensionDir(options: ExtensionOptions): string {
+  return createExtension(options).extensionDir;
+}
+
+/** The extension's dir, and what setup rendered into its index.ts (which setup's self-test is given). */
+export function createExtension(options: ExtensionOptions): { extensionDir: string; entry: ExtensionEntry } {
   const root = mkdtempSync(join(tmpdir(), "gw-ext-"));
   const extensionDir = join(root, "extensions", "gateway");
   const settings: PlanSettings = {
@@ -56,7 +63,7 @@ export function createExtensionDir(options: {
       copyFileSync(`${bundleFromSources()}.map`, `${step.path}.map`);
     } else writeFileSync(step.path, step.contents, { mode: step.mode });
   }
-  return extensionDir;
+  return { extensionDir, entry: extensionEntry(settings, options.secretsFile) };
 }
 
 export function randomPrefix(): string {

@@ -7,7 +7,8 @@ import { GatewayError } from "../../core/errors.ts";
 import type { FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
 import { ownVersion, PACKAGE_ROOT } from "../../platform/package-root.ts";
 import { renderTemplate } from "../../platform/templates.ts";
-import { DEFAULT_GATEWAY_CONFIG } from "../../runtime/extension/config.ts";
+import { DEFAULT_GATEWAY_CONFIG, type GatewayConfig } from "../../runtime/extension/config.ts";
+import { secretsFilePath } from "../redis/secrets.ts";
 
 export const EXTENSION_COMPONENT = "extension";
 /** .mjs: pi's loader (jiti) imports it natively instead of compiling it, and no package.json can make it CommonJS */
@@ -50,7 +51,13 @@ export function ioredisInstalled(extensionDir: string): string | undefined {
   }
 }
 
-export function renderIndex(settings: PlanSettings, secretsFile: string | undefined): string {
+/** index.ts: the settings it hands the bundle (its `gatewayConfig`, as data) and its text, rendered from them. */
+export interface ExtensionEntry {
+  config: GatewayConfig;
+  contents: string;
+}
+
+export function extensionEntry(settings: PlanSettings, secretsFile: string | undefined): ExtensionEntry {
   // no heartbeat source (--heartbeat none): no heartbeat handling and no watchdog to raise false alarms
   const heartbeat =
     settings.heartbeat && settings.heartbeat.source !== "none"
@@ -61,19 +68,24 @@ export function renderIndex(settings: PlanSettings, secretsFile: string | undefi
           source: settings.heartbeat.source,
         }
       : undefined;
-  return renderTemplate("extension/index.ts.hbs", {
-    version: ownVersion(),
-    bundle: BUNDLE_NAME,
+  // the keys in the order index.ts lists them, and only those it writes
+  const config: GatewayConfig = {
     mode: settings.mode,
-    heartbeat,
     sessionId: settings.sessionId,
     prefix: settings.prefix,
     redisUrl: settings.redisUrl,
-    secretsFile,
+    ...(secretsFile ? { secretsFile } : {}),
     dedupeTtlSeconds: DEFAULT_GATEWAY_CONFIG.dedupeTtlSeconds,
     maxBatch: DEFAULT_GATEWAY_CONFIG.maxBatch,
     pollIntervalMs: DEFAULT_GATEWAY_CONFIG.pollIntervalMs,
-  });
+    ...(heartbeat ? { heartbeat } : {}),
+  };
+  return { config, contents: renderTemplate("extension/index.ts.hbs", { version: ownVersion(), bundle: BUNDLE_NAME, ...config }) };
+}
+
+/** The entry an install with these settings has: the Redis password, when there is one, in the state dir's secrets file. */
+export function installedExtensionEntry(settings: PlanSettings): ExtensionEntry {
+  return extensionEntry(settings, settings.redisPasswordSet ? secretsFilePath(settings.stateDir) : undefined);
 }
 
 export interface ExtensionPlanInput {
@@ -92,7 +104,7 @@ export function planExtension({ settings, secretsFile }: ExtensionPlanInput): Pl
     mode: 0o644,
   });
   return [
-    file(join(dir, "index.ts"), renderIndex(settings, secretsFile), "pi extension entry (settings)"),
+    file(join(dir, "index.ts"), extensionEntry(settings, secretsFile).contents, "pi extension entry (settings)"),
     { ...file(installedBundlePath(dir), packagedBundle(), BUNDLE_DESCRIPTION), built: true },
   ];
 }
