@@ -1,10 +1,10 @@
 // `gateway-setup status`: what is installed, and what the queues look like right now.
 
-import type { Redis } from "ioredis";
 import { ioredisInstalled } from "../components/extension/render.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import type { Manifest } from "../core/manifest.ts";
+import type { RedisClient } from "../core/redis.ts";
 import { describeStoppedRun, type JournalOwner, readInterruptedInstall } from "../install/journal.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
@@ -63,7 +63,7 @@ export interface DaemonReport {
   outbox?: number;
 }
 
-async function collectDaemon(settings: Manifest["settings"], client: Redis | undefined): Promise<DaemonReport> {
+async function collectDaemon(settings: Manifest["settings"], client: RedisClient | undefined): Promise<DaemonReport> {
   const status = readDaemonStatus(settings.stateDir);
   const report: DaemonReport = {
     running: Boolean(status && status.stoppedAt === undefined && processAlive(status.pid)),

@@ -1,11 +1,10 @@
 // A doctor check belongs to a component; it reads the manifest and the live system, never prompts,
 // and may offer a safe repair for `doctor --fix`.
-import type { Redis } from "ioredis";
 import type { Finding } from "./finding.ts";
 import type { UndoEntry } from "./journal.ts";
 import type { Manifest } from "./manifest.ts";
 import type { PlanStep } from "./plan.ts";
-import type { RedisProbe, RedisTarget } from "./redis.ts";
+import type { RedisClient, RedisProbe, RedisTarget } from "./redis.ts";
 
 export interface DoctorContext {
   env: Record<string, string | undefined>;
@@ -13,7 +12,7 @@ export interface DoctorContext {
   target: RedisTarget;
   redisProbe: RedisProbe;
   /** open when Redis answered; checks that need it are skipped otherwise */
-  redis?: Redis;
+  redis?: RedisClient;
   /** session ids to inspect: the manifest's own plus every registered one */
   sessionIds: string[];
   /**

@@ -1,7 +1,6 @@
 // `gateway-setup doctor`: every component's checks against the manifest and the live system,
 // optional safe repairs, then a second look at what is still wrong.
 
-import type { Redis } from "ioredis";
 import { COMPONENTS } from "../components/index.ts";
 import { installedAnswers } from "../components/installed-answers.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
@@ -14,7 +13,7 @@ import { UsageError } from "../core/errors.ts";
 import { type Finding, fail, skip, warn } from "../core/finding.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { PlanStep } from "../core/plan.ts";
-import type { RedisProbe, RedisTarget } from "../core/redis.ts";
+import type { RedisClient, RedisProbe, RedisTarget } from "../core/redis.ts";
 import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
 import { readManifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
@@ -191,7 +190,7 @@ async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: b
 }
 
 /** The installed session, `main` from tier 2 on, and the live registered ones: dead ones are the `sessions` check's (its --fix hands their queues over). */
-async function sessionIdsFor(manifest: Manifest, redis: Redis | undefined): Promise<string[]> {
+async function sessionIdsFor(manifest: Manifest, redis: RedisClient | undefined): Promise<string[]> {
   const { prefix } = manifest.settings;
   const registered = redis ? await redis.smembers(sessionsRegistryKey(prefix)) : [];
   const dead = new Set(redis ? await deadSessions(redis, prefix) : []);

@@ -1,13 +1,12 @@
 // The last step of every setup: Redis answers, the installed extension delivers an event as pi
 // would load it, and a live session (if any) acknowledges a smoke event.
 
-import type { Redis } from "ioredis";
 import { queueConsumer } from "../components/consumer.ts";
 import { installedExtensionEntry } from "../components/extension/render.ts";
 import { openRedis, probeRedis } from "../components/redis/probe.ts";
 import { type Finding, fail, ok, skip, warn } from "../core/finding.ts";
 import type { PlanSettings } from "../core/plan.ts";
-import type { RedisTarget } from "../core/redis.ts";
+import type { RedisClient, RedisTarget } from "../core/redis.ts";
 import { createEvent, type GatewayEvent, SMOKE_EVENT_TYPE } from "../runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
@@ -104,7 +103,7 @@ export async function checkLiveSession(
   { signal, timeoutMs = 30_000 }: CheckOptions = {},
 ): Promise<VerificationCheck> {
   const { prefix, sessionId } = settings;
-  let redis: Redis;
+  let redis: RedisClient;
   try {
     redis = await openRedis(target);
   } catch (error) {
@@ -150,7 +149,7 @@ export async function checkLiveSession(
 }
 
 /** Removes the event from the session's lists (waiting, or held while pi is busy); true when it was there. */
-async function takeBack(redis: Redis, lists: string[], event: GatewayEvent): Promise<boolean> {
+async function takeBack(redis: RedisClient, lists: string[], event: GatewayEvent): Promise<boolean> {
   let removed = 0;
   for (const list of lists) {
     const entries = await redis.lrange(list, 0, -1);

@@ -9,10 +9,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ExtensionAPI, ExtensionContext } from "@mariozechner/pi-coding-agent";
-import type { Redis } from "ioredis";
 import { BUNDLE_NAME, type ExtensionEntry, installedBundlePath } from "../components/extension/render.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
+import type { RedisClient } from "../core/redis.ts";
 import { pause } from "../platform/abort.ts";
 import { REPAIR_IN_PLACE } from "../runtime/consumer/consumer.ts";
 import type { GatewayConfig } from "../runtime/extension/config.ts";
@@ -289,14 +289,14 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
 }
 
 /** Deletes the throw-away session's keys by name (no KEYS scan: it blocks a large Redis, and managed ones forbid it). */
-async function cleanUpSession(redis: Redis, prefix: string, sessionId: string, eventId: string): Promise<void> {
+async function cleanUpSession(redis: RedisClient, prefix: string, sessionId: string, eventId: string): Promise<void> {
   const keys = sessionKeys(prefix, sessionId);
   await redis.del(keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), keys.seenPrefix + eventId);
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
 }
 
 /** True once a live session acknowledged the smoke event `eventId`. */
-export async function waitForSmokeAck(redis: Redis, prefix: string, eventId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function waitForSmokeAck(redis: RedisClient, prefix: string, eventId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await redis.exists(smokeAckKey(prefix, eventId))) return true;

@@ -1,8 +1,8 @@
 // `uninstall --purge-queues`: delete a session's protocol keys. Without it, queued events stay.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../core/redis.ts";
 import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
 
-export async function purgeSessionKeys(redis: Redis, prefix: string, sessionId: string): Promise<number> {
+export async function purgeSessionKeys(redis: RedisClient, prefix: string, sessionId: string): Promise<number> {
   const keys = sessionKeys(prefix, sessionId);
   const seen: string[] = [];
   let cursor = "0";

@@ -1,55 +1,21 @@
 // Is Redis there? PING with a short timeout and a diagnosis a user can act on.
 
-import { createRequire } from "node:module";
-import type * as Ioredis from "ioredis";
-import type { Redis } from "ioredis";
 import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import { withTimeout } from "../../platform/abort.ts";
-import { connectionUrl } from "./url.ts";
+import { RedisConnection } from "./connection.ts";
 
-/** The first error the connection itself reported (e.g. WRONGPASS during AUTH), by client. */
-const connectionErrors = new WeakMap<Redis, Error>();
-
-export async function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<Redis> {
-  // loaded at the first connection, by require: a CommonJS package of 40 files loads far faster this way than through the ESM loader
-  const { Redis } = createRequire(import.meta.url)("ioredis") as typeof Ioredis;
-  const client = new Redis(connectionUrl(target), {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    // without this, ioredis's own INFO check meets NOAUTH and closes the connection, which would
-    // look like "unreachable"; our PING reports the real reason instead
-    enableReadyCheck: false,
-    retryStrategy: () => null,
-    // CLIENT SETINFO on connect would wait on a hung server before our PING could time out
-    disableClientInfo: true,
-    // disconnecting an already closed stream would otherwise keep the process alive this long
-    disconnectTimeout: 100,
-    ...(target.tls ? { tls: {} } : {}),
-  });
-  client.on("error", (error: Error) => {
-    if (!connectionErrors.has(client)) connectionErrors.set(client, error);
-  });
-  try {
-    await client.connect();
-  } catch (error) {
-    client.disconnect();
-    throw connectionErrors.get(client) ?? error;
-  }
-  return client;
+/** Connected, authenticated, on the URL's database; rejects with the first problem (ECONNREFUSED, WRONGPASS, a db that does not exist...). */
+export function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisConnection> {
+  return RedisConnection.open(target, { connectMs: timeoutMs, commandMs: timeoutMs });
 }
 
 /** Connects and PINGs; on success the client stays open for the caller (who must disconnect it). */
-export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal?: AbortSignal): Promise<{ probe: RedisProbe; client?: Redis }> {
-  let client: Redis | undefined;
+export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal?: AbortSignal): Promise<{ probe: RedisProbe; client?: RedisConnection }> {
+  let client: RedisConnection | undefined;
   const opening = openRedis(target, timeoutMs);
   try {
     client = await withTimeout(opening, timeoutMs + 500, signal);
-    // ioredis falls back to database 0 when its own SELECT fails: a database that does not exist must fail here
-    if (target.db) await withTimeout(client.select(target.db), timeoutMs + 500, signal);
-    // the PING's round trip alone: loading ioredis and connecting are not Redis's latency
+    // the PING's round trip alone: connecting is not Redis's latency
     const started = Date.now();
     const pong = await withTimeout(client.ping(), timeoutMs + 500, signal);
     const latencyMs = Date.now() - started;
@@ -58,14 +24,13 @@ export async function connectRedis(target: RedisTarget, timeoutMs = 2000, signal
     const version = /redis_version:(\S+)/.exec(info)?.[1];
     return { probe: { status: "ok", latencyMs, ...(version ? { version } : {}) }, client };
   } catch (error) {
-    const cause = (client && connectionErrors.get(client)) || (error as Error);
     if (client) client.disconnect();
     else
       void opening.then(
         (late) => late.disconnect(),
         () => {},
       );
-    return { probe: signal?.aborted ? { status: "error", message: "cancelled" } : diagnose(target, cause) };
+    return { probe: signal?.aborted ? { status: "error", message: "cancelled" } : diagnose(target, error as Error) };
   }
 }
 
