@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { RedisConnection } from "../src/components/redis/connection.ts";
 import { connectRedis, openRedis, probeRedis } from "../src/components/redis/probe.ts";
-import { ReplyError } from "../src/components/redis/resp.ts";
+import { type Reply, ReplyError, ReplyParser } from "../src/components/redis/resp.ts";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
 import type { RedisClient, RedisTarget } from "../src/core/redis.ts";
 import type { RedisCommands } from "../src/runtime/protocol/redis-commands.ts";
@@ -20,6 +20,24 @@ import { freePort, type RunningRedis, startRedisServer } from "./helpers/redis-s
 const redisUrl = inject("redisUrl");
 const target = parseRedisUrl(redisUrl);
 const key = (name: string) => `rc-test:${process.pid}:${name}`;
+
+describe("ReplyParser", () => {
+  const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+  const wire = Buffer.from(`+OK\r\n-ERR bad\r\n:-42\r\n${bulk("hé\r\nllo")}$-1\r\n*-1\r\n*3\r\n:1\r\n*2\r\n${bulk("x")}-E in\r\n${bulk("")}`);
+  const expected = ["OK", new ReplyError("ERR bad"), -42, "hé\r\nllo", null, null, [1, ["x", new ReplyError("E in")], ""]];
+  const parse = (pieces: Buffer[]) => {
+    const parser = new ReplyParser();
+    const replies: Reply[] = [];
+    for (const piece of pieces) parser.push(piece, (reply) => replies.push(reply));
+    return replies;
+  };
+
+  it("reads every reply type however the bytes are split between reads", () => {
+    expect(parse([wire])).toEqual(expected);
+    expect(parse([...wire].map((byte) => Buffer.from([byte])))).toEqual(expected);
+    for (let cut = 1; cut < wire.length; cut++) expect(parse([wire.subarray(0, cut), wire.subarray(cut)])).toEqual(expected);
+  });
+});
 
 describe("RedisConnection against redis-server", () => {
   let client: RedisConnection;
@@ -227,6 +245,18 @@ describe("a Redis that does not answer", () => {
         `the TLS handshake with Redis at 127.0.0.1:${port} did not complete (connect ETIMEDOUT). If that Redis does not use TLS, use redis:// ` +
         "instead of rediss://.",
     });
+  });
+
+  it("a server that hangs up fails the waiting command", async () => {
+    const rude = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => rude.listen(0, "127.0.0.1", resolve));
+    try {
+      const connection = await openRedis(parseRedisUrl(`redis://127.0.0.1:${(rude.address() as { port: number }).port}`), 2000);
+      await expect(connection.ping()).rejects.toThrow(/Connection is closed|ECONNRESET/);
+      await expect(connection.ping()).rejects.toThrow("Connection is closed.");
+    } finally {
+      await new Promise((resolve) => rude.close(resolve));
+    }
   });
 
   it("a closed port is ECONNREFUSED", async () => {
