@@ -1,7 +1,9 @@
 // Cold starts: each command of the built CLI loads only what it uses. The run is preloaded with
 // test/helpers/loaded-modules/preload.mjs, which lists every module (ES and CommonJS) it loaded;
-// a top-level import of plist, handlebars, diff, clack or grammY in a module a command loads
-// shows up here as that package. Run `npm run build` first: this is the built CLI.
+// the CLI is bundled (scripts/build-cli.mjs), so a chunk it loaded stands for the sources and
+// packages the build put in it (dist/cli-bundle/inputs.json): a top-level import of plist,
+// handlebars, diff, clack or grammY in a module a command loads shows up here as that package.
+// Run `npm run build` first: this is the built CLI.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -12,7 +14,7 @@ import { type Installed, installTier1 } from "./helpers/install.ts";
 
 const redisUrl = inject("redisUrl");
 const PRELOAD = join(REPO_ROOT, "test/helpers/loaded-modules/preload.mjs");
-const DIST = join(REPO_ROOT, "dist");
+const BUNDLE = join(REPO_ROOT, "dist/cli-bundle");
 const scratch = mkdtempSync(join(tmpdir(), "gw-cold-start-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -20,26 +22,34 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const HEAVY = ["handlebars", "plist", "diff", "@clack/prompts", "grammy", "@mariozechner/pi-coding-agent", "jiti"];
 
 interface Loaded {
-  /** npm packages, by name */
+  /** npm packages, by name: from node_modules, or inside a chunk of the bundle */
   packages: Set<string>;
-  /** our own modules, relative to dist/ */
+  /** our own modules, by their source relative to src/, inside the chunks loaded */
   own: Set<string>;
+  /** the package's own files loaded (the bin, package.json, the bundle's chunks), relative to it */
+  files: Set<string>;
 }
 
 let runs = 0;
+const packageOf = (path: string) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1];
 
 async function loadedBy(args: string[], env: Record<string, string>): Promise<Loaded> {
   const file = join(scratch, `run-${++runs}.txt`);
   const result = await runCli(args, { env: { ...env, NODE_OPTIONS: `--import=${PRELOAD}`, LOADED_MODULES_FILE: file } });
   expect(result.code, `${args.join(" ")}: ${result.stderr}`).not.toBeNull();
+  const chunkInputs = JSON.parse(readFileSync(join(BUNDLE, "inputs.json"), "utf8")) as Record<string, string[]>;
   const paths = readFileSync(file, "utf8")
     .split("\n")
     .filter((url) => url.startsWith("file:"))
     .map((url) => fileURLToPath(url));
-  const packages = new Set(paths.flatMap((path) => /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []));
-  const own = new Set(paths.filter((path) => path.startsWith(`${DIST}/`)).map((path) => relative(DIST, path)));
-  expect(own.has("cli/main.js"), `the preload saw the CLI's own modules: ${[...own].join(", ")}`).toBe(true);
-  return { packages, own };
+  const bundled = paths.filter((path) => path.startsWith(`${BUNDLE}/`)).flatMap((path) => chunkInputs[relative(BUNDLE, path)] ?? []);
+  const packages = new Set([...paths, ...bundled].flatMap((path) => packageOf(path) ?? []));
+  const own = new Set(bundled.filter((input) => input.startsWith("src/")).map((input) => relative("src", input)));
+  const files = new Set(
+    paths.map((path) => relative(REPO_ROOT, path)).filter((path) => !/^(\.\.\/|node_modules\/|test\/helpers\/loaded-modules\/)/.test(path)),
+  );
+  expect(files.has("bin/gateway-setup.js"), `the preload saw the bin: ${[...files].join(", ")}`).toBe(true);
+  return { packages, own, files };
 }
 
 const heavyIn = (loaded: Loaded) => HEAVY.filter((name) => loaded.packages.has(name));
@@ -51,10 +61,22 @@ describe("the built CLI loads only what a command uses", () => {
   });
   afterAll(() => rmSync(installed.home, { recursive: true, force: true }));
 
-  it("--help: commander and the program's own small modules, no command's module", async () => {
-    const loaded = await loadedBy(["--help"], createSandbox().env);
+  it("--help, -h, --version, -v: the bin alone answers, nothing of the CLI, no package", async () => {
+    for (const arg of ["--help", "-h", "--version", "-v"]) {
+      const loaded = await loadedBy([arg], createSandbox().env);
+      expect([...loaded.packages, ...loaded.own], arg).toEqual([]);
+      expect(
+        [...loaded.files].filter((path) => path !== "bin/gateway-setup.js" && path !== "package.json"),
+        arg,
+      ).toEqual([]);
+    }
+  });
+
+  it("doctor --help: commander and the program's own small modules, no command's module", async () => {
+    const loaded = await loadedBy(["doctor", "--help"], createSandbox().env);
     expect([...loaded.packages]).toEqual(["commander"]);
-    expect([...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error)|core\/errors|platform\/package-root)\.js$/.test(path))).toEqual([]);
+    expect(loaded.own.has("cli/main.ts")).toBe(true);
+    expect([...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error)|core\/errors|platform\/package-root)\.ts$/.test(path))).toEqual([]);
   });
 
   it("push: none of the heavy packages, and no ioredis (the CLI's own client talks to Redis)", async () => {

@@ -1,16 +1,14 @@
-// The commander program. Heavy modules load inside each action, so `--help` stays fast.
-import { createRequire } from "node:module";
-import type * as CommanderModule from "commander";
-import type { CommanderError as CommanderErrorType, Command as CommandType } from "commander";
+// The commander program. Each command's module loads inside its action: bundled (scripts/build-cli.mjs),
+// each of those `await import()`s is where a chunk of its own starts, so a command loads only its code.
+import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { writeErrorReport } from "./json-error.ts";
 
-// required, not imported: commander is CommonJS, and the ESM loader's wrapping of it costs every command's start
-const { Command, CommanderError, Option } = createRequire(import.meta.url)("commander") as typeof CommanderModule;
-
-export function buildProgram(): CommandType {
+export function buildProgram(): Command {
   const program = new Command("gateway-setup")
+    // 80 columns whatever the terminal: bin/gateway-setup.js prints `--help` as rendered once at build time
+    .configureHelp({ helpWidth: 80 })
     .description(
       "Make the pi coding agent always-on and reachable: background jobs, cron and other machines push " +
         "events into Redis, and a pi session picks them up as user messages.",
@@ -216,7 +214,7 @@ function keepWorkingWhenOutputCloses(): void {
  * `gateway-setup --json --bogus`, `gateway-setup push --json`: a script reading stdout still gets
  * one JSON document, the error shape every command fails with (setup's also says it was no dry run).
  */
-function reportUsageErrorAsJson(program: CommandType, args: string[], error: CommanderErrorType): void {
+function reportUsageErrorAsJson(program: Command, args: string[], error: CommanderError): void {
   if (!args.includes("--json")) return;
   const subcommands = new Set(program.commands.map((command) => command.name()));
   const command = args.find((arg) => subcommands.has(arg));

@@ -1,0 +1,60 @@
+// bin/gateway-setup.js answers `--help`/`-h` from the text commander rendered at build time
+// (dist/cli-bundle/help.txt) and `--version`/`-v` from package.json, without loading the CLI: here
+// each is what commander itself prints, in any terminal width, so the two can never drift; anything
+// else (a subcommand's help, a usage error) still comes from commander. Run `npm run build` first.
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { type CliResult, createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
+
+const BUNDLED_CLI = pathToFileURL(join(REPO_ROOT, "dist/cli-bundle/main.js")).href;
+const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+/** What the bundled CLI's commander prints for `args`, its standard output a terminal `columns` wide when given. */
+function commanderSays(args: string[], columns?: number): Promise<CliResult> {
+  const script = `
+    if (${columns ?? 0}) Object.assign(process.stdout, { isTTY: true, columns: ${columns ?? 0} });
+    const { main } = await import(${JSON.stringify(BUNDLED_CLI)});
+    await main(["node", "gateway-setup", ...${JSON.stringify(args)}]);`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["--input-type=module", "-e", script], { env: createSandbox().env, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== "number") reject(error);
+      else resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
+    });
+  });
+}
+
+const bin = (args: string[]) => runCli(args, { env: createSandbox().env });
+
+describe("bin/gateway-setup.js", () => {
+  it("--help and -h print exactly what commander prints, whatever the terminal's width", async () => {
+    const byCommander = await commanderSays(["--help"]);
+    expect(byCommander).toMatchObject({ code: 0, stderr: "" });
+    expect(byCommander.stdout).toContain("Usage: gateway-setup [options] | <command> [options]");
+    expect(byCommander.stdout).toContain("Exit codes: 0 ok");
+    for (const columns of [40, 200]) expect((await commanderSays(["--help"], columns)).stdout, `${columns} columns`).toBe(byCommander.stdout);
+    for (const flag of ["--help", "-h"]) expect(await bin([flag]), flag).toEqual(byCommander);
+  });
+
+  it("--version and -v print the version of package.json, as commander does", async () => {
+    const byCommander = await commanderSays(["--version"]);
+    expect(byCommander).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    for (const flag of ["--version", "-v"]) expect(await bin([flag]), flag).toEqual(byCommander);
+  });
+
+  it("a subcommand's help and a usage error come from commander", async () => {
+    const doctorHelp = await bin(["doctor", "--help"]);
+    expect(doctorHelp).toEqual(await commanderSays(["doctor", "--help"]));
+    expect(doctorHelp.stdout).toMatch(/^Usage: gateway-setup doctor \[options\]/);
+
+    expect(await bin(["doctor", "-h"])).toEqual(doctorHelp);
+
+    const unknownOption = await bin(["--bogus"]);
+    expect(unknownOption).toEqual(await commanderSays(["--bogus"]));
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain("error: unknown option '--bogus'");
+    expect(await bin(["push"])).toMatchObject({ code: 2, stderr: expect.stringContaining("error: missing required argument 'type'") });
+  });
+});
