@@ -91,3 +91,27 @@ describe("pushEvent sends one command", () => {
     expect(none.commands).toEqual(["evalsha"]);
   });
 });
+
+describe("the notification", () => {
+  it("is published for an event that finds its queue empty, not for the ones that queue behind it; each push still counts the listeners", async () => {
+    const prefix = randomPrefix();
+    const keys = sessionKeys(prefix, "main");
+    const listener = new Redis(redisUrl);
+    const heard: string[] = [];
+    try {
+      await listener.subscribe(keys.notify);
+      listener.on("message", (_channel: string, id: string) => void heard.push(id));
+      const events = ["first", "second", "third"].map((id) => createEvent({ id, type: "job.done", source: "test" }));
+      const pushed = [];
+      for (const event of events) pushed.push(await pushEvent(pusher, { prefix, event }));
+      expect(pushed.map((push) => push.targets.map((target) => target.listeners))).toEqual([[1], [1], [1]]);
+      // the consumer drained the queue: the next event is announced again
+      await pusher.del(keys.events);
+      await pushEvent(pusher, { prefix, event: createEvent({ id: "after-drain", type: "job.done", source: "test" }) });
+      await waitFor(() => heard.includes("after-drain"), "the notification of the event after the drain");
+      expect(heard).toEqual(["first", "after-drain"]);
+    } finally {
+      listener.disconnect();
+    }
+  });
+});

@@ -37,6 +37,8 @@ export async function liveSessions(redis: ScriptClient, prefix: string): Promise
 // machine's host, and the pid of a satellite origin (`pid-<pid>`) known not to run here ('' = none).
 // The origin is a target while registered with its liveness key, unless that key's owner is the
 // dead process on this host. Returns { session, listeners, session, listeners, ... } in push order.
+// Only an event that finds its queue empty is published: a consumer told of the first one drains
+// until the queue is empty again, so in a burst it is not woken once per event.
 const ROUTE_AND_PUSH_SCRIPT = new LuaScript(`${ROUTING_LUA}
 local prefix, payload, id, origin, host, dead_pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7], tonumber(ARGV[8])
 local function owned_by_dead_pid(record)
@@ -52,9 +54,13 @@ local targets = { first }
 if origin ~= '' and origin ~= first and origin_alive() then targets = { origin, first } end
 local reply = {}
 for _, session in ipairs(targets) do
-  redis.call('LPUSH', prefix .. ':events:' .. session, payload)
+  local notify = prefix .. ':notify:' .. session
   reply[#reply + 1] = session
-  reply[#reply + 1] = redis.call('PUBLISH', prefix .. ':notify:' .. session, id)
+  if redis.call('LPUSH', prefix .. ':events:' .. session, payload) == 1 then
+    reply[#reply + 1] = redis.call('PUBLISH', notify, id)
+  else
+    reply[#reply + 1] = redis.call('PUBSUB', 'NUMSUB', notify)[2]
+  end
 end
 return reply
 `);
@@ -106,7 +112,7 @@ function originArgs(event: GatewayEvent): [origin: string, host: string, deadPid
   return pid && !isPidRunning(Number(pid), isZombieCached) ? [origin, hostname(), pid] : [origin, "", ""];
 }
 
-/** Routes and pushes one event: LPUSH + PUBLISH per target, decided and done in one script. */
+/** Routes and pushes one event: LPUSH (+ PUBLISH when the queue was empty) per target, decided and done in one script. */
 export async function pushEvent(redis: ScriptClient, options: PushEventOptions): Promise<RoutedPush> {
   const prefix = assertPrefix(options.prefix);
   const fallback = options.fallbackSession === undefined ? "" : assertSessionId(options.fallbackSession);
