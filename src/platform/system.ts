@@ -27,16 +27,32 @@ export function detectSystem(env: Env = process.env): SystemInfo {
   for (const name of PROBED_BINARIES) binaries[name] = which(name, env);
   const runtimeDir = env.XDG_RUNTIME_DIR;
   const systemdUser = platform === "linux" && Boolean(binaries.systemctl) && Boolean(runtimeDir) && existsSync(`${runtimeDir}/systemd/private`);
-  return {
+  const system: SystemInfo = {
     platform,
     isRoot: typeof process.getuid === "function" && process.getuid() === 0,
     binaries,
     systemdRunning: existsSync("/run/systemd/system"),
     uid: typeof process.getuid === "function" ? process.getuid() : 0,
     serviceManager: serviceManagerOverride(env) ?? (platform === "darwin" && binaries.launchctl ? "launchd" : systemdUser ? "systemd" : "none"),
-    ...(binaries.crontab ? optional("cronRunning", cronDaemonRunning(platform, env)) : {}),
     ...(systemdUser ? optional("lingerOn", lingerEnabled(env)) : {}),
   };
+  // asked of pgrep only by a plan with crontab lines: a tier-1 setup spawns nothing for it
+  if (binaries.crontab) askedOnce(system, "cronRunning", () => cronDaemonRunning(platform, env));
+  return system;
+}
+
+/** `key` reads as `ask()`'s answer, asked at the first read and kept; an undefined answer reads as absent. */
+function askedOnce<K extends keyof SystemInfo>(system: SystemInfo, key: K, ask: () => SystemInfo[K]): void {
+  Object.defineProperty(system, key, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const value = ask();
+      if (value === undefined) delete system[key];
+      else Object.defineProperty(system, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
 }
 
 /** loginctl's Linger for this user: true/false, or undefined when loginctl cannot tell. */
