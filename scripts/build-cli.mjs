@@ -11,9 +11,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels under the package root, like every module of ours: src/platform/package-root.ts counts on it
 const OUT = join(ROOT, "dist/cli-bundle");
 // What stays in node_modules: the pi SDK and grammY (the daemon's; as shipped, with their own files),
-// and jiti (it loads its own files by path). handlebars, plist, diff and ioredis are required where
-// they are used (createRequire: synchronous, and a CommonJS package is fastest that way), so no chunk
-// holds them; the daemon's `await import("ioredis")` (src/runtime/consumer) is a chunk of its own.
+// and jiti (it loads its own files by path). plist and diff are required where they are used
+// (createRequire), so no chunk holds them; the daemon's `await import("ioredis")` is a chunk of its own.
 const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
 const { metafile, outputFiles } = await build({
