@@ -7,7 +7,7 @@ const only = args.length === 1 ? args[0] : undefined;
 
 if (only === "--help" || only === "-h") answer(require("node:fs").readFileSync(`${__dirname}/../dist/cli-bundle/help.txt`, "utf8"));
 else if (only === "--version" || only === "-v") answer(`${require("../package.json").version}\n`);
-else import("../dist/cli-bundle/main.js").then((cli) => cli.main());
+else require("../dist/cli-bundle/main.cjs").main();
 
 function answer(text) {
   // a reader that went away (`gateway-setup --help | head -1`) is no error

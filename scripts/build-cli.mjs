@@ -1,11 +1,12 @@
-// Bundles the CLI (src/cli/main.ts) into ES module chunks in dist/cli-bundle/, split at every
-// `await import()`: a command loads its own chunk and the few it shares, not each module of ours one
-// file at a time, nor commander as CommonJS. Then renders the program's --help with commander
-// itself, which bin/gateway-setup.js prints without loading commander or the CLI.
+// Bundles the CLI (src/cli/main.ts) into chunks in dist/cli-bundle/, split at every `await import()`:
+// a command loads its own chunk and the few it shares, not each module of ours one file at a time.
+// Then renders the program's --help with commander itself, which bin/gateway-setup.js prints
+// without loading commander or the CLI.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { build, transform } from "esbuild";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels under the package root, like every module of ours: src/platform/package-root.ts counts on it
@@ -15,6 +16,7 @@ const OUT = join(ROOT, "dist/cli-bundle");
 // (createRequire), so no chunk holds them; the daemon's `await import("ioredis")` is a chunk of its own.
 const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
+// esbuild splits ES modules only; the chunks are made CommonJS after (see commonJsWherePossible)
 const { metafile, outputFiles } = await build({
   entryPoints: { main: join(ROOT, "src/cli/main.ts") },
   outdir: OUT,
@@ -29,20 +31,16 @@ const { metafile, outputFiles } = await build({
   logLevel: "warning",
 });
 
-// commander and clack's dependencies are CommonJS: esbuild's __require, which their require() of
-// node builtins goes through, needs a real require in its chunk; a chunk without one is spared the
-// import and the createRequire (~0.1 ms each, and a command loads 15-20 chunks)
-const REQUIRE = 'import { createRequire as __gatewayCreateRequire } from "node:module";\nconst require = __gatewayCreateRequire(import.meta.url);\n';
+const chunks = new Map(outputFiles.map(({ path, text }) => [relative(OUT, path), { text, output: metafile.outputs[relative(ROOT, path)] }]));
+if ([...chunks.keys()].some((chunk) => chunk.includes("/"))) throw new Error(`every chunk must sit in ${OUT} itself: ${[...chunks.keys()].join(", ")}`);
+const files = await commonJsWherePossible(chunks);
+
 mkdirSync(OUT, { recursive: true });
-for (const { path, text } of outputFiles) writeFileSync(path, /\brequire\b/.test(text) ? REQUIRE + text : text);
-
-const chunks = Object.keys(metafile.outputs).map((path) => relative(OUT, join(ROOT, path)));
-if (chunks.some((chunk) => chunk.includes("/"))) throw new Error(`every chunk must sit in ${OUT} itself: ${chunks.join(", ")}`);
-
+for (const { file, text } of files.values()) writeFileSync(join(OUT, file), text);
 // which sources each chunk holds: test/cold-start.test.ts names what a command loaded from it
 const inputs = Object.fromEntries(
-  Object.entries(metafile.outputs).map(([path, output]) => [
-    relative(OUT, join(ROOT, path)),
+  [...chunks].map(([chunk, { output }]) => [
+    files.get(chunk).file,
     Object.entries(output.inputs)
       .filter(([, input]) => input.bytesInOutput > 0)
       .map(([input]) => input),
@@ -50,7 +48,7 @@ const inputs = Object.fromEntries(
 );
 writeFileSync(join(OUT, "inputs.json"), `${JSON.stringify(inputs, null, 1)}\n`);
 
-const { buildProgram } = await import(pathToFileURL(join(OUT, "main.js")).href);
+const { buildProgram } = createRequire(import.meta.url)(join(OUT, "main.cjs"));
 let help = "";
 buildProgram()
   .configureOutput({ writeOut: (text) => (help += text) })
@@ -58,6 +56,54 @@ buildProgram()
 writeFileSync(join(OUT, "help.txt"), help);
 
 // what an earlier build left (chunks are named by their content)
-const built = new Set([...chunks, "inputs.json", "help.txt"]);
+const built = new Set([...[...files.values()].map(({ file }) => file), "inputs.json", "help.txt"]);
 for (const file of readdirSync(OUT)) if (!built.has(file)) rmSync(join(OUT, file), { force: true });
-console.log(`built ${relative(ROOT, OUT)}/: ${chunks.length} chunks`);
+console.log(`built ${relative(ROOT, OUT)}/: ${files.size} chunks`);
+
+/**
+ * Node's ES module loader costs a CLI ~6 ms before its first module and ~0.4 ms a module after;
+ * CommonJS much less (~10 ms a command, measured). So every chunk becomes CommonJS (`.cjs`) but
+ * those that import a package statically (the pi SDK is an ES module only; grammY goes with it) or
+ * a chunk that stays an ES module: those keep their `.js`. Chunk name -> its file's name and text.
+ */
+async function commonJsWherePossible(chunks) {
+  const staticImports = (chunk) => chunks.get(chunk).output.imports.filter(({ kind }) => kind === "import-statement");
+  const importsPackage = (chunk) => staticImports(chunk).some(({ path, external }) => external && !path.startsWith("node:"));
+  const importsChunkIn = (chunk, set) => staticImports(chunk).some(({ path, external }) => !external && set.has(relative(OUT, join(ROOT, path))));
+  const esm = new Set([...chunks.keys()].filter(importsPackage));
+  for (let grew = true; grew; ) {
+    const before = esm.size;
+    for (const chunk of chunks.keys()) if (importsChunkIn(chunk, esm)) esm.add(chunk);
+    grew = esm.size > before;
+  }
+  const fileOf = (chunk) => (esm.has(chunk) ? chunk : chunk.replace(/\.js$/, ".cjs"));
+  const files = new Map();
+  for (const [chunk, { text }] of chunks) {
+    const pointing = text.replace(/"\.\/([\w-]+\.js)"/g, (quoted, name) => (chunks.has(name) ? `"./${fileOf(name)}"` : quoted));
+    files.set(chunk, { file: fileOf(chunk), text: esm.has(chunk) ? withRequire(pointing) : await toCommonJs(pointing) });
+  }
+  return files;
+}
+
+/** an ES module chunk: esbuild's __require, which bundled CommonJS code calls, needs a real require */
+function withRequire(text) {
+  const preamble = 'import { createRequire as __gatewayCreateRequire } from "node:module";\nconst require = __gatewayCreateRequire(import.meta.url);\n';
+  return /\brequire\b/.test(text) ? preamble + text : text;
+}
+
+/** an ES module chunk as CommonJS; `import()` of another CommonJS chunk becomes a require() */
+async function toCommonJs(text) {
+  const requiring = text.replace(/\bimport\("(\.\/[\w-]+\.cjs)"\)/g, 'Promise.resolve().then(() => require("$1"))');
+  const usesUrl = requiring.includes("import.meta.url");
+  const { code, warnings } = await transform(requiring, {
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    ...(usesUrl
+      ? { define: { "import.meta.url": "__gatewayModuleUrl" }, banner: 'const __gatewayModuleUrl = require("node:url").pathToFileURL(__filename).href;' }
+      : {}),
+  });
+  // e.g. an import.meta other than its url, which CommonJS has no equivalent of
+  if (warnings.length) throw new Error(`a chunk does not convert to CommonJS: ${warnings.map(({ text }) => text).join("; ")}`);
+  return code;
+}

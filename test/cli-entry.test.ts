@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { type CliResult, createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
 
-const BUNDLED_CLI = pathToFileURL(join(REPO_ROOT, "dist/cli-bundle/main.js")).href;
+const BUNDLED_CLI = pathToFileURL(join(REPO_ROOT, "dist/cli-bundle/main.cjs")).href;
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 /** What the bundled CLI's commander prints for `args`, its standard output a terminal `columns` wide when given. */
