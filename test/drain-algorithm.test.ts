@@ -81,7 +81,9 @@ describe("drainOnce", () => {
     let scripts = 0;
     const losesTheAck = new Proxy(redis, {
       get: (target, property, receiver) =>
-        property === "evalsha" && scripts++ > 0 ? () => Promise.reject(new Error("Reached the max retries per request limit")) : Reflect.get(target, property, receiver),
+        property === "evalsha" && scripts++ > 0
+          ? () => Promise.reject(new Error("Reached the max retries per request limit"))
+          : Reflect.get(target, property, receiver),
     });
     await expect(drain(losesTheAck)).rejects.toThrow(/acknowledging the batch failed/);
     expect(await redis.llen(keys.processing)).toBe(2);
@@ -118,7 +120,11 @@ describe("drainOnce", () => {
     expect(first.next?.entries).toHaveLength(1);
     // the consumer stopped here; the next one claims without it
     const handed: string[][] = [];
-    await drainOnce(redis, keys, options((events) => void handed.push(ids(events))));
+    await drainOnce(
+      redis,
+      keys,
+      options((events) => void handed.push(ids(events))),
+    );
     expect(handed).toEqual([["p3"]]);
   });
 

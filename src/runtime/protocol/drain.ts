@@ -162,7 +162,12 @@ function claimedFrom([entries, seen]: ClaimReply): Claimed {
   return { entries: entries.reverse(), seen: seen.reverse() };
 }
 
-function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: { ttl: number; now: number; keep: number; ids: string[]; letters: string[] }) {
+function scriptArgs(
+  keys: SessionKeys,
+  maxBatch: number,
+  maxBatchBytes: number,
+  ack?: { ttl: number; now: number; keep: number; ids: string[]; letters: string[] },
+) {
   const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix];
   if (!ack) return head;
   return [...head, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
@@ -193,7 +198,9 @@ async function seenIds(redis: Redis, keys: SessionKeys, claimed: Claimed, ids: (
   if (unknown.size) {
     const asked = [...unknown];
     const marks = await redis.mget(...asked.map((id) => keys.seenPrefix + id));
-    asked.forEach((id, i) => marks[i] !== null && seen.add(id));
+    asked.forEach((id, i) => {
+      if (marks[i] !== null) seen.add(id);
+    });
   }
   return seen;
 }
@@ -225,7 +232,7 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   if (result.delivered.length) await options.handOff(result.delivered);
   for (const event of result.delivered) options.handedOff?.add(event.id);
 
-  const ack = {
+  const ack: Acknowledgement = {
     ttl: options.dedupeTtlSeconds,
     now: now(),
     keep: options.maxDeadLetters ?? MAX_DEAD_LETTERS,
