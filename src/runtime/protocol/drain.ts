@@ -162,12 +162,15 @@ function claimedFrom([entries, seen]: ClaimReply): Claimed {
   return { entries: entries.reverse(), seen: seen.reverse() };
 }
 
-function scriptArgs(
-  keys: SessionKeys,
-  maxBatch: number,
-  maxBatchBytes: number,
-  ack?: { ttl: number; now: number; keep: number; ids: string[]; letters: string[] },
-) {
+interface Acknowledgement {
+  ttl: number;
+  now: number;
+  keep: number;
+  ids: string[];
+  letters: string[];
+}
+
+function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: Acknowledgement) {
   const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix];
   if (!ack) return head;
   return [...head, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
