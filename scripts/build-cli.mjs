@@ -18,7 +18,8 @@ const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
 // esbuild splits ES modules only; the chunks are made CommonJS after (see commonJsWherePossible)
 const { metafile, outputFiles } = await build({
-  entryPoints: { main: join(ROOT, "src/cli/main.ts") },
+  // push has an entry of its own: it starts without commander (src/cli/push-entry.ts)
+  entryPoints: { main: join(ROOT, "src/cli/main.ts"), push: join(ROOT, "src/cli/push-entry.ts") },
   outdir: OUT,
   bundle: true,
   splitting: true,

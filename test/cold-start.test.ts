@@ -76,11 +76,15 @@ describe("the built CLI loads only what a command uses", () => {
     const loaded = await loadedBy(["doctor", "--help"], createSandbox().env);
     expect([...loaded.packages]).toEqual(["commander"]);
     expect(loaded.own.has("cli/main.ts")).toBe(true);
-    expect([...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error)|core\/errors|platform\/package-root)\.ts$/.test(path))).toEqual([]);
+    expect(
+      [...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error|guard|push-options)|core\/errors|platform\/package-root)\.ts$/.test(path)),
+    ).toEqual([]);
   });
 
-  it("push: none of the heavy packages, and no ioredis (the CLI's own client talks to Redis)", async () => {
+  it("push: no commander (it reads its own command line), none of the heavy packages, and no ioredis (the CLI's own client talks to Redis)", async () => {
     const loaded = await loadedBy(["push", "job.done", "--json"], installed.env);
+    expect(loaded.packages.has("commander")).toBe(false);
+    expect(loaded.own.has("cli/main.ts")).toBe(false);
     expect(loaded.packages.has("ioredis")).toBe(false);
     expect(heavyIn(loaded)).toEqual([]);
     expect([...loaded.own].filter((path) => /^(components\/(?!redis\/)|plan\/|doctor\/|setup\/|wizard\/)/.test(path))).toEqual([]);

@@ -3,7 +3,9 @@
 import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
+import { guardedRun } from "./guard.ts";
 import { writeErrorReport } from "./json-error.ts";
+import { PUSH_OPTIONS } from "./push-options.ts";
 
 export function buildProgram(): Command {
   const program = new Command("gateway-setup")
@@ -111,21 +113,10 @@ export function buildProgram(): Command {
       process.exitCode = await runDoctorCommand(flags);
     });
 
-  program
+  const push = program
     .command("push")
     .description("push one event by the protocol, routed to the right session(s)")
     .argument("<type>", "event type, e.g. job.done")
-    .option("--payload <json>", "event payload, a JSON object (default {}); - reads it from standard input")
-    .option("--payload-file <path>", "read the payload from this file (up to the 256 KB an event may be)")
-    .option("--source <source>", "who sends it (default gateway-setup)")
-    .option(
-      "--origin <session>",
-      "the session that started the work; it gets the event too, with the central one (default: $GATEWAY_SESSION_ID, set inside pi sessions)",
-    )
-    .option("--id <id>", "event id (default: a fresh UUID); the same id is delivered only once")
-    .option("--redis-url <url>", "Redis URL (default: $GATEWAY_REDIS_URL, else the installed one); password in GATEWAY_REDIS_PASSWORD")
-    .option("--prefix <prefix>", "key prefix (default: the installed one, or agent)")
-    .option("--json", "print { ok, event, targets } and nothing else")
     .addHelpText(
       "after",
       "\n" +
@@ -136,6 +127,7 @@ export function buildProgram(): Command {
       const { runPushCommand } = await import("./push-command.ts");
       process.exitCode = await runPushCommand(type, flags);
     });
+  for (const option of PUSH_OPTIONS) push.option(option.flags, option.description);
 
   program
     .command("status")
@@ -181,33 +173,16 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
-  keepWorkingWhenOutputCloses();
   const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) {
+  await guardedRun(argv.slice(2), async () => {
+    try {
+      await program.parseAsync(argv);
+    } catch (error) {
+      if (!(error instanceof CommanderError)) throw error;
       process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
       if (error.exitCode !== 0) reportUsageErrorAsJson(program, argv.slice(2), error);
-      return;
     }
-    console.error(`gateway-setup: ${(error as Error).stack ?? error}`);
-    if (argv.includes("--json")) writeErrorReport(`unexpected error: ${(error as Error).message}`, "the stack trace is on standard error; please report it");
-    process.exitCode = 1;
-  }
-}
-
-/**
- * A reader that goes away (`gateway-setup --yes | head -3`, a closed terminal pipe) must not stop
- * an install halfway with an unhandled EPIPE: what is left to say is dropped, the work (and, if it
- * fails, its rollback) runs to the end, and the exit code still tells how it went.
- */
-function keepWorkingWhenOutputCloses(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPIPE") throw error;
-    });
-  }
+  });
 }
 
 /**
