@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // The CLI's front door, CommonJS because that is the cheapest file node can start (an ES module costs
 // its loader). `--help` and `--version` alone are answered here: the help as commander rendered it at
-// build time (scripts/build-cli.mjs), the version from package.json. `push` starts from its own entry,
-// without commander (src/cli/push-entry.ts). Anything else loads the CLI.
+// build time (scripts/build-cli.mjs), the version from package.json. Anything else goes to the quick
+// entry (src/cli/quick-entry.ts): push, status and doctor start there without commander; it loads
+// the full CLI for whatever else it is given.
 const args = process.argv.slice(2);
 const only = args.length === 1 ? args[0] : undefined;
 
 if (only === "--help" || only === "-h") answer(require("node:fs").readFileSync(`${__dirname}/../dist/cli-bundle/help.txt`, "utf8"));
 else if (only === "--version" || only === "-v") answer(`${require("../package.json").version}\n`);
-else if (args[0] === "push") require("../dist/cli-bundle/push.cjs").main(args.slice(1), fullCli);
-else fullCli();
+else require("../dist/cli-bundle/quick.cjs").main(args, fullCli);
 
 function fullCli() {
   return require("../dist/cli-bundle/main.cjs").main();

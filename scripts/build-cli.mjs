@@ -18,8 +18,8 @@ const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
 // esbuild splits ES modules only; the chunks are made CommonJS after (see commonJsWherePossible)
 const { metafile, outputFiles } = await build({
-  // push has an entry of its own: it starts without commander (src/cli/push-entry.ts)
-  entryPoints: { main: join(ROOT, "src/cli/main.ts"), push: join(ROOT, "src/cli/push-entry.ts") },
+  // push, status and doctor start from an entry without commander (src/cli/quick-entry.ts)
+  entryPoints: { main: join(ROOT, "src/cli/main.ts"), quick: join(ROOT, "src/cli/quick-entry.ts") },
   outdir: OUT,
   bundle: true,
   splitting: true,

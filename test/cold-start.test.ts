@@ -77,11 +77,13 @@ describe("the built CLI loads only what a command uses", () => {
     expect([...loaded.packages]).toEqual(["commander"]);
     expect(loaded.own.has("cli/main.ts")).toBe(true);
     expect(
-      [...loaded.own].filter((path) => !/^(cli\/(main|exit-codes|json-error|guard|push-options)|core\/errors|platform\/package-root)\.ts$/.test(path)),
+      [...loaded.own].filter(
+        (path) => !/^(cli\/(main|exit-codes|json-error|guard|command-options|quick-entry)|core\/errors|platform\/package-root)\.ts$/.test(path),
+      ),
     ).toEqual([]);
   });
 
-  it("push: no commander (it reads its own command line), none of the heavy packages, and no ioredis (the CLI's own client talks to Redis)", async () => {
+  it("push: no commander (the quick entry reads its line), none of the heavy packages, no ioredis (the CLI has its own client)", async () => {
     const loaded = await loadedBy(["push", "job.done", "--json"], installed.env);
     expect(loaded.packages.has("commander")).toBe(false);
     expect(loaded.own.has("cli/main.ts")).toBe(false);
@@ -90,9 +92,10 @@ describe("the built CLI loads only what a command uses", () => {
     expect([...loaded.own].filter((path) => /^(components\/(?!redis\/)|plan\/|doctor\/|setup\/|wizard\/)/.test(path))).toEqual([]);
   });
 
-  it("doctor --json and status on a tier 1 install (Linux): none of the heavy packages, no ioredis", async () => {
+  it("doctor --json and status on a tier 1 install (Linux): no commander, none of the heavy packages, no ioredis", async () => {
     for (const args of [["doctor", "--json"], ["status"]]) {
       const loaded = await loadedBy(args, installed.env);
+      expect(loaded.packages.has("commander"), args.join(" ")).toBe(false);
       expect(loaded.packages.has("ioredis"), args.join(" ")).toBe(false);
       expect(heavyIn(loaded), args.join(" ")).toEqual([]);
     }

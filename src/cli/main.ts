@@ -2,10 +2,10 @@
 // each of those `await import()`s is where a chunk of its own starts, so a command loads only its code.
 import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
+import { type CommandOption, collect, DOCTOR_OPTIONS, PUSH_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { guardedRun } from "./guard.ts";
 import { writeErrorReport } from "./json-error.ts";
-import { PUSH_OPTIONS } from "./push-options.ts";
 
 export function buildProgram(): Command {
   const program = new Command("gateway-setup")
@@ -20,14 +20,6 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run gateway-setup --help for usage)")
     .enablePositionalOptions()
     .exitOverride();
-
-  const collect = (value: string, previous: string[] = []) => [
-    ...previous,
-    ...value
-      .split(",")
-      .map((v) => v.trim())
-      .filter(Boolean),
-  ];
 
   // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
   program
@@ -90,16 +82,9 @@ export function buildProgram(): Command {
       process.exitCode = await runSetupCommand(flags);
     });
 
-  program
+  const doctor = program
     .command("doctor")
     .description("check that everything installed is still healthy, and say what to run to fix it")
-    .option("--json", "print { ok, checks: [{ id, status, message, fix }] } and nothing else")
-    .option(
-      "--fix",
-      "apply the safe repairs (restore drifted files and the extension's bundle, file modes, prune dead sessions, delete a bot's webhook), then check again",
-    )
-    .option("--only <ids>", "run only these checks (comma-separated or repeated)", collect)
-    .option("--skip <ids>", "skip these checks (comma-separated or repeated)", collect)
     .addHelpText(
       "after",
       "\n" +
@@ -112,6 +97,7 @@ export function buildProgram(): Command {
       const { runDoctorCommand } = await import("./doctor-command.ts");
       process.exitCode = await runDoctorCommand(flags);
     });
+  declareOptions(doctor, DOCTOR_OPTIONS);
 
   const push = program
     .command("push")
@@ -127,16 +113,16 @@ export function buildProgram(): Command {
       const { runPushCommand } = await import("./push-command.ts");
       process.exitCode = await runPushCommand(type, flags);
     });
-  for (const option of PUSH_OPTIONS) push.option(option.flags, option.description);
+  declareOptions(push, PUSH_OPTIONS);
 
-  program
+  const status = program
     .command("status")
     .description("what is installed, sessions, pending events and dead letters")
-    .option("--json", "print one JSON document")
     .action(async (flags) => {
       const { runStatusCommand } = await import("./status-command.ts");
       process.exitCode = await runStatusCommand(flags);
     });
+  declareOptions(status, STATUS_OPTIONS);
 
   program
     .command("daemon")
@@ -170,6 +156,13 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function declareOptions(command: Command, options: readonly CommandOption[]): void {
+  for (const option of options) {
+    if (option.list) command.option(option.flags, option.description, collect);
+    else command.option(option.flags, option.description);
+  }
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
