@@ -5,7 +5,7 @@ import { redisTargetFor } from "../components/redis/installed-target.ts";
 import { connectRedis } from "../components/redis/probe.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { RedisClient } from "../core/redis.ts";
-import { describeStoppedRun, type JournalOwner, readInterruptedInstall } from "../install/journal.ts";
+import { describeStoppedRun, type JournalOwner, readInterruptedInstall } from "../install/journal-file.ts";
 import { ManifestError, readManifest } from "../install/manifest.ts";
 import { displayPath, gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { processAlive } from "../platform/process-alive.ts";

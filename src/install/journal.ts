@@ -4,25 +4,18 @@
 // install never stays half done; while the journal's process lives it also keeps a second run out.
 // The commit is one more line, listing the tidy-up that follows it (what was moved aside goes):
 // a run killed after that line is finished by the next one instead of undone.
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { restoreCronBlocks } from "../components/crontab/block.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { CommitEntry, UndoEntry } from "../core/journal.ts";
 import { readCrontab, writeCrontab } from "../platform/crontab.ts";
 import { describeFailure, type Env, run } from "../platform/exec.ts";
-import { isPidRunning, procStat } from "../runtime/protocol/sessions.ts";
 import { ensureDir, moveTree, pathExists, readExisting, removeEmptyDirs, writeFileAtomic } from "./fs-ops.ts";
+import { describeStoppedRun, type InterruptedInstall, type JournalOwner, journalPath, readInterruptedInstall } from "./journal-file.ts";
 
-export const JOURNAL_FILE_NAME = "install-journal.jsonl";
-
-export interface JournalOwner {
-  pid: number;
-  host: string;
-  startedAt: string;
-  command: string;
-}
+export { describeStoppedRun, type InterruptedInstall, JOURNAL_FILE_NAME, type JournalOwner, journalPath, readInterruptedInstall } from "./journal-file.ts";
 
 export type { CommitEntry, UndoEntry };
 
@@ -30,10 +23,6 @@ export type Undo = () => void | Promise<void>;
 
 /** Writes the undo down in the journal, before the change is made, and keeps it for a rollback. */
 export type RecordUndo = (entry: UndoEntry) => void;
-
-export function journalPath(stateDir: string): string {
-  return join(stateDir, JOURNAL_FILE_NAME);
-}
 
 export async function undoEntry(entry: UndoEntry, env: Env): Promise<void> {
   switch (entry.undo) {
@@ -180,68 +169,11 @@ function syncDir(dir: string): void {
   }
 }
 
-export interface InterruptedInstall {
-  path: string;
-  owner: JournalOwner;
-  entries: UndoEntry[];
-  /** present when the run got past its commit: its tidy-up is what is left to do */
-  committed?: CommitEntry[];
-  /** its process still runs (same host) or may (another host sharing this home) */
-  running: boolean;
-}
-
 export class JournalBusyError extends GatewayError {
   declare readonly fix: string;
   constructor(message: string, fix: string) {
     super(message, fix);
   }
-}
-
-/** The journal's process still runs: alive, and not a newer process that got its pid (after a reboot, say). */
-function ownerRunning(owner: JournalOwner): boolean {
-  return isPidRunning(owner.pid) && !startedAfter(owner.pid, Date.parse(owner.startedAt) + 2_000);
-}
-
-/** Linux: when the process started, from /proc (elsewhere unknown: false). */
-function startedAfter(pid: number, epochMs: number): boolean {
-  const sinceBootTicks = Number(procStat(pid)?.[19]);
-  if (Number.isNaN(epochMs) || Number.isNaN(sinceBootTicks)) return false;
-  try {
-    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
-    return (bootSeconds + sinceBootTicks / 100) * 1000 > epochMs;
-  } catch {
-    return false;
-  }
-}
-
-/** The journal another run left, if any; a line cut short by the kill is ignored. */
-export function readInterruptedInstall(stateDir: string): InterruptedInstall | undefined {
-  const path = journalPath(stateDir);
-  if (!existsSync(path)) return undefined;
-  const parsed = readFileSync(path, "utf8")
-    .split("\n")
-    .flatMap((line) => {
-      try {
-        return line ? [JSON.parse(line) as unknown] : [];
-      } catch {
-        return [];
-      }
-    });
-  const first = parsed[0] as Partial<JournalOwner> | undefined;
-  const hasOwner = typeof first?.pid === "number" && typeof first.host === "string";
-  const owner: JournalOwner = hasOwner ? (first as JournalOwner) : { pid: 0, host: hostname(), startedAt: "an unknown time", command: "gateway-setup" };
-  const lines = (hasOwner ? parsed.slice(1) : parsed).filter(
-    (line): line is Record<string, unknown> => typeof line === "object" && line !== null && !Array.isArray(line),
-  );
-  const commit = lines.find((line) => Array.isArray(line.committed));
-  const running = owner.host !== hostname() || (owner.pid !== process.pid && owner.pid > 0 && ownerRunning(owner));
-  return {
-    path,
-    owner,
-    entries: lines.filter((line) => "undo" in line) as unknown as UndoEntry[],
-    ...(commit ? { committed: commit.committed as CommitEntry[] } : {}),
-    running,
-  };
 }
 
 /**
@@ -267,10 +199,6 @@ export async function recoverInterruptedInstall(interrupted: InterruptedInstall,
   // the folders the journal itself was in
   for (const entry of interrupted.entries) if (entry.undo === "remove-empty-dirs") removeEmptyDirs(entry.paths);
   return problems;
-}
-
-export function describeStoppedRun(owner: JournalOwner): string {
-  return `a gateway-setup run (${owner.command}, pid ${owner.pid}, started ${owner.startedAt}) was stopped before it finished`;
 }
 
 /**
