@@ -17,6 +17,7 @@ import { type DaemonRun, installDaemon, startDaemonCli } from "../test/helpers/d
 import { randomPrefix } from "../test/helpers/extension-dir.ts";
 import { type ChatRequest, newestUserTexts, startFakeModel } from "../test/helpers/fake-model.ts";
 import { startFakeTelegram } from "../test/helpers/fake-telegram.ts";
+import { extensionEventToRequest } from "./extension-in-pi.ts";
 import { quantile, type Row } from "./rows.ts";
 
 const BARE_CLIENT = join(dirname(fileURLToPath(import.meta.url)), "bare-client.mjs");
@@ -92,6 +93,7 @@ export async function daemonRows(redisUrl: string): Promise<Row[]> {
     await stopDaemon(running);
     running = undefined;
     const piAlone = await piTurns(install.agentDir, repliedAt);
+    const extension = figures(await extensionEventToRequest(redisUrl, model, repliedAt, { events: MESSAGES, warmUp: WARM_UP }));
 
     const update = figures(updateToRequest);
     const send = figures(replyToSend);
@@ -109,6 +111,8 @@ export async function daemonRows(redisUrl: string): Promise<Row[]> {
       ms("daemon: model reply -> sendMessage p99", send.p99),
       ms("daemon: Redis event -> model request p50", events.p50),
       ms("daemon: Redis event -> model request p99", events.p99),
+      ms("tier-1 extension in pi (RPC mode): Redis event -> model request p50", extension.p50),
+      ms("tier-1 extension in pi (RPC mode): Redis event -> model request p99", extension.p99),
       ms("daemon: Telegram update -> sendMessage p50", total.p50),
       ms("bare model round trip p50 (the daemon's request, from another process, after each message)", roundTrip.p50),
       ms("pi alone: prompt -> model request p50 (its SDK, no daemon)", piRequest.p50),
