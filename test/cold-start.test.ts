@@ -98,6 +98,8 @@ describe("the built CLI loads only what a command uses", () => {
       expect(loaded.packages.has("commander"), args.join(" ")).toBe(false);
       expect(loaded.packages.has("ioredis"), args.join(" ")).toBe(false);
       expect(heavyIn(loaded), args.join(" ")).toEqual([]);
+      // the journal's undo machinery: only doctor --fix (and a rollback) loads it
+      expect(loaded.own.has("install/journal.ts"), args.join(" ")).toBe(false);
     }
   });
 
@@ -109,5 +111,10 @@ describe("the built CLI loads only what a command uses", () => {
   it("setup --tier 1 --yes --json: no template engine, no TypeScript compiler (its self-test compares index.ts, imports the bundle natively)", async () => {
     const loaded = await loadedBy(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], createSandbox().env);
     expect(["handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
+  });
+
+  it("setup --tier 1 --yes (human output, no terminal): no clack (it draws clack's lines itself), no grammY", async () => {
+    const loaded = await loadedBy(["--tier", "1", "--yes", "--redis-url", redisUrl], createSandbox().env);
+    expect(["@clack/prompts", "grammy", "handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
   });
 });

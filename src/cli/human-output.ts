@@ -1,30 +1,86 @@
-// Human mode's output: clack on the terminal, and a spinner of our own. Its own module so that
-// JSON mode, push, doctor and status never load clack.
+// Human mode's output: clack's look (its log lines, notes, intro and outro, drawn here as
+// @clack/prompts 1.x draws them, with the same width and wrapping packages it uses) and a spinner
+// of our own. Drawing them here keeps @clack/prompts (a 113 KB chunk with node:readline and
+// node:tty, ~20 ms of a cold start) to the interactive wizard. Its own module so that JSON mode,
+// push, doctor and status load none of it.
 import { styleText } from "node:util";
-import * as clack from "@clack/prompts";
+import stringWidth from "fast-string-width";
+import { wrapAnsi } from "fast-wrap-ansi";
 import type { Output, Spinner } from "./output.ts";
 import { wrapText } from "./wrap.ts";
+
+/** clack's isUnicodeSupported: its symbols, or their ASCII stand-ins */
+const unicode =
+  process.platform !== "win32"
+    ? process.env.TERM !== "linux"
+    : Boolean(process.env.CI) ||
+      Boolean(process.env.WT_SESSION) ||
+      Boolean(process.env.TERMINUS_SUBLIME) ||
+      process.env.ConEmuTask === "{cmd::Cmder}" ||
+      process.env.TERM_PROGRAM === "Terminus-Sublime" ||
+      process.env.TERM_PROGRAM === "vscode" ||
+      process.env.TERM === "xterm-256color" ||
+      process.env.TERM === "alacritty" ||
+      process.env.TERMINAL_EMULATOR === "JetBrains-JediTerm";
+const symbol = (fancy: string, plain: string) => (unicode ? fancy : plain);
+const S_BAR = symbol("│", "|");
+const S_BAR_START = symbol("┌", "T");
+const S_BAR_END = symbol("└", "—");
+const S_BAR_H = symbol("─", "-");
+const S_CORNER_TOP_RIGHT = symbol("╮", "+");
+const S_CONNECT_LEFT = symbol("├", "+");
+const S_CORNER_BOTTOM_RIGHT = symbol("╯", "+");
+const S_STEP_SUBMIT = symbol("◇", "o");
+const S_INFO = symbol("●", "•");
+const S_SUCCESS = symbol("◆", "*");
+const S_WARN = symbol("▲", "!");
+const S_ERROR = symbol("■", "x");
 
 /** clack wraps a pipe or file at 80 columns too: wrapping first keeps continuation lines indented */
 const columns = () => (process.stdout.isTTY && process.stdout.columns) || 80;
 /** clack puts "│  " before a log line and "│  " + "  │" around a note's lines */
 const forLog = (text: string) => wrapText(text, columns() - 3);
 const forNote = (text: string) => wrapText(text, columns() - 6);
+const write = (text: string) => void process.stdout.write(text);
+const bar = () => styleText("gray", S_BAR);
+
+/** clack's log.message: the symbol before the first line, the bar before the others, a bar line before */
+function logLines(text: string, mark: string): void {
+  const [first = "", ...rest] = text.split("\n");
+  const lines = [bar(), first.length > 0 ? `${mark}  ${first}` : mark, ...rest.map((line) => (line.length > 0 ? `${bar()}  ${line}` : bar()))];
+  write(`${lines.join("\n")}\n`);
+}
+
+/** clack's note: a box under a title, its lines wrapped (hard, untrimmed) to the terminal's width */
+function note(text: string, title = ""): void {
+  const stdoutColumns = typeof process.stdout.columns === "number" ? process.stdout.columns : 80;
+  const lines = ["", ...wrapAnsi(text, stdoutColumns - 6, { hard: true, trim: false }).split("\n"), ""];
+  const titleWidth = stringWidth(title);
+  const width =
+    Math.max(
+      lines.reduce((widest, line) => Math.max(stringWidth(line), widest), 0),
+      titleWidth,
+    ) + 2;
+  const body = lines.map((line) => `${bar()}  ${line}${" ".repeat(width - stringWidth(line))}${bar()}`).join("\n");
+  const top = styleText("gray", S_BAR_H.repeat(Math.max(width - titleWidth - 1, 1)) + S_CORNER_TOP_RIGHT);
+  const bottom = styleText("gray", S_CONNECT_LEFT + S_BAR_H.repeat(width + 2) + S_CORNER_BOTTOM_RIGHT);
+  write(`${bar()}\n${styleText("green", S_STEP_SUBMIT)}  ${styleText("reset", title)} ${top}\n${body}\n${bottom}\n`);
+}
 
 export function createHumanOutput(): Output {
   return {
     json: false,
-    intro: (title) => clack.intro(title),
-    outro: (message) => clack.outro(message),
-    info: (m) => clack.log.info(forLog(m)),
-    success: (m) => clack.log.success(forLog(m)),
-    warn: (m) => clack.log.warn(forLog(m)),
-    error: (m) => clack.log.error(forLog(m)),
-    note: (m, title) => clack.note(forNote(m), title),
+    intro: (title) => write(`${styleText("gray", S_BAR_START)}  ${title}\n`),
+    outro: (message) => write(`${bar()}\n${styleText("gray", S_BAR_END)}  ${message}\n\n`),
+    info: (m) => logLines(forLog(m), styleText("blue", S_INFO)),
+    success: (m) => logLines(forLog(m), styleText("green", S_SUCCESS)),
+    warn: (m) => logLines(forLog(m), styleText("yellow", S_WARN)),
+    error: (m) => logLines(forLog(m), styleText("red", S_ERROR)),
+    note: (m, title) => note(forNote(m), title),
     spinner: (message) => {
       if (!process.stdout.isTTY) {
-        clack.log.step(forLog(message));
-        return { stop: (m) => clack.log.success(forLog(m)), clear: () => {} };
+        logLines(forLog(message), styleText("green", S_STEP_SUBMIT));
+        return { stop: (m) => logLines(forLog(m), styleText("green", S_SUCCESS)), clear: () => {} };
       }
       return startSpinner(message);
     },
@@ -49,7 +105,7 @@ function startSpinner(message: string): Spinner {
     const text = `${message}${".".repeat(Math.floor(frame / 4) % 4)}`.slice(0, columns() - 4);
     out.write(`${CLEAR_LINE}${styleText("magenta", FRAMES[frame++ % FRAMES.length]!)}  ${text}`);
   };
-  out.write(`${styleText("gray", clack.S_BAR)}\n${HIDE_CURSOR}`);
+  out.write(`${bar()}\n${HIDE_CURSOR}`);
   process.once("exit", showCursor);
   draw();
   const timer = setInterval(draw, 100);
@@ -62,11 +118,11 @@ function startSpinner(message: string): Spinner {
     out.write(CLEAR_LINE + SHOW_CURSOR);
     if (symbol && final !== undefined) {
       const [first, ...rest] = forLog(final).split("\n");
-      out.write([`${symbol}  ${first}`, ...rest.map((line) => `${styleText("gray", clack.S_BAR)}  ${line}`)].join("\n") + "\n");
+      out.write([`${symbol}  ${first}`, ...rest.map((line) => `${bar()}  ${line}`)].join("\n") + "\n");
     }
   };
   return {
-    stop: (m) => end(styleText("green", clack.S_STEP_SUBMIT), m),
+    stop: (m) => end(styleText("green", S_STEP_SUBMIT), m),
     clear: () => end(),
   };
 }
