@@ -1,5 +1,7 @@
 // The last step of every setup: Redis answers, the installed extension delivers an event as pi
-// would load it, and a live session (if any) acknowledges a smoke event.
+// would load it, and a live session (if any) acknowledges a smoke event. The extension's host
+// (verify/host.ts, with the consumer it repairs with) loads only where it is used: a re-run that
+// changed nothing and finds no live session does without it.
 
 import { queueConsumer } from "../components/consumer.ts";
 import { installedExtensionEntry } from "../components/extension/render.ts";
@@ -10,7 +12,6 @@ import type { RedisClient, RedisTarget } from "../core/redis.ts";
 import { createEvent, type GatewayEvent, SMOKE_EVENT_TYPE } from "../runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
-import { verifyInstalledExtension, waitForSmokeAck } from "../verify/host.ts";
 
 export type VerificationCheck = Finding;
 
@@ -32,6 +33,7 @@ export async function checkExtensionDelivery(
   target: RedisTarget,
   { signal, timeoutMs = 15_000 }: CheckOptions = {},
 ): Promise<VerificationCheck> {
+  const { verifyInstalledExtension } = await import("../verify/host.ts");
   const result = await verifyInstalledExtension({
     extensionDir: settings.extensionDir,
     entry: installedExtensionEntry(settings),
@@ -119,6 +121,7 @@ export async function checkLiveSession(
     }
     const event = createEvent({ type: SMOKE_EVENT_TYPE, source: "gateway-setup", payload: { note: "installer check, no action needed" } });
     await pushToSession(redis, { prefix, sessionId, event });
+    const { waitForSmokeAck } = await import("../verify/host.ts");
     const acked = await waitForSmokeAck(redis, prefix, event.id, timeoutMs, signal).catch((error: unknown) => {
       if (signal?.aborted) return false;
       throw error;
