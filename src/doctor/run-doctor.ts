@@ -14,7 +14,8 @@ import { type Finding, fail, skip, warn } from "../core/finding.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { PlanStep } from "../core/plan.ts";
 import type { RedisClient, RedisProbe, RedisTarget } from "../core/redis.ts";
-import { describeStoppedRun, InstallJournal, JournalBusyError, readInterruptedInstall, recoverInterruptedInstall } from "../install/journal.ts";
+import type { InstallJournal } from "../install/journal.ts";
+import { describeStoppedRun, readInterruptedInstall } from "../install/journal-file.ts";
 import { readManifest } from "../install/manifest.ts";
 import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
@@ -84,6 +85,8 @@ async function interruptedInstall(options: DoctorOptions): Promise<{ findings: F
       : ["its changes are still there", "gateway-setup doctor --fix (rolls that run back), or run gateway-setup again"];
     return { findings: [fail(INTERRUPTED_ID, `${describeStoppedRun(owner)}, and ${left}`, fix)], repairs: [] };
   }
+  // the journal's undo machinery (and with it child_process) loads only to repair
+  const { recoverInterruptedInstall } = await import("../install/journal.ts");
   const problems = await recoverInterruptedInstall(interrupted, options.env);
   return {
     findings: problems.length
@@ -128,9 +131,10 @@ async function checkInstall(manifest: Manifest, checks: DoctorCheck[], options: 
     const first = await runChecks(checks, ctx, Boolean(options.only?.length));
     if (!options.fix) return first;
     // repairs change the install: under the journal's lock, as setup and uninstall do
+    const { InstallJournal: Journal, JournalBusyError } = await import("../install/journal.ts");
     let journal: InstallJournal;
     try {
-      journal = InstallJournal.begin(manifest.settings.stateDir, "gateway-setup doctor --fix", options.env);
+      journal = Journal.begin(manifest.settings.stateDir, "gateway-setup doctor --fix", options.env);
     } catch (error) {
       if (!(error instanceof JournalBusyError)) throw error;
       return { ...first, repairs: [{ id: "doctor", result: `nothing repaired: ${error.message}; ${error.fix}` }] };
