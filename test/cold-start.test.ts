@@ -113,8 +113,16 @@ describe("the built CLI loads only what a command uses", () => {
     expect(["handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
   });
 
-  it("setup --tier 1 --yes (human output, no terminal): no clack (it draws clack's lines itself), no grammY", async () => {
-    const loaded = await loadedBy(["--tier", "1", "--yes", "--redis-url", redisUrl], createSandbox().env);
-    expect(["@clack/prompts", "grammy", "handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
+  it("setup --tier 1 --yes (human output, no terminal): no clack (it draws clack's lines itself), no grammY; a fresh install does no removal", async () => {
+    const sandbox = createSandbox();
+    const args = ["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", `coldstart${process.pid}`];
+    const fresh = await loadedBy(args, sandbox.env);
+    expect(["@clack/prompts", "grammy", "handlebars", "jiti"].filter((name) => fresh.packages.has(name))).toEqual([]);
+    expect(fresh.own.has("install/uninstall.ts")).toBe(false);
+    expect(fresh.own.has("verify/host.ts")).toBe(true);
+    // the re-run changes nothing: it takes nothing back and does not load the extension again
+    const rerun = await loadedBy(args, sandbox.env);
+    expect(rerun.packages.has("@clack/prompts")).toBe(false);
+    expect([...rerun.own].filter((path) => /^(install\/uninstall|verify\/host|runtime\/consumer\/consumer)\.ts$/.test(path))).toEqual([]);
   });
 });

@@ -26,7 +26,7 @@ import {
 } from "./fs-ops.ts";
 import { type CommitEntry, changeCrontab, InstallJournal, type RecordUndo, type Undo, undoAll } from "./journal.ts";
 import { readManifest, renderManifest } from "./manifest.ts";
-import { applyRemovalSteps, retireInstalledCrontabBlock, takeBackRemoval } from "./uninstall.ts";
+import { takeBackRemoval } from "./take-back.ts";
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "ran" | "ready" | "removed" | "restored" | "kept";
 
@@ -454,6 +454,8 @@ async function takeBackStep(
     await run(binary, args, { env, timeoutMs: 60_000 }).catch(() => undefined); // already gone is fine
     return { step, outcome: "ran" };
   }
+  // doing removals is uninstall's: loaded only when this install takes something back
+  const { applyRemovalSteps, retireInstalledCrontabBlock } = await import("./uninstall.ts");
   if (step.action === "remove-crontab-block") {
     const kept = previous && (await retireInstalledCrontabBlock(env, recordUndo, previous, step.block));
     return { step, outcome: kept ? "kept" : "removed" };

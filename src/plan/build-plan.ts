@@ -11,7 +11,7 @@ import type { Plan } from "../core/plan.ts";
 import type { RedisProbe } from "../core/redis.ts";
 import type { SystemInfo } from "../core/system.ts";
 import { readManifest } from "../install/manifest.ts";
-import { planTakeBack } from "../install/uninstall.ts";
+import { planTakeBack } from "../install/take-back.ts";
 import type { Env } from "../platform/exec.ts";
 import { ownVersion } from "../platform/package-root.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";

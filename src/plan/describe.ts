@@ -7,7 +7,7 @@ import type * as Diff from "diff";
 import { formatInterval } from "../components/heartbeat/interval.ts";
 import type { Plan, PlanStep, TakeBackStep } from "../core/plan.ts";
 import { readExisting } from "../install/fs-ops.ts";
-import { describeRemoval, takeBackRemoval } from "../install/uninstall.ts";
+import { describeRemoval, takeBackRemoval } from "../install/take-back.ts";
 import type { Env } from "../platform/exec.ts";
 import { displayPath } from "../platform/paths.ts";
 import { fileStepStatus } from "./file-change.ts";
