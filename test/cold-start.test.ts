@@ -14,6 +14,7 @@ import { type Installed, installTier1 } from "./helpers/install.ts";
 
 const redisUrl = inject("redisUrl");
 const PRELOAD = join(REPO_ROOT, "test/helpers/loaded-modules/preload.mjs");
+const BUILTINS_PRELOAD = join(REPO_ROOT, "test/helpers/loaded-modules/builtins.cjs");
 const BUNDLE = join(REPO_ROOT, "dist/cli-bundle");
 const scratch = mkdtempSync(join(tmpdir(), "gw-cold-start-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -50,6 +51,14 @@ async function loadedBy(args: string[], env: Record<string, string>): Promise<Lo
   );
   expect(files.has("bin/gateway-setup.js"), `the preload saw the bin: ${[...files].join(", ")}`).toBe(true);
   return { packages, own, files };
+}
+
+/** node's own public modules a run loaded (`crypto`, `child_process`, ...), seen by a preload that loads none */
+async function builtinsLoadedBy(args: string[], env: Record<string, string>): Promise<Set<string>> {
+  const file = join(scratch, `run-${++runs}.txt`);
+  const result = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require=${BUILTINS_PRELOAD}`, LOADED_BUILTINS_FILE: file } });
+  expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+  return new Set(readFileSync(file, "utf8").split("\n").filter(Boolean));
 }
 
 const heavyIn = (loaded: Loaded) => HEAVY.filter((name) => loaded.packages.has(name));
@@ -90,6 +99,10 @@ describe("the built CLI loads only what a command uses", () => {
     expect(loaded.packages.has("ioredis")).toBe(false);
     expect(heavyIn(loaded)).toEqual([]);
     expect([...loaded.own].filter((path) => /^(components\/(?!redis\/)|plan\/|doctor\/|setup\/|wizard\/)/.test(path))).toEqual([]);
+    // node:crypto is ~4 ms of a push: ids come from /dev/urandom, scripts go as text (no hash)
+    const builtins = await builtinsLoadedBy(["push", "job.done"], installed.env);
+    expect(builtins.has("net"), `the preload lists node's own modules: ${[...builtins].join(" ")}`).toBe(true);
+    expect(["crypto", "child_process", "module"].filter((name) => builtins.has(name))).toEqual([]);
   });
 
   it("doctor --json and status on a tier 1 install (Linux): no commander, none of the heavy packages, no ioredis", async () => {

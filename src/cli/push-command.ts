@@ -1,8 +1,9 @@
 // `gateway-setup push <type>`: validate one event, route it, push it, say where it went.
 
 import { createReadStream } from "node:fs";
+import type { RedisConnection } from "../components/redis/connection.ts";
 import { redisTargetFor } from "../components/redis/installed-target.ts";
-import { connectRedis } from "../components/redis/probe.ts";
+import { diagnose, openRedis } from "../components/redis/probe.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import type { Manifest } from "../core/manifest.ts";
 import type { RedisTarget } from "../core/redis.ts";
@@ -122,15 +123,15 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   } catch (error) {
     return fail(EXIT_USAGE, (error as Error).message);
   }
-  const { probe, client } = await connectRedis(target);
-  if (!client) {
-    if (probe.status === "auth-required") {
-      return fail(
-        EXIT_FAILED,
-        `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`,
-      );
-    }
-    return fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
+  const noPassword = () =>
+    fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`);
+  // no PING first: the push is the first command, and its error says what a PING's would
+  let client: RedisConnection;
+  try {
+    client = await openRedis(target);
+  } catch (error) {
+    const probe = diagnose(target, error as Error);
+    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
   }
   try {
     // the installed session is where events go when Redis names no default session
@@ -145,7 +146,8 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
     }
     return EXIT_OK;
   } catch (error) {
-    return fail(EXIT_FAILED, (error as Error).message);
+    const probe = diagnose(target, error as Error);
+    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, (error as Error).message);
   } finally {
     client.disconnect();
   }

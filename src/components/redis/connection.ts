@@ -152,6 +152,8 @@ export class RedisConnection implements RedisClient {
   ): Promise<[cursor: string, elements: string[]]> {
     return this.call("SCAN", cursor, matchToken, pattern, countToken, count) as Promise<[string, string[]]>;
   }
+  /** a command's connection: a script's text costs less than the node:crypto its hash would load */
+  readonly sendsScriptText = true;
   eval(script: string, numkeys: number | string, ...args: (string | number)[]): Promise<unknown> {
     return this.call("EVAL", script, numkeys, ...args);
   }

@@ -40,10 +40,13 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 2000, signal?:
   return probe;
 }
 
-function diagnose(target: RedisTarget, error: Error): RedisProbe {
+/** What went wrong talking to Redis, in words a user can act on. */
+export function diagnose(target: RedisTarget, error: Error): RedisProbe {
   const where = `${target.host}:${target.port}`;
   const text = error.message ?? String(error);
-  if (/NOAUTH/i.test(text)) {
+  // a server with a password answers an unauthenticated command of more than 10 arguments (a
+  // script's) with "Protocol error: unauthenticated multibulk length" instead of NOAUTH
+  if (/NOAUTH|unauthenticated (multi)?bulk/i.test(text)) {
     return {
       status: "auth-required",
       message: `Redis at ${where} requires a password and none was given (NOAUTH).`,

@@ -1,5 +1,6 @@
 // The event schema of the wire protocol. Self-contained (copied into the installed extension).
 import { isValidSessionId } from "./keys.ts";
+import { randomUuid } from "./random-id.ts";
 
 export interface GatewayEvent {
   id: string;
@@ -104,7 +105,7 @@ export interface NewEventInput {
 /** Builds a complete event with a fresh id and the current time, then validates it. */
 export function createEvent(input: NewEventInput, now: () => number = Date.now): GatewayEvent {
   const candidate = {
-    id: input.id ?? globalThis.crypto.randomUUID(),
+    id: input.id ?? randomUuid(),
     type: input.type,
     source: input.source ?? "gateway-setup",
     payload: input.payload ?? {},

@@ -2,11 +2,11 @@
 // A session's liveness key holds its owner ("<host>:<pid>:<random>") and expires unless refreshed, so one
 // queue has one consumer: a second pi for the same session id is refused while the first lives.
 
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { aliveKey, sessionsRegistryKey } from "./keys.ts";
+import { randomUuid } from "./random-id.ts";
 import { type PrunedSession, pruneSessions, registeredSessions } from "./registry-scripts.ts";
 import type { ScriptClient } from "./scripts.ts";
 
@@ -23,7 +23,7 @@ export interface AliveRecord {
  * even if the hostname changes while it runs or two gateways share one process.
  */
 export function newOwner(startedAt: number, pid = process.pid, host = hostname()): AliveRecord {
-  return { owner: `${host}:${pid}:${randomUUID().slice(0, 8)}`, pid, host, startedAt };
+  return { owner: `${host}:${pid}:${randomUuid().slice(0, 8)}`, pid, host, startedAt };
 }
 
 // KEYS: alive, registry. ARGV: owner, record json, ttl seconds, session id, the exact record of a
