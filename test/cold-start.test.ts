@@ -113,6 +113,8 @@ describe("the built CLI loads only what a command uses", () => {
       expect(heavyIn(loaded), args.join(" ")).toEqual([]);
       // the journal's undo machinery: only doctor --fix (and a rollback) loads it
       expect(loaded.own.has("install/journal.ts"), args.join(" ")).toBe(false);
+      // a tier-1 doctor runs no binary: node:child_process loads when one is run
+      expect((await builtinsLoadedBy(args, installed.env)).has("child_process"), args.join(" ")).toBe(false);
     }
   });
 

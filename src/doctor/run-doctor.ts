@@ -172,32 +172,31 @@ export function debugFix(id: string): string {
 }
 
 async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: boolean): Promise<DoctorReport> {
-  const results: Finding[] = [];
-  for (const check of checks) {
-    if (check.applies && !check.applies(ctx.manifest)) {
-      // asked for by name: say why nothing was checked rather than leave it out
-      if (requested) results.push(skip(check.id, `not part of this install (tier ${ctx.manifest.settings.tier}), so there is nothing to check`));
-      continue;
-    }
-    if (check.needsRedis && !ctx.redis) {
-      results.push(skip(check.id, "skipped: Redis is not reachable"));
-      continue;
-    }
-    try {
-      results.push(await check.run(ctx));
-    } catch (error) {
-      if (ctx.env.GATEWAY_SETUP_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
-      results.push(fail(check.id, `the check itself failed: ${(error as Error).message}`, debugFix(check.id)));
-    }
-  }
+  // side by side: each check reads only, and their Redis commands share one pipelined connection
+  const findings = await Promise.all(checks.map((check) => runCheck(check, ctx, requested)));
+  const results = findings.filter((finding): finding is Finding => finding !== undefined);
   return { ok: !results.some((f) => f.status === "fail"), checks: results };
+}
+
+async function runCheck(check: DoctorCheck, ctx: DoctorContext, requested: boolean): Promise<Finding | undefined> {
+  if (check.applies && !check.applies(ctx.manifest)) {
+    // asked for by name: say why nothing was checked rather than leave it out
+    return requested ? skip(check.id, `not part of this install (tier ${ctx.manifest.settings.tier}), so there is nothing to check`) : undefined;
+  }
+  if (check.needsRedis && !ctx.redis) return skip(check.id, "skipped: Redis is not reachable");
+  try {
+    return await check.run(ctx);
+  } catch (error) {
+    if (ctx.env.GATEWAY_SETUP_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return fail(check.id, `the check itself failed: ${(error as Error).message}`, debugFix(check.id));
+  }
 }
 
 /** The installed session, `main` from tier 2 on, and the live registered ones: dead ones are the `sessions` check's (its --fix hands their queues over). */
 async function sessionIdsFor(manifest: Manifest, redis: RedisClient | undefined): Promise<string[]> {
   const { prefix } = manifest.settings;
-  const registered = redis ? await redis.smembers(sessionsRegistryKey(prefix)) : [];
-  const dead = new Set(redis ? await deadSessions(redis, prefix) : []);
+  const [registered, deadOnes] = redis ? await Promise.all([redis.smembers(sessionsRegistryKey(prefix)), deadSessions(redis, prefix)]) : [[], []];
+  const dead = new Set(deadOnes);
   // from tier 2 on, `main` is still a way in (the central session folds it into its own queue)
   const inbox = manifest.settings.mode === "single" ? [] : [TIER1_SESSION_ID];
   return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter((id) => isValidSessionId(id) && !dead.has(id))])];
