@@ -1,5 +1,5 @@
-// Bundles the CLI (src/cli/main.ts; src/cli/quick-entry.ts and its three commands apart, see below)
-// into chunks in dist/cli-bundle/, split at every `await import()`:
+// Bundles the CLI (src/cli/main.ts, src/cli/quick-entry.ts and each command apart, see below) into
+// chunks in dist/cli-bundle/, split at every `await import()`:
 // a command loads its own chunk and the few it shares, not each module of ours one file at a time.
 // Then renders the program's --help with commander itself, which bin/gateway-setup.js prints
 // without loading commander or the CLI.
@@ -17,25 +17,31 @@ const OUT = join(ROOT, "dist/cli-bundle");
 // (createRequire), so no chunk holds them; the daemon's `await import("ioredis")` is a chunk of its own.
 const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
-// Builds into one folder: the full CLI; the quick entry (push, status and doctor without
-// commander); and each of those three commands on its own, from its module, split only at its own
-// `await import()`s. The quick entry loads a command's own build, so a push reads two or three
-// files of ours, not the ~20 chunks the full CLI's split cuts its modules into (~15 ms of its cold
-// start). What the builds share is in each of them: a bigger package, and every command as lean as
-// its own code.
-const QUICK_COMMANDS = { "push-command": "quick-push", "status-command": "quick-status", "doctor-command": "quick-doctor" };
+// Builds into one folder: each command's module (src/cli/*-command.ts) on its own, split only at
+// its own `await import()`s; then the full CLI (main.ts) and the quick entry (push, status and
+// doctor without commander), whose `await import("./<name>-command.ts")` loads that command's build.
+// A command so reads a few files of ours, not the dozens of chunks one split of the whole CLI cuts
+// its modules into along every line its commands draw (~15 ms of a push's cold start, more of a
+// setup's). What commands share is in each of their builds: a bigger package, every command as
+// lean as its own code.
+const COMMANDS = readdirSync(join(ROOT, "src/cli"))
+  .filter((file) => file.endsWith("-command.ts"))
+  .map((file) => file.slice(0, -".ts".length));
 const files = new Map();
 const inputs = {};
+/** command module -> its build's entry file (`.cjs`, or `.js` where it stays an ES module) */
+const commandFiles = {};
 for (const [name, source] of [
+  ...COMMANDS.map((command) => [command, `src/cli/${command}.ts`]),
   ["main", "src/cli/main.ts"],
   ["quick", "src/cli/quick-entry.ts"],
-  ...Object.entries(QUICK_COMMANDS).map(([module, name]) => [name, `src/cli/${module}.ts`]),
 ]) {
   for (const [chunk, { file, text, sources }] of await splitBuild(name, join(ROOT, source))) {
     // chunks are named by their content: a name two builds made holds the same code
     if (files.has(chunk) && files.get(chunk).text !== text) throw new Error(`two builds made different chunks named ${chunk}`);
     files.set(chunk, { file, text });
     inputs[file] = sources;
+    if (chunk === `${name}.js` && COMMANDS.includes(name)) commandFiles[name] = file;
   }
 }
 
@@ -71,7 +77,7 @@ async function splitBuild(name, entry) {
     metafile: true,
     write: false,
     logLevel: "warning",
-    plugins: name === "quick" ? [quickCommandsBuiltApart()] : [],
+    plugins: [commandsBuiltApart()],
   });
   const chunks = new Map(outputFiles.map(({ path, text }) => [relative(OUT, path), { text, output: metafile.outputs[relative(ROOT, path)] }]));
   if ([...chunks.keys()].some((chunk) => chunk.includes("/"))) throw new Error(`every chunk must sit in ${OUT} itself: ${[...chunks.keys()].join(", ")}`);
@@ -89,15 +95,16 @@ async function splitBuild(name, entry) {
   );
 }
 
-/** In the quick entry's build, `import("./push-command.ts")` loads the command's own build instead. */
-function quickCommandsBuiltApart() {
+/** `await import("./<name>-command.ts")` loads that command's own build (built before the entries that import it). */
+function commandsBuiltApart() {
   return {
-    name: "quick-commands-built-apart",
+    name: "commands-built-apart",
     setup(build) {
-      build.onResolve({ filter: /^\.\/[\w-]+-command\.ts$/ }, ({ path }) => {
-        const built = QUICK_COMMANDS[path.slice(2, -3)];
-        if (!built) throw new Error(`the quick entry imports ${path}, which has no build of its own`);
-        return { path: `./${built}.cjs`, external: true };
+      build.onResolve({ filter: /^\.\/[\w-]+-command\.ts$/ }, ({ path, kind }) => {
+        if (kind !== "dynamic-import") return undefined;
+        const built = commandFiles[path.slice(2, -".ts".length)];
+        if (!built) throw new Error(`${path} is imported before its own build was made`);
+        return { path: `./${built}`, external: true };
       });
     },
   };
@@ -123,7 +130,8 @@ async function commonJsWherePossible(chunks) {
   const files = new Map();
   for (const [chunk, { text }] of chunks) {
     const pointing = text.replace(/"\.\/([\w-]+\.js)"/g, (quoted, name) => (chunks.has(name) ? `"./${fileOf(name)}"` : quoted));
-    files.set(chunk, { file: fileOf(chunk), text: esm.has(chunk) ? withRequire(pointing) : await toCommonJs(pointing) });
+    const requiring = requireCommonJsChunks(pointing);
+    files.set(chunk, { file: fileOf(chunk), text: esm.has(chunk) ? withRequire(requiring) : await toCommonJs(requiring) });
   }
   return files;
 }
@@ -134,9 +142,17 @@ function withRequire(text) {
   return /\brequire\b/.test(text) ? preamble + text : text;
 }
 
-/** an ES module chunk as CommonJS; `import()` of another CommonJS chunk becomes a require() */
-async function toCommonJs(text) {
-  const requiring = text.replace(/\bimport\("(\.\/[\w-]+\.cjs)"\)/g, 'Promise.resolve().then(() => require("$1"))');
+/**
+ * `import()` of a CommonJS chunk becomes a require(), in every chunk: the namespace esbuild's code
+ * expects (`default` the package itself, for `await import("ioredis")`), which node's import() of a
+ * CommonJS file would wrap once more
+ */
+function requireCommonJsChunks(text) {
+  return text.replace(/\bimport\("(\.\/[\w-]+\.cjs)"\)/g, 'Promise.resolve().then(() => require("$1"))');
+}
+
+/** an ES module chunk as CommonJS */
+async function toCommonJs(requiring) {
   const usesUrl = requiring.includes("import.meta.url");
   const { code, warnings } = await transform(requiring, {
     format: "cjs",
