@@ -1,4 +1,4 @@
-// What every command runs under, whichever way it was parsed (src/cli/main.ts, push-entry.ts).
+// What every command runs under, whichever way it was parsed (src/cli/main.ts, quick-entry.ts).
 import { writeErrorReport } from "./json-error.ts";
 
 /** Runs a command: a reader that goes away is no error, and an unexpected one is reported (exit 1). */
