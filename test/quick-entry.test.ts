@@ -1,4 +1,4 @@
-// The quick entry (push, status, doctor without commander) reads a command line exactly as
+// The quick entry (setup, push, status, doctor without commander) reads a command line exactly as
 // commander does, or leaves it to commander: for every command line here, either both agree on the
 // argument and the flags, or the quick entry declines.
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,9 @@ interface Read {
 async function commanderReads(args: string[]): Promise<Read | undefined> {
   const program = buildProgram().configureOutput({ writeOut: () => {}, writeErr: () => {} });
   let read: Read | undefined;
+  program.action((flags: Record<string, unknown>) => {
+    read = { flags: { ...flags } };
+  });
   for (const command of program.commands) {
     command.action((...given: unknown[]) => {
       const takesArgument = command.registeredArguments.length > 0;
@@ -35,6 +38,16 @@ function quickReads(args: string[]): Read | undefined {
 }
 
 const READ_ALIKE = [
+  [],
+  ["--tier", "1", "--yes"],
+  ["-y", "--tier=2", "--json"],
+  ["--tier", "4", "--yes", "--telegram-allow", "123,456", "--telegram-allow", " 789 ", "--telegram-notify=42", "--telegram-pairing", "off"],
+  ["--goal", "always-on", "--sessions", "several", "--scope", "project", "--project-dir", "/tmp/p", "--dry-run", "--verbose"],
+  ["--heartbeat", "systemd", "--heartbeat-every", "15m", "--heartbeat-file", "/tmp/HB.md", "--service", "none", "--service-label", "x.y"],
+  ["--redis-url", "redis://127.0.0.1:6390/2", "--prefix", "other", "--model", "openai/gpt-4o", "--telegram-api-root", "http://127.0.0.1:1/"],
+  ["--install-redis"],
+  ["--no-install-redis", "--yes"],
+  ["--prefix", "a", "--prefix", "b"],
   ["push", "job.done"],
   ["push", "job.done", "--json"],
   ["push", "--json", "job.done"],
@@ -54,8 +67,18 @@ const READ_ALIKE = [
 ];
 
 const LEFT_TO_COMMANDER = [
-  [],
-  ["--tier", "1", "--yes"],
+  ["--goal", "bogus"],
+  ["--heartbeat", "Cron"],
+  ["--install-redis", "--no-install-redis"],
+  ["--tier", "1", "extra"],
+  ["--tier"],
+  ["--tier", "1", "--version"],
+  ["-v"],
+  ["-h"],
+  ["-yh"],
+  ["--tier", "1", "--help"],
+  ["--yes=no"],
+  ["--json", "doctor"],
   ["uninstall", "--yes"],
   ["push"],
   ["push", "--help"],

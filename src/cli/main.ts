@@ -2,7 +2,7 @@
 // each of those `await import()`s is where a chunk of its own starts, so a command loads only its code.
 import { Command, CommanderError, Option } from "commander";
 import { ownVersion } from "../platform/package-root.ts";
-import { type CommandOption, collect, DOCTOR_OPTIONS, PUSH_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
+import { type CommandOption, collect, DOCTOR_OPTIONS, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
 import { EXIT_USAGE } from "./exit-codes.ts";
 import { guardedRun } from "./guard.ts";
 import { writeErrorReport } from "./json-error.ts";
@@ -22,47 +22,8 @@ export function buildProgram(): Command {
     .exitOverride();
 
   // Setup is the program itself: `gateway-setup --tier 1 --yes`; the other commands are subcommands.
+  declareOptions(program, SETUP_OPTIONS);
   program
-    .addOption(new Option("--tier <n>", "tier to install: 1 notification bridge, 2 always-on + heartbeat, 3 multi-session, 4 full gateway (daemon + Telegram)"))
-    .addOption(new Option("--goal <goal>", "what pi should do (maps to a tier)").choices(["notifications", "always-on", "full-gateway"]))
-    .addOption(new Option("--sessions <n>", "concurrent pi sessions").choices(["one", "several"]))
-    .option("--redis-url <url>", "Redis URL, redis:// or rediss:// (default redis://127.0.0.1:6379); put the password in GATEWAY_REDIS_PASSWORD, not here")
-    .option("--prefix <prefix>", "Redis key prefix (default agent)")
-    .addOption(new Option("--scope <scope>", "install the extension for every project (global) or one project").choices(["global", "project"]))
-    .option("--project-dir <dir>", "the project for --scope project (default: current directory)")
-    .addOption(
-      new Option("--heartbeat <source>", "tier 2: what pushes the heartbeat (default: launchd on macOS, systemd where available, else cron)").choices([
-        "cron",
-        "launchd",
-        "systemd",
-        "inngest",
-        "none",
-      ]),
-    )
-    .option("--heartbeat-every <interval>", "tier 2: heartbeat interval, e.g. 15m, 1h (cron: whole minutes dividing the hour)")
-    .option("--heartbeat-file <path>", "tier 2: the HEARTBEAT.md checklist (default: <agent dir>/HEARTBEAT.md)")
-    .addOption(new Option("--service <manager>", "tier 2: what keeps the central session alive (detected)").choices(["launchd", "systemd", "none"]))
-    .option("--service-label <label>", "tier 2: launchd label / systemd unit name (default dev.gateway-setup.pi-central)")
-    .option(
-      "--telegram-allow <ids>",
-      "tier 4: Telegram user ids that may talk to the bot, comma-separated or repeated; the first is the owner (ask @userinfobot)",
-      collect,
-    )
-    .addOption(
-      new Option(
-        "--telegram-pairing <on|off>",
-        "tier 4: answer unknown users with a one-time code for `gateway-setup pair` (default: on when no id is given)",
-      ).choices(["on", "off"]),
-    )
-    .option("--telegram-notify <ids>", "tier 4: where replies to background events go (default: the owner)", collect)
-    .option("--telegram-api-root <url>", "tier 4: another Bot API server, e.g. a self-hosted telegram-bot-api (also TELEGRAM_API_ROOT)")
-    .option("--model <provider/id>", "tier 4: the daemon's model (default: pi's own default model)")
-    .option("--install-redis", "install and start Redis with brew/apt if none answers (implied by --yes)")
-    .option("--no-install-redis", "never install Redis")
-    .option("-y, --yes", "accept defaults for every unanswered question and apply without asking")
-    .option("--dry-run", "print the plan and change nothing")
-    .option("--verbose", "show every command of the plan whole (long ones are cut otherwise)")
-    .option("--json", "print one JSON document (plan, what was done, verification) and nothing else")
     .addHelpText(
       "after",
       "\n" +
@@ -159,9 +120,11 @@ export function buildProgram(): Command {
 }
 
 function declareOptions(command: Command, options: readonly CommandOption[]): void {
-  for (const option of options) {
-    if (option.list) command.option(option.flags, option.description, collect);
-    else command.option(option.flags, option.description);
+  for (const { flags, description, list, choices } of options) {
+    const option = new Option(flags, description);
+    if (list) option.argParser(collect);
+    if (choices) option.choices(choices);
+    command.addOption(option);
   }
 }
 

@@ -1,9 +1,10 @@
-// push, status and doctor without commander: they are what jobs, scripts and worried users run, so
-// they start with node's own argument parser. Only a command line it reads exactly as commander
-// would goes this way; anything else (--help, a flag it does not know, a missing or extra argument,
-// another command) is left to the full CLI, which explains it.
+// Setup, push, status and doctor without commander (~15 ms of a cold start): they are what users,
+// jobs, scripts and worried users run, so they start with node's own argument parser. Only a
+// command line it reads exactly as commander would goes this way; anything else (--help, a flag it
+// does not know, a value outside an option's choices, a missing or extra argument, another command)
+// is left to the full CLI, which explains it.
 import { parseArgs } from "node:util";
-import { type CommandOption, collect, DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
+import { type CommandOption, collect, DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
 import type { DoctorFlags } from "./doctor-command.ts";
 import { guardedRun } from "./guard.ts";
 import type { PushFlags } from "./push-command.ts";
@@ -25,18 +26,30 @@ const QUICK: Record<string, QuickCommand> = {
   doctor: { options: DOCTOR_OPTIONS, takesArgument: false, run: async (flags) => (await import("./doctor-command.ts")).runDoctorCommand(flags as DoctorFlags) },
 };
 
+/** The program itself: its options come before any word (a word names a command). */
+const SETUP: QuickCommand = {
+  options: SETUP_OPTIONS,
+  takesArgument: false,
+  run: async (flags) => (await import("./setup-command.ts")).runSetupCommand(flags),
+};
+
 /** The command, its argument and flags, or undefined when the full CLI should read this command line. */
 export function readQuickArgs(args: readonly string[]): { command: QuickCommand; argument?: string; flags: Record<string, unknown> } | undefined {
   const [name, ...rest] = args;
-  const command = name === undefined ? undefined : QUICK[name];
-  if (!command || rest.includes("--")) return undefined;
-  const options = command.options.map((option) => ({ ...optionNames(option), list: option.list === true }));
+  const named = name === undefined ? undefined : QUICK[name];
+  const command = named ?? (name === undefined || name.startsWith("-") ? SETUP : undefined);
+  const commandArgs = named ? rest : args;
+  if (!command || commandArgs.includes("--")) return undefined;
+  const options = command.options.map((option) => ({ ...optionNames(option), list: option.list === true, choices: option.choices }));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: rest,
+      args: [...commandArgs],
       options: Object.fromEntries(
-        options.map(({ name, takesValue, list }) => [name, { type: takesValue ? ("string" as const) : ("boolean" as const), multiple: list }]),
+        options.map(({ name, short, takesValue, list }) => [
+          name,
+          { type: takesValue ? ("string" as const) : ("boolean" as const), multiple: list, ...(short ? { short } : {}) },
+        ]),
       ),
       allowPositionals: true,
       strict: true,
@@ -47,9 +60,14 @@ export function readQuickArgs(args: readonly string[]): { command: QuickCommand;
   const { positionals } = parsed;
   if (positionals.length !== (command.takesArgument ? 1 : 0)) return undefined;
   const flags: Record<string, unknown> = {};
-  for (const { name, key, list } of options) {
+  for (const { name, key, list, choices, negated } of options) {
     const value = parsed.values[name];
-    if (value !== undefined) flags[key] = list ? (value as string[]).reduce<string[]>((all, one) => collect(one, all), []) : value;
+    if (value === undefined) continue;
+    // commander refuses it, and says which values it takes
+    if (choices && !choices.includes(value as string)) return undefined;
+    // `--install-redis --no-install-redis`: the last one counts, an order parseArgs does not keep
+    if (key in flags) return undefined;
+    flags[key] = negated ? false : list ? (value as string[]).reduce<string[]>((all, one) => collect(one, all), []) : value;
   }
   return { command, ...(command.takesArgument ? { argument: positionals[0] } : {}), flags };
 }
