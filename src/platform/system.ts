@@ -23,8 +23,9 @@ function serviceManagerOverride(env: Env): SystemInfo["serviceManager"] | undefi
 
 export function detectSystem(env: Env = process.env): SystemInfo {
   const platform = currentPlatform();
+  // each looked up on PATH at its first read: a tier-1 plan asks for a few of the thirteen
   const binaries: Record<string, string | undefined> = {};
-  for (const name of PROBED_BINARIES) binaries[name] = which(name, env);
+  for (const name of PROBED_BINARIES) askedOnce(binaries, name, () => which(name, env));
   const runtimeDir = env.XDG_RUNTIME_DIR;
   const systemdUser = platform === "linux" && Boolean(binaries.systemctl) && Boolean(runtimeDir) && existsSync(`${runtimeDir}/systemd/private`);
   const system: SystemInfo = {
@@ -42,14 +43,14 @@ export function detectSystem(env: Env = process.env): SystemInfo {
 }
 
 /** `key` reads as `ask()`'s answer, asked at the first read and kept; an undefined answer reads as absent. */
-function askedOnce<K extends keyof SystemInfo>(system: SystemInfo, key: K, ask: () => SystemInfo[K]): void {
-  Object.defineProperty(system, key, {
+function askedOnce<T extends object, K extends keyof T>(target: T, key: K, ask: () => T[K]): void {
+  Object.defineProperty(target, key, {
     configurable: true,
     enumerable: true,
     get() {
       const value = ask();
-      if (value === undefined) delete system[key];
-      else Object.defineProperty(system, key, { value, enumerable: true, writable: true, configurable: true });
+      if (value === undefined) delete target[key];
+      else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
       return value;
     },
   });
