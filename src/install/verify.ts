@@ -5,10 +5,11 @@
 
 import { queueConsumer } from "../components/consumer.ts";
 import { installedExtensionEntry } from "../components/extension/render.ts";
-import { openRedis, probeRedis } from "../components/redis/probe.ts";
+import type { RedisConnection } from "../components/redis/connection.ts";
+import { connectRedis, openRedis } from "../components/redis/probe.ts";
 import { type Finding, fail, ok, skip, warn } from "../core/finding.ts";
 import type { PlanSettings } from "../core/plan.ts";
-import type { RedisClient, RedisTarget } from "../core/redis.ts";
+import type { RedisClient, RedisProbe, RedisTarget } from "../core/redis.ts";
 import { createEvent, type GatewayEvent, SMOKE_EVENT_TYPE } from "../runtime/protocol/event.ts";
 import { aliveKey, defaultSessionKey, sessionKeys } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
@@ -21,8 +22,39 @@ export interface CheckOptions {
   timeoutMs?: number;
 }
 
-export async function checkRedisPing(target: RedisTarget, { signal }: CheckOptions = {}): Promise<VerificationCheck> {
-  const probe = await probeRedis(target, 2000, signal);
+/**
+ * The checks' one connection to the installed Redis: the PING's, kept for the checks after it,
+ * opened again only if it was not (the caller closes it).
+ */
+export class VerificationRedis {
+  private client: RedisConnection | undefined;
+  constructor(readonly target: RedisTarget) {}
+
+  /** PING, timed, on the connection the checks after it reuse */
+  async probe(signal?: AbortSignal): Promise<RedisProbe> {
+    const { probe, client } = await connectRedis(this.target, 2000, signal);
+    this.close();
+    this.client = client;
+    return probe;
+  }
+
+  async connection(): Promise<RedisConnection> {
+    // a server with an idle timeout may have closed it while the extension's test ran
+    if (!this.client?.isOpen) {
+      this.close();
+      this.client = await openRedis(this.target);
+    }
+    return this.client;
+  }
+
+  close(): void {
+    this.client?.disconnect();
+    this.client = undefined;
+  }
+}
+
+export async function checkRedisPing(redis: VerificationRedis, { signal }: CheckOptions = {}): Promise<VerificationCheck> {
+  const probe = await redis.probe(signal);
   return probe.status === "ok"
     ? ok("redis-ping", `Redis ${probe.version ?? ""} answered PING in ${probe.latencyMs} ms`.replace("  ", " "))
     : fail("redis-ping", probe.message, "start Redis (or fix the URL/password), then run gateway-setup again");
@@ -30,9 +62,10 @@ export async function checkRedisPing(target: RedisTarget, { signal }: CheckOptio
 
 export async function checkExtensionDelivery(
   settings: PlanSettings,
-  target: RedisTarget,
+  redis: VerificationRedis,
   { signal, timeoutMs = 15_000 }: CheckOptions = {},
 ): Promise<VerificationCheck> {
+  const { target } = redis;
   const { verifyInstalledExtension } = await import("../verify/host.ts");
   const result = await verifyInstalledExtension({
     extensionDir: settings.extensionDir,
@@ -44,7 +77,7 @@ export async function checkExtensionDelivery(
     ...(signal ? { signal } : {}),
   });
   if (result.ok) {
-    const pointed = await pointDefaultSessionCheck(target, settings);
+    const pointed = await pointDefaultSessionCheck(redis, settings);
     if (pointed) return pointed;
   }
   return result.ok
@@ -60,16 +93,16 @@ export async function checkExtensionDelivery(
  * A re-run that changed nothing: the extension's files are the ones an install verified (see
  * VerifyRun), so it is not loaded again; only what Redis holds for it is set again.
  */
-export async function checkUnchangedExtension(settings: PlanSettings, target: RedisTarget): Promise<VerificationCheck> {
+export async function checkUnchangedExtension(settings: PlanSettings, redis: VerificationRedis): Promise<VerificationCheck> {
   return (
-    (await pointDefaultSessionCheck(target, settings)) ??
+    (await pointDefaultSessionCheck(redis, settings)) ??
     skip("extension-delivery", "the installed extension is unchanged since an install verified it: not loaded again")
   );
 }
 
-async function pointDefaultSessionCheck(target: RedisTarget, settings: PlanSettings): Promise<VerificationCheck | undefined> {
+async function pointDefaultSessionCheck(redis: VerificationRedis, settings: PlanSettings): Promise<VerificationCheck | undefined> {
   try {
-    await pointDefaultSession(target, settings);
+    await pointDefaultSession(redis, settings);
     return undefined;
   } catch (error) {
     return fail(
@@ -85,13 +118,8 @@ async function pointDefaultSessionCheck(target: RedisTarget, settings: PlanSetti
  * Until this install's session first starts, a value an earlier install left behind (a tier-2
  * "gateway" after going back to tier 1) would strand their events in a queue nobody consumes.
  */
-async function pointDefaultSession(target: RedisTarget, { prefix, sessionId }: PlanSettings): Promise<void> {
-  const redis = await openRedis(target);
-  try {
-    await redis.set(defaultSessionKey(prefix), sessionId);
-  } finally {
-    redis.disconnect();
-  }
+async function pointDefaultSession(redis: VerificationRedis, { prefix, sessionId }: PlanSettings): Promise<void> {
+  await (await redis.connection()).set(defaultSessionKey(prefix), sessionId);
 }
 
 /**
@@ -101,13 +129,13 @@ async function pointDefaultSession(target: RedisTarget, { prefix, sessionId }: P
  */
 export async function checkLiveSession(
   settings: PlanSettings,
-  target: RedisTarget,
+  verification: VerificationRedis,
   { signal, timeoutMs = 30_000 }: CheckOptions = {},
 ): Promise<VerificationCheck> {
   const { prefix, sessionId } = settings;
   let redis: RedisClient;
   try {
-    redis = await openRedis(target);
+    redis = await verification.connection();
   } catch (error) {
     return fail(
       "live-session",
@@ -146,8 +174,6 @@ export async function checkLiveSession(
     );
   } catch (error) {
     return fail("live-session", `looking for a live pi session on "${sessionId}" failed: ${(error as Error).message}`, "gateway-setup doctor");
-  } finally {
-    redis.disconnect();
   }
 }
 

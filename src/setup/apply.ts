@@ -5,9 +5,15 @@
 import type { Answers } from "../core/answers.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Plan } from "../core/plan.ts";
-import type { RedisTarget } from "../core/redis.ts";
 import { ApplyError, applyPlan, InstallCancelledError, type StepResult } from "../install/apply.ts";
-import { checkExtensionDelivery, checkLiveSession, checkRedisPing, checkUnchangedExtension, type VerificationCheck } from "../install/verify.ts";
+import {
+  checkExtensionDelivery,
+  checkLiveSession,
+  checkRedisPing,
+  checkUnchangedExtension,
+  type VerificationCheck,
+  type VerificationRedis,
+} from "../install/verify.ts";
 import type { SetupContext, SetupReport } from "./context.ts";
 import { waitForRedis } from "./redis.ts";
 import { fixForStep, REDIS_INSTALL_KEPT, stepTarget, summarizeResults } from "./summary.ts";
@@ -17,9 +23,10 @@ export async function applyAndVerify(
   ctx: Pick<SetupContext, "env" | "invocation" | "output" | "signal">,
   plan: Plan,
   answers: Answers,
-  target: RedisTarget,
+  redis: VerificationRedis,
   report: SetupReport,
 ): Promise<void> {
+  const { target } = redis;
   const checks: VerificationCheck[] = [];
   report.verification = checks;
   const failedCheck = () => checks.find((c) => c.status === "fail");
@@ -49,12 +56,10 @@ export async function applyAndVerify(
         ctx.output.success(summarizeResults(done));
         const spinner = ctx.output.spinner(`Verifying: Redis${asLastVerified ? "" : ", then a test event through the installed extension"}`);
         try {
-          checks.push(await checkRedisPing(target, { signal }));
+          checks.push(await checkRedisPing(redis, { signal }));
           notCancelled();
           if (!failedCheck()) {
-            checks.push(
-              asLastVerified ? await checkUnchangedExtension(plan.settings, target) : await checkExtensionDelivery(plan.settings, target, { signal }),
-            );
+            checks.push(asLastVerified ? await checkUnchangedExtension(plan.settings, redis) : await checkExtensionDelivery(plan.settings, redis, { signal }));
           }
           notCancelled();
         } catch (error) {
@@ -97,11 +102,11 @@ export async function applyAndVerify(
 export async function checkForLiveSession(
   ctx: Pick<SetupContext, "output" | "signal">,
   plan: Plan,
-  target: RedisTarget,
+  redis: VerificationRedis,
   report: SetupReport,
 ): Promise<VerificationCheck> {
   const spinner = ctx.output.spinner(`Looking for a live pi session on "${plan.settings.sessionId}"`);
-  const live = await checkLiveSession(plan.settings, target, ctx.signal ? { signal: ctx.signal } : {});
+  const live = await checkLiveSession(plan.settings, redis, ctx.signal ? { signal: ctx.signal } : {});
   report.verification?.push(live);
   if (ctx.signal?.aborted || live.status === "fail") spinner.clear();
   else if (live.status === "warn") {

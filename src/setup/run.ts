@@ -6,6 +6,7 @@
 import { EXIT_CANCELLED, EXIT_OK, EXIT_USAGE, exitCodeFor } from "../cli/exit-codes.ts";
 import { parseRedisUrl } from "../components/redis/url.ts";
 import { CancelledError, GatewayError } from "../core/errors.ts";
+import { type VerificationCheck, VerificationRedis } from "../install/verify.ts";
 import { buildPlan } from "../plan/build-plan.ts";
 import { describePlan } from "../plan/describe.ts";
 import { planForDisplay } from "../plan/file-change.ts";
@@ -61,9 +62,14 @@ export async function runSetup(ctx: SetupContext): Promise<number> {
     }
     notCancelled();
 
-    const installedTarget = parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password);
-    await applyAndVerify(ctx, plan, settled, installedTarget, report);
-    const live = await checkForLiveSession(ctx, plan, installedTarget, report);
+    const verification = new VerificationRedis(parseRedisUrl(settled.redisUrl, settled.redisPassword ?? target.password));
+    let live: VerificationCheck;
+    try {
+      await applyAndVerify(ctx, plan, settled, verification, report);
+      live = await checkForLiveSession(ctx, plan, verification, report);
+    } finally {
+      verification.close();
+    }
     if (ctx.signal?.aborted) {
       report.error = { message: "setup was interrupted after the install was complete; it stays installed (gateway-setup uninstall removes it)" };
       return finish(EXIT_CANCELLED);

@@ -30,6 +30,10 @@ export class RedisConnection implements RedisClient {
   private unsent: Buffer[] = [];
   /** once closed: what a command sent after that fails with */
   private closed: Error | undefined;
+  /** false once closed, by either side (a server's idle timeout too) */
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
   /** commands whose reply (or timeout) is still to come */
   private unanswered = 0;
 
