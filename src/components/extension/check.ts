@@ -9,7 +9,7 @@ import { backupRoot, readExisting, sha256 } from "../../install/fs-ops.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { writeRepaired } from "../repair-file.ts";
 import { rerunCommand } from "../rerun.ts";
-import { BUNDLE_NAME, bundledIoredisVersion, installedBundlePath } from "./render.ts";
+import { BUNDLE_NAME, bundleFileIoredisVersion, installedBundlePath } from "./render.ts";
 
 type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 
@@ -116,7 +116,7 @@ export const extensionBundleCheck: DoctorCheck = {
     }
     const [drift] = findDrift([bundle]);
     if (drift) return fail("extension-deps", `${displayPath(bundle.path, env)} ${BUNDLE_PROBLEMS[drift.problem]}`, driftFix(ctx, [drift]));
-    const ioredis = bundledIoredisVersion(readExisting(bundle.path)?.contents.toString("utf8") ?? "");
+    const ioredis = bundleFileIoredisVersion(bundle.path);
     return ok("extension-deps", `${BUNDLE_NAME} is as installed${ioredis ? ` (ioredis ${ioredis} bundled)` : ""}`);
   },
   async repair(ctx) {

@@ -1,7 +1,7 @@
 // The pi extension: a rendered index.ts (the settings) and the extension's code, one JavaScript
 // bundle built from src/runtime with ioredis at package build time (scripts/build-runtime.mjs),
 // copied as it is. No npm install, no network: the package holds everything the extension runs.
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { GatewayError } from "../../core/errors.ts";
 import type { FileStep, PlanSettings, PlanStep } from "../../core/plan.ts";
@@ -37,18 +37,34 @@ export function packagedBundle(): string {
   }
 }
 
+const HEADER_BYTES = 500;
+
 /** The ioredis version a bundle was built with, from the header scripts/build-runtime.mjs writes. */
 export function bundledIoredisVersion(bundle: string): string | undefined {
-  return /^\/\/ .* ioredis (\d+\.\d+\.\d+\S*)/m.exec(bundle.slice(0, 500))?.[1];
+  return /^\/\/ .* ioredis (\d+\.\d+\.\d+\S*)/m.exec(bundle.slice(0, HEADER_BYTES))?.[1];
+}
+
+/** The ioredis version in the bundle at `path`, read from its header alone; undefined when it is missing or has none. */
+export function bundleFileIoredisVersion(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    return bundledIoredisVersion(header.subarray(0, readSync(fd, header, 0, HEADER_BYTES, 0)).toString("utf8"));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The ioredis version inside the installed extension's bundle (status shows it); undefined when the bundle is missing. */
 export function ioredisInstalled(extensionDir: string): string | undefined {
-  try {
-    return bundledIoredisVersion(readFileSync(installedBundlePath(extensionDir), "utf8"));
-  } catch {
-    return undefined;
-  }
+  return bundleFileIoredisVersion(installedBundlePath(extensionDir));
 }
 
 /** index.ts: the settings it hands the bundle (its `gatewayConfig`, as data) and its text, rendered from them. */
