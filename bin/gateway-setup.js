@@ -2,7 +2,7 @@
 // The CLI's front door, CommonJS because that is the cheapest file node can start (an ES module costs
 // its loader). `--help` and `--version` alone are answered here: the help as commander rendered it at
 // build time (scripts/build-cli.mjs), the version from package.json. Anything else goes to the quick
-// entry (src/cli/quick-entry.ts): push, status and doctor start there without commander; it loads
+// entry (src/cli/quick-entry.ts): setup, push, status and doctor start there without commander; it loads
 // the full CLI for whatever else it is given.
 const args = process.argv.slice(2);
 const only = args.length === 1 ? args[0] : undefined;

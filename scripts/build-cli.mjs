@@ -18,8 +18,8 @@ const OUT = join(ROOT, "dist/cli-bundle");
 const EXTERNAL = ["@mariozechner/*", "grammy", "jiti"];
 
 // Builds into one folder: each command's module (src/cli/*-command.ts) on its own, split only at
-// its own `await import()`s; then the full CLI (main.ts) and the quick entry (push, status and
-// doctor without commander), whose `await import("./<name>-command.ts")` loads that command's build.
+// its own `await import()`s; then the full CLI (main.ts) and the quick entry (setup, push, status
+// and doctor without commander), whose `await import("./<name>-command.ts")` loads that command's build.
 // A command so reads a few files of ours, not the dozens of chunks one split of the whole CLI cuts
 // its modules into along every line its commands draw (~15 ms of a push's cold start, more of a
 // setup's). What commands share is in each of their builds: a bigger package, every command as

@@ -20,9 +20,8 @@ export class LuaScript {
   async run(redis: ScriptClient, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (redis.sendsScriptText) return redis.eval(this.source, keys.length, ...keys, ...args);
     this.sha1 ??= (await import("node:crypto")).createHash("sha1").update(this.source).digest("hex");
-    const sha1 = this.sha1;
     try {
-      return await redis.evalsha(sha1, keys.length, ...keys, ...args);
+      return await redis.evalsha(this.sha1, keys.length, ...keys, ...args);
     } catch (error) {
       if (!/NOSCRIPT/.test((error as Error).message)) throw error;
       return redis.eval(this.source, keys.length, ...keys, ...args);
