@@ -2,7 +2,7 @@
 // dead letters.
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { claimBatch, type DrainOptions, drainOnce } from "../src/runtime/protocol/drain.ts";
+import { type Claimed, claimBatch, type DrainOptions, drainOnce, type NextClaim } from "../src/runtime/protocol/drain.ts";
 import { createEvent, type GatewayEvent } from "../src/runtime/protocol/event.ts";
 import { type SessionKeys, sessionKeys } from "../src/runtime/protocol/keys.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
@@ -102,7 +102,7 @@ describe("drainOnce", () => {
     for (const id of ["n1", "n2", "n3", "n4", "n5"]) await push(id);
     const handed: string[][] = [];
     const drain = (claimed?: Awaited<ReturnType<typeof drainOnce>>["next"]) =>
-      drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => true, ...(claimed ? { claimed } : {}) });
+      drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => "waiting", ...(claimed ? { claimed } : {}) });
     const first = await drain();
     expect(first.next?.entries.map((raw) => JSON.parse(raw).id)).toEqual(["n3", "n4"]);
     expect(await redis.llen(keys.processing)).toBe(2);
@@ -114,9 +114,58 @@ describe("drainOnce", () => {
     expect(await redis.llen(keys.processing)).toBe(0);
   });
 
+  it("claims only a full batch with the acknowledgement while the host is busy, and leaves a smaller one to grow", async () => {
+    for (const id of ["f1", "f2", "f3", "f4", "f5"]) await push(id);
+    const handed: string[][] = [];
+    const drain = (claimed?: Claimed) =>
+      drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => "full", ...(claimed ? { claimed } : {}) });
+    const first = await drain();
+    expect(first.next?.entries.map((raw) => JSON.parse(raw).id)).toEqual(["f3", "f4"]);
+    const second = await drain(first.next);
+    expect(second.next).toBeUndefined();
+    expect(await redis.lrange(keys.events, 0, -1)).toHaveLength(1);
+    expect(await redis.llen(keys.processing)).toBe(0);
+    await push("f6");
+    await drain();
+    expect(handed).toEqual([["f1", "f2"], ["f3", "f4"], ["f5", "f6"]]);
+  });
+
+  it("counts a batch the byte budget closes as full", async () => {
+    const big = (id: string) => createEvent({ id, type: "big", source: "unit", payload: { blob: "x".repeat(100_000) } });
+    for (const id of ["b1", "b2", "b3"]) await pushToSession(redis, { prefix, sessionId: "main", event: big(id) });
+    const budget = { ...options(), maxBatchBytes: 150_000, claimNext: (): NextClaim => "full" };
+    const first = await drainOnce(redis, keys, budget);
+    expect(ids(first.delivered)).toEqual(["b1"]);
+    expect(first.next?.entries.map((raw) => JSON.parse(raw).id)).toEqual(["b2"]);
+    // b3 is alone in the queue: a later claim could take more with it
+    const second = await drainOnce(redis, keys, { ...budget, claimed: first.next! });
+    expect(ids(second.delivered)).toEqual(["b2"]);
+    expect(second.next).toBeUndefined();
+    expect(await redis.llen(keys.events)).toBe(1);
+  });
+
+  it("claims and de-duplicates batches larger than one Lua call takes in arguments, in order", async () => {
+    const count = 8_500;
+    const pushAll = async () => {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < count; i++) pipeline.lpush(keys.events, JSON.stringify(createEvent({ id: `big-batch-${i}`, type: "test", source: "unit" })));
+      await pipeline.exec();
+    };
+    await pushAll();
+    const handed: string[][] = [];
+    const large = { ...options((events) => void handed.push(ids(events)), count), maxBatchBytes: 10_000_000 };
+    const first = await drainOnce(redis, keys, large);
+    expect(handed).toEqual([Array.from({ length: count }, (_, i) => `big-batch-${i}`)]);
+    await pushAll();
+    const again = await drainOnce(redis, keys, large);
+    expect(first.remaining).toBe(0);
+    expect(again.duplicates).toBe(count);
+    expect(handed).toHaveLength(1);
+  });
+
   it("recovers a batch claimed with an acknowledgement by a consumer that stopped before draining it", async () => {
     for (const id of ["p1", "p2", "p3"]) await push(id);
-    const first = await drainOnce(redis, keys, { ...options(undefined, 2), claimNext: () => true });
+    const first = await drainOnce(redis, keys, { ...options(undefined, 2), claimNext: () => "waiting" });
     expect(first.next?.entries).toHaveLength(1);
     // the consumer stopped here; the next one claims without it
     const handed: string[][] = [];
@@ -131,7 +180,7 @@ describe("drainOnce", () => {
   it("knows a duplicate claimed in the same trip as the acknowledgement of its first copy", async () => {
     for (const id of ["d1", "d2", "d1"]) await push(id);
     const handed: string[][] = [];
-    const first = await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => true });
+    const first = await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimNext: () => "waiting" });
     const second = await drainOnce(redis, keys, { ...options((events) => void handed.push(ids(events)), 2), claimed: first.next! });
     expect(handed).toEqual([["d1", "d2"]]);
     expect(second.duplicates).toBe(1);

@@ -265,6 +265,47 @@ describe("gateway extension", () => {
     }
   });
 
+  it("while pi runs a batch's turn, claims the next batch only when it is full, and hands it over when the turn ends", async () => {
+    const { host, prefix, keys } = await startSession({ maxBatch: 2 });
+    const push = (id: string) => pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id, type: "t", source: "s" }) });
+    const idsIn = (entries: string[]) => entries.map((raw) => (JSON.parse(raw) as { id: string }).id);
+    // pi starts the turn for the message it was sent, and keeps it running
+    const startTurnFor = async (text: string) => {
+      await host.emit("agent_start", {});
+      const user = { role: "user", content: [{ type: "text", text }], timestamp: Date.now() };
+      await host.emit("message_start", { type: "message_start", message: user });
+      await host.emit("context", { type: "context", messages: [user] });
+    };
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      host.autoTurn = false;
+      await host.emit("agent_start", {});
+      for (const id of ["q1", "q2", "q3", "q4", "q5"]) await push(id);
+      await host.emit("agent_end", { messages: [] });
+      await host.waitFor(() => host.sent.length === 1, 5_000, "the first batch");
+      expect(deliveredIds(host)).toEqual(["q1", "q2"]);
+      await startTurnFor(host.sent[0]!.text);
+      // acknowledged with the next full batch claimed in the same script; q5 alone is left to grow
+      await waitFor(async () => idsIn(await redis.lrange(keys.processing, 0, -1)).includes("q3"), "q3-q4 claimed", 5_000);
+      expect(idsIn(await redis.lrange(keys.processing, 0, -1))).toEqual(["q4", "q3"]);
+      expect(idsIn(await redis.lrange(keys.events, 0, -1))).toEqual(["q5"]);
+      expect(host.sent.length).toBe(1);
+      await host.emit("agent_end", { messages: [] });
+      await host.waitFor(() => host.sent.length === 2, 5_000, "the claimed batch");
+      expect(deliveredIds(host)).toEqual(["q1", "q2", "q3", "q4"]);
+      await startTurnFor(host.sent[1]!.text);
+      // the acknowledgement of q3-q4 and the claim it did not make are one script
+      await waitFor(async () => (await redis.llen(keys.processing)) === 0, "q3-q4 acknowledged", 5_000);
+      expect(idsIn(await redis.lrange(keys.events, 0, -1))).toEqual(["q5"]);
+      await push("q6");
+      await host.emit("agent_end", { messages: [] });
+      await host.waitFor(() => host.sent.length === 3, 5_000, "q5 with q6");
+      expect(deliveredIds(host)).toEqual(["q1", "q2", "q3", "q4", "q5", "q6"]);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
   it("never deletes the queue on shutdown and unregisters itself", async () => {
     const { host, prefix, keys } = await startSession();
     await host.waitFor(() => listening(host), 10_000, "listening");

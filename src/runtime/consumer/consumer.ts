@@ -3,7 +3,7 @@
 // batches and shows the consumer's state (the pi extension's glue; tier 4's daemon). Nothing here
 // blocks the host: start() only kicks off a background connect.
 import type { Redis } from "ioredis";
-import { type Claimed, type DeadLetter, drainOnce, foldInbox } from "../protocol/drain.ts";
+import { type Claimed, type DeadLetter, drainOnce, foldInbox, type NextClaim } from "../protocol/drain.ts";
 import { type GatewayEvent, HEARTBEAT_EVENT_TYPE, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
 import { defaultSessionKey, type SessionKeys, sessionKeys, smokeAckKey } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
@@ -390,7 +390,7 @@ export class QueueConsumer {
         handOff: (events) => this.handOff(events),
         handedOff: this.handedOff,
         ...(claimed ? { claimed } : {}),
-        claimNext: () => !this.stopped && this.holdsClaim && this.host.canTake(),
+        claimNext: () => this.nextClaim(),
       });
       this.claimedNext = result.next;
       this.retryDelayMs = 0;
@@ -441,6 +441,16 @@ export class QueueConsumer {
       for (const event of events) this.handedOff.add(event.id);
     });
     this.delivered += forHost.length;
+  }
+
+  /**
+   * With an acknowledgement: whatever waits when the host can take it at once; while the host is
+   * busy (pi's turn has just started), only a full batch, handed over without a trip when the turn
+   * ends. A smaller one is left to grow with what arrives meanwhile, as pi takes a batch per turn.
+   */
+  private nextClaim(): NextClaim {
+    if (this.stopped || !this.holdsClaim) return "none";
+    return this.host.canTake() ? "waiting" : "full";
   }
 
   /** Retries a failed drain later, backing off; a request from the host or a new event may drain sooner. */

@@ -24,34 +24,69 @@ import { isSessionGone } from "./sessions.ts";
 
 // The claim and the acknowledgement, as Lua functions: each runs as a script of its own, and an
 // acknowledgement that has the next batch claimed in the same trip (a backlog drains at one round
-// trip per batch). ARGV of every script: max batch, byte budget, seen-key prefix, TTL, now, how many
-// dead letters to keep, how many ids follow, the delivered ids, then the dead letters.
+// trip per batch). ARGV of every script: max batch, byte budget, seen-key prefix, whether the claim
+// takes only a full batch ('1') or whatever waits (''), TTL, now, how many dead letters to keep, how
+// many ids follow, the delivered ids, then the dead letters.
 //
-// claim: KEYS events, processing. Returns the processing entries (newest first) and, for each, the
-// id Lua's JSON decoder reads in it with whether that id was delivered before (false when it reads
-// none: the parser in event.ts decides, and asks again). The first event always moves, however
-// large, so one big event cannot block the queue.
+// claim: KEYS events, processing; only a full batch: move events only when they fill a whole batch
+// (maxBatch events, or as many as the byte budget takes), the batch a later claim would take too.
+// Returns the processing entries (newest first) and, for each, the id Lua reads in it (the first
+// "id" string, which the parser in event.ts may disagree with: then it asks again) with whether that
+// id was delivered before; false when Lua reads none. The first event always moves, however large,
+// so one big event cannot block the queue. The oldest events are read, trimmed and pushed with a
+// few commands per batch, not per event.
 const CLAIM_LUA = `
-local function claim(events, processing)
-  local max, budget, seen_prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-  local held = redis.call('LRANGE', processing, 0, -1)
-  local count = #held
-  local bytes = 0
-  for _, raw in ipairs(held) do bytes = bytes + #raw end
-  while count < max do
-    local oldest = redis.call('LINDEX', events, -1)
-    if not oldest then break end
-    if count > 0 and bytes + #oldest > budget then break end
-    redis.call('RPOPLPUSH', events, processing)
-    count = count + 1
-    bytes = bytes + #oldest
+local CHUNK = 1000
+-- one command over many values, a chunk at a time (unpack has a limit); the replies joined
+local function in_chunks(command, key, values)
+  local replies = {}
+  for first = 1, #values, CHUNK do
+    local last = math.min(first + CHUNK - 1, #values)
+    local reply
+    if key then reply = redis.call(command, key, unpack(values, first, last)) else reply = redis.call(command, unpack(values, first, last)) end
+    if type(reply) == 'table' then for i = 1, last - first + 1 do replies[first + i - 1] = reply[i] end end
   end
+  return replies
+end
+local function claim(events, processing)
+  local max, budget, seen_prefix, only_full = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1'
   local entries = redis.call('LRANGE', processing, 0, -1)
-  local seen = {}
+  local count, bytes = #entries, 0
+  for _, raw in ipairs(entries) do bytes = bytes + #raw end
+  if count < max then
+    local oldest = redis.call('LRANGE', events, count - max, -1)
+    local moved, full = {}, false
+    for i = #oldest, 1, -1 do
+      local raw = oldest[i]
+      if count > 0 and bytes + #raw > budget then full = true break end
+      moved[#moved + 1] = raw
+      count = count + 1
+      bytes = bytes + #raw
+    end
+    if only_full and not full and count < max then return {{}, {}} end
+    if #moved > 0 then
+      redis.call('LTRIM', events, 0, -#moved - 1)
+      in_chunks('LPUSH', processing, moved)
+      local newest_first = {}
+      for i = #moved, 1, -1 do newest_first[#newest_first + 1] = moved[i] end
+      for _, raw in ipairs(entries) do newest_first[#newest_first + 1] = raw end
+      entries = newest_first
+    end
+  end
+  local seen, seen_keys, entry_of = {}, {}, {}
   for i, raw in ipairs(entries) do
-    local ok, event = pcall(cjson.decode, raw)
-    local id = ok and type(event) == 'table' and event.id
-    if type(id) == 'string' then seen[i] = {id, redis.call('EXISTS', seen_prefix .. id)} else seen[i] = false end
+    local id = string.match(raw, '"id"%s*:%s*"([^"\\\\]*)"')
+    if id then
+      seen[i] = {id, 0}
+      seen_keys[#seen_keys + 1] = seen_prefix .. id
+      entry_of[#seen_keys] = i
+    else
+      seen[i] = false
+    end
+  end
+  local marks = in_chunks('MGET', nil, seen_keys)
+  for k = 1, #seen_keys do
+    if marks[k] then seen[entry_of[k]][2] = 1 end
   end
   return {entries, seen}
 end
@@ -61,10 +96,10 @@ end
 // clears processing. Returns how many events still wait.
 const ACK_LUA = `
 local function ack(processing, dead_letters, events)
-  local seen_prefix, ttl, now, keep, ids = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-  for i = 8, 7 + ids do redis.call('SET', seen_prefix .. ARGV[i], now, 'EX', ttl) end
-  if #ARGV > 7 + ids then
-    for i = 8 + ids, #ARGV do redis.call('LPUSH', dead_letters, ARGV[i]) end
+  local seen_prefix, ttl, now, keep, ids = ARGV[3], ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+  for i = 9, 8 + ids do redis.call('SET', seen_prefix .. ARGV[i], now, 'EX', ttl) end
+  if #ARGV > 8 + ids then
+    for i = 9 + ids, #ARGV do redis.call('LPUSH', dead_letters, ARGV[i]) end
     redis.call('LTRIM', dead_letters, 0, keep - 1)
   end
   redis.call('DEL', processing)
@@ -131,9 +166,16 @@ export interface DrainOptions {
   maxDeadLetters?: number;
   /** the batch claimed by the previous drain's acknowledgement (its `next`), instead of claiming now */
   claimed?: Claimed;
-  /** asked when acknowledging: true claims the next batch in the same trip (the caller drains it next, at once) */
-  claimNext?: () => boolean;
+  /**
+   * asked when acknowledging, which next batch to claim in the same trip: "waiting" takes whatever
+   * waits (the caller drains it next, at once); "full" only a full batch (maxBatch events, or the
+   * byte budget's worth), which a later claim would take just the same, so it may wait in
+   * `processing` until the host can take it (pi's turn ends); "none" claims nothing
+   */
+  claimNext?: () => NextClaim;
 }
+
+export type NextClaim = "waiting" | "full" | "none";
 
 export interface DrainResult {
   claimed: number;
@@ -170,8 +212,8 @@ interface Acknowledgement {
   letters: string[];
 }
 
-function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: Acknowledgement) {
-  const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix];
+function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: Acknowledgement, onlyFull = false) {
+  const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix, onlyFull ? "1" : ""];
   if (!ack) return head;
   return [...head, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
 }
@@ -244,13 +286,15 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   };
   const ackKeys = [keys.processing, keys.deadLetter, keys.events];
   try {
-    if (options.claimNext?.()) {
-      const [remaining, ...next] = (await ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, scriptArgs(keys, options.maxBatch, maxBatchBytes, ack))) as [
+    const next = options.claimNext?.() ?? "none";
+    if (next !== "none") {
+      const args = scriptArgs(keys, options.maxBatch, maxBatchBytes, ack, next === "full");
+      const [remaining, ...nextReply] = (await ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, args)) as [
         number,
         ...ClaimReply,
       ];
       result.remaining = Number(remaining);
-      const claimedNext = claimedFrom(next);
+      const claimedNext = claimedFrom(nextReply);
       if (claimedNext.entries.length) result.next = claimedNext;
     } else {
       result.remaining = Number(await ACK_SCRIPT.run(redis, ackKeys, scriptArgs(keys, options.maxBatch, maxBatchBytes, ack)));
