@@ -127,7 +127,11 @@ describe("drainOnce", () => {
     expect(await redis.llen(keys.processing)).toBe(0);
     await push("f6");
     await drain();
-    expect(handed).toEqual([["f1", "f2"], ["f3", "f4"], ["f5", "f6"]]);
+    expect(handed).toEqual([
+      ["f1", "f2"],
+      ["f3", "f4"],
+      ["f5", "f6"],
+    ]);
   });
 
   it("counts a batch the byte budget closes as full", async () => {

@@ -289,10 +289,7 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
     const next = options.claimNext?.() ?? "none";
     if (next !== "none") {
       const args = scriptArgs(keys, options.maxBatch, maxBatchBytes, ack, next === "full");
-      const [remaining, ...nextReply] = (await ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, args)) as [
-        number,
-        ...ClaimReply,
-      ];
+      const [remaining, ...nextReply] = (await ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, args)) as [number, ...ClaimReply];
       result.remaining = Number(remaining);
       const claimedNext = claimedFrom(nextReply);
       if (claimedNext.entries.length) result.next = claimedNext;
