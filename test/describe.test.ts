@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planExtension } from "../src/components/extension/render.ts";
 import type { FileStep, Plan } from "../src/core/plan.ts";
 import { describePlan } from "../src/plan/describe.ts";
-import { planForDisplay } from "../src/plan/file-change.ts";
+import { fileChange, planForDisplay } from "../src/plan/file-change.ts";
 
 const home = mkdtempSync(join(tmpdir(), "gw-describe-"));
 const env = { HOME: home };
@@ -178,5 +178,21 @@ describe("describePlan details", () => {
     const quiet = describePlan({ ...base, steps: [steps[5]!] }, { HOME: dir });
     expect(quiet).toContain("Nothing to change");
     expect(quiet).not.toContain("take back");
+  });
+});
+
+describe("fileChange", () => {
+  it("answers again for a file rewritten in place with the same size, or given another mode, after an earlier answer", () => {
+    const path = join(home, "same-size.txt");
+    writeFileSync(path, "aaaa", { mode: 0o644 });
+    chmodSync(path, 0o644);
+    expect(fileChange(path, "aaaa", 0o644)).toBe("unchanged");
+    writeFileSync(path, "bbbb");
+    expect(fileChange(path, "aaaa", 0o644)).toBe("changed");
+    expect(fileChange(path, "bbbb", 0o644)).toBe("unchanged");
+    chmodSync(path, 0o600);
+    expect(fileChange(path, "bbbb", 0o644)).toBe("changed");
+    rmSync(path);
+    expect(fileChange(path, "bbbb", 0o644)).toBe("new");
   });
 });

@@ -1,5 +1,6 @@
 // Wires the real world (terminal, environment, signals) into runSetup.
 
+import { isatty } from "node:tty";
 import { redactUrlPassword } from "../components/redis/url.ts";
 import { detectSystem } from "../platform/system.ts";
 import { runSetup } from "../setup/run.ts";
@@ -10,7 +11,8 @@ import { createJsonOutput, type Output } from "./output.ts";
 const CANCEL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runSetupCommand(flags: SetupFlags): Promise<number> {
-  const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  // isatty, not process.stdin.isTTY: a run that never prompts does not open stdin (~3 ms)
+  const isTTY = isatty(0) && isatty(1);
   const interactive = isTTY && !flags.yes && !flags.json;
   const cancel = new AbortController();
   const onSignal = () => {

@@ -17,7 +17,7 @@ export function planChangesNothing(plan: Plan): boolean {
   return (
     existsSync(plan.settings.manifestPath) &&
     plan.steps.every((step) => {
-      if (step.kind === "file") return fileStepStatus(step) !== "new" && fileStepStatus(step) !== "changed";
+      if (step.kind === "file") return ["unchanged", "kept"].includes(fileStepStatus(step));
       if (step.kind === "command") return Boolean(step.satisfied);
       if (step.kind === "dir") return existsSync(step.path);
       if (step.kind === "take-back") return step.action === "remove-dirs-if-empty";
