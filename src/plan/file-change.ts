@@ -31,7 +31,7 @@ function sameBytes(path: string, contents: string, stat: Stats): boolean {
   const known = compared.get(path);
   if (known && known.signature === signature && known.contents === contents) return known.same;
   const existing = stat.size === Buffer.byteLength(contents, "utf8") ? readExisting(path) : undefined;
-  const same = existing !== undefined && existing.contents.equals(Buffer.from(contents, "utf8"));
+  const same = existing?.contents.equals(Buffer.from(contents, "utf8")) === true;
   compared.set(path, { contents, signature, same });
   return same;
 }
@@ -39,7 +39,7 @@ function sameBytes(path: string, contents: string, stat: Stats): boolean {
 export function fileChange(path: string, contents: string, mode: number): FileChange {
   const stat = statIfThere(path);
   // readExisting says what is wrong with something that is not a regular file
-  if (!stat || !stat.isFile()) return readExisting(path) ? "changed" : "new";
+  if (!stat?.isFile()) return readExisting(path) ? "changed" : "new";
   return sameBytes(path, contents, stat) && (stat.mode & 0o777) === mode ? "unchanged" : "changed";
 }
 
