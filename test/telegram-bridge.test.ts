@@ -113,6 +113,22 @@ async function harness(
   return { fake, bridge, prefix, inputs, logs, control, options, another: make };
 }
 
+async function sentOnce(bridge: TelegramBridge, fake: FakeTelegram, text: string): Promise<void> {
+  await bridge.deliver({ kind: "background" }, text);
+  await fake.waitForSent((all) => all.some((message) => message.text === text));
+}
+
+/** The client with its rpush replaced; every other command goes to the real one. */
+function withRpush(real: Redis, rpush: Redis["rpush"]): Redis {
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "rpush") return rpush;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 function waitForInput(inputs: readonly DaemonInput[], text: string): Promise<void> {
   return waitFor(
     () => inputs.some((input) => input.text === text),
@@ -353,6 +369,89 @@ describe("replies", () => {
     expect(fake.sent.map((message) => message.text)).toEqual(["next one"]);
     expect(logs.join("\n")).toContain("dropped a reply to chat 111 that Telegram refuses (400: Bad Request: chat not found)");
     expect(bridge.health().lastSendError).toMatchObject({ code: 400 });
+  });
+
+  it("sends a one-message reply while its RPUSH is still on the way, and the outbox ends empty", async () => {
+    let hold: Promise<void> | undefined;
+    const rpush = ((...args: Parameters<Redis["rpush"]>) => {
+      const pushed = redis.rpush(...args); // sent to Redis at once, answered when the hold ends
+      return hold ? hold.then(() => pushed) : pushed;
+    }) as Redis["rpush"];
+    const { fake, bridge, prefix } = await harness({ redis: withRpush(redis, rpush) });
+    fake.knowChat(OWNER);
+    await sentOnce(bridge, fake, "the sender has read the outbox");
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    let delivered = false;
+    const delivering = bridge.deliver({ kind: "background" }, "early bird").then(() => (delivered = true));
+    await fake.waitForSent((all) => all.some((message) => message.text === "early bird"));
+    expect(delivered).toBe(false);
+    release();
+    await delivering;
+    await waitFor(async () => (await redis.llen(telegramKeys(prefix).outbox)) === 0, "the outbox to empty");
+    expect(fake.sent.map((message) => message.text)).toEqual(["the sender has read the outbox", "early bird"]);
+  });
+
+  it("counts a reply as delivered when its RPUSH fails after it went out, and never sends it again", async () => {
+    let failure: Promise<never> | undefined;
+    const rpush = ((...args: Parameters<Redis["rpush"]>) => failure ?? redis.rpush(...args)) as Redis["rpush"];
+    const { fake, bridge, prefix } = await harness({ redis: withRpush(redis, rpush) });
+    fake.knowChat(OWNER);
+    await sentOnce(bridge, fake, "the sender has read the outbox");
+    let fail!: () => void;
+    failure = new Promise<never>((_, reject) => (fail = () => reject(new Error("Connection is closed."))));
+    failure.catch(() => {});
+    const delivering = bridge.deliver({ kind: "background" }, "went out");
+    await fake.waitForSent((all) => all.length === 2);
+    fail();
+    await delivering;
+    failure = undefined;
+    // the positive signal: a reply after it, through a working RPUSH
+    await sentOnce(bridge, fake, "after it");
+    await waitFor(async () => (await redis.llen(telegramKeys(prefix).outbox)) === 0, "the outbox to empty");
+    expect(fake.sent.map((message) => message.text)).toEqual(["the sender has read the outbox", "went out", "after it"]);
+  });
+
+  it("withdraws a reply whose RPUSH failed before it went out: the caller's retry sends it once", async () => {
+    let failRpush = false;
+    const rpush = ((...args: Parameters<Redis["rpush"]>) =>
+      failRpush ? Promise.reject(new Error("Connection is closed.")) : redis.rpush(...args)) as Redis["rpush"];
+    const { fake, bridge } = await harness({ redis: withRpush(redis, rpush) });
+    fake.knowChat(OWNER);
+    fake.failNext("sendMessage", { status: 500, times: Number.POSITIVE_INFINITY });
+    // the sender is busy backing off from this one's failures
+    await bridge.deliver({ kind: "background" }, "first");
+    await fake.waitForRequest((request) => request.method === "sendMessage");
+    failRpush = true;
+    await expect(bridge.deliver({ kind: "background" }, "second")).rejects.toThrow(/Connection is closed/);
+    failRpush = false;
+    fake.recover("sendMessage");
+    await bridge.deliver({ kind: "background" }, "second");
+    await fake.waitForSent((all) => all.some((message) => message.text === "second"));
+    await bridge.deliver({ kind: "background" }, "third");
+    await fake.waitForSent((all) => all.some((message) => message.text === "third"));
+    expect(fake.sent.map((message) => message.text)).toEqual(["first", "second", "third"]);
+  });
+
+  it("withdraws a reply whose RPUSH fails while its own first send is failing: it is not sent again before the caller's retry", async () => {
+    let failure: Promise<never> | undefined;
+    const rpush = ((...args: Parameters<Redis["rpush"]>) => failure ?? redis.rpush(...args)) as Redis["rpush"];
+    const { fake, bridge } = await harness({ redis: withRpush(redis, rpush), initialBackoffMs: 200 });
+    fake.knowChat(OWNER);
+    await sentOnce(bridge, fake, "the sender has read the outbox");
+    let fail!: () => void;
+    failure = new Promise<never>((_, reject) => (fail = () => reject(new Error("Connection is closed."))));
+    failure.catch(() => {});
+    fake.failNext("sendMessage", { status: 500 });
+    const delivering = bridge.deliver({ kind: "background" }, "unlucky");
+    // its first send failed; the sender backs off before trying again
+    await fake.waitForRequest((request) => request.method === "sendMessage" && request.params.text === "unlucky");
+    fail();
+    await expect(delivering).rejects.toThrow(/Connection is closed/);
+    failure = undefined;
+    await sentOnce(bridge, fake, "unlucky");
+    await sentOnce(bridge, fake, "after it");
+    expect(fake.sent.map((message) => message.text)).toEqual(["the sender has read the outbox", "unlucky", "after it"]);
   });
 
   it("survives the Bot API answering 500 for a while, then catches up on polling and sending", async () => {

@@ -2,6 +2,9 @@
 // entry (its chunks), sent in order and removed only after every chunk went out. The sender never
 // throws: a rate limit waits retry_after, a server or network failure backs off, a chat that
 // refuses the bot (403) is retried slowly, a request Telegram can never accept (400) is dropped.
+// A reply of one message to one chat goes out while its RPUSH is still on the way: Redis runs that
+// RPUSH before the LREM that follows the send (one connection, in order), and should the RPUSH
+// fail, the reply counts as delivered if it went out, and is withdrawn unsent otherwise.
 import { randomUUID } from "node:crypto";
 import type { Api } from "grammy";
 import type { Redis } from "ioredis";
@@ -54,6 +57,12 @@ export class OutboxSender {
   private known: string[] | undefined;
   /** bumped by every enqueue: a read of the outbox that overlapped one is read again */
   private enqueued = 0;
+  /** replies sent before their RPUSH was confirmed: whether each went out (or was dropped) */
+  private readonly unconfirmed = new Map<string, boolean>();
+  /** replies whose RPUSH failed before they went out: never sent */
+  private readonly withdrawn = new Set<string>();
+  /** the attempt under way */
+  private sending: { raw: string; attempt: Promise<Attempt> } | undefined;
 
   constructor(private readonly options: SenderOptions) {
     this.keys = telegramKeys(options.prefix);
@@ -72,16 +81,38 @@ export class OutboxSender {
   async enqueue(entries: readonly OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const raws = entries.map((entry) => JSON.stringify(entry));
+    const pushed = this.options.redis.rpush(this.keys.outbox, ...raws);
+    const early = this.known && raws.length === 1 && entries[0]!.chunks.length === 1 ? raws[0] : undefined;
+    if (early !== undefined) {
+      this.unconfirmed.set(early, false);
+      this.known!.push(early);
+      this.waker.wake();
+    }
     try {
-      await this.options.redis.rpush(this.keys.outbox, ...raws);
+      await pushed;
     } catch (error) {
+      if (early !== undefined && (await this.wentOut(early))) return;
       // it may have reached Redis all the same
       this.known = undefined;
       throw error;
+    } finally {
+      if (early !== undefined) {
+        this.unconfirmed.delete(early);
+        this.withdrawn.delete(early);
+      }
     }
     this.enqueued++;
+    if (early !== undefined) return;
     this.known?.push(...raws);
     this.waker.wake();
+  }
+
+  /** The RPUSH of a reply sent early failed: true when it went out (or Telegram dropped it); otherwise it is withdrawn unsent. */
+  private async wentOut(raw: string): Promise<boolean> {
+    if (this.unconfirmed.get(raw)) return true;
+    this.withdrawn.add(raw);
+    if (this.sending?.raw !== raw) return false;
+    return (await this.sending.attempt) !== "later";
   }
 
   /** The chat wrote to the bot: a reply it refused before (403) may go through now. */
@@ -112,8 +143,13 @@ export class OutboxSender {
         await this.waker.wait(this.signal, this.untilNextUnblock());
         continue;
       }
-      const attempt = next.entry ? await this.send(next.entry) : "dropped";
-      if (attempt !== "later") await this.remove(next.raw, attempt === "sent" ? next.entry : undefined);
+      const sending = { raw: next.raw, attempt: next.entry ? this.send(next.entry) : Promise.resolve<Attempt>("dropped") };
+      this.sending = sending;
+      const attempt = await sending.attempt;
+      this.sending = undefined;
+      if (attempt === "later") continue;
+      if (this.unconfirmed.has(next.raw)) this.unconfirmed.set(next.raw, true);
+      await this.remove(next.raw, attempt === "sent" ? next.entry : undefined);
     }
   }
 
@@ -133,6 +169,7 @@ export class OutboxSender {
     const now = Date.now();
     const waiting = new Set<number>();
     for (const raw of entries) {
+      if (this.withdrawn.has(raw)) continue;
       const entry = parseEntry(raw);
       if (!entry) return { raw, entry: undefined };
       if (waiting.has(entry.chatId)) continue;
