@@ -76,8 +76,9 @@ const deliveredIds = (host: VerificationHost) => host.sent.flatMap((m) => [...m.
  * The positive signal to take before checking that a session did not do something: two marker
  * events, pushed one after the other to `sessionId` (its own queue), each waited for until pi has
  * it. The drain that hands over the second began after the first was handed over, so it had all
- * that was pushed before this call in view, its own queue and any it folds in: what the session
- * has not handed over by then, it left alone. Needs a pi that takes what it gets (autoTurn).
+ * that was pushed before this call in view: its own queue, and the inboxes it was told of (a
+ * PUBLISH on an inbox's channel before this call). What the session has not handed over by then,
+ * it left alone. Needs a pi that takes what it gets (autoTurn).
  */
 async function deliverMarkers(session: Pick<Session, "host" | "prefix">, sessionId: string, name: string, client = redis): Promise<string[]> {
   const ids = [`${name}-1`, `${name}-2`];
@@ -546,13 +547,36 @@ describe("gateway extension", () => {
       }
       await host.waitFor(() => deliveredIds(host).includes("old-script"), 5_000, "the event pushed to main");
       // the same id through both ways in is still one delivery
-      await redis.lpush(main.events, event);
+      await pushToSession(redis, { prefix, sessionId: "main", event: JSON.parse(event) });
       await pushToSession(redis, { prefix, sessionId: "gateway", event: JSON.parse(event) });
       const markers = await deliverMarkers({ host, prefix }, "gateway", "later");
       expect(deliveredIds(host)).toEqual(["old-script", ...markers]);
       expect(await redis.llen(main.events)).toBe(0);
       expect(await redis.llen(main.processing)).toBe(0);
     } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("the central session reads `main` only when told of it (or on its poll), not for every event of its own", async () => {
+    const { host, prefix } = await startSession({ mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 60_000 } });
+    const monitor = await redis.monitor();
+    const touchingMain: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (args.some((arg) => arg === `${prefix}:gateway:alive:main` || arg === `${prefix}:events:main`)) touchingMain.push(args.join(" "));
+    });
+    try {
+      await host.waitFor(() => listening(host), 10_000, "listening");
+      await deliverMarkers({ host, prefix }, "gateway", "first");
+      const before = touchingMain.length;
+      const markers = await deliverMarkers({ host, prefix }, "gateway", "own");
+      expect(touchingMain.slice(before)).toEqual([]);
+      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "told", type: "t", source: "s" }) });
+      await host.waitFor(() => deliveredIds(host).includes("told"), 5_000, "the event pushed to main");
+      expect(deliveredIds(host).slice(-3)).toEqual([...markers, "told"]);
+      expect(touchingMain.length).toBeGreaterThan(before);
+    } finally {
+      monitor.disconnect();
       await host.shutdown();
     }
   });

@@ -113,6 +113,11 @@ export class QueueConsumer {
   private notTakenNoticed = false;
   private drainInProgress = false;
   private drainWanted = false;
+  /**
+   * the inboxes may hold events: at the start, after a notice on an inbox's channel, on the poll,
+   * after a failed drain. The session's own events need no fold (two trips per drain otherwise).
+   */
+  private foldWanted = true;
   /** ids handed over whose acknowledgement has not landed in Redis yet: never handed over again */
   private readonly handedOff = new Set<string>();
   /** the next batch, claimed with the last one's acknowledgement; it sits in `processing` meanwhile, so it is only a shortcut */
@@ -233,9 +238,15 @@ export class QueueConsumer {
       });
     });
     this.subscriber.on("ready", () => this.subscribeWhenOwner());
-    this.subscriber.on("message", () => this.requestDrain());
+    this.subscriber.on("message", (channel: string) => {
+      if (channel !== this.keys.notify) this.foldWanted = true;
+      this.requestDrain();
+    });
     this.timers.push(
-      setInterval(() => this.requestDrain(), this.config.pollIntervalMs),
+      setInterval(() => {
+        this.foldWanted = true;
+        this.requestDrain();
+      }, this.config.pollIntervalMs),
       setInterval(() => void this.register(), this.config.claimRefreshMs ?? CLAIM_REFRESH_MS),
     );
     for (const timer of this.timers) timer.unref();
@@ -250,6 +261,8 @@ export class QueueConsumer {
       .then(() => {
         if (!this.holdsClaim) return void subscriber.unsubscribe(...this.channels).catch(() => {});
         this.subscribed = true;
+        // what was published while nobody listened is not announced again
+        this.foldWanted = true;
         this.showListeningWhenReady();
         this.requestDrain();
       })
@@ -383,7 +396,10 @@ export class QueueConsumer {
     const claimed = this.claimedNext;
     this.claimedNext = undefined;
     try {
-      for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
+      if (this.foldWanted) {
+        this.foldWanted = false;
+        for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
+      }
       const result = await drainOnce(commands, this.keys, {
         maxBatch: this.config.maxBatch,
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,
@@ -413,6 +429,7 @@ export class QueueConsumer {
         return;
       }
       this.lastError = (error as Error).message.split("\n")[0];
+      this.foldWanted = true;
       this.scheduleRetry(RETRY_FIRST_MS, RETRY_MAX_MS);
     }
   }
