@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Plan, PlanStep } from "../src/core/plan.ts";
 import { ApplyError, type ApplyOptions, applyPlan, BACKUP_GENERATIONS, InstallCancelledError, type VerifyRun } from "../src/install/apply.ts";
+import { hasSignature, settledSignature } from "../src/install/fs-ops.ts";
 import { readManifest, renderManifest } from "../src/install/manifest.ts";
 import { snapshotTree } from "./helpers/tree.ts";
 
@@ -445,5 +446,42 @@ describe("applyPlan on a real tier-1 plan", () => {
     }
     await applyPlan(plan, { ...options(), env });
     expect(snapshotTree(home)).not.toEqual(before);
+  });
+});
+
+describe("file signatures", () => {
+  it("the manifest records a file's signature once its times have settled (a verification ran since it was written), none for a secret", async () => {
+    const index = file(".pi/agent/extensions/gateway/index.ts", "A");
+    const plan = planWith([index, { ...file(".pi/agent/gateway/secrets.env", "S", 0o600), secret: true } as PlanStep]);
+    // the verification of a real install takes far longer than this
+    await applyPlan(plan, options({ verify: () => new Promise((resolve) => setTimeout(resolve, 60)) }));
+    const [recorded, secret] = readManifest(plan.settings.manifestPath)!.files;
+    const stat = statSync(join(home, ".pi/agent/extensions/gateway/index.ts"));
+    expect(recorded!.signature).toEqual({ size: 1, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, dev: stat.dev });
+    expect(secret).not.toHaveProperty("signature");
+  });
+
+  it("takes no signature of a file written a moment ago; one changed in place, chmodded or replaced no longer has its signature", () => {
+    const path = join(home, "signed.txt");
+    writeFileSync(path, "aaaa", { mode: 0o644 });
+    expect(settledSignature(path)).toBeUndefined();
+    // as if settled: times in the past (utimes moves ctime to now, which the in-place write below moves again or keeps)
+    utimesSync(path, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const signature = settledSignature(path, Date.now() + 1_000)!;
+    expect(hasSignature(path, signature, 0o644)).toBe(true);
+    expect(hasSignature(path, signature, 0o600)).toBe(false);
+    writeFileSync(path, "bbbb");
+    expect(hasSignature(path, signature, 0o644)).toBe(false);
+
+    utimesSync(path, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const again = settledSignature(path, Date.now() + 1_000)!;
+    chmodSync(path, 0o600);
+    expect(hasSignature(path, again, 0o644)).toBe(false);
+    chmodSync(path, 0o644);
+    writeFileSync(`${path}.new`, "bbbb");
+    renameSync(`${path}.new`, path);
+    expect(hasSignature(path, again, 0o644)).toBe(false);
+    rmSync(path);
+    expect(hasSignature(path, again, 0o644)).toBe(false);
   });
 });

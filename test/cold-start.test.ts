@@ -6,9 +6,10 @@
 // Run `npm run build` first: this is the built CLI.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Manifest } from "../src/core/manifest.ts";
 import { createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
 import { type Installed, installTier1 } from "./helpers/install.ts";
 
@@ -140,5 +141,11 @@ describe("the built CLI loads only what a command uses", () => {
     const rerun = await loadedBy(args, sandbox.env);
     expect(["commander", "@clack/prompts"].filter((name) => rerun.packages.has(name))).toEqual([]);
     expect([...rerun.own].filter((path) => /^(install\/uninstall|verify\/host|runtime\/consumer\/consumer)\.ts$/.test(path))).toEqual([]);
+    // its files still have the signatures the install recorded, so it hashes nothing: no node:crypto
+    const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
+    expect(manifest.files.filter((file) => file.signature).map((file) => basename(file.path))).toEqual(["index.ts", "gateway-extension.mjs"]);
+    const builtins = await builtinsLoadedBy(args, sandbox.env);
+    expect(builtins.has("net"), `the preload lists node's own modules: ${[...builtins].join(" ")}`).toBe(true);
+    expect(builtins.has("crypto")).toBe(false);
   });
 });

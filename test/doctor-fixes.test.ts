@@ -111,6 +111,25 @@ describe("doctor repairs", () => {
     }
   });
 
+  it("finds a same-size edit made in place after the install, though the manifest's file signatures spare a healthy doctor the hashing", async () => {
+    const sandbox = createSandbox();
+    try {
+      const setup = await runCli(["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", randomPrefix()], { env: sandbox.env });
+      expect(setup.code, setup.stderr).toBe(0);
+      const manifest = JSON.parse(readFileSync(join(sandbox.home, ".pi/agent/gateway/manifest.json"), "utf8")) as Manifest;
+      const bundle = manifest.files.find((file) => file.path.endsWith("gateway-extension.mjs"))!;
+      expect(bundle.signature).toBeDefined();
+      const deps = async () => JSON.parse((await runCli(["doctor", "--json", "--only", "extension-deps"], { env: sandbox.env })).stdout).checks[0];
+      expect(await deps()).toMatchObject({ status: "ok" });
+      const shipped = readFileSync(bundle.path, "utf8");
+      writeFileSync(bundle.path, shipped.replace("gateway:", "gateway?"));
+      expect(statSync(bundle.path)).toMatchObject({ size: bundle.signature!.size, ino: bundle.signature!.ino });
+      expect(await deps()).toMatchObject({ status: "fail", message: expect.stringMatching(/differs from the one installed/) });
+    } finally {
+      rmSync(sandbox.home, { recursive: true, force: true });
+    }
+  });
+
   it("the bundle is read from disk each time: an edited one fails extension-deps, and --fix puts back the package's, keeping the edit", async () => {
     const { env, plan } = await installed.fresh();
     const bundle = join(plan.settings.extensionDir, "gateway-extension.mjs");

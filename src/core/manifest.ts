@@ -7,12 +7,26 @@ export interface ManifestFile {
   component: string;
   /** absent for secret files: no fingerprint of a secret is stored */
   sha256?: string;
+  /**
+   * the file as stat saw it when the manifest was written, if its times had settled by then: while
+   * it still has this signature, it holds the contents hashed in `sha256` (doctor need not read it)
+   */
+  signature?: FileSignature;
   mode: number;
   secret?: boolean;
   /** the user's to edit (HEARTBEAT.md): not drift when changed, kept by uninstall when edited */
   createOnly?: boolean;
   /** what was at this path before gateway-setup first wrote it */
   original: { existed: false } | { existed: true; backup: string };
+}
+
+/** What stat says of a file: its size, times and identity. */
+export interface FileSignature {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  dev: number;
 }
 
 export interface ManifestCommand {

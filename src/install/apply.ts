@@ -17,10 +17,12 @@ import {
   backupRoot,
   copyTree,
   ensureDir,
+  hasSignature,
   makePrivate,
   missingDirs,
   pathExists,
   readExisting,
+  settledSignature,
   sha256,
   writeFileAtomic,
 } from "./fs-ops.ts";
@@ -119,6 +121,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const backups = backupRoot(plan.settings.stateDir, now());
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
+  /** files that hold their step's contents now (written, or found so), which their manifest hash is of */
+  const asPlanned = new Set<string>();
   const onCommit: CommitEntry[] = [];
   // what a created path held before gateway-setup first ran its command, carried over from the previous install
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
@@ -156,6 +160,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       let result: StepResult;
       if (step.kind === "file") {
         result = writeFileStep(step, previousManifest, backups, recordUndo, mkdirs, files, onCommit);
+        if (!step.createOnly && !step.secret) asPlanned.add(step.path);
       } else if (step.kind === "command") {
         if (!step.satisfied) await runCommandStep(step, options, recordUndo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
@@ -197,7 +202,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
         updatedAt: now().toISOString(),
         settings: plan.settings,
         ...(options.answers ? { answers: answersToRecord(options.answers, plan.settings) } : {}),
-        files,
+        files: files.map((file) => withSettledSignature(file, asPlanned)),
         commands: plan.steps
           .filter((s): s is CommandStep => s.kind === "command")
           .map(({ component, argv, cwd, creates, undoArgv, rollbackOnly }) => ({
@@ -240,6 +245,14 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
     // older generations stay a while longer
   }
   return { results, changed, manifestPath: plan.settings.manifestPath };
+}
+
+/** A file that holds what its hash is of gets its signature, when its times have settled (verification ran since it was written). */
+function withSettledSignature(file: ManifestFile, asPlanned: ReadonlySet<string>): ManifestFile {
+  if (file.sha256 === undefined || !asPlanned.has(file.path)) return file;
+  const { signature: _stale, ...entry } = file;
+  const signature = settledSignature(entry.path);
+  return signature ? { ...entry, signature } : entry;
 }
 
 /** Every file (but a secret, which has no hash) is recorded in `previous` with its content and mode. */
@@ -308,10 +321,12 @@ function writeFileStep(
     writeFileAtomic(step.path, contents, step.mode);
     outcome = existing ? "updated" : "created";
   }
+  // unchanged, and still as the manifest's hash saw it: that hash is of these contents
+  const known = outcome === "unchanged" && recorded?.signature && hasSignature(step.path, recorded.signature, step.mode) ? recorded.sha256 : undefined;
   files.push({
     path: step.path,
     component: step.component,
-    ...(step.secret ? {} : { sha256: sha256(contents) }),
+    ...(step.secret ? {} : { sha256: known ?? sha256(contents) }),
     mode: step.mode,
     ...(step.secret ? { secret: true } : {}),
     ...(step.createOnly ? { createOnly: true } : {}),

@@ -1,6 +1,5 @@
 // File operations the installer is allowed to do: atomic writes that never leave a half-written
 // file, and directory creation that remembers what it created so rollback can remove it.
-import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -17,11 +16,53 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { UndoEntry } from "../core/journal.ts";
+import type { FileSignature } from "../core/manifest.ts";
+
+let crypto: typeof import("node:crypto") | undefined;
+/** loaded at the first hash or random name: a doctor whose files match their signatures needs neither (~4 ms) */
+const nodeCrypto = () => (crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto"));
 
 export function sha256(contents: string | Buffer): string {
-  return createHash("sha256").update(contents).digest("hex");
+  return nodeCrypto().createHash("sha256").update(contents).digest("hex");
+}
+
+const randomHex = () => nodeCrypto().randomBytes(4).toString("hex");
+
+/** fine-grained file times are older than this at a signature's recording; whole seconds (HFS+, FAT) need more */
+const SETTLED_MS = 25;
+const SETTLED_COARSE_MS = 5_000;
+
+/**
+ * The file as stat sees it, when its times are old enough that a later change cannot share them
+ * (the clock a file system stamps with runs up to a tick behind): while a file still has this
+ * signature, it holds what it held when the signature was taken. undefined when it is too fresh.
+ */
+export function settledSignature(path: string, now = Date.now()): FileSignature | undefined {
+  const stat = statSync(path);
+  const coarse = stat.mtimeMs % 1000 === 0 || stat.ctimeMs % 1000 === 0;
+  if (Math.max(stat.mtimeMs, stat.ctimeMs) > now - (coarse ? SETTLED_COARSE_MS : SETTLED_MS)) return undefined;
+  return { size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, dev: stat.dev };
+}
+
+/** The file at `path` still has `signature` (and so the contents hashed with it), and `mode`. */
+export function hasSignature(path: string, signature: FileSignature, mode: number): boolean {
+  try {
+    const stat = statSync(path);
+    return (
+      stat.isFile() &&
+      (stat.mode & 0o777) === mode &&
+      stat.size === signature.size &&
+      stat.mtimeMs === signature.mtimeMs &&
+      stat.ctimeMs === signature.ctimeMs &&
+      stat.ino === signature.ino &&
+      stat.dev === signature.dev
+    );
+  } catch {
+    return false;
+  }
 }
 
 export interface ExistingFile {
@@ -60,7 +101,7 @@ export function ensureDir(dir: string, mode = 0o755): string[] {
 
 /** Writes via a temp file in the same directory and rename(2): readers see old or new, never half. */
 export function writeFileAtomic(path: string, contents: string | Buffer, mode: number): void {
-  const temp = `${path}.gateway-setup-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+  const temp = `${path}.gateway-setup-${process.pid}-${randomHex()}.tmp`;
   let fd: number;
   try {
     fd = openSync(temp, "wx", mode);
@@ -93,7 +134,7 @@ function namingPath(error: NodeJS.ErrnoException, path: string): NodeJS.ErrnoExc
 export function assertWritableDir(dir: string, target: string): void {
   let existing = dir;
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
-  const probe = join(existing, `.gateway-setup-probe-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const probe = join(existing, `.gateway-setup-probe-${process.pid}-${randomHex()}`);
   try {
     closeSync(openSync(probe, "wx", 0o600));
   } catch (error) {

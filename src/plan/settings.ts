@@ -1,6 +1,5 @@
 // Answers + this machine -> the install's settings (PlanSettings), validated: paths, the session id,
 // the heartbeat source and the service manager each part plans with.
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { CRON_SCHEDULERS, cronSchedule, type IntervalError, parseInterval } from "../components/heartbeat/interval.ts";
 import { launchdLogDir } from "../components/service/launchd.ts";
@@ -10,6 +9,7 @@ import { PlanError } from "../core/errors.ts";
 import type { PlanSettings } from "../core/plan.ts";
 import type { RedisTarget } from "../core/redis.ts";
 import type { SystemInfo } from "../core/system.ts";
+import { sha256 } from "../install/fs-ops.ts";
 import type { Env } from "../platform/exec.ts";
 import { PACKAGE_ROOT } from "../platform/package-root.ts";
 import { agentDir, extensionDir, gatewayStateDir, homeDir, MANIFEST_FILE_NAME } from "../platform/paths.ts";
@@ -91,7 +91,7 @@ export function heartbeatChoices(system: SystemInfo, service?: Answers["service"
  */
 export function agentDirTag(agentDir: string, env: Env): string | undefined {
   const dir = resolve(agentDir);
-  return dir === resolve(homeDir(env), ".pi", "agent") ? undefined : createHash("sha256").update(dir).digest("hex").slice(0, 8);
+  return dir === resolve(homeDir(env), ".pi", "agent") ? undefined : sha256(dir).slice(0, 8);
 }
 
 /** The tier-2 parts of the settings, validated against this machine. */

@@ -5,7 +5,7 @@ import { chmodSync } from "node:fs";
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { type Finding, fail, ok, warn } from "../../core/finding.ts";
 import type { Manifest, ManifestFile } from "../../core/manifest.ts";
-import { backupRoot, readExisting, sha256 } from "../../install/fs-ops.ts";
+import { backupRoot, hasSignature, readExisting, sha256 } from "../../install/fs-ops.ts";
 import { displayPath } from "../../platform/paths.ts";
 import { writeRepaired } from "../repair-file.ts";
 import { rerunCommand } from "../rerun.ts";
@@ -16,6 +16,8 @@ type Drift = { file: ManifestFile; problem: "missing" | "edited" | "mode" };
 function findDrift(files: ManifestFile[]): Drift[] {
   const drift: Drift[] = [];
   for (const file of files.filter((f) => !f.createOnly)) {
+    // unchanged since the manifest was written: the contents hashed then, and the mode checked with them
+    if (file.signature && file.sha256 !== undefined && hasSignature(file.path, file.signature, file.mode)) continue;
     const current = readExisting(file.path);
     if (!current) drift.push({ file, problem: "missing" });
     else if (file.sha256 !== undefined && sha256(current.contents) !== file.sha256) drift.push({ file, problem: "edited" });
