@@ -559,25 +559,30 @@ describe("gateway extension", () => {
   });
 
   it("the central session reads `main` only when told of it (or on its poll), not for every event of its own", async () => {
-    const { host, prefix } = await startSession({ mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 60_000 } });
-    const monitor = await redis.monitor();
+    // MONITOR on a server of its own: on the shared one it would stream every other test's commands
+    const server = await startRedisServer();
+    const own = new Redis(server.url);
+    const { host, prefix } = await startSession({ url: server.url, mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 60_000 } });
+    const monitor = await own.monitor();
     const touchingMain: string[] = [];
     monitor.on("monitor", (_time: string, args: string[]) => {
       if (args.some((arg) => arg === `${prefix}:gateway:alive:main` || arg === `${prefix}:events:main`)) touchingMain.push(args.join(" "));
     });
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
-      await deliverMarkers({ host, prefix }, "gateway", "first");
+      await deliverMarkers({ host, prefix }, "gateway", "first", own);
       const before = touchingMain.length;
-      const markers = await deliverMarkers({ host, prefix }, "gateway", "own");
+      const markers = await deliverMarkers({ host, prefix }, "gateway", "own", own);
       expect(touchingMain.slice(before)).toEqual([]);
-      await pushToSession(redis, { prefix, sessionId: "main", event: createEvent({ id: "told", type: "t", source: "s" }) });
+      await pushToSession(own, { prefix, sessionId: "main", event: createEvent({ id: "told", type: "t", source: "s" }) });
       await host.waitFor(() => deliveredIds(host).includes("told"), 5_000, "the event pushed to main");
       expect(deliveredIds(host).slice(-3)).toEqual([...markers, "told"]);
       expect(touchingMain.length).toBeGreaterThan(before);
     } finally {
       monitor.disconnect();
       await host.shutdown();
+      own.disconnect();
+      await server.stop();
     }
   });
 
