@@ -461,6 +461,23 @@ describe("file signatures", () => {
     expect(secret).not.toHaveProperty("signature");
   });
 
+  it("records no signature for a file changed after it was written (here: during the verification)", async () => {
+    const plan = planWith([file(".pi/agent/extensions/gateway/index.ts", "A")]);
+    const path = join(home, ".pi/agent/extensions/gateway/index.ts");
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await applyPlan(
+      plan,
+      options({
+        verify: async () => {
+          await pause(30);
+          writeFileSync(path, "Z");
+          await pause(60); // settled again by the time the manifest is written
+        },
+      }),
+    );
+    expect(readManifest(plan.settings.manifestPath)!.files[0]).not.toHaveProperty("signature");
+  });
+
   it("takes no signature of a file written a moment ago; one changed in place, chmodded or replaced no longer has its signature", () => {
     const path = join(home, "signed.txt");
     writeFileSync(path, "aaaa", { mode: 0o644 });

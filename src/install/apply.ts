@@ -121,8 +121,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   const backups = backupRoot(plan.settings.stateDir, now());
   const createdDirs: string[] = [];
   const files: ManifestFile[] = [];
-  /** files that hold their step's contents now (written, or found so), which their manifest hash is of */
-  const asPlanned = new Set<string>();
+  /** files that held their step's contents (written, or found so) at this time: their manifest hash is of that */
+  const asPlanned = new Map<string, number>();
   const onCommit: CommitEntry[] = [];
   // what a created path held before gateway-setup first ran its command, carried over from the previous install
   const plannedCreates = new Set(plan.steps.flatMap((step) => (step.kind === "command" ? (step.creates ?? []) : [])));
@@ -160,7 +160,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
       let result: StepResult;
       if (step.kind === "file") {
         result = writeFileStep(step, previousManifest, backups, recordUndo, mkdirs, files, onCommit);
-        if (!step.createOnly && !step.secret) asPlanned.add(step.path);
+        if (!step.createOnly && !step.secret) asPlanned.set(step.path, Date.now());
       } else if (step.kind === "command") {
         if (!step.satisfied) await runCommandStep(step, options, recordUndo, mkdirs, { previous: previousManifest, backups, onCommit, originals });
         result = { step, outcome: step.satisfied ? "unchanged" : "ran" };
@@ -247,12 +247,16 @@ export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<Appl
   return { results, changed, manifestPath: plan.settings.manifestPath };
 }
 
-/** A file that holds what its hash is of gets its signature, when its times have settled (verification ran since it was written). */
-function withSettledSignature(file: ManifestFile, asPlanned: ReadonlySet<string>): ManifestFile {
-  if (file.sha256 === undefined || !asPlanned.has(file.path)) return file;
+/**
+ * A file that held what its hash is of, and was not changed since, gets its signature when its
+ * times have settled (the verification ran since it was written).
+ */
+function withSettledSignature(file: ManifestFile, asPlanned: ReadonlyMap<string, number>): ManifestFile {
+  const heldAt = asPlanned.get(file.path);
+  if (file.sha256 === undefined || heldAt === undefined) return file;
   const { signature: _stale, ...entry } = file;
   const signature = settledSignature(entry.path);
-  return signature ? { ...entry, signature } : entry;
+  return signature && signature.ctimeMs <= heldAt ? { ...entry, signature } : entry;
 }
 
 /** Every file (but a secret, which has no hash) is recorded in `previous` with its content and mode. */
