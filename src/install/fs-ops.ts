@@ -13,6 +13,7 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  type Stats,
   statSync,
   writeSync,
 } from "node:fs";
@@ -44,24 +45,38 @@ export function settledSignature(path: string, now = Date.now()): FileSignature 
   const stat = statSync(path);
   const coarse = stat.mtimeMs % 1000 === 0 || stat.ctimeMs % 1000 === 0;
   if (Math.max(stat.mtimeMs, stat.ctimeMs) > now - (coarse ? SETTLED_COARSE_MS : SETTLED_MS)) return undefined;
+  return signatureOf(stat);
+}
+
+/** What stat says of a file's size, times and identity. */
+export function signatureOf(stat: Stats): FileSignature {
   return { size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, dev: stat.dev };
+}
+
+export function sameSignature(a: FileSignature, b: FileSignature): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.dev === b.dev;
 }
 
 /** The file at `path` still has `signature` (and so the contents hashed with it), and `mode`. */
 export function hasSignature(path: string, signature: FileSignature, mode: number): boolean {
   try {
     const stat = statSync(path);
-    return (
-      stat.isFile() &&
-      (stat.mode & 0o777) === mode &&
-      stat.size === signature.size &&
-      stat.mtimeMs === signature.mtimeMs &&
-      stat.ctimeMs === signature.ctimeMs &&
-      stat.ino === signature.ino &&
-      stat.dev === signature.dev
-    );
+    return stat.isFile() && (stat.mode & 0o777) === mode && sameSignature(signatureOf(stat), signature);
   } catch {
     return false;
+  }
+}
+
+/** ENOENT or ENOTDIR: nothing at that path */
+export const isAbsent = (error: unknown) => ["ENOENT", "ENOTDIR"].includes((error as NodeJS.ErrnoException).code ?? "");
+
+/** stat, or undefined when nothing is there */
+export function statIfThere(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (error) {
+    if (isAbsent(error)) return undefined;
+    throw error;
   }
 }
 
@@ -76,8 +91,7 @@ export function readExisting(path: string): ExistingFile | undefined {
     if (!stat.isFile()) throw new Error(`${path} exists and is not a regular file`);
     return { contents: readFileSync(path), mode: stat.mode & 0o777 };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isAbsent(error)) return undefined;
     throw error;
   }
 }

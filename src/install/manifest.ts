@@ -3,14 +3,14 @@
 import { readFileSync } from "node:fs";
 import { GatewayError } from "../core/errors.ts";
 import type { Manifest } from "../core/manifest.ts";
+import { isAbsent } from "./fs-ops.ts";
 
 export function readManifest(path: string): Manifest | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isAbsent(error)) return undefined;
     throw error;
   }
   let parsed: Manifest;

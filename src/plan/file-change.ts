@@ -1,35 +1,23 @@
 // What applying a file step would do to the file that is there now. Reads files, writes nothing.
 
-import { type Stats, statSync } from "node:fs";
+import type { Stats } from "node:fs";
+import type { FileSignature } from "../core/manifest.ts";
 import { type FileStep, type Plan, REDACTED } from "../core/plan.ts";
-import { readExisting } from "../install/fs-ops.ts";
+import { readExisting, sameSignature, signatureOf, statIfThere } from "../install/fs-ops.ts";
 
 export type FileChange = "new" | "changed" | "unchanged";
 
 /**
  * The last comparison of each path's bytes with the contents it was compared with. A run asks
  * about every file several times (the plan shown, "changes nothing?", the writability check),
- * and the largest is the 380 KB bundle: the answer stands while the file's inode, size and
- * times do.
+ * and the largest is the 380 KB bundle: the answer stands while the file's signature does.
  */
-const compared = new Map<string, { contents: string; signature: string; same: boolean }>();
-
-const signatureOf = (stat: Stats) => `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
-
-function statIfThere(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
-  }
-}
+const compared = new Map<string, { contents: string; signature: FileSignature; same: boolean }>();
 
 function sameBytes(path: string, contents: string, stat: Stats): boolean {
   const signature = signatureOf(stat);
   const known = compared.get(path);
-  if (known && known.signature === signature && known.contents === contents) return known.same;
+  if (known && sameSignature(known.signature, signature) && known.contents === contents) return known.same;
   const existing = stat.size === Buffer.byteLength(contents, "utf8") ? readExisting(path) : undefined;
   const same = existing?.contents.equals(Buffer.from(contents, "utf8")) === true;
   compared.set(path, { contents, signature, same });
