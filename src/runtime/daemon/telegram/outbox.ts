@@ -57,10 +57,11 @@ export class OutboxSender {
   private known: string[] | undefined;
   /** bumped by every enqueue: a read of the outbox that overlapped one is read again */
   private enqueued = 0;
-  /** replies sent before their RPUSH was confirmed: whether each went out (or was dropped) */
-  private readonly unconfirmed = new Map<string, boolean>();
-  /** replies whose RPUSH failed before they went out: never sent */
-  private readonly withdrawn = new Set<string>();
+  /**
+   * replies handed to the sender before their RPUSH was confirmed: "pending", "out" once sent (or
+   * dropped by Telegram), "withdrawn" when the RPUSH failed before that (never sent then)
+   */
+  private readonly earlyReplies = new Map<string, "pending" | "out" | "withdrawn">();
   /** the attempt under way */
   private sending: { raw: string; attempt: Promise<Attempt> } | undefined;
 
@@ -84,7 +85,7 @@ export class OutboxSender {
     const pushed = this.options.redis.rpush(this.keys.outbox, ...raws);
     const early = this.known && raws.length === 1 && entries[0]!.chunks.length === 1 ? raws[0] : undefined;
     if (early !== undefined) {
-      this.unconfirmed.set(early, false);
+      this.earlyReplies.set(early, "pending");
       this.known!.push(early);
       this.waker.wake();
     }
@@ -96,10 +97,7 @@ export class OutboxSender {
       this.known = undefined;
       throw error;
     } finally {
-      if (early !== undefined) {
-        this.unconfirmed.delete(early);
-        this.withdrawn.delete(early);
-      }
+      if (early !== undefined) this.earlyReplies.delete(early);
     }
     this.enqueued++;
     if (early !== undefined) return;
@@ -109,8 +107,8 @@ export class OutboxSender {
 
   /** The RPUSH of a reply sent early failed: true when it went out (or Telegram dropped it); otherwise it is withdrawn unsent. */
   private async wentOut(raw: string): Promise<boolean> {
-    if (this.unconfirmed.get(raw)) return true;
-    this.withdrawn.add(raw);
+    if (this.earlyReplies.get(raw) === "out") return true;
+    this.earlyReplies.set(raw, "withdrawn");
     if (this.sending?.raw !== raw) return false;
     return (await this.sending.attempt) !== "later";
   }
@@ -148,7 +146,7 @@ export class OutboxSender {
       const attempt = await sending.attempt;
       this.sending = undefined;
       if (attempt === "later") continue;
-      if (this.unconfirmed.has(next.raw)) this.unconfirmed.set(next.raw, true);
+      if (this.earlyReplies.get(next.raw) === "pending") this.earlyReplies.set(next.raw, "out");
       await this.remove(next.raw, attempt === "sent" ? next.entry : undefined);
     }
   }
@@ -169,7 +167,7 @@ export class OutboxSender {
     const now = Date.now();
     const waiting = new Set<number>();
     for (const raw of entries) {
-      if (this.withdrawn.has(raw)) continue;
+      if (this.earlyReplies.get(raw) === "withdrawn") continue;
       const entry = parseEntry(raw);
       if (!entry) return { raw, entry: undefined };
       if (waiting.has(entry.chatId)) continue;
