@@ -559,21 +559,21 @@ describe("gateway extension", () => {
   });
 
   it("the central session reads `main` only when told of it (or on its poll), not for every event of its own", async () => {
-    // a server of its own: its command counts are this session's (the fold is the consumer's only GET, of main's holder)
+    // a server of its own: its command counts are this session's (only the fold moves with RPOPLPUSH)
     const server = await startRedisServer();
     const own = new Redis(server.url);
     const { host, prefix } = await startSession({ url: server.url, mode: "central", env: { GATEWAY_ROLE: "central" }, config: { pollIntervalMs: 60_000 } });
-    const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec((await own.info("commandstats")) as string)?.[1] ?? 0);
+    const folds = async () => Number(/cmdstat_rpoplpush:calls=(\d+)/.exec((await own.info("commandstats")) as string)?.[1] ?? 0);
     try {
       await host.waitFor(() => listening(host), 10_000, "listening");
       await deliverMarkers({ host, prefix }, "gateway", "first", own);
-      const before = await gets();
+      const before = await folds();
       const markers = await deliverMarkers({ host, prefix }, "gateway", "own", own);
-      expect(await gets()).toBe(before);
+      expect(await folds()).toBe(before);
       await pushToSession(own, { prefix, sessionId: "main", event: createEvent({ id: "told", type: "t", source: "s" }) });
       await host.waitFor(() => deliveredIds(host).includes("told"), 5_000, "the event pushed to main");
       expect(deliveredIds(host).slice(-3)).toEqual([...markers, "told"]);
-      expect(await gets()).toBeGreaterThan(before);
+      expect(await folds()).toBeGreaterThan(before);
     } finally {
       await host.shutdown();
       own.disconnect();

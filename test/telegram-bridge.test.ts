@@ -15,6 +15,7 @@ import { START_ANSWER } from "../src/runtime/daemon/telegram/updates.ts";
 import type { DaemonControl, DaemonInput } from "../src/runtime/daemon/types.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { FAKE_BOT, type FakeTelegram, splitProblem, startFakeTelegram } from "./helpers/fake-telegram.ts";
+import { startReplyDroppingRedis } from "./helpers/reply-dropping-redis.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const redis = new Redis(inject("redisUrl"));
@@ -472,6 +473,64 @@ describe("replies", () => {
     expect(bridge.health().polling).toBe(true);
     expect(logs.join("\n")).toMatch(/getUpdates failed \(500: Internal Server Error\)/);
     expect(logs.join("\n")).toContain("polling works again");
+  });
+});
+
+describe("a Redis reply lost on the way back (ioredis sends the command again after reconnecting)", () => {
+  /** A client whose connection goes through a proxy that can lose one reply. */
+  async function droppingClient() {
+    const proxy = await startReplyDroppingRedis(inject("redisUrl"));
+    const client = new Redis(proxy.url);
+    cleanups.push(async () => {
+      client.disconnect();
+      await proxy.close();
+    });
+    return { proxy, client };
+  }
+
+  it("still hands a message over, once, when the reply to persisting it was lost", async () => {
+    const { proxy, client } = await droppingClient();
+    const { fake, bridge, inputs } = await harness({ redis: client });
+    // Redis knows the script after this one, so the command that loses its reply is the one that ran
+    fake.injectMessage({ userId: OWNER, text: "the first one" });
+    await waitForInput(inputs, "the first one");
+    const dropped = proxy.dropReplyTo("persisted, reply lost");
+    fake.injectMessage({ userId: OWNER, text: "persisted, reply lost" });
+    await dropped;
+    await waitForInput(inputs, "persisted, reply lost");
+    fake.injectMessage({ userId: OWNER, text: "the next one" });
+    await waitForInput(inputs, "the next one");
+    const texts = ["the first one", "persisted, reply lost", "the next one"];
+    expect(inputs.map((input) => input.text)).toEqual(texts);
+    expect((await bridge.pending()).map((input) => input.text)).toEqual(texts);
+  });
+
+  it("still answers a command when the reply to marking its update handled was lost", async () => {
+    const { proxy, client } = await droppingClient();
+    const { fake, prefix, control } = await harness({ redis: client });
+    fake.knowChat(OWNER);
+    fake.injectMessage({ userId: OWNER, text: "/status" });
+    await fake.waitForSent((all) => all.length === 1);
+    const dropped = proxy.dropReplyTo(telegramKeys(prefix).handledPrefix);
+    fake.injectMessage({ userId: OWNER, text: "/status" });
+    await dropped;
+    await fake.waitForSent((all) => all.length === 2);
+    expect(control.calls).toEqual(["status", "status"]);
+    expect(fake.sent.map((message) => message.text.slice(0, 6))).toEqual(["queue:", "queue:"]);
+  });
+
+  it("sends a reply once and leaves no copy in the outbox when the reply to its RPUSH was lost", async () => {
+    const { proxy, client } = await droppingClient();
+    const { fake, bridge, prefix } = await harness({ redis: client });
+    fake.knowChat(OWNER);
+    await sentOnce(bridge, fake, "before");
+    const dropped = proxy.dropReplyTo("pushed, reply lost");
+    await bridge.deliver({ kind: "background" }, "pushed, reply lost");
+    await dropped;
+    await fake.waitForSent((all) => all.some((message) => message.text === "pushed, reply lost"));
+    await waitFor(async () => (await redis.llen(telegramKeys(prefix).outbox)) === 0, "the outbox to empty");
+    await sentOnce(bridge, fake, "after");
+    expect(fake.sent.map((message) => message.text)).toEqual(["before", "pushed, reply lost", "after"]);
   });
 });
 

@@ -291,7 +291,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
 /** Deletes the throw-away session's keys by name (no KEYS scan: it blocks a large Redis, and managed ones forbid it). */
 async function cleanUpSession(redis: RedisClient, prefix: string, sessionId: string, eventId: string): Promise<void> {
   const keys = sessionKeys(prefix, sessionId);
-  await redis.del(keys.events, keys.processing, keys.deadLetter, aliveKey(prefix, sessionId), keys.seenPrefix + eventId);
+  await redis.del(keys.events, keys.processing, keys.deadLetter, keys.lastAck, aliveKey(prefix, sessionId), keys.seenPrefix + eventId);
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
 }
 

@@ -13,20 +13,22 @@
 //           longer than the client retries), are not handed off again: they are only acknowledged.
 //   ack:    only after the hand-off resolved: mark ids seen (TTL), dead-letter malformed entries
 //           (capped: dead-letter.ts) and clear `processing`, in one script (atomic, one command however large the batch).
-//           When the caller drains on at once, the same script claims the next batch.
+//           When the caller drains on at once, the same script claims the next batch. Each ack
+//           applies once (its token): one sent again after a lost reply must not clear that batch.
 //           If the hand-off throws nothing is acknowledged.
 import type { Redis } from "ioredis";
 import { type DeadLetter, deadLetterFor, MAX_DEAD_LETTERS } from "./dead-letter.ts";
 import { type GatewayEvent, parseEvent } from "./event.ts";
 import { aliveKey, type SessionKeys } from "./keys.ts";
+import { randomUuid } from "./random-id.ts";
 import { LuaScript, type ScriptClient } from "./scripts.ts";
 import { isSessionGone } from "./sessions.ts";
 
 // The claim and the acknowledgement, as Lua functions: each runs as a script of its own, and an
 // acknowledgement that has the next batch claimed in the same trip (a backlog drains at one round
 // trip per batch). ARGV of every script: max batch, byte budget, seen-key prefix, whether the claim
-// takes only a full batch ('1') or whatever waits (''), TTL, now, how many dead letters to keep, how
-// many ids follow, the delivered ids, then the dead letters.
+// takes only a full batch ('1') or whatever waits (''), the acknowledgement's token, TTL, now, how
+// many dead letters to keep, how many ids follow, the delivered ids, then the dead letters.
 //
 // claim: KEYS events, processing; only a full batch: move events only when they fill a whole batch
 // (maxBatch events, or as many as the byte budget takes), the batch a later claim would take too.
@@ -92,26 +94,30 @@ local function claim(events, processing)
 end
 `;
 
-// ack: KEYS processing, dead letters, events. Marks the ids seen, keeps the newest dead letters,
-// clears processing. Returns how many events still wait.
+// ack: KEYS processing, dead letters, events, last ack. Marks the ids seen, keeps the newest dead
+// letters, clears processing. Applied once per token: ioredis sends a command again when the
+// connection broke before its reply came, and a second run after an acknowledgement that claimed
+// the next batch would clear that batch from processing unseen.
 const ACK_LUA = `
-local function ack(processing, dead_letters, events)
-  local seen_prefix, ttl, now, keep, ids = ARGV[3], ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
-  for i = 9, 8 + ids do redis.call('SET', seen_prefix .. ARGV[i], now, 'EX', ttl) end
-  if #ARGV > 8 + ids then
-    for i = 9 + ids, #ARGV do redis.call('LPUSH', dead_letters, ARGV[i]) end
+local function ack(processing, dead_letters, events, last_ack)
+  local seen_prefix, token, ttl, now, keep, ids = ARGV[3], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+  if redis.call('GET', last_ack) == token then return end
+  for i = 10, 9 + ids do redis.call('SET', seen_prefix .. ARGV[i], now, 'EX', ttl) end
+  if #ARGV > 9 + ids then
+    for i = 10 + ids, #ARGV do redis.call('LPUSH', dead_letters, ARGV[i]) end
     redis.call('LTRIM', dead_letters, 0, keep - 1)
   end
   redis.call('DEL', processing)
-  return redis.call('LLEN', events)
+  redis.call('SET', last_ack, token, 'EX', ttl)
 end
 `;
 
 const CLAIM_SCRIPT = new LuaScript(`${CLAIM_LUA}return claim(KEYS[1], KEYS[2])`);
-const ACK_SCRIPT = new LuaScript(`${ACK_LUA}return ack(KEYS[1], KEYS[2], KEYS[3])`);
-// KEYS: processing, dead letters, events. Returns how many wait after the claim, and the claim.
+const ACK_SCRIPT = new LuaScript(`${ACK_LUA}ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return redis.call('LLEN', KEYS[3])`);
+// KEYS: processing, dead letters, events, last ack. Returns how many wait after the claim, and the claim.
 const ACK_THEN_CLAIM_SCRIPT = new LuaScript(`${ACK_LUA}${CLAIM_LUA}
-ack(KEYS[1], KEYS[2], KEYS[3])
+ack(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local claimed = claim(KEYS[3], KEYS[1])
 return {redis.call('LLEN', KEYS[3]), claimed[1], claimed[2]}`);
 
@@ -205,6 +211,7 @@ function claimedFrom([entries, seen]: ClaimReply): Claimed {
 }
 
 interface Acknowledgement {
+  token: string;
   ttl: number;
   now: number;
   keep: number;
@@ -215,7 +222,16 @@ interface Acknowledgement {
 function scriptArgs(keys: SessionKeys, maxBatch: number, maxBatchBytes: number, ack?: Acknowledgement, onlyFull = false) {
   const head = [String(maxBatch), String(maxBatchBytes), keys.seenPrefix, onlyFull ? "1" : ""];
   if (!ack) return head;
-  return [...head, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
+  return [...head, ack.token, String(ack.ttl), String(ack.now), String(ack.keep), String(ack.ids.length), ...ack.ids, ...ack.letters];
+}
+
+let ackTokenBase: string | undefined;
+let acksSent = 0;
+
+/** Unique to one acknowledgement: this process's random part and a count. */
+function ackToken(): string {
+  ackTokenBase ??= randomUuid();
+  return `${ackTokenBase}:${++acksSent}`;
 }
 
 async function claim(redis: ScriptClient, keys: SessionKeys, maxBatch: number, maxBatchBytes = MAX_BATCH_BYTES): Promise<Claimed> {
@@ -278,13 +294,14 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
   for (const event of result.delivered) options.handedOff?.add(event.id);
 
   const ack: Acknowledgement = {
+    token: ackToken(),
     ttl: options.dedupeTtlSeconds,
     now: now(),
     keep: options.maxDeadLetters ?? MAX_DEAD_LETTERS,
     ids: [...result.acknowledgedAgain, ...result.delivered].map((event) => event.id),
     letters: result.deadLettered.map((letter) => JSON.stringify(letter)),
   };
-  const ackKeys = [keys.processing, keys.deadLetter, keys.events];
+  const ackKeys = [keys.processing, keys.deadLetter, keys.events, keys.lastAck];
   try {
     const next = options.claimNext?.() ?? "none";
     if (next !== "none") {

@@ -34,6 +34,8 @@ export interface SessionKeys {
   deadLetter: string;
   /** prefix of per-event de-duplication keys (`<seenPrefix><id>`, with a TTL) */
   seenPrefix: string;
+  /** string: the token of the last acknowledgement applied (with a TTL), so one sent again after a lost reply is not applied twice */
+  lastAck: string;
 }
 
 export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
@@ -46,6 +48,7 @@ export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
     processing: `${base}:processing:${sessionId}`,
     deadLetter: `${base}:deadletter:${sessionId}`,
     seenPrefix: `${base}:seen:${sessionId}:`,
+    lastAck: `${base}:lastack:${sessionId}`,
   };
 }
 

@@ -233,13 +233,13 @@ export class OutboxSender {
   }
 
   private forget(raw: string): void {
-    const index = this.known?.indexOf(raw) ?? -1;
-    if (index >= 0) this.known!.splice(index, 1);
+    if (this.known) this.known = this.known.filter((known) => known !== raw);
   }
 
   private async remove(raw: string, sent: OutboxEntry | undefined): Promise<void> {
     try {
-      await this.options.redis.lrem(this.keys.outbox, 1, raw);
+      // every copy: ioredis sends an RPUSH again when a broken connection lost its reply, and each entry is unique (its id)
+      await this.options.redis.lrem(this.keys.outbox, 0, raw);
       this.forget(raw);
       if (sent) {
         this.sentChunks.delete(sent.id);
