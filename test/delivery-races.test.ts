@@ -142,6 +142,26 @@ describe("delivery races against the real pi", () => {
     await expectEachDeliveredOnce(redis, keys, model, [...ids, "race-sentinel"]);
   }, 180_000);
 
+  it("hands an event pushed twice to pi once, whichever batch, group of batches or group claimed ahead its copy falls in", async () => {
+    const model = await startFakeModel();
+    cleanups.push(() => model.close());
+    const prefix = randomPrefix();
+    const keys = sessionKeys(prefix, "main");
+    const redis = new Redis(sharedRedisUrl);
+    cleanups.push(() => redis.disconnect());
+    // a backlog that waits for pi: each id twice, the copy 75 entries after the first (batches of
+    // 50, groups of four batches, the next group claimed while the last three are to go)
+    const ids = Array.from({ length: 300 }, (_, i) => `twice-${String(i).padStart(3, "0")}`);
+    await pushEvents(redis, keys, [...ids.flatMap((id, i) => (i >= 75 ? [id, ids[i - 75]!] : [id])), ...ids.slice(-75)]);
+    await startGatewayPi({ redisUrl: sharedRedisUrl, prefix, model });
+    await deliverSentinel(redis, keys, model, "twice-sentinel");
+    await expectEachDeliveredOnce(redis, keys, model, [...ids, "twice-sentinel"]);
+    // pi took the backlog in batches, in order
+    const order = [...deliveriesToModel(model).keys()];
+    expect(order).toEqual([...ids, "twice-sentinel"]);
+    expect(model.requests.length).toBeGreaterThanOrEqual(7);
+  }, 120_000);
+
   it("offers a batch again when pi drops it because a user's prompt started first, and acknowledges only the offer pi took", async () => {
     const model = await startFakeModel();
     cleanups.push(() => model.close());

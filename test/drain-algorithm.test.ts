@@ -2,7 +2,7 @@
 // dead letters.
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { type Claimed, claimBatch, type DrainOptions, drainOnce, type NextClaim } from "../src/runtime/protocol/drain.ts";
+import { type Claimed, claimBatch, type DrainOptions, drainOnce, HandedOff, type NextClaim } from "../src/runtime/protocol/drain.ts";
 import { createEvent, type GatewayEvent } from "../src/runtime/protocol/event.ts";
 import { type SessionKeys, sessionKeys } from "../src/runtime/protocol/keys.ts";
 import { pushToSession } from "../src/runtime/protocol/push.ts";
@@ -74,7 +74,7 @@ describe("drainOnce", () => {
   it("acknowledges a batch whose acknowledgement failed on the next drain, without handing it off again", async () => {
     await push("h1");
     await push("h2");
-    const handedOff = new Set<string>();
+    const handedOff = new HandedOff();
     const handed: string[][] = [];
     const drain = (client: Redis) => drainOnce(client, keys, { ...options((events) => void handed.push(ids(events))), handedOff });
     // the claim and then the acknowledgement run by EVALSHA: this client loses its connection after the claim
@@ -87,7 +87,7 @@ describe("drainOnce", () => {
     });
     await expect(drain(losesTheAck)).rejects.toThrow(/acknowledging the batch failed/);
     expect(await redis.llen(keys.processing)).toBe(2);
-    expect([...handedOff]).toEqual(["h1", "h2"]);
+    expect([handedOff.has("h1"), handedOff.has("h2"), handedOff.size]).toEqual([true, true, 2]);
     await push("h3");
     const again = await drain(redis);
     expect(handed).toEqual([["h1", "h2"], ["h3"]]);
@@ -290,5 +290,157 @@ describe("drainOnce", () => {
     );
     expect(called).toBe(false);
     expect(result.claimed).toBe(0);
+  });
+});
+
+describe("drainOnce over a group of batches (the consumer's backlog drain)", () => {
+  const entriesOf = (claimed: Claimed | undefined) => claimed?.entries.map((raw) => JSON.parse(raw).id as string);
+  const pushAll = async (list: string[]) => {
+    for (const id of list) await push(id);
+  };
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `g${from + i}`);
+
+  it("claims the first batch of whatever waits and then only full ones, and acknowledges each batch on its own, oldest first", async () => {
+    await pushAll(range(1, 11));
+    const handed: string[][] = [];
+    const group = { ...options((events) => void handed.push(ids(events)), 3), groupBatches: 4 };
+    const first = await drainOnce(redis, keys, group);
+    expect(first.next?.sizes).toEqual([3, 3]);
+    expect(await redis.llen(keys.processing)).toBe(6);
+    const second = await drainOnce(redis, keys, { ...group, claimed: first.next!, previousAck: first.ackToken! });
+    expect(await redis.lrange(keys.processing, 0, -1).then((raws) => raws.map((raw) => JSON.parse(raw).id).reverse())).toEqual(range(7, 9));
+    const third = await drainOnce(redis, keys, { ...group, claimed: second.next!, previousAck: second.ackToken! });
+    expect(third.next).toBeUndefined();
+    expect(await redis.llen(keys.processing)).toBe(0);
+    // the two left over were too few for a full batch after the first: they wait, and go next
+    expect(await redis.llen(keys.events)).toBe(2);
+    await drainOnce(redis, keys, group);
+    expect(handed).toEqual([range(1, 3), range(4, 6), range(7, 9), range(10, 11)]);
+  });
+
+  it("takes only full batches into a group while the host is busy", async () => {
+    await pushAll(range(1, 4));
+    const busy = { ...options(undefined, 2), groupBatches: 4, claimNext: (): NextClaim => "full" };
+    const first = await drainOnce(redis, keys, busy);
+    await pushAll(range(5, 9));
+    const second = await drainOnce(redis, keys, { ...busy, claimed: first.next!, previousAck: first.ackToken! });
+    expect(second.next?.sizes).toEqual([2, 2]);
+    expect(entriesOf(second.next)).toEqual(range(5, 8));
+    expect(await redis.lrange(keys.events, 0, -1)).toHaveLength(1);
+  });
+
+  it("does not hand off an id again that an earlier batch of the same group carried", async () => {
+    await pushAll(["d1", "d2", "d3", "d1"]);
+    const handed: string[][] = [];
+    const group = { ...options((events) => void handed.push(ids(events)), 2), groupBatches: 2, handedOff: new HandedOff() };
+    const first = await drainOnce(redis, keys, group);
+    const second = await drainOnce(redis, keys, { ...group, claimed: first.next!, previousAck: first.ackToken! });
+    expect(handed).toEqual([["d1", "d2"], ["d3"]]);
+    expect(ids(second.acknowledgedAgain)).toEqual(["d1"]);
+    expect(await redis.llen(keys.processing)).toBe(0);
+  });
+
+  it("hands off the batch in hand while the acknowledgement of the one before it is on its way, and claims the next group ahead", async () => {
+    await pushAll(range(1, 13));
+    const handed: string[][] = [];
+    const acknowledgements: Promise<void>[] = [];
+    const pipelined = {
+      ...options((events) => void handed.push(ids(events)), 2),
+      groupBatches: 3,
+      handedOff: new HandedOff(),
+      claimNext: (): NextClaim => "full",
+      acknowledgeInBackground: (acknowledged: Promise<void>) => void acknowledgements.push(acknowledged),
+    };
+    const first = await drainOnce(redis, keys, pipelined);
+    expect(first.next?.sizes).toEqual([2, 2]);
+    expect(first.claiming).toBeDefined();
+    const second = await drainOnce(redis, keys, { ...pipelined, claimed: first.next!, previousAck: first.ackToken!, claimInFlight: true });
+    const third = await drainOnce(redis, keys, { ...pipelined, claimed: second.next!, previousAck: second.ackToken!, claimInFlight: true });
+    expect(third.next).toBeUndefined();
+    const ahead = await first.claiming!;
+    expect(entriesOf(ahead)).toEqual(range(7, 12));
+    await Promise.all(acknowledgements);
+    // what is left in processing is the group claimed ahead, and only it
+    expect(await redis.llen(keys.processing)).toBe(6);
+    const fourth = await drainOnce(redis, keys, { ...pipelined, claimed: ahead!, previousAck: third.ackToken! });
+    expect(fourth.claiming).toBeDefined();
+    expect(entriesOf(await fourth.claiming)).toBeUndefined(); // g13 alone makes no full batch
+    expect(handed).toEqual([range(1, 2), range(3, 4), range(5, 6), range(7, 8)]);
+  });
+
+  it("applies nothing when the acknowledgement sent before it did not apply", async () => {
+    await pushAll(range(1, 4));
+    const group = { ...options(undefined, 2), groupBatches: 2 };
+    const first = await drainOnce(redis, keys, group);
+    await expect(drainOnce(redis, keys, { ...group, claimed: first.next!, previousAck: "someone-else:1" })).rejects.toThrow(/did not apply/);
+    expect(await redis.llen(keys.processing)).toBe(2);
+    expect(await redis.get(keys.seenPrefix + "g3")).toBeNull();
+  });
+
+  it("claims nothing ahead when processing holds other entries than the batches in hand", async () => {
+    await pushAll(range(1, 10));
+    const acknowledgements: Promise<void>[] = [];
+    let strays = 0;
+    const pipelined = {
+      // something else puts an entry into processing while the first batch is with the host
+      ...options(async () => void (strays++ === 0 && (await redis.lpush(keys.processing, "{not the consumer's}"))), 2),
+      groupBatches: 3,
+      claimNext: (): NextClaim => "full",
+      acknowledgeInBackground: (acknowledged: Promise<void>) => void acknowledgements.push(acknowledged),
+    };
+    const first = await drainOnce(redis, keys, pipelined);
+    await expect(first.claiming).rejects.toThrow(/did not apply, or processing holds other entries/);
+    await expect(acknowledgements[0]).rejects.toThrow(/acknowledging the batch failed/);
+    expect(await redis.llen(keys.events)).toBe(4);
+    expect(await redis.llen(keys.processing)).toBe(5);
+  });
+});
+
+describe("HandedOff, the consumer's memory of ids it handed off", () => {
+  it("forgets a batch's ids once `keep` later batches' acknowledgements landed, unless a later batch carried the id again", () => {
+    const memory = new HandedOff();
+    const first = memory.add(["a", "b"]);
+    memory.add(["c"]);
+    const third = memory.add(["b", "d"]);
+    memory.landed(third, 2);
+    expect([memory.has("a"), memory.has("b"), memory.has("c"), memory.has("d")]).toEqual([false, true, true, true]);
+    expect(first).toBe(1);
+    memory.landed(third + 2, 2);
+    expect(memory.size).toBe(0);
+    memory.add(["e"]);
+    memory.clear();
+    expect(memory.has("e")).toBe(false);
+  });
+
+  it("stays small over a long backlog drained by the consumer's pipeline", async () => {
+    const memory = new HandedOff();
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 400; i++) pipeline.lpush(keys.events, JSON.stringify(createEvent({ id: `long-${i}`, type: "test", source: "unit" })));
+    await pipeline.exec();
+    const acknowledgements: Promise<void>[] = [];
+    const pipelined = {
+      ...options(undefined, 5),
+      groupBatches: 4,
+      handedOff: memory,
+      claimNext: (): NextClaim => "full",
+      acknowledgeInBackground: (acknowledged: Promise<void>) => void acknowledgements.push(acknowledged),
+    };
+    let claimed: Claimed | undefined;
+    let claiming: Promise<Claimed | undefined> | undefined;
+    let previousAck = "";
+    let largest = 0;
+    for (let drains = 0; drains < 80; drains++) {
+      if (!claimed && claiming) [claimed, claiming] = [await claiming, undefined];
+      const result = await drainOnce(redis, keys, { ...pipelined, ...(claimed ? { claimed } : {}), previousAck, claimInFlight: !!claiming });
+      claimed = result.next;
+      claiming = result.claiming ?? claiming;
+      previousAck = result.ackToken ?? previousAck;
+      largest = Math.max(largest, memory.size);
+    }
+    await Promise.all(acknowledgements);
+    expect(await redis.llen(keys.events)).toBe(0);
+    expect(await redis.llen(keys.processing)).toBe(0);
+    // a few groups' worth of batches of 5 (ten kept, and those whose acknowledgement was on its way), not the 400 ids
+    expect(largest).toBeLessThanOrEqual(20 * 5);
   });
 });

@@ -3,7 +3,7 @@
 // batches and shows the consumer's state (the pi extension's glue; tier 4's daemon). Nothing here
 // blocks the host: start() only kicks off a background connect.
 import type { Redis } from "ioredis";
-import { type Claimed, type DeadLetter, drainOnce, foldInbox, type NextClaim } from "../protocol/drain.ts";
+import { type Claimed, type DeadLetter, drainOnce, foldInbox, HandedOff, type NextClaim } from "../protocol/drain.ts";
 import { type GatewayEvent, HEARTBEAT_EVENT_TYPE, SMOKE_EVENT_TYPE } from "../protocol/event.ts";
 import { defaultSessionKey, type SessionKeys, sessionKeys, smokeAckKey } from "../protocol/keys.ts";
 import { handOverSatelliteQueue } from "../protocol/registry-scripts.ts";
@@ -24,6 +24,8 @@ const RETRY_MAX_MS = 60_000;
 /** after the host did not take a batch: retry after this, doubling up to the maximum */
 const NOT_TAKEN_RETRY_FIRST_MS = 60_000;
 const NOT_TAKEN_RETRY_MAX_MS = 15 * 60_000;
+/** a backlog is claimed this many batches at a time; each is still handed over and acknowledged on its own */
+const GROUP_BATCHES = 4;
 
 const AUTH_ERROR = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i;
 /** an ACL user without a command or key the gateway needs: retrying does not help, the user's rights must change */
@@ -118,10 +120,16 @@ export class QueueConsumer {
    * after a failed drain. The session's own events need no fold (two trips per drain otherwise).
    */
   private foldWanted = true;
-  /** ids handed over whose acknowledgement has not landed in Redis yet: never handed over again */
-  private readonly handedOff = new Set<string>();
-  /** the next batch, claimed with the last one's acknowledgement; it sits in `processing` meanwhile, so it is only a shortcut */
+  /** ids handed over whose acknowledgement may not be known to a claim yet: never handed over again */
+  private readonly handedOff = new HandedOff();
+  /** the next batches, claimed with the last ones; they sit in `processing` meanwhile, so this is only a shortcut */
   private claimedNext: Claimed | undefined;
+  /** the group claimed ahead, on its way: it follows claimedNext */
+  private claiming: Promise<Claimed | undefined> | undefined;
+  /** the token of the last acknowledgement sent, which the next one's applies after ('' after a fresh claim) */
+  private lastAck = "";
+  /** an acknowledgement left to land in the background failed: the batches in hand are dropped and claimed afresh */
+  private claimedNextStale = false;
   private outageNoticed = false;
   private subscribed = false;
   /** this consumer holds the session id's claim (see protocol/sessions.ts) */
@@ -347,7 +355,7 @@ export class QueueConsumer {
   private refuse(holder: AliveRecord | undefined): void {
     const lostClaim = this.holdsClaim;
     this.holdsClaim = false;
-    this.claimedNext = undefined;
+    this.dropClaimed();
     if (this.subscribed) {
       this.subscribed = false;
       void this.subscriber?.unsubscribe(...this.channels).catch(() => {});
@@ -393,31 +401,47 @@ export class QueueConsumer {
   private async drain(): Promise<void> {
     const commands = this.commands;
     if (commands?.status !== "ready") return;
-    const claimed = this.claimedNext;
+    if (this.claimedNextStale) this.dropClaimed();
+    let claimed = this.claimedNext;
     this.claimedNext = undefined;
     try {
       if (this.foldWanted) {
         this.foldWanted = false;
         for (const inbox of this.inboxes) await foldInbox(commands, inbox, this.keys, this.config.prefix);
       }
+      if (!claimed && this.claiming) {
+        const claiming = this.claiming;
+        this.claiming = undefined;
+        claimed = await claiming;
+      }
+      // a fresh claim starts with the oldest entries of processing, whatever was acknowledged before
+      if (!claimed) this.lastAck = "";
       const result = await drainOnce(commands, this.keys, {
         maxBatch: this.config.maxBatch,
         dedupeTtlSeconds: this.config.dedupeTtlSeconds,
         handOff: (events) => this.handOff(events),
         handedOff: this.handedOff,
         ...(claimed ? { claimed } : {}),
+        previousAck: this.lastAck,
+        claimInFlight: this.claiming !== undefined,
+        groupBatches: GROUP_BATCHES,
         claimNext: () => this.nextClaim(),
+        acknowledgeInBackground: (acknowledged) => this.acknowledgedInBackground(acknowledged),
       });
       this.claimedNext = result.next;
+      if (result.claiming) this.claiming = result.claiming;
+      if (result.ackToken) this.lastAck = result.ackToken;
       this.retryDelayMs = 0;
       this.notTakenNoticed = false;
       this.lastError = undefined;
       this.duplicates += result.duplicates;
       if (result.deadLettered.length) this.reportDeadLetters(result.deadLettered);
       await this.acknowledgeSmoke(commands, [...result.delivered, ...result.acknowledgedAgain]);
-      if (result.remaining > 0 || result.next) this.drainWanted = true;
+      if (result.remaining > 0 || this.claimedNext || this.claiming) this.drainWanted = true;
       if (this.state === "listening") this.setState("listening"); // refreshes the delivered count
     } catch (error) {
+      // what is in hand or on its way is claimed afresh from processing, in order
+      this.dropClaimed();
       this.drainWanted = true;
       if (error instanceof HandOffDeferred) return;
       if (error instanceof HandOffNotTaken) {
@@ -455,9 +479,30 @@ export class QueueConsumer {
     // the host got busy while this batch was being claimed: the drain it asks for next hands it over
     if (!this.host.canTake()) throw new HandOffDeferred("busy");
     await this.host.take(forHost, () => {
-      for (const event of events) this.handedOff.add(event.id);
+      this.handedOff.add(events.map((event) => event.id));
     });
     this.delivered += forHost.length;
+  }
+
+  /**
+   * A batch whose group's next one is in hand is acknowledged while that one goes to the host.
+   * Should the acknowledgement fail, the next ones' fail too (each needs the one before it), so
+   * the batches in hand are dropped and the next drain claims what `processing` still holds.
+   */
+  private dropClaimed(): void {
+    this.claimedNext = undefined;
+    this.claiming = undefined;
+    this.claimedNextStale = false;
+    this.lastAck = "";
+  }
+
+  private acknowledgedInBackground(acknowledged: Promise<void>): void {
+    acknowledged.catch((error: Error) => {
+      if (this.stopped) return;
+      this.lastError = error.message.split("\n")[0];
+      this.claimedNextStale = true;
+      this.requestDrain();
+    });
   }
 
   /**

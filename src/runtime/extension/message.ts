@@ -23,14 +23,29 @@ export function batchMessage(events: GatewayEvent[], sessionId: string, checklis
 }
 
 export function formatEvents(events: GatewayEvent[], sessionId: string): string {
-  const header = `[gateway] ${events.length} event${events.length === 1 ? "" : "s"} from Redis for session "${sessionId}":`;
-  const blocks = events.map((event, i) => {
+  let text = `[gateway] ${events.length} event${events.length === 1 ? "" : "s"} from Redis for session "${sessionId}":`;
+  events.forEach((event, i) => {
     const origin = event.originSession ? ` · origin ${event.originSession}` : "";
-    const when = Number.isFinite(event.ts) ? new Date(event.ts).toISOString() : String(event.ts);
-    return [
-      `--- event ${i + 1}/${events.length}: ${event.type} from ${event.source} · id ${event.id} · ${when}${origin}`,
-      JSON.stringify(event.payload, null, 2),
-    ].join("\n");
+    text += `\n\n--- event ${i + 1}/${events.length}: ${event.type} from ${event.source} · id ${event.id} · ${isoTime(event.ts)}${origin}\n`;
+    text += JSON.stringify(event.payload, null, 2);
   });
-  return [header, ...blocks].join("\n\n");
+  return text;
+}
+
+let cachedSecond = Number.NaN;
+let cachedSecondText = "";
+
+/** Date's ISO form of an epoch-milliseconds time; a backlog's events mostly share their second, which is formatted once. */
+function isoTime(ts: number): string {
+  if (!Number.isFinite(ts)) return String(ts);
+  const ms = Math.trunc(ts);
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    const text = new Date(second * 1000).toISOString();
+    // only the common "YYYY-MM-DDTHH:MM:SS.000Z" form is cut and reused
+    if (text.length !== 24) return new Date(ts).toISOString();
+    cachedSecond = second;
+    cachedSecondText = text.slice(0, 20);
+  }
+  return `${cachedSecondText}${String(ms - second * 1000).padStart(3, "0")}Z`;
 }
