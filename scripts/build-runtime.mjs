@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { lazyIoredisParts } from "./lazy-ioredis-parts.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // the tests build one from the current sources into a temp dir of theirs, with a source map so
@@ -31,6 +32,7 @@ await build({
     ].join("\n"),
   },
   legalComments: "eof",
+  plugins: [lazyIoredisParts()],
   sourcemap: process.argv.includes("--sourcemap"),
   logLevel: "warning",
 });

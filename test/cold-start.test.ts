@@ -129,6 +129,12 @@ describe("the built CLI loads only what a command uses", () => {
     expect(["handlebars", "jiti"].filter((name) => loaded.packages.has(name))).toEqual([]);
   });
 
+  it("the installed extension's ioredis, run by setup's self-test on a redis:// URL, loads neither node:tls nor its Cluster (node:dns)", async () => {
+    const builtins = await builtinsLoadedBy(["--tier", "1", "--yes", "--json", "--redis-url", redisUrl], createSandbox().env);
+    expect(builtins.has("net"), `the preload lists node's own modules: ${[...builtins].join(" ")}`).toBe(true);
+    expect(["tls", "dns"].filter((name) => builtins.has(name))).toEqual([]);
+  });
+
   it("setup --tier 1 --yes (human output, no terminal): no clack (it draws clack's lines itself), no grammY; a fresh install does no removal", async () => {
     const sandbox = createSandbox();
     const args = ["--tier", "1", "--yes", "--redis-url", redisUrl, "--prefix", `coldstart${process.pid}`];
