@@ -21,8 +21,9 @@ import type { Env } from "../platform/exec.ts";
 import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { detectSystem } from "../platform/system.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
-import { isValidSessionId, sessionsRegistryKey } from "../runtime/protocol/keys.ts";
-import { deadSessions } from "../runtime/protocol/sessions.ts";
+import { isValidSessionId } from "../runtime/protocol/keys.ts";
+import { registeredSessions } from "../runtime/protocol/registry-scripts.ts";
+import { isSessionGone } from "../runtime/protocol/sessions.ts";
 
 /** Every component's checks, in the registry's order; a check runs only where its component is part of the install. */
 export function doctorChecks(): DoctorCheck[] {
@@ -172,8 +173,16 @@ export function debugFix(id: string): string {
 }
 
 async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: boolean): Promise<DoctorReport> {
-  // side by side: each check reads only, and their Redis commands share one pipelined connection
-  const findings = await Promise.all(checks.map((check) => runCheck(check, ctx, requested)));
+  // side by side: each check reads only, and their Redis commands share one pipelined connection.
+  // Those that ask Redis start first, so their commands are on the way (one write, at the await)
+  // while the others read files.
+  const running: Promise<Finding | undefined>[] = [];
+  const start = (wantsRedis: boolean) =>
+    checks.forEach((check, i) => Boolean(check.needsRedis) === wantsRedis && (running[i] = runCheck(check, ctx, requested)));
+  start(true);
+  await null;
+  start(false);
+  const findings = await Promise.all(running);
   const results = findings.filter((finding): finding is Finding => finding !== undefined);
   return { ok: !results.some((f) => f.status === "fail"), checks: results };
 }
@@ -195,11 +204,10 @@ async function runCheck(check: DoctorCheck, ctx: DoctorContext, requested: boole
 /** The installed session, `main` from tier 2 on, and the live registered ones: dead ones are the `sessions` check's (its --fix hands their queues over). */
 async function sessionIdsFor(manifest: Manifest, redis: RedisClient | undefined): Promise<string[]> {
   const { prefix } = manifest.settings;
-  const [registered, deadOnes] = redis ? await Promise.all([redis.smembers(sessionsRegistryKey(prefix)), deadSessions(redis, prefix)]) : [[], []];
-  const dead = new Set(deadOnes);
+  const live = redis ? (await registeredSessions(redis, prefix)).filter((session) => !isSessionGone(session.record)).map((session) => session.id) : [];
   // from tier 2 on, `main` is still a way in (the central session folds it into its own queue)
   const inbox = manifest.settings.mode === "single" ? [] : [TIER1_SESSION_ID];
-  return [...new Set([manifest.settings.sessionId, ...inbox, ...registered.filter((id) => isValidSessionId(id) && !dead.has(id))])];
+  return [...new Set([manifest.settings.sessionId, ...inbox, ...live.filter(isValidSessionId)])];
 }
 
 /** Every component's steps planned again for the manifest's settings on this machine; a component that cannot plan here any more (pi left PATH) adds none. */

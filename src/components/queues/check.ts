@@ -6,7 +6,8 @@ import { fail, ok, warn } from "../../core/finding.ts";
 import { TIER1_SESSION_ID } from "../../runtime/extension/config.ts";
 import { parseEvent } from "../../runtime/protocol/event.ts";
 import { sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
-import { deadSessions, pruneDeadSessions } from "../../runtime/protocol/sessions.ts";
+import { registeredSessions } from "../../runtime/protocol/registry-scripts.ts";
+import { isSessionGone, pruneDeadSessions } from "../../runtime/protocol/sessions.ts";
 import { redisCliFor } from "../redis/url.ts";
 import { consumerStartFix } from "../service/check.ts";
 
@@ -93,10 +94,11 @@ export const staleSessionsCheck: DoctorCheck = {
   id: "sessions",
   needsRedis: true,
   async run(ctx) {
-    const stale = await deadSessions(ctx.redis!, ctx.manifest.settings.prefix);
+    const sessions = await registeredSessions(ctx.redis!, ctx.manifest.settings.prefix);
+    const stale = sessions.filter((session) => isSessionGone(session.record)).map((session) => session.id);
     const registry = sessionsRegistryKey(ctx.manifest.settings.prefix);
     if (stale.length) return warn("sessions", `${stale.length} registered session(s) are gone: ${stale.join(", ")}`, "gateway-setup doctor --fix");
-    const registered = (await ctx.redis!.smembers(registry)).sort();
+    const registered = sessions.map((session) => session.id).sort();
     return ok(
       "sessions",
       registered.length
