@@ -177,8 +177,11 @@ async function runChecks(checks: DoctorCheck[], ctx: DoctorContext, requested: b
   // Those that ask Redis start first, so their commands are on the way (one write, at the await)
   // while the others read files.
   const running: Promise<Finding | undefined>[] = [];
-  const start = (wantsRedis: boolean) =>
-    checks.forEach((check, i) => Boolean(check.needsRedis) === wantsRedis && (running[i] = runCheck(check, ctx, requested)));
+  const start = (wantsRedis: boolean) => {
+    checks.forEach((check, i) => {
+      if (Boolean(check.needsRedis) === wantsRedis) running[i] = runCheck(check, ctx, requested);
+    });
+  };
   start(true);
   await null;
   start(false);
