@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
-import { lazyIoredisParts } from "./lazy-ioredis-parts.mjs";
+import { lighterIoredis } from "./lighter-ioredis.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels under the package root, like every module of ours: src/platform/package-root.ts counts on it
@@ -78,7 +78,7 @@ async function splitBuild(name, entry) {
     metafile: true,
     write: false,
     logLevel: "warning",
-    plugins: [commandsBuiltApart(), lazyIoredisParts()],
+    plugins: [commandsBuiltApart(), lighterIoredis()],
   });
   const chunks = new Map(outputFiles.map(({ path, text }) => [relative(OUT, path), { text, output: metafile.outputs[relative(ROOT, path)] }]));
   if ([...chunks.keys()].some((chunk) => chunk.includes("/"))) throw new Error(`every chunk must sit in ${OUT} itself: ${[...chunks.keys()].join(", ")}`);

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { lazyIoredisParts } from "./lazy-ioredis-parts.mjs";
+import { lighterIoredis } from "./lighter-ioredis.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // the tests build one from the current sources into a temp dir of theirs, with a source map so
@@ -32,7 +32,7 @@ await build({
     ].join("\n"),
   },
   legalComments: "eof",
-  plugins: [lazyIoredisParts()],
+  plugins: [lighterIoredis()],
   sourcemap: process.argv.includes("--sourcemap"),
   logLevel: "warning",
 });
