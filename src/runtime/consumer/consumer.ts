@@ -484,11 +484,7 @@ export class QueueConsumer {
     this.delivered += forHost.length;
   }
 
-  /**
-   * A batch whose group's next one is in hand is acknowledged while that one goes to the host.
-   * Should the acknowledgement fail, the next ones' fail too (each needs the one before it), so
-   * the batches in hand are dropped and the next drain claims what `processing` still holds.
-   */
+  /** Forgets the batches in hand and on their way: the next drain claims afresh what `processing` holds, oldest first. */
   private dropClaimed(): void {
     this.claimedNext = undefined;
     this.claiming = undefined;
@@ -496,6 +492,11 @@ export class QueueConsumer {
     this.lastAck = "";
   }
 
+  /**
+   * A batch with another claimed batch in hand (or on its way) is acknowledged while that one goes
+   * to the host. Should the acknowledgement fail, the next ones' fail too (each needs the one before
+   * it), so the batches in hand are dropped and the next drain claims what `processing` still holds.
+   */
   private acknowledgedInBackground(acknowledged: Promise<void>): void {
     acknowledged.catch((error: Error) => {
       if (this.stopped) return;
