@@ -22,8 +22,7 @@ import { gatewayStateDir, installedManifestPath } from "../platform/paths.ts";
 import { detectSystem } from "../platform/system.ts";
 import { TIER1_SESSION_ID } from "../runtime/extension/config.ts";
 import { isValidSessionId } from "../runtime/protocol/keys.ts";
-import { registeredSessions } from "../runtime/protocol/registry-scripts.ts";
-import { isSessionGone } from "../runtime/protocol/sessions.ts";
+import { liveSessions } from "../runtime/protocol/route.ts";
 
 /** Every component's checks, in the registry's order; a check runs only where its component is part of the install. */
 export function doctorChecks(): DoctorCheck[] {
@@ -207,7 +206,7 @@ async function runCheck(check: DoctorCheck, ctx: DoctorContext, requested: boole
 /** The installed session, `main` from tier 2 on, and the live registered ones: dead ones are the `sessions` check's (its --fix hands their queues over). */
 async function sessionIdsFor(manifest: Manifest, redis: RedisClient | undefined): Promise<string[]> {
   const { prefix } = manifest.settings;
-  const live = redis ? (await registeredSessions(redis, prefix)).filter((session) => !isSessionGone(session.record)).map((session) => session.id) : [];
+  const live = redis ? [...(await liveSessions(redis, prefix))] : [];
   // from tier 2 on, `main` is still a way in (the central session folds it into its own queue)
   const inbox = manifest.settings.mode === "single" ? [] : [TIER1_SESSION_ID];
   return [...new Set([manifest.settings.sessionId, ...inbox, ...live.filter(isValidSessionId)])];

@@ -17,7 +17,7 @@ import { pause } from "../platform/abort.ts";
 import { REPAIR_IN_PLACE } from "../runtime/consumer/consumer.ts";
 import type { GatewayConfig } from "../runtime/extension/config.ts";
 import { createEvent } from "../runtime/protocol/event.ts";
-import { aliveKey, sessionKeys, sessionsRegistryKey, smokeAckKey } from "../runtime/protocol/keys.ts";
+import { sessionKeys, sessionStateKeys, sessionsRegistryKey, smokeAckKey } from "../runtime/protocol/keys.ts";
 import { pushToSession } from "../runtime/protocol/push.ts";
 
 type Handler = (event: unknown, ctx: ExtensionContext) => unknown;
@@ -291,7 +291,7 @@ export async function verifyInstalledExtension(options: VerifyOptions): Promise<
 /** Deletes the throw-away session's keys by name (no KEYS scan: it blocks a large Redis, and managed ones forbid it). */
 async function cleanUpSession(redis: RedisClient, prefix: string, sessionId: string, eventId: string): Promise<void> {
   const keys = sessionKeys(prefix, sessionId);
-  await redis.del(keys.events, keys.processing, keys.deadLetter, keys.lastAck, aliveKey(prefix, sessionId), keys.seenPrefix + eventId);
+  await redis.del(...sessionStateKeys(prefix, sessionId), keys.seenPrefix + eventId);
   await redis.srem(sessionsRegistryKey(prefix), sessionId);
 }
 

@@ -1,6 +1,6 @@
 // `uninstall --purge-queues`: delete a session's protocol keys. Without it, queued events stay.
 import type { RedisClient } from "../../core/redis.ts";
-import { aliveKey, defaultSessionKey, sessionKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
+import { defaultSessionKey, sessionKeys, sessionStateKeys, sessionsRegistryKey } from "../../runtime/protocol/keys.ts";
 
 export async function purgeSessionKeys(redis: RedisClient, prefix: string, sessionId: string): Promise<number> {
   const keys = sessionKeys(prefix, sessionId);
@@ -11,7 +11,7 @@ export async function purgeSessionKeys(redis: RedisClient, prefix: string, sessi
     cursor = next;
     seen.push(...batch);
   } while (cursor !== "0");
-  const targets = [keys.events, keys.processing, keys.deadLetter, keys.lastAck, aliveKey(prefix, sessionId), ...seen];
+  const targets = [...sessionStateKeys(prefix, sessionId), ...seen];
   let deleted = 0;
   for (let i = 0; i < targets.length; i += 500) deleted += await redis.del(...targets.slice(i, i + 500));
   await redis.srem(sessionsRegistryKey(prefix), sessionId);

@@ -206,7 +206,7 @@ export type { DeadLetter } from "./dead-letter.ts";
 
 /** the next group is claimed while this many of the current one's batches are still to go (with acknowledgeInBackground) */
 const CLAIM_AHEAD_BATCHES = 3;
-/** how many batches' ids the hand-off memory keeps per batch of a group (see HandedOff) */
+/** how many groups' worth of batches (and two more) the hand-off memory keeps (see HandedOff) */
 const REMEMBERED_GROUPS = 2;
 
 /**
@@ -412,6 +412,7 @@ async function seenIds(redis: Redis, keys: SessionKeys, claimed: Claimed, ids: (
 }
 
 const OUT_OF_STEP = "the acknowledgement sent before it did not apply, or processing holds other entries than the consumer claimed";
+const ackFailed = (reason: string) => new Error(`acknowledging the batch failed: ${reason}`);
 
 type AckReply = [remaining: number, ...ClaimReply];
 
@@ -470,14 +471,14 @@ export async function drainOnce(redis: Redis, keys: SessionKeys, options: DrainO
       : (ACK_THEN_CLAIM_SCRIPT.run(redis, ackKeys, scriptArgs(keys, { ...shape, onlyFull: claimAhead || next === "full", inHand }, ack)) as Promise<AckReply>);
   const landed = sent.then(
     ([remaining, ...claimReply]): { remaining: number; claimed: Claimed | undefined } => {
-      if (Number(remaining) < 0) throw new Error(`acknowledging the batch failed: ${OUT_OF_STEP}`);
-      // a claim in this same script ran after the acknowledgement: it knows all the marks
+      if (Number(remaining) < 0) throw ackFailed(OUT_OF_STEP);
+      // nothing claimed is in hand or on its way but what this script claimed after the acknowledgement, which knows all the marks
       if (!rest && !options.claimInFlight) options.handedOff?.clear();
       else options.handedOff?.landed(handedBatch, REMEMBERED_GROUPS * groupBatches + 2);
       return { remaining: Number(remaining), claimed: claimedFrom(claimReply) };
     },
     (error: Error) => {
-      throw new Error(`acknowledging the batch failed: ${error.message}`);
+      throw ackFailed(error.message);
     },
   );
   if (options.acknowledgeInBackground && (rest || options.claimInFlight)) {

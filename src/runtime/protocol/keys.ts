@@ -52,6 +52,12 @@ export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
   };
 }
 
+/** Every key of one session's state but its seen marks (`seenPrefix`): what removing the session deletes. */
+export function sessionStateKeys(prefix: string, sessionId: string): string[] {
+  const keys = sessionKeys(prefix, sessionId);
+  return [keys.events, keys.processing, keys.deadLetter, keys.lastAck, aliveKey(prefix, sessionId)];
+}
+
 /** set of live session ids */
 export function sessionsRegistryKey(prefix: string): string {
   return `${assertPrefix(prefix)}:gateway:sessions`;
