@@ -8,6 +8,8 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createEvent } from "../src/runtime/protocol/event.ts";
 import { type SessionKeys, sessionKeys } from "../src/runtime/protocol/keys.ts";
+import { pushEvent } from "../src/runtime/protocol/route.ts";
+import type { ScriptClient } from "../src/runtime/protocol/scripts.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { type FakeModel, isSummaryRequest, newestUserTexts, startFakeModel } from "./helpers/fake-model.ts";
 import { installTier1ForPi } from "./helpers/pi-install.ts";
@@ -160,6 +162,38 @@ describe("delivery races against the real pi", () => {
     const order = [...deliveriesToModel(model).keys()];
     expect(order).toEqual([...ids, "twice-sentinel"]);
     expect(model.requests.length).toBeGreaterThanOrEqual(7);
+  }, 120_000);
+
+  it("takes events from producers with many pushEvent calls in flight (sharing script calls) once each, in each producer's order", async () => {
+    const model = await startFakeModel();
+    cleanups.push(() => model.close());
+    const prefix = randomPrefix();
+    const keys = sessionKeys(prefix, "main");
+    const redis = new Redis(sharedRedisUrl);
+    cleanups.push(() => redis.disconnect());
+    await startGatewayPi({ redisUrl: sharedRedisUrl, prefix, model });
+    const eventsPerCall: number[] = [];
+    const producerIds = ["p0", "p1", "p2", "p3"].map((p) => Array.from({ length: 100 }, (_, i) => `${p}-${String(i).padStart(3, "0")}`));
+    await Promise.all(
+      producerIds.map(async (ids) => {
+        const client = new Redis(sharedRedisUrl);
+        cleanups.push(() => client.disconnect());
+        const counting: ScriptClient = {
+          evalsha: (sha1, numkeys, ...args) => (eventsPerCall.push((args.length - 3) / 5), client.evalsha(sha1, numkeys, ...args)),
+          eval: (script, numkeys, ...args) => client.eval(script, numkeys, ...args),
+        };
+        let next = 0;
+        const lane = async () => {
+          while (next < ids.length) await pushEvent(counting, { prefix, event: createEvent({ id: ids[next++]!, type: "job.done", source: "race" }) });
+        };
+        await Promise.all(Array.from({ length: 8 }, lane));
+      }),
+    );
+    expect(Math.max(...eventsPerCall), "events in the largest script call").toBeGreaterThan(1);
+    await deliverSentinel(redis, keys, model, "routed-sentinel");
+    await expectEachDeliveredOnce(redis, keys, model, [...producerIds.flat(), "routed-sentinel"]);
+    const order = [...deliveriesToModel(model).keys()];
+    for (const ids of producerIds) expect(order.filter((id) => ids.includes(id))).toEqual(ids);
   }, 120_000);
 
   it("offers a batch again when pi drops it because a user's prompt started first, and acknowledges only the offer pi took", async () => {

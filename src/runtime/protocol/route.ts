@@ -8,13 +8,15 @@
 // fallback, otherwise the session named by `<prefix>:gateway:default` (set by the installed
 // session when it claims its id), otherwise `main`: nothing is pushed where nobody reads.
 // The decision and the pushes happen in one Lua script (one round trip, atomic), the origin's
-// liveness included: its key, and for a satellite whether its process still runs here.
+// liveness included: its key, and for a satellite whether its process still runs here. Pushes
+// called while another is still waiting share that script call (route-batch.ts).
 import { hostname } from "node:os";
 import { type GatewayEvent, HEARTBEAT_EVENT_TYPE } from "./event.ts";
-import { assertPrefix, assertSessionId, sessionKeys } from "./keys.ts";
+import { assertPrefix, assertSessionId } from "./keys.ts";
 import { serializeEvent } from "./push.ts";
 import { registeredSessions } from "./registry-scripts.ts";
-import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
+import { type RoutedPush, routeAndPush } from "./route-batch.ts";
+import type { ScriptClient } from "./scripts.ts";
 import { isPidRunning, isSessionGone, isZombie } from "./sessions.ts";
 
 export const CENTRAL_SESSION = "gateway";
@@ -31,43 +33,6 @@ export function routeTargets(event: Pick<GatewayEvent, "type" | "originSession">
 /** Registered sessions that are alive (the liveness key exists and its owner is not a dead process on this machine). */
 export async function liveSessions(redis: ScriptClient, prefix: string): Promise<Set<string>> {
   return new Set((await registeredSessions(redis, prefix)).filter((s) => !isSessionGone(s.record)).map((s) => s.id));
-}
-
-// ARGV: prefix, payload, id, origin ('' = none), explicit fallback ('' = none), last resort, this
-// machine's host, and the pid of a satellite origin (`pid-<pid>`) known not to run here ('' = none).
-// The origin is a target while registered with its liveness key, unless that key's owner is the
-// dead process on this host. Returns { session, listeners, session, listeners, ... } in push order.
-// Only an event that finds its queue empty is published: a consumer told of the first one drains
-// until the queue is empty again, so in a burst it is not woken once per event.
-const ROUTE_AND_PUSH_SCRIPT = new LuaScript(`${ROUTING_LUA}
-local prefix, payload, id, origin, host, dead_pid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7], tonumber(ARGV[8])
-local function owned_by_dead_pid(record)
-  local ok, owner = pcall(cjson.decode, record)
-  return ok and type(owner) == 'table' and type(owner.owner) == 'string' and owner.host == host and owner.pid == dead_pid
-end
-local function origin_alive()
-  if not registered_and_alive(prefix, origin) then return false end
-  return dead_pid == nil or not owned_by_dead_pid(redis.call('GET', prefix .. ':gateway:alive:' .. origin))
-end
-local first = primary(prefix, ARGV[5], ARGV[6])
-local targets = { first }
-if origin ~= '' and origin ~= first and origin_alive() then targets = { origin, first } end
-local reply = {}
-for _, session in ipairs(targets) do
-  local notify = prefix .. ':notify:' .. session
-  reply[#reply + 1] = session
-  if redis.call('LPUSH', prefix .. ':events:' .. session, payload) == 1 then
-    reply[#reply + 1] = redis.call('PUBLISH', notify, id)
-  else
-    reply[#reply + 1] = redis.call('PUBSUB', 'NUMSUB', notify)[2]
-  end
-end
-return reply
-`);
-
-export interface RoutedPush {
-  event: GatewayEvent;
-  targets: { sessionId: string; eventsKey: string; listeners: number }[];
 }
 
 export interface PushEventOptions {
@@ -112,18 +77,16 @@ function originArgs(event: GatewayEvent): [origin: string, host: string, deadPid
   return pid && !isPidRunning(Number(pid), isZombieCached) ? [origin, hostname(), pid] : [origin, "", ""];
 }
 
-/** Routes and pushes one event: LPUSH (+ PUBLISH when the queue was empty) per target, decided and done in one script. */
+export type { RoutedPush };
+
+/**
+ * Routes and pushes one event: LPUSH (+ PUBLISH when the queue was empty) per target, decided and
+ * done in one script call, shared with the pushes called in the same tick while one is waiting.
+ */
 export async function pushEvent(redis: ScriptClient, options: PushEventOptions): Promise<RoutedPush> {
   const prefix = assertPrefix(options.prefix);
   const fallback = options.fallbackSession === undefined ? "" : assertSessionId(options.fallbackSession);
   const lastResort = assertSessionId(options.lastResortSession ?? LAST_RESORT_SESSION);
   const { event, payload } = serializeEvent(options.event);
-  const [origin, host, deadPid] = originArgs(event);
-  const reply = (await ROUTE_AND_PUSH_SCRIPT.run(redis, [], [prefix, payload, event.id, origin, fallback, lastResort, host, deadPid])) as (string | number)[];
-  const targets: RoutedPush["targets"] = [];
-  for (let i = 0; i < reply.length; i += 2) {
-    const sessionId = String(reply[i]);
-    targets.push({ sessionId, eventsKey: sessionKeys(prefix, sessionId).events, listeners: Number(reply[i + 1]) });
-  }
-  return { event, targets };
+  return routeAndPush(redis, [prefix, fallback, lastResort], event, [payload, event.id, ...originArgs(event)]);
 }

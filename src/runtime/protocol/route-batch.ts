@@ -1,0 +1,166 @@
+// The routing script and how pushes reach it. A push on a client with nothing of ours waiting for
+// Redis is sent at once, alone. Pushes called while an earlier script call on that client is still
+// waiting are gathered until the end of the tick and sent as one script call: a producer with many
+// pushes in flight pays one command, one write and one reply per batch instead of per event.
+// Each event is still routed on its own, in call order; one event that fails does not fail the rest.
+import type { GatewayEvent } from "./event.ts";
+import { sessionKeys } from "./keys.ts";
+import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
+
+// ARGV: prefix, explicit fallback ('' = none), last resort, then five per event: payload, id,
+// origin ('' = none), this machine's host and the pid of a satellite origin (`pid-<pid>`) known not
+// to run here ('' = none). The origin is a target while registered with its liveness key, unless
+// that key's owner is the dead process on this host. Returns per event, in order: the number of its
+// targets, then { session, listeners } for each in push order; or -1 and the error it met.
+// Only an event that finds its queue empty is published: a consumer told of the first one drains
+// until the queue is empty again, so in a burst it is not woken once per event.
+const ROUTE_AND_PUSH_SCRIPT = new LuaScript(`${ROUTING_LUA}
+local prefix = ARGV[1]
+local function owned_by_dead_pid(record, host, dead_pid)
+  local ok, owner = pcall(cjson.decode, record)
+  return ok and type(owner) == 'table' and type(owner.owner) == 'string' and owner.host == host and owner.pid == dead_pid
+end
+local function origin_alive(origin, host, dead_pid)
+  if not registered_and_alive(prefix, origin) then return false end
+  return dead_pid == nil or not owned_by_dead_pid(redis.call('GET', prefix .. ':gateway:alive:' .. origin), host, dead_pid)
+end
+local first = primary(prefix, ARGV[2], ARGV[3])
+local listeners = {}
+local function push(session, payload, id)
+  local notify = prefix .. ':notify:' .. session
+  if redis.call('LPUSH', prefix .. ':events:' .. session, payload) == 1 then
+    listeners[session] = redis.call('PUBLISH', notify, id)
+  elseif listeners[session] == nil then
+    listeners[session] = redis.call('PUBSUB', 'NUMSUB', notify)[2]
+  end
+  return listeners[session]
+end
+local function route(payload, id, origin, host, dead_pid)
+  local targets = { first }
+  if origin ~= '' and origin ~= first and origin_alive(origin, host, tonumber(dead_pid)) then targets = { origin, first } end
+  local routed = { #targets }
+  for _, session in ipairs(targets) do
+    routed[#routed + 1] = session
+    routed[#routed + 1] = push(session, payload, id)
+  end
+  return routed
+end
+local reply = {}
+for i = 4, #ARGV, 5 do
+  local ok, routed = pcall(route, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+  if not ok then routed = { -1, type(routed) == 'table' and routed.err or tostring(routed) } end
+  for _, value in ipairs(routed) do reply[#reply + 1] = value end
+end
+return reply
+`);
+
+export interface RoutedPush {
+  event: GatewayEvent;
+  targets: { sessionId: string; eventsKey: string; listeners: number }[];
+}
+
+/** The arguments every event of one script call shares: prefix, explicit fallback ('' = none), last resort. */
+export type RoutingOptions = readonly [prefix: string, fallback: string, lastResort: string];
+/** One event's arguments: payload, id, origin, host, dead pid (see the script). */
+export type EventArgs = readonly [payload: string, id: string, origin: string, host: string, deadPid: string];
+
+interface QueuedPush {
+  event: GatewayEvent;
+  args: EventArgs;
+  resolve(routed: RoutedPush): void;
+  reject(error: unknown): void;
+}
+
+/** Enough to keep one script call short: Redis runs nothing else meanwhile. */
+const MAX_BATCH_EVENTS = 64;
+const MAX_BATCH_CHARACTERS = 512 * 1024;
+
+class PushBatch {
+  readonly pushes: QueuedPush[] = [];
+  private characters = 0;
+  constructor(readonly options: RoutingOptions) {}
+
+  sameOptions(options: RoutingOptions): boolean {
+    return options.every((value, i) => value === this.options[i]);
+  }
+
+  add(push: QueuedPush): void {
+    this.pushes.push(push);
+    this.characters += push.args[0].length;
+  }
+
+  get full(): boolean {
+    return this.pushes.length >= MAX_BATCH_EVENTS || this.characters >= MAX_BATCH_CHARACTERS;
+  }
+
+  async send(redis: ScriptClient): Promise<void> {
+    const args: string[] = [...this.options];
+    for (const push of this.pushes) args.push(...push.args);
+    let reply: (string | number)[];
+    try {
+      reply = (await ROUTE_AND_PUSH_SCRIPT.run(redis, [], args)) as (string | number)[];
+    } catch (error) {
+      for (const push of this.pushes) push.reject(error);
+      return;
+    }
+    let at = 0;
+    for (const push of this.pushes) {
+      const count = Number(reply[at++]);
+      if (count < 0) {
+        push.reject(new Error(`pushing event ${push.event.id} failed: ${String(reply[at++])}`));
+        continue;
+      }
+      const targets: RoutedPush["targets"] = [];
+      for (let t = 0; t < count; t++, at += 2) {
+        const sessionId = String(reply[at]);
+        targets.push({ sessionId, eventsKey: sessionKeys(this.options[0], sessionId).events, listeners: Number(reply[at + 1]) });
+      }
+      push.resolve({ event: push.event, targets });
+    }
+  }
+}
+
+/** A client's script calls still waiting for Redis, and the batch gathering behind them this tick. */
+interface ClientPushes {
+  waiting: number;
+  gathering: PushBatch | undefined;
+}
+const clients = new WeakMap<ScriptClient, ClientPushes>();
+
+function pushesOf(redis: ScriptClient): ClientPushes {
+  let pushes = clients.get(redis);
+  if (!pushes) {
+    pushes = { waiting: 0, gathering: undefined };
+    clients.set(redis, pushes);
+  }
+  return pushes;
+}
+
+/** A client counts as waiting until the end of the tick its reply arrives in: the pushes awaiting that reply push again then. */
+function send(redis: ScriptClient, pushes: ClientPushes, batch: PushBatch): void {
+  if (pushes.gathering === batch) pushes.gathering = undefined;
+  pushes.waiting++;
+  void batch.send(redis).finally(() => process.nextTick(() => pushes.waiting--));
+}
+
+/** Routes and pushes one event, alone or in the batch gathering on this client (see the top of this file). */
+export function routeAndPush(redis: ScriptClient, options: RoutingOptions, event: GatewayEvent, args: EventArgs): Promise<RoutedPush> {
+  const client = pushesOf(redis);
+  return new Promise((resolve, reject) => {
+    let batch = client.gathering;
+    if (batch && !batch.sameOptions(options)) {
+      send(redis, client, batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      const fresh = new PushBatch(options);
+      if (client.waiting > 0) {
+        client.gathering = fresh;
+        process.nextTick(() => client.gathering === fresh && send(redis, client, fresh));
+      }
+      batch = fresh;
+    }
+    batch.add({ event, args, resolve, reject });
+    if (client.gathering !== batch || batch.full) send(redis, client, batch);
+  });
+}
