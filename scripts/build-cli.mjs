@@ -58,9 +58,9 @@ buildProgram()
   .outputHelp();
 writeFileSync(join(OUT, "help.txt"), help);
 
-// what an earlier build left (chunks are named by their content)
+// what an earlier build left (chunks are named by their content), and the code cache of its chunks
 const built = new Set([...[...files.values()].map(({ file }) => file), "inputs.json", "help.txt"]);
-for (const file of readdirSync(OUT)) if (!built.has(file)) rmSync(join(OUT, file), { force: true });
+for (const file of readdirSync(OUT)) if (!built.has(file)) rmSync(join(OUT, file), { force: true, recursive: true });
 console.log(`built ${relative(ROOT, OUT)}/: ${files.size} chunks`);
 
 /** One entry bundled and split at every `await import()`: chunk name -> its file's name, text and sources. */
@@ -152,10 +152,14 @@ function requireCommonJsChunks(text) {
   return text.replace(/\bimport\("(\.\/[\w-]+\.cjs)"\)/g, 'Promise.resolve().then(() => require("$1"))');
 }
 
-/** an ES module chunk as CommonJS */
+/**
+ * an ES module chunk as CommonJS; `import()` of a node built-in becomes a require(), so the chunk
+ * has no import() of its own and is compiled with V8's code cache (src/cli/compile-cache.ts)
+ */
 async function toCommonJs(requiring) {
   const usesUrl = requiring.includes("import.meta.url");
-  const { code, warnings } = await transform(requiring, {
+  const builtinsRequired = requiring.replace(/\bimport\("(node:[\w/]+)"\)/g, 'Promise.resolve().then(() => require("$1"))');
+  const { code, warnings } = await transform(builtinsRequired, {
     format: "cjs",
     platform: "node",
     target: "node20",

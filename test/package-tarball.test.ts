@@ -3,7 +3,7 @@
 // only for what the cache lacks), then `npx gateway-setup --tier 1 --yes` in a fresh HOME installs.
 // The tarball ships the built dist/ (built by `prepack`); nothing is built at install time.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -54,6 +54,8 @@ describe("the published package", () => {
         "package/templates/service/run-central.sh.hbs",
       ]),
     );
+    // the code cache this checkout's own runs made stays out of the package (its users' runs make theirs)
+    expect(listing.filter((file) => file.includes(".compile-cache"))).toEqual([]);
 
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "empty", private: true }));
     const install = await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], app, npmEnv(home));
@@ -68,5 +70,8 @@ describe("the published package", () => {
     expect(setup.output).toContain("Done.");
     expect(existsSync(join(home, ".pi/agent/extensions/gateway/gateway-extension.mjs"))).toBe(true);
     expect(existsSync(join(home, ".pi/agent/extensions/gateway/node_modules"))).toBe(false);
+    expect(readdirSync(join(app, "node_modules/gateway-setup/dist/cli-bundle/.compile-cache", `node-${process.version}-${process.arch}`))).toContain(
+      "setup-command.cjs.cache",
+    );
   });
 });

@@ -3,8 +3,11 @@
 // command line it reads exactly as commander would goes this way; anything else (--help, a flag it
 // does not know, a value outside an option's choices, a missing or extra argument, another command)
 // is left to the full CLI, which explains it.
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type CommandOption, collect, DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
+import { cacheCompiledChunks } from "./compile-cache.ts";
 import type { DoctorFlags } from "./doctor-command.ts";
 import { guardedRun } from "./guard.ts";
 import type { PushFlags } from "./push-command.ts";
@@ -74,6 +77,8 @@ export function readQuickArgs(args: readonly string[]): { command: QuickCommand;
 
 /** `args`: the command line after the program's name. */
 export async function main(args: readonly string[], fullCli: () => Promise<void>): Promise<void> {
+  // node 22's switch for its own compile cache turns this one off too
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE) cacheCompiledChunks(dirname(fileURLToPath(import.meta.url)));
   const read = readQuickArgs(args);
   if (!read) return fullCli();
   await guardedRun(args, async () => {

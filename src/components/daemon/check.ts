@@ -104,13 +104,6 @@ export const modelCheck: DoctorCheck = {
   async run({ manifest }) {
     const { agentDir, daemon } = manifest.settings;
     // pi's SDK is heavy: loaded only when this check runs
-    const { DaemonModelError, resolveDaemonModel } = await import("../../runtime/daemon/pi-session.ts");
-    try {
-      const model = resolveDaemonModel({ agentDir, ...(daemon!.model ? { model: daemon!.model } : {}) });
-      return ok("model", `the daemon's model ${model.label} resolves and has credentials`);
-    } catch (error) {
-      if (error instanceof DaemonModelError) return fail("model", error.message, error.fix);
-      throw error;
-    }
+    return (await import("./model.ts")).checkDaemonModel(agentDir, daemon!.model);
   },
 };
