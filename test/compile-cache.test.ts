@@ -3,7 +3,7 @@
 // next hands it back to V8, which takes it; a cache V8 refuses, a folder that cannot hold one, or
 // the switch that turns it off change nothing a user sees.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -56,6 +56,9 @@ function push(dir: string, env: Record<string, string> = {}): Promise<{ code: nu
   });
 }
 
+/** the chunk a cache file is of (`<chunk>.<size>.<mtime>.cache`) */
+const chunkOf = (cacheFile: string) => cacheFile.replace(/\.\d+\.\d+\.cache$/, "");
+
 const PUSH_CHUNKS = () => {
   const text = readFileSync(join(REPO_ROOT, "dist/cli-bundle/push-command.cjs"), "utf8");
   return ["push-command.cjs", ...[...text.matchAll(/require\("\.\/([\w-]+\.cjs)"\)/g)].map((m) => m[1]!)];
@@ -68,11 +71,7 @@ describe("the code cache of the CLI's chunks", () => {
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^pushed job\.done /);
     expect(first.stderr).toBe("");
-    expect(readdirSync(cacheDir).sort()).toEqual(
-      PUSH_CHUNKS()
-        .map((chunk) => `${chunk}.cache`)
-        .sort(),
-    );
+    expect(readdirSync(cacheDir).map(chunkOf).sort()).toEqual(PUSH_CHUNKS().sort());
 
     const second = await push(dir);
     expect(second.code, second.stderr).toBe(0);
@@ -87,7 +86,8 @@ describe("the code cache of the CLI's chunks", () => {
   it("a cache V8 refuses (not its own) is compiled past and written again; runs side by side leave whole caches", async () => {
     const { dir, cacheDir } = packageCopy();
     mkdirSync(cacheDir, { recursive: true });
-    writeFileSync(join(cacheDir, "push-command.cjs.cache"), "not a code cache");
+    const { size, mtimeMs } = statSync(join(dir, "dist/cli-bundle/push-command.cjs"));
+    writeFileSync(join(cacheDir, `push-command.cjs.${size}.${Math.trunc(mtimeMs)}.cache`), "not a code cache");
     const refused = await push(dir);
     expect(refused.code, refused.stderr).toBe(0);
     expect(refused.stderr).toContain("code cache push-command.cjs refused");
@@ -100,6 +100,19 @@ describe("the code cache of the CLI's chunks", () => {
         .sort(),
     );
     expect(readdirSync(cacheDir).filter((file) => !file.endsWith(".cache"))).toEqual([]);
+  });
+
+  it("a chunk changed in place, even to the same length, runs its new text, not the old one's cache", async () => {
+    const { dir } = packageCopy();
+    expect((await push(dir)).stdout).toMatch(/^pushed job\.done /);
+    const chunk = join(dir, "dist/cli-bundle/push-command.cjs");
+    const text = readFileSync(chunk, "utf8");
+    expect(text).toContain("`pushed ${");
+    writeFileSync(chunk, text.replace("`pushed ${", "`PUSHED ${"));
+    utimesSync(chunk, new Date(), new Date(Date.now() + 5_000));
+    const changed = await push(dir);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toMatch(/^PUSHED job\.done /);
   });
 
   it("a folder that cannot hold the cache, or NODE_DISABLE_COMPILE_CACHE, changes nothing the user sees", async () => {

@@ -9,7 +9,7 @@
 // cannot be written (a global install by root) has none; V8 refuses a cache made by another V8 or
 // for other source, and the chunk is compiled as usual then, and cached again.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { basename, dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -37,7 +37,7 @@ export function cacheCompiledChunks(folder: string): void {
   const unsaved: { script: Script; file: string }[] = [];
   internals.prototype._compile = function compileWithCache(this: CommonJsModule, content: string, filename: string, ...more: unknown[]) {
     if (dirname(filename) !== folder || !filename.endsWith(".cjs") || content.includes("import(")) return compile.call(this, content, filename, ...more);
-    const file = join(cacheFolder, `${basename(filename)}.cache`);
+    const file = join(cacheFolder, cacheName(filename));
     const cachedData = readCache(file);
     const script = new Script(internals.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
     if (!cachedData || script.cachedDataRejected) unsaved.push({ script, file });
@@ -51,6 +51,16 @@ export function cacheCompiledChunks(folder: string): void {
   process.once("exit", () => {
     for (const { script, file } of unsaved) saveCache(file, script);
   });
+}
+
+/**
+ * V8 checks a cache against its source's length, not its text: the chunk's size and modification
+ * time name its cache, so a chunk changed in place (patch-package, say) is not run from bytecode
+ * made for the old text.
+ */
+function cacheName(filename: string): string {
+  const { size, mtimeMs } = statSync(filename);
+  return `${basename(filename)}.${size}.${Math.trunc(mtimeMs)}.cache`;
 }
 
 function readCache(file: string): Buffer | undefined {
