@@ -109,6 +109,16 @@ async function expectEachDeliveredOnce(redis: Redis, keys: SessionKeys, model: F
   ).toEqual([]);
 }
 
+/** A fake model, a fresh prefix's `main` keys and a client of the suite's Redis, all gone after the test. */
+async function raceSetting(): Promise<{ model: FakeModel; prefix: string; keys: SessionKeys; redis: Redis }> {
+  const model = await startFakeModel();
+  cleanups.push(() => model.close());
+  const prefix = randomPrefix();
+  const redis = new Redis(sharedRedisUrl);
+  cleanups.push(() => redis.disconnect());
+  return { model, prefix, keys: sessionKeys(prefix, "main"), redis };
+}
+
 describe("delivery races against the real pi", () => {
   it("acknowledges a batch only when pi starts that batch's own message, while pi compacts after every turn and user prompts keep arriving", async () => {
     const model = await startFakeModel({ reply: (request) => (isSummaryRequest(request) ? "## Goal\nkeep going" : "OK") });
@@ -145,12 +155,7 @@ describe("delivery races against the real pi", () => {
   }, 180_000);
 
   it("hands an event pushed twice to pi once, whichever batch, group of batches or group claimed ahead its copy falls in", async () => {
-    const model = await startFakeModel();
-    cleanups.push(() => model.close());
-    const prefix = randomPrefix();
-    const keys = sessionKeys(prefix, "main");
-    const redis = new Redis(sharedRedisUrl);
-    cleanups.push(() => redis.disconnect());
+    const { model, prefix, keys, redis } = await raceSetting();
     // a backlog that waits for pi: each id twice, the copy 75 entries after the first (batches of
     // 50, groups of four batches, the next group claimed while the last three are to go)
     const ids = Array.from({ length: 300 }, (_, i) => `twice-${String(i).padStart(3, "0")}`);
@@ -165,12 +170,7 @@ describe("delivery races against the real pi", () => {
   }, 120_000);
 
   it("takes events from producers with many pushEvent calls in flight (sharing script calls) once each, in each producer's order", async () => {
-    const model = await startFakeModel();
-    cleanups.push(() => model.close());
-    const prefix = randomPrefix();
-    const keys = sessionKeys(prefix, "main");
-    const redis = new Redis(sharedRedisUrl);
-    cleanups.push(() => redis.disconnect());
+    const { model, prefix, keys, redis } = await raceSetting();
     await startGatewayPi({ redisUrl: sharedRedisUrl, prefix, model });
     const eventsPerCall: number[] = [];
     const producerIds = ["p0", "p1", "p2", "p3"].map((p) => Array.from({ length: 100 }, (_, i) => `${p}-${String(i).padStart(3, "0")}`));
