@@ -128,13 +128,22 @@ async function commonJsWherePossible(chunks) {
     grew = esm.size > before;
   }
   const fileOf = (chunk) => (esm.has(chunk) ? chunk : chunk.replace(/\.js$/, ".cjs"));
+  // a chunk of esbuild's helpers alone (__commonJS, __require): requiring it does nothing but define them
+  const helpersOnly = new Set([...chunks].filter(([, { output }]) => Object.values(output.inputs).every((input) => input.bytesInOutput === 0)).map(([chunk]) => fileOf(chunk)));
   const files = new Map();
   for (const [chunk, { text }] of chunks) {
     const pointing = text.replace(/"\.\/([\w-]+\.js)"/g, (quoted, name) => (chunks.has(name) ? `"./${fileOf(name)}"` : quoted));
     const requiring = requireCommonJsChunks(pointing);
-    files.set(chunk, { file: fileOf(chunk), text: esm.has(chunk) ? withRequire(requiring) : await toCommonJs(requiring) });
+    files.set(chunk, { file: fileOf(chunk), text: esm.has(chunk) ? withRequire(requiring) : withoutUnusedHelpers(await toCommonJs(requiring), helpersOnly) });
   }
   return files;
+}
+
+/** drops the require() of a helpers-only chunk whose helpers this chunk does not use (esbuild keeps it for the import's order): a file less to load */
+function withoutUnusedHelpers(text, helpersOnly) {
+  return text.replace(/^var (import_[\w$]+) = require\("\.\/([\w-]+\.cjs)"\);\n/gm, (line, binding, file) =>
+    helpersOnly.has(file) && text.split(binding).length === 2 ? "" : line,
+  );
 }
 
 /** an ES module chunk: esbuild's __require, which bundled CommonJS code calls, needs a real require */
