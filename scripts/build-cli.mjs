@@ -129,7 +129,8 @@ async function commonJsWherePossible(chunks) {
   }
   const fileOf = (chunk) => (esm.has(chunk) ? chunk : chunk.replace(/\.js$/, ".cjs"));
   // a chunk of esbuild's helpers alone (__commonJS, __require): requiring it does nothing but define them
-  const helpersOnly = new Set([...chunks].filter(([, { output }]) => Object.values(output.inputs).every((input) => input.bytesInOutput === 0)).map(([chunk]) => fileOf(chunk)));
+  const holdsNoInput = ({ output }) => Object.values(output.inputs).every((input) => input.bytesInOutput === 0);
+  const helpersOnly = new Set([...chunks].filter(([, chunk]) => holdsNoInput(chunk)).map(([chunk]) => fileOf(chunk)));
   const files = new Map();
   for (const [chunk, { text }] of chunks) {
     const pointing = text.replace(/"\.\/([\w-]+\.js)"/g, (quoted, name) => (chunks.has(name) ? `"./${fileOf(name)}"` : quoted));
