@@ -179,7 +179,7 @@ describe("delivery races against the real pi", () => {
         const client = new Redis(sharedRedisUrl);
         cleanups.push(() => client.disconnect());
         const counting: ScriptClient = {
-          evalsha: (sha1, numkeys, ...args) => (eventsPerCall.push((args.length - 3) / 5), client.evalsha(sha1, numkeys, ...args)),
+          evalsha: (sha1, numkeys, ...args) => (eventsPerCall.push((args.length - 3) / 3), client.evalsha(sha1, numkeys, ...args)),
           eval: (script, numkeys, ...args) => client.eval(script, numkeys, ...args),
         };
         let next = 0;

@@ -124,8 +124,8 @@ describe("the notification", () => {
   });
 });
 
-/** How many events each routing script call carried (its ARGV: 3 shared, then 5 per event). */
-const eventsPerCall = (sent: string[][]) => sent.filter((args) => /^eval/i.test(args[0]!)).map((args) => (args.length - 6) / 5);
+/** How many events each routing script call carried (its ARGV: 3 shared, then 3 per event). */
+const eventsPerCall = (sent: string[][]) => sent.filter((args) => /^eval/i.test(args[0]!)).map((args) => (args.length - 6) / 3);
 const queued = async (prefix: string, session: string) =>
   (await pusher.lrange(sessionKeys(prefix, session).events, 0, -1)).map((raw) => JSON.parse(raw).id).reverse();
 const idsOf = (count: number, from = 0) => Array.from({ length: count }, (_, i) => `e${from + i}`);

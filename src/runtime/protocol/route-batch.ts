@@ -7,10 +7,10 @@ import type { GatewayEvent } from "./event.ts";
 import { sessionKeys } from "./keys.ts";
 import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
 
-// ARGV: prefix, explicit fallback ('' = none), last resort, then five per event: payload, id,
-// origin ('' = none), this machine's host and the pid of a satellite origin (`pid-<pid>`) known not
-// to run here ('' = none). The origin is a target while registered with its liveness key, unless
-// that key's owner is the dead process on this host. Returns per event, in order: the number of its
+// ARGV: prefix, explicit fallback ('' = none), last resort, then three per event: payload, id and
+// its origin: '' for none, the session id, or `<id>\n<host>\n<pid>` for a satellite origin
+// (`pid-<pid>`) known not to run on this host. The origin is a target while registered with its
+// liveness key, unless that key's owner is that dead process. Returns per event, in order: the number of its
 // targets, then { session, listeners } for each in push order; or -1 and the error it met.
 // Only an event that finds its queue empty is published: a consumer told of the first one drains
 // until the queue is empty again, so in a burst it is not woken once per event.
@@ -35,9 +35,13 @@ local function push(session, payload, id)
   end
   return listeners[session]
 end
-local function route(payload, id, origin, host, dead_pid)
+local function route(payload, id, from)
   local targets = { first }
-  if origin ~= '' and origin ~= first and origin_alive(origin, host, tonumber(dead_pid)) then targets = { origin, first } end
+  if from ~= '' then
+    local origin, host, dead_pid = string.match(from, '^([^\\n]*)\\n([^\\n]*)\\n(%d+)$')
+    origin = origin or from
+    if origin ~= first and origin_alive(origin, host, tonumber(dead_pid)) then targets = { origin, first } end
+  end
   local routed = { #targets }
   for _, session in ipairs(targets) do
     routed[#routed + 1] = session
@@ -46,8 +50,8 @@ local function route(payload, id, origin, host, dead_pid)
   return routed
 end
 local reply = {}
-for i = 4, #ARGV, 5 do
-  local ok, routed = pcall(route, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+for i = 4, #ARGV, 3 do
+  local ok, routed = pcall(route, ARGV[i], ARGV[i + 1], ARGV[i + 2])
   if not ok then routed = { -1, type(routed) == 'table' and routed.err or tostring(routed) } end
   for _, value in ipairs(routed) do reply[#reply + 1] = value end
 end
@@ -61,8 +65,8 @@ export interface RoutedPush {
 
 /** The arguments every event of one script call shares: prefix, explicit fallback ('' = none), last resort. */
 export type RoutingOptions = readonly [prefix: string, fallback: string, lastResort: string];
-/** One event's arguments: payload, id, origin, host, dead pid (see the script). */
-export type EventArgs = readonly [payload: string, id: string, origin: string, host: string, deadPid: string];
+/** One event's arguments: payload, id, origin (see the script). */
+export type EventArgs = readonly [payload: string, id: string, origin: string];
 
 interface QueuedPush {
   event: GatewayEvent;

@@ -64,17 +64,18 @@ function isZombieCached(pid: number): boolean {
 }
 
 /**
- * The origin the script may route to ('' for none: heartbeats go to the primary only), and the pid
- * it may not be owned by: a satellite (`pid-<pid>`) whose process is gone here is no target while
- * its liveness key lasts. Only satellites get this process check: their id is never claimed again,
+ * The origin the script may route to, as one argument: '' for none (heartbeats go to the primary
+ * only), else `<origin>` or, for a satellite (`pid-<pid>`) whose process is gone here,
+ * `<origin>\n<this host>\n<pid>`: the pid its liveness key may not be owned by, so it is no target
+ * while that key lasts. Only satellites get this process check: their id is never claimed again,
  * so their queue would wait for pruning. Another session's queue is durable and read by the next pi
  * that claims the id (a dead owner's claim is taken over at once), so its liveness key decides.
  */
-function originArgs(event: GatewayEvent): [origin: string, host: string, deadPid: string] {
+function originArg(event: GatewayEvent): string {
   const origin = event.originSession;
-  if (!origin || origin === CENTRAL_SESSION || event.type === HEARTBEAT_EVENT_TYPE) return ["", "", ""];
+  if (!origin || origin === CENTRAL_SESSION || event.type === HEARTBEAT_EVENT_TYPE) return "";
   const pid = /^pid-(\d+)$/.exec(origin)?.[1];
-  return pid && !isPidRunning(Number(pid), isZombieCached) ? [origin, hostname(), pid] : [origin, "", ""];
+  return pid && !isPidRunning(Number(pid), isZombieCached) ? `${origin}\n${hostname()}\n${pid}` : origin;
 }
 
 export type { RoutedPush };
@@ -83,10 +84,14 @@ export type { RoutedPush };
  * Routes and pushes one event: LPUSH (+ PUBLISH when the queue was empty) per target, decided and
  * done in one script call, shared with the pushes called in the same tick while one is waiting.
  */
-export async function pushEvent(redis: ScriptClient, options: PushEventOptions): Promise<RoutedPush> {
-  const prefix = assertPrefix(options.prefix);
-  const fallback = options.fallbackSession === undefined ? "" : assertSessionId(options.fallbackSession);
-  const lastResort = assertSessionId(options.lastResortSession ?? LAST_RESORT_SESSION);
-  const { event, payload } = serializeEvent(options.event);
-  return routeAndPush(redis, [prefix, fallback, lastResort], event, [payload, event.id, ...originArgs(event)]);
+export function pushEvent(redis: ScriptClient, options: PushEventOptions): Promise<RoutedPush> {
+  try {
+    const prefix = assertPrefix(options.prefix);
+    const fallback = options.fallbackSession === undefined ? "" : assertSessionId(options.fallbackSession);
+    const lastResort = assertSessionId(options.lastResortSession ?? LAST_RESORT_SESSION);
+    const { event, payload } = serializeEvent(options.event);
+    return routeAndPush(redis, [prefix, fallback, lastResort], event, [payload, event.id, originArg(event)]);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
