@@ -2,7 +2,7 @@
 // Redis is sent at once, alone. Pushes called while an earlier script call on that client is still
 // waiting are gathered until the end of the tick and sent as one script call: a producer with many
 // pushes in flight pays one command, one write and one reply per batch instead of per event.
-// Each event is still routed on its own, in call order; one event that fails does not fail the rest.
+// Each event is still routed on its own, in call order; a failure fails only the events it concerns.
 import type { GatewayEvent } from "./event.ts";
 import { sessionKeys } from "./keys.ts";
 import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
@@ -10,12 +10,15 @@ import { LuaScript, ROUTING_LUA, type ScriptClient } from "./scripts.ts";
 // ARGV: prefix, explicit fallback ('' = none), last resort, then three per event: payload, id and
 // its origin: '' for none, the session id, or `<id>\n<host>\n<pid>` for a satellite origin
 // (`pid-<pid>`) known not to run on this host. The origin is a target while registered with its
-// liveness key, unless that key's owner is that dead process. Returns per event, in order: the number of its
-// targets, then { session, listeners } for each in push order; or -1 and the error it met.
-// Only an event that finds its queue empty is published: a consumer told of the first one drains
-// until the queue is empty again, so in a burst it is not woken once per event.
+// liveness key, unless that key's owner is that dead process. Each session's events go in one
+// LPUSH, in call order. Returns per event, in order: the number of its targets, then
+// { session, listeners } for each in push order; or -1 and the error it met (an LPUSH that failed
+// fails the events it held, not the others).
+// Only a queue that was empty is published to (the id of its first event): a consumer told of the
+// first one drains until the queue is empty again, so in a burst it is not woken once per event.
 const ROUTE_AND_PUSH_SCRIPT = new LuaScript(`${ROUTING_LUA}
 local prefix = ARGV[1]
+local function message(raised) return type(raised) == 'table' and raised.err or tostring(raised) end
 local function owned_by_dead_pid(record, host, dead_pid)
   local ok, owner = pcall(cjson.decode, record)
   return ok and type(owner) == 'table' and type(owner.owner) == 'string' and owner.host == host and owner.pid == dead_pid
@@ -25,35 +28,75 @@ local function origin_alive(origin, host, dead_pid)
   return dead_pid == nil or not owned_by_dead_pid(redis.call('GET', prefix .. ':gateway:alive:' .. origin), host, dead_pid)
 end
 local first = primary(prefix, ARGV[2], ARGV[3])
-local listeners = {}
-local function push(session, payload, id)
-  local notify = prefix .. ':notify:' .. session
-  if redis.call('LPUSH', prefix .. ':events:' .. session, payload) == 1 then
-    listeners[session] = redis.call('PUBLISH', notify, id)
-  elseif listeners[session] == nil then
-    listeners[session] = redis.call('PUBSUB', 'NUMSUB', notify)[2]
-  end
-  return listeners[session]
-end
-local function route(payload, id, from)
-  local targets = { first }
-  if from ~= '' then
+local only_first = { first }
+-- an origin's liveness, asked once per call: its targets, or the error asking met
+local with_origin = {}
+local function targets_of(from)
+  if from == '' then return only_first end
+  if with_origin[from] == nil then
     local origin, host, dead_pid = string.match(from, '^([^\\n]*)\\n([^\\n]*)\\n(%d+)$')
     origin = origin or from
-    if origin ~= first and origin_alive(origin, host, tonumber(dead_pid)) then targets = { origin, first } end
+    local ok, alive = pcall(origin_alive, origin, host, tonumber(dead_pid))
+    if not ok then with_origin[from] = message(alive)
+    elseif alive and origin ~= first then with_origin[from] = { origin, first }
+    else with_origin[from] = only_first end
   end
-  local routed = { #targets }
-  for _, session in ipairs(targets) do
-    routed[#routed + 1] = session
-    routed[#routed + 1] = push(session, payload, id)
-  end
-  return routed
+  return with_origin[from]
 end
-local reply = {}
+-- each session's events in one LPUSH, in call order: the origins' first, then the primary's
+-- without the events an origin's LPUSH failed for (as one at a time, an origin before the primary)
+local routes, origins, queued = {}, {}, {}
+local function queue_for(session, id)
+  local queue = queued[session]
+  if queue == nil then
+    queue = { first_id = id }
+    queued[session] = queue
+    if session ~= first then origins[#origins + 1] = session end
+  end
+  return queue
+end
 for i = 4, #ARGV, 3 do
-  local ok, routed = pcall(route, ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  if not ok then routed = { -1, type(routed) == 'table' and routed.err or tostring(routed) } end
-  for _, value in ipairs(routed) do reply[#reply + 1] = value end
+  local targets = targets_of(ARGV[i + 2])
+  routes[#routes + 1] = targets
+  if type(targets) == 'table' and targets[2] then
+    local queue = queue_for(targets[1], ARGV[i + 1])
+    queue[#queue + 1] = ARGV[i]
+  end
+end
+local listeners, failed = {}, {}
+local function push(session, queue)
+  local ok, length = pcall(redis.call, 'LPUSH', prefix .. ':events:' .. session, unpack(queue))
+  local notify = prefix .. ':notify:' .. session
+  if not ok then failed[session] = message(length)
+  elseif length == #queue then listeners[session] = redis.call('PUBLISH', notify, queue.first_id)
+  else listeners[session] = redis.call('PUBSUB', 'NUMSUB', notify)[2] end
+end
+for _, session in ipairs(origins) do push(session, queued[session]) end
+local primary_queue = nil
+for n, targets in ipairs(routes) do
+  if type(targets) == 'table' and not (targets[2] and failed[targets[1]]) then
+    local i = 4 + (n - 1) * 3
+    primary_queue = primary_queue or queue_for(first, ARGV[i + 1])
+    primary_queue[#primary_queue + 1] = ARGV[i]
+  end
+end
+if primary_queue then push(first, primary_queue) end
+local reply = {}
+for _, targets in ipairs(routes) do
+  local problem = type(targets) == 'string' and targets or nil
+  if not problem then
+    for _, session in ipairs(targets) do problem = problem or failed[session] end
+  end
+  if problem then
+    reply[#reply + 1] = -1
+    reply[#reply + 1] = problem
+  else
+    reply[#reply + 1] = #targets
+    for _, session in ipairs(targets) do
+      reply[#reply + 1] = session
+      reply[#reply + 1] = listeners[session]
+    end
+  end
 end
 return reply
 `);
