@@ -18,9 +18,13 @@ interface Timed {
   stderr: string;
 }
 
+/** `NODE_DISABLE_COMPILE_CACHE=1 npm run bench`: the CLI without its code cache (src/cli/compile-cache.ts) */
+const noCodeCache = process.env.NODE_DISABLE_COMPILE_CACHE ? { NODE_DISABLE_COMPILE_CACHE: process.env.NODE_DISABLE_COMPILE_CACHE } : {};
+
 function run(argv: string[], sandbox: Sandbox): Timed {
   const started = performance.now();
-  const result = spawnSync(argv[0]!, argv.slice(1), { env: sandbox.env, cwd: sandbox.home, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const env = { ...sandbox.env, ...noCodeCache };
+  const result = spawnSync(argv[0]!, argv.slice(1), { env, cwd: sandbox.home, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
   const ms = performance.now() - started;
   if (result.error) throw result.error;
   return { ms, status: result.status, stderr: result.stderr };
