@@ -1,11 +1,10 @@
 // Setup, push, status and doctor without commander (~15 ms of a cold start): they are what users,
-// jobs, scripts and worried users run, so they start with node's own argument parser. Only a
+// jobs, scripts and worried users run, so they start with a small parser of their own. Only a
 // command line it reads exactly as commander would goes this way; anything else (--help, a flag it
 // does not know, a value outside an option's choices, a missing or extra argument, another command)
 // is left to the full CLI, which explains it.
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { type CommandOption, collect, DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
 import { cacheCompiledChunks } from "./compile-cache.ts";
 import type { DoctorFlags } from "./doctor-command.ts";
@@ -44,22 +43,8 @@ export function readQuickArgs(args: readonly string[]): { command: QuickCommand;
   const commandArgs = named ? rest : args;
   if (!command || commandArgs.includes("--")) return undefined;
   const options = command.options.map((option) => ({ ...optionNames(option), list: option.list === true, choices: option.choices }));
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...commandArgs],
-      options: Object.fromEntries(
-        options.map(({ name, short, takesValue, list }) => [
-          name,
-          { type: takesValue ? ("string" as const) : ("boolean" as const), multiple: list, ...(short ? { short } : {}) },
-        ]),
-      ),
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch {
-    return undefined;
-  }
+  const parsed = parseStrictly(commandArgs, options);
+  if (!parsed) return undefined;
   const { positionals } = parsed;
   if (positionals.length !== (command.takesArgument ? 1 : 0)) return undefined;
   const flags: Record<string, unknown> = {};
@@ -68,11 +53,59 @@ export function readQuickArgs(args: readonly string[]): { command: QuickCommand;
     if (value === undefined) continue;
     // commander refuses it, and says which values it takes
     if (choices && !choices.includes(value as string)) return undefined;
-    // `--install-redis --no-install-redis`: the last one counts, an order parseArgs does not keep
+    // `--install-redis --no-install-redis`: the last one counts, an order the values read do not keep
     if (key in flags) return undefined;
     flags[key] = negated ? false : list ? (value as string[]).reduce<string[]>((all, one) => collect(one, all), []) : value;
   }
   return { command, ...(command.takesArgument ? { argument: positionals[0] } : {}), flags };
+}
+
+interface ParsedOption {
+  name: string;
+  short?: string;
+  takesValue: boolean;
+  list: boolean;
+}
+
+/**
+ * The command line as node's `parseArgs` reads it with `strict` and `allowPositionals` (values by
+ * option name, a list for a `list` option, the last value for any other), for the forms a command
+ * line of these commands takes: `--name value`, `--name=value`, `--switch`, `-y`, positionals and
+ * `-`. Anything else, and anything parseArgs refuses (an unknown option, a value missing or
+ * starting with `-`, `--switch=value`, grouped short options), is undefined: commander reads it.
+ * Hand-written because parseArgs costs a push ~1 ms to load and run the first time.
+ */
+type OptionValues = Record<string, string | string[] | true>;
+
+function parseStrictly(args: readonly string[], options: readonly ParsedOption[]): { values: OptionValues; positionals: string[] } | undefined {
+  const values: OptionValues = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "-" || !arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const long = arg.startsWith("--");
+    const equals = long ? arg.indexOf("=") : -1;
+    const name = long ? arg.slice(2, equals < 0 ? undefined : equals) : arg.slice(1);
+    const option = long ? options.find((o) => o.name === name) : name.length === 1 ? options.find((o) => o.short === name) : undefined;
+    if (!option) return undefined;
+    if (!option.takesValue) {
+      if (equals >= 0) return undefined;
+      values[option.name] = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (equals >= 0) value = arg.slice(equals + 1);
+    else {
+      value = args[++i];
+      if (value === undefined || (value.length > 1 && value.startsWith("-"))) return undefined;
+    }
+    const previous = values[option.name];
+    values[option.name] = option.list ? [...(Array.isArray(previous) ? previous : []), value] : value;
+  }
+  return { values, positionals };
 }
 
 /** `args`: the command line after the program's name. */
