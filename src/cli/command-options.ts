@@ -96,7 +96,7 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 export interface OptionNames {
-  /** the long flag without its dashes, as node's parseArgs takes it: `payload-file`, `no-install-redis` */
+  /** the long flag without its dashes: `payload-file`, `no-install-redis` */
   name: string;
   /** the flags' key, as commander names it: `payloadFile`; `installRedis` for `--no-install-redis` */
   key: string;
