@@ -16,9 +16,11 @@ export function serializeEvent(event: GatewayEvent): { event: GatewayEvent; payl
   if (!checked.ok) throw new Error(`refusing to push an invalid event: ${checked.reason}`);
   const payload = JSON.stringify(checked.event);
   // UTF-8 takes at most three bytes per UTF-16 unit: most events need no count
-  const bytes = payload.length * 3 <= MAX_EVENT_BYTES ? payload.length : Buffer.byteLength(payload, "utf8");
-  if (bytes > MAX_EVENT_BYTES)
-    throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
+  if (payload.length * 3 > MAX_EVENT_BYTES) {
+    const bytes = Buffer.byteLength(payload, "utf8");
+    if (bytes > MAX_EVENT_BYTES)
+      throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
+  }
   return { event: checked.event, payload };
 }
 
