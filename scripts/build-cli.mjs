@@ -173,9 +173,9 @@ async function toCommonJs(requiring) {
     format: "cjs",
     platform: "node",
     target: "node20",
-    ...(usesUrl
-      ? { define: { "import.meta.url": "__gatewayModuleUrl" }, banner: 'const __gatewayModuleUrl = require("node:url").pathToFileURL(__filename).href;' }
-      : {}),
+    // import.meta.dirname is __dirname at no cost; the url is computed when the chunk loads
+    define: { "import.meta.dirname": "__dirname", ...(usesUrl ? { "import.meta.url": "__gatewayModuleUrl" } : {}) },
+    ...(usesUrl ? { banner: 'const __gatewayModuleUrl = require("node:url").pathToFileURL(__filename).href;' } : {}),
   });
   // e.g. an import.meta other than its url, which CommonJS has no equivalent of
   if (warnings.length) throw new Error(`a chunk does not convert to CommonJS: ${warnings.map(({ text }) => text).join("; ")}`);

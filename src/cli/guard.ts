@@ -16,12 +16,30 @@ export async function guardedRun(args: readonly string[], run: () => Promise<voi
 /**
  * A reader that goes away (`gateway-setup --yes | head -3`, a closed terminal pipe) must not stop
  * an install halfway with an unhandled EPIPE: what is left to say is dropped, the work (and, if it
- * fails, its rollback) runs to the end, and the exit code still tells how it went.
+ * fails, its rollback) runs to the end, and the exit code still tells how it went. A stream gets
+ * its handler when it is first used: node makes process.stderr only then, and making it for a push
+ * that says nothing there costs ~2 ms in a terminal.
  */
 function keepWorkingWhenOutputCloses(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPIPE") throw error;
+  for (const name of ["stdout", "stderr"] as const) {
+    const made = Object.getOwnPropertyDescriptor(process, name);
+    if (!made?.get || !made.configurable) {
+      ignoreClosedReader(process[name]);
+      continue;
+    }
+    const make = made.get;
+    Object.defineProperty(process, name, {
+      ...made,
+      get() {
+        Object.defineProperty(process, name, made);
+        return ignoreClosedReader(make.call(process));
+      },
     });
   }
+}
+
+function ignoreClosedReader(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  return stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
 }

@@ -3,8 +3,6 @@
 // command line it reads exactly as commander would goes this way; anything else (--help, a flag it
 // does not know, a value outside an option's choices, a missing or extra argument, another command)
 // is left to the full CLI, which explains it.
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type CommandOption, collect, DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "./command-options.ts";
 import { cacheCompiledChunks } from "./compile-cache.ts";
 import type { DoctorFlags } from "./doctor-command.ts";
@@ -110,8 +108,9 @@ function parseStrictly(args: readonly string[], options: readonly ParsedOption[]
 
 /** `args`: the command line after the program's name. */
 export async function main(args: readonly string[], fullCli: () => Promise<void>): Promise<void> {
-  // node 22's switch for its own compile cache turns this one off too
-  if (!process.env.NODE_DISABLE_COMPILE_CACHE) cacheCompiledChunks(dirname(fileURLToPath(import.meta.url)));
+  // node 22's switch for its own compile cache turns this one off too. The chunks' folder is this
+  // chunk's (__dirname in the build; import.meta.url would cost the start its URL code)
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE) cacheCompiledChunks(import.meta.dirname);
   const read = readQuickArgs(args);
   if (!read) return fullCli();
   await guardedRun(args, async () => {
