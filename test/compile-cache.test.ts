@@ -42,10 +42,10 @@ function packageCopy(): { dir: string; cacheDir: string } {
   return { dir, cacheDir: join(dir, "dist/cli-bundle/.compile-cache", `node-${process.version}-${process.arch}`) };
 }
 
-function push(dir: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function push(dir: string, env: Record<string, string> = {}, url = redisUrl): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const home = mkdtempSync(join(root, "home-"));
-    const args = ["-r", RECORDER, join(dir, "bin/gateway-setup.js"), "push", "job.done", "--redis-url", redisUrl, "--prefix", `cc${process.pid}`];
+    const args = ["-r", RECORDER, join(dir, "bin/gateway-setup.js"), "push", "job.done", "--redis-url", url, "--prefix", `cc${process.pid}`];
     const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH!, HOME: home, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -81,6 +81,33 @@ describe("the code cache of the CLI's chunks", () => {
         .map((chunk) => `code cache ${chunk} taken`)
         .sort(),
     );
+  });
+
+  it("a run that fails (no Redis) leaves a partial cache; the next run that succeeds starts from it and writes the whole one", async () => {
+    const { dir, cacheDir } = packageCopy();
+    const failed = await push(dir, {}, "redis://127.0.0.1:1");
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("no Redis answered at 127.0.0.1:1");
+    const partial = readdirSync(cacheDir);
+    expect(partial.map((file) => file.replace(/\.\d+\.\d+\.partial\.cache$/, "")).sort()).toEqual(PUSH_CHUNKS().sort());
+    const partialSize = statSync(join(cacheDir, partial.find((file) => file.startsWith("push-command.cjs."))!)).size;
+
+    const pushed = await push(dir);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stderr).toContain("code cache push-command.cjs taken");
+    const whole = readdirSync(cacheDir);
+    expect(whole.map(chunkOf).sort()).toEqual(PUSH_CHUNKS().sort());
+    // what the push compiled after Redis answered is in it now
+    const wholeSize = statSync(join(cacheDir, whole.find((file) => file.startsWith("push-command.cjs."))!)).size;
+    expect(wholeSize).toBeGreaterThan(partialSize);
+
+    const next = await push(dir);
+    expect(next.stderr.trim().split("\n").sort()).toEqual(
+      PUSH_CHUNKS()
+        .map((chunk) => `code cache ${chunk} taken`)
+        .sort(),
+    );
+    expect(readdirSync(cacheDir)).toEqual(whole);
   });
 
   it("a cache V8 refuses (not its own) is compiled past and written again; runs side by side leave whole caches", async () => {

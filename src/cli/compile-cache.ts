@@ -1,6 +1,6 @@
 // V8's code cache for the CLI's own chunks. A cold start compiles every function of ours it runs;
-// the bytecode V8 made for a chunk the first time it ran is kept beside the chunks
-// (`.compile-cache/<node version>/`, written when that first process exits) and handed back to V8 on
+// the bytecode V8 made for a chunk the first time a command that ran it succeeded is kept beside the
+// chunks (`.compile-cache/<node version>/`, written when that process exits) and handed back to V8 on
 // the next start: a few milliseconds of a push, more of doctor's and status's. Node 22 does this itself
 // (module.enableCompileCache); node 20 does not, so the chunks are compiled here as node's loader
 // would, with the cache. Only chunks of this folder without an `import()` of their own are: code that
@@ -9,7 +9,7 @@
 // cannot be written (a global install by root) has none; V8 refuses a cache made by another V8 or
 // for other source, and the chunk is compiled as usual then, and cached again.
 
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Script } from "node:vm";
 
@@ -38,13 +38,15 @@ export function cacheCompiledChunks(folder: string): void {
   if (!internals) return;
   const compile = internals.prototype._compile;
   const cacheFolder = join(folder, COMPILE_CACHE_FOLDER, `node-${process.version}-${process.arch}`);
-  const unsaved: { script: Script; file: string }[] = [];
+  const unsaved: { script: Script; name: string; tookPartial: boolean }[] = [];
   internals.prototype._compile = function compileWithCache(this: CommonJsModule, content: string, filename: string, ...more: unknown[]) {
     if (dirname(filename) !== folder || !filename.endsWith(".cjs") || content.includes("import(")) return compile.call(this, content, filename, ...more);
-    const file = join(cacheFolder, cacheName(filename));
-    const cachedData = readCache(file);
+    const name = join(cacheFolder, cacheName(filename));
+    const whole = readCache(`${name}.cache`);
+    const cachedData = whole ?? readCache(`${name}${PARTIAL}`);
     const script = new Script(internals.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
-    if (!cachedData || script.cachedDataRejected) unsaved.push({ script, file });
+    const taken = cachedData !== undefined && !script.cachedDataRejected;
+    if (!taken || !whole) unsaved.push({ script, name, tookPartial: taken });
     const require = Object.assign((id: string) => this.require(id), {
       resolve: (request: string) => internals._resolveFilename(request, this),
       cache: internals._cache,
@@ -52,10 +54,21 @@ export function cacheCompiledChunks(folder: string): void {
     });
     return script.runInThisContext()(this.exports, require, this, filename, folder);
   };
-  process.once("exit", () => {
-    for (const { script, file } of unsaved) saveCache(file, script);
+  // V8's cache holds what the run compiled (a push that found no Redis compiled less than one that
+  // pushed): a run that failed leaves a partial cache, and the next run that succeeds, started from
+  // it, writes the whole one
+  process.once("exit", (code) => {
+    for (const { script, name, tookPartial } of unsaved) {
+      if (code === 0) {
+        saveCache(`${name}.cache`, script);
+        if (tookPartial) rmSync(`${name}${PARTIAL}`, { force: true });
+      } else if (!tookPartial) saveCache(`${name}${PARTIAL}`, script);
+    }
   });
 }
+
+/** the cache of a chunk as a failed run left it: taken until a run that succeeds writes the whole one */
+const PARTIAL = ".partial.cache";
 
 /**
  * V8 checks a cache against its source's length, not its text: the chunk's size and modification
@@ -64,7 +77,7 @@ export function cacheCompiledChunks(folder: string): void {
  */
 function cacheName(filename: string): string {
   const { size, mtimeMs } = statSync(filename);
-  return `${basename(filename)}.${size}.${Math.trunc(mtimeMs)}.cache`;
+  return `${basename(filename)}.${size}.${Math.trunc(mtimeMs)}`;
 }
 
 function readCache(file: string): Buffer | undefined {
