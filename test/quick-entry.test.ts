@@ -1,7 +1,9 @@
 // The quick entry (setup, push, status, doctor without commander) reads a command line exactly as
 // commander does, or leaves it to commander: for every command line here, either both agree on the
 // argument and the flags, or the quick entry declines.
+import { Option } from "commander";
 import { describe, expect, it } from "vitest";
+import { DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "../src/cli/command-options.ts";
 import { buildProgram } from "../src/cli/main.ts";
 import { readQuickArgs } from "../src/cli/quick-entry.ts";
 
@@ -112,5 +114,17 @@ describe("the quick entry", () => {
 
   it.each(LEFT_TO_COMMANDER)("leaves %j to commander", (...args) => {
     expect(readQuickArgs(args)).toBeUndefined();
+  });
+
+  it.each([...SETUP_OPTIONS, ...PUSH_OPTIONS, ...STATUS_OPTIONS, ...DOCTOR_OPTIONS].map(({ flags }) => flags))("names %s as commander does", (flags) => {
+    const commander = new Option(flags);
+    const ours = optionNames({ flags, description: "" });
+    expect(ours).toEqual({
+      name: commander.long!.slice("--".length),
+      key: commander.attributeName(),
+      ...(commander.short ? { short: commander.short.slice("-".length) } : {}),
+      takesValue: commander.required || commander.optional,
+      negated: commander.negate,
+    });
   });
 });

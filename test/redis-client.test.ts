@@ -21,6 +21,18 @@ const redisUrl = inject("redisUrl");
 const target = parseRedisUrl(redisUrl);
 const key = (name: string) => `rc-test:${process.pid}:${name}`;
 
+describe("parseRedisUrl", () => {
+  it.each([
+    ["redis://127.0.0.1:6379/", { url: "redis://127.0.0.1:6379", host: "127.0.0.1", port: 6379, tls: false, db: 0 }],
+    ["redis://u@h:1/2", { url: "redis://u@h:1/2", host: "h", port: 1, tls: false, db: 2 }],
+    ["redis://:pw@h:1/3", { url: "redis://h:1/3", password: "pw", host: "h", port: 1, tls: false, db: 3 }],
+    ["rediss://u:p%40ss@h/", { url: "rediss://u@h", password: "p@ss", host: "h", port: 6379, tls: true, db: 0 }],
+    ["redis://[::1]:6380/0", { url: "redis://[::1]:6380/0", host: "::1", port: 6380, tls: false, db: 0 }],
+  ])("keeps %s without its password or a trailing slash", (url, target) => {
+    expect(parseRedisUrl(url)).toEqual(target);
+  });
+});
+
 describe("ReplyParser", () => {
   const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
   const wire = Buffer.from(`+OK\r\n-ERR bad\r\n:-42\r\n${bulk("hé\r\nllo")}$-1\r\n*-1\r\n*3\r\n:1\r\n*2\r\n${bulk("x")}-E in\r\n${bulk("")}`);

@@ -40,7 +40,9 @@ export function readQuickArgs(args: readonly string[]): { command: QuickCommand;
   const command = named ?? (name === undefined || name.startsWith("-") ? SETUP : undefined);
   const commandArgs = named ? rest : args;
   if (!command || commandArgs.includes("--")) return undefined;
-  const options = command.options.map((option) => ({ ...optionNames(option), list: option.list === true, choices: option.choices }));
+  // a command line without flags (`push job.done`) needs no option's names
+  const flagged = commandArgs.some((arg) => arg.length > 1 && arg.startsWith("-"));
+  const options = flagged ? command.options.map((option) => ({ ...optionNames(option), list: option.list === true, choices: option.choices })) : [];
   const parsed = parseStrictly(commandArgs, options);
   if (!parsed) return undefined;
   const { positionals } = parsed;

@@ -25,7 +25,7 @@ export function parseRedisUrl(input: string, password?: string): RedisTarget {
   const fromUrl = parsed.password ? decodeURIComponent(parsed.password) : undefined;
   const tls = parsed.protocol === "rediss:";
   return {
-    url: redact(parsed),
+    url: parsed.password ? redact(parsed) : parsed.href.replace(/\/$/, ""),
     password: password || fromUrl || undefined,
     host: parsed.hostname.replace(/^\[|\]$/g, ""),
     port: parsed.port ? Number(parsed.port) : 6379,
