@@ -15,8 +15,20 @@ function fullCli() {
   return require("../dist/cli-bundle/main.cjs").main();
 }
 
+/**
+ * Written to the file descriptor, not through process.stdout: making that stream loads node's stream
+ * code, which would cost a --help a tenth of node's own start. A reader that went away
+ * (`gateway-setup --help | head -1`) is no error; a pipe that cannot take it all at once now gets
+ * the rest through process.stdout, which waits for it.
+ */
 function answer(text) {
-  // a reader that went away (`gateway-setup --help | head -1`) is no error
-  process.stdout.on("error", () => {});
-  process.stdout.write(text);
+  const bytes = Buffer.from(text);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += require("node:fs").writeSync(1, bytes, written);
+  } catch (error) {
+    if (error.code !== "EAGAIN") return;
+    process.stdout.on("error", () => {});
+    process.stdout.write(bytes.subarray(written));
+  }
 }

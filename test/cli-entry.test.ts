@@ -2,12 +2,13 @@
 // (dist/cli-bundle/help.txt) and `--version`/`-v` from package.json, without loading the CLI: here
 // each is what commander itself prints, in any terminal width, so the two can never drift; anything
 // else (a subcommand's help, a usage error) still comes from commander. Run `npm run build` first.
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type CliResult, createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
+import { CLI, type CliResult, createSandbox, REPO_ROOT, runCli } from "./helpers/cli.ts";
 
 const BUNDLED_CLI = pathToFileURL(join(REPO_ROOT, "dist/cli-bundle/main.cjs")).href;
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -36,6 +37,31 @@ describe("bin/gateway-setup.js", () => {
     expect(byCommander.stdout).toContain("Exit codes: 0 ok");
     for (const columns of [40, 200]) expect((await commanderSays(["--help"], columns)).stdout, `${columns} columns`).toBe(byCommander.stdout);
     for (const flag of ["--help", "-h"]) expect(await bin([flag]), flag).toEqual(byCommander);
+  });
+
+  it("--help into a file writes it whole; to a reader that is gone, it is no error (exit 0, nothing on stderr)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gw-help-"));
+    try {
+      const file = join(dir, "help.txt");
+      const fd = openSync(file, "w");
+      const toFile = spawn(process.execPath, [CLI, "--help"], { env: createSandbox().env, stdio: ["ignore", fd, "pipe"] });
+      closeSync(fd);
+      let stderr = "";
+      toFile.stderr!.on("data", (chunk) => (stderr += chunk));
+      expect(await new Promise((resolve) => toFile.once("close", resolve))).toBe(0);
+      expect(readFileSync(file, "utf8")).toBe(readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8"));
+      expect(stderr).toBe("");
+
+      // the reading end closed before the bin starts: its write fails with EPIPE
+      const gone = spawn(process.execPath, [CLI, "--help"], { env: createSandbox().env, stdio: ["ignore", "pipe", "pipe"] });
+      gone.stdout!.destroy();
+      let goneStderr = "";
+      gone.stderr!.on("data", (chunk) => (goneStderr += chunk));
+      expect(await new Promise((resolve) => gone.once("close", resolve))).toBe(0);
+      expect(goneStderr).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("--version and -v print the version of package.json, as commander does", async () => {
