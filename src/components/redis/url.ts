@@ -25,7 +25,7 @@ export function parseRedisUrl(input: string, password?: string): RedisTarget {
   const fromUrl = parsed.password ? decodeURIComponent(parsed.password) : undefined;
   const tls = parsed.protocol === "rediss:";
   return {
-    url: parsed.password ? redact(parsed) : parsed.href.replace(/\/$/, ""),
+    url: redact(parsed),
     password: password || fromUrl || undefined,
     host: parsed.hostname.replace(/^\[|\]$/g, ""),
     port: parsed.port ? Number(parsed.port) : 6379,
@@ -34,10 +34,15 @@ export function parseRedisUrl(input: string, password?: string): RedisTarget {
   };
 }
 
+/** The URL without its password (a copy is made only when there is one) and without a trailing slash. */
 function redact(url: URL): string {
-  const copy = new URL(url.href);
-  copy.password = "";
-  return copy.href.replace(/\/$/, "");
+  let href = url.href;
+  if (url.password) {
+    const copy = new URL(href);
+    copy.password = "";
+    href = copy.href;
+  }
+  return href.replace(/\/$/, "");
 }
 
 export function isLocalHost(target: RedisTarget): boolean {
