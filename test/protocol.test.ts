@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createEvent, parseEvent } from "../src/runtime/protocol/event.ts";
+import { bytesOverEventLimit, createEvent, MAX_EVENT_BYTES, parseEvent } from "../src/runtime/protocol/event.ts";
 import { assertSessionId, isValidSessionId, sessionKeys } from "../src/runtime/protocol/keys.ts";
 
 describe("session ids", () => {
@@ -45,6 +45,16 @@ describe("events", () => {
     expect(parseEvent(JSON.stringify({ ...good, id: "jöb-✓-\ud800x" })).ok).toBe(true);
     const nested = `{"id":"d","type":"t","source":"s","ts":1,"payload":${'{"a":'.repeat(60)}1${"}".repeat(60)}}`;
     expect(parseEvent(nested).ok).toBe(true);
+  });
+  it("counts the limit in UTF-8 bytes, not characters: multi-byte text over it by bytes only is refused, under it accepted", () => {
+    // "é" is one UTF-16 unit and two UTF-8 bytes: 100,000 of them are 200,000 bytes, 150,000 are 300,000
+    const within = JSON.stringify({ ...good, payload: { text: "é".repeat(100_000) } });
+    const over = JSON.stringify({ ...good, payload: { text: "é".repeat(150_000) } });
+    expect(over.length).toBeLessThan(MAX_EVENT_BYTES);
+    expect(bytesOverEventLimit(within)).toBeUndefined();
+    expect(bytesOverEventLimit(over)).toBe(Buffer.byteLength(over, "utf8"));
+    expect(parseEvent(within).ok).toBe(true);
+    expect(parseEvent(over)).toMatchObject({ ok: false, reason: expect.stringMatching(/larger than/) });
   });
   it("creates events with fresh ids", () => {
     const a = createEvent({ type: "t" });

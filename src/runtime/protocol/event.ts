@@ -79,9 +79,19 @@ export function validateEvent(value: unknown): EventValidation {
   return { ok: true, event };
 }
 
+/**
+ * The size in UTF-8 of a text larger than MAX_EVENT_BYTES, undefined for one within it. UTF-8 takes
+ * at most three bytes per UTF-16 unit, so most texts need no count.
+ */
+export function bytesOverEventLimit(text: string): number | undefined {
+  if (text.length * 3 <= MAX_EVENT_BYTES) return undefined;
+  const bytes = Buffer.byteLength(text, "utf8");
+  return bytes > MAX_EVENT_BYTES ? bytes : undefined;
+}
+
 /** Parses one raw list entry as pushed by a producer. */
 export function parseEvent(raw: string): EventValidation {
-  if (Buffer.byteLength(raw, "utf8") > MAX_EVENT_BYTES) {
+  if (bytesOverEventLimit(raw) !== undefined) {
     return { ok: false, reason: `event is larger than ${MAX_EVENT_BYTES} bytes` };
   }
   let value: unknown;

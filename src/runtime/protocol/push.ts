@@ -1,6 +1,6 @@
 // Pushing one event to one session's queue, exactly as a shell producer does:
 // LPUSH P:events:S <json> && PUBLISH P:notify:S <id>. route.ts decides which sessions get it.
-import { type GatewayEvent, MAX_EVENT_BYTES, validateEvent } from "./event.ts";
+import { bytesOverEventLimit, type GatewayEvent, MAX_EVENT_BYTES, validateEvent } from "./event.ts";
 import { sessionKeys } from "./keys.ts";
 import { LuaScript, type ScriptClient } from "./scripts.ts";
 
@@ -15,12 +15,8 @@ export function serializeEvent(event: GatewayEvent): { event: GatewayEvent; payl
   const checked = validateEvent(event);
   if (!checked.ok) throw new Error(`refusing to push an invalid event: ${checked.reason}`);
   const payload = JSON.stringify(checked.event);
-  // UTF-8 takes at most three bytes per UTF-16 unit: most events need no count
-  if (payload.length * 3 > MAX_EVENT_BYTES) {
-    const bytes = Buffer.byteLength(payload, "utf8");
-    if (bytes > MAX_EVENT_BYTES)
-      throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
-  }
+  const bytes = bytesOverEventLimit(payload);
+  if (bytes !== undefined) throw new Error(`refusing to push event ${checked.event.id}: ${bytes} bytes is more than the ${MAX_EVENT_BYTES} a session accepts`);
   return { event: checked.event, payload };
 }
 
