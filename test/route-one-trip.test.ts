@@ -63,15 +63,20 @@ async function register(prefix: string, id: string, record: object): Promise<voi
 }
 
 const ownerHere = (pid: number) => ({ owner: `${hostname()}:${pid}:test`, pid, host: hostname(), startedAt: 1 });
+/** the central session and a live satellite (this process), both registered; returns the satellite's id */
+async function registerCentralAndSatellite(prefix: string): Promise<string> {
+  await register(prefix, "gateway", ownerHere(process.pid));
+  const satellite = `pid-${process.pid}`;
+  await register(prefix, satellite, ownerHere(process.pid));
+  return satellite;
+}
 const sessionsOf = (routed: RoutedPush) => routed.targets.map((t) => t.sessionId);
 const job = (originSession?: string) => createEvent({ type: "job.done", source: "ci", ...(originSession ? { originSession } : {}) });
 
 describe("pushEvent sends one command", () => {
   it("for an event with a live satellite as origin: one EVALSHA pushes to the origin and central", async () => {
     const prefix = randomPrefix();
-    await register(prefix, "gateway", ownerHere(process.pid));
-    const satellite = `pid-${process.pid}`;
-    await register(prefix, satellite, ownerHere(process.pid));
+    const satellite = await registerCentralAndSatellite(prefix);
     const { routed, commands } = await pushCounted({ prefix, event: job(satellite) });
     expect(sessionsOf(routed)).toEqual([satellite, "gateway"]);
     expect(commands).toEqual(["evalsha"]);
@@ -134,9 +139,7 @@ const event = (id: string, more: Partial<Parameters<typeof createEvent>[0]> = {}
 describe("pushes that overlap share a script call", () => {
   it("pushes called while one waits go together at the end of the tick, each routed on its own, in call order", async () => {
     const prefix = randomPrefix();
-    await register(prefix, "gateway", ownerHere(process.pid));
-    const satellite = `pid-${process.pid}`;
-    await register(prefix, satellite, ownerHere(process.pid));
+    const satellite = await registerCentralAndSatellite(prefix);
     const { result, sent } = await counted(() =>
       Promise.all([
         pushEvent(pusher, { prefix, event: event("e0") }),
