@@ -3,7 +3,7 @@
 // a command loads its own chunk and the few it shares, not each module of ours one file at a time.
 // Then renders the program's --help with commander itself, which bin/gateway-setup.js prints
 // without loading commander or the CLI.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { lighterIoredis } from "./lighter-ioredis.mjs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels under the package root, like every module of ours: src/platform/package-root.ts counts on it
 const OUT = join(ROOT, "dist/cli-bundle");
+const BIN = join(ROOT, "bin/gateway-setup.js");
 // What stays in node_modules: the pi SDK and grammY (the daemon's; as shipped, with their own files),
 // and jiti (it loads its own files by path). plist and diff are required where they are used
 // (createRequire), so no chunk holds them; the daemon's `await import("ioredis")` is a chunk of its own.
@@ -30,24 +31,26 @@ const COMMANDS = readdirSync(join(ROOT, "src/cli"))
   .map((file) => file.slice(0, -".ts".length));
 const files = new Map();
 const inputs = {};
-/** command module -> its build's entry file (`.cjs`, or `.js` where it stays an ES module) */
-const commandFiles = {};
-for (const [name, source] of [
-  ...COMMANDS.map((command) => [command, `src/cli/${command}.ts`]),
-  ["main", "src/cli/main.ts"],
-  ["quick", "src/cli/quick-entry.ts"],
+/** module of src/cli/ (`push-command.ts`) -> its build's entry file (`.cjs`, or `.js` where it stays an ES module) */
+const entryFiles = {};
+for (const [name, module] of [
+  ...COMMANDS.map((command) => [command, `${command}.ts`]),
+  ["main", "main.ts"],
+  ["quick", "quick-entry.ts"],
+  ["push-entry", "push-entry.ts"],
 ]) {
-  for (const [chunk, { file, text, sources }] of await splitBuild(name, join(ROOT, source))) {
+  for (const [chunk, { file, text, sources }] of await splitBuild(name, join(ROOT, "src/cli", module))) {
     // chunks are named by their content: a name two builds made holds the same code
     if (files.has(chunk) && files.get(chunk).text !== text) throw new Error(`two builds made different chunks named ${chunk}`);
     files.set(chunk, { file, text });
     inputs[file] = sources;
-    if (chunk === `${name}.js` && COMMANDS.includes(name)) commandFiles[name] = file;
+    if (chunk === `${name}.js`) entryFiles[module] = file;
   }
 }
 
 mkdirSync(OUT, { recursive: true });
 for (const { file, text } of files.values()) writeFileSync(join(OUT, file), text);
+await buildFrontDoor();
 // which sources each chunk holds: test/cold-start.test.ts names what a command loaded from it
 writeFileSync(join(OUT, "inputs.json"), `${JSON.stringify(inputs, null, 1)}\n`);
 
@@ -62,6 +65,26 @@ writeFileSync(join(OUT, "help.txt"), help);
 const built = new Set([...[...files.values()].map(({ file }) => file), "inputs.json", "help.txt"]);
 for (const file of readdirSync(OUT)) if (!built.has(file)) rmSync(join(OUT, file), { force: true, recursive: true });
 console.log(`built ${relative(ROOT, OUT)}/: ${files.size} chunks`);
+
+/**
+ * The package's bin (src/cli/front-door.ts) as one CommonJS file: it installs the code cache before
+ * the first chunk loads, so it cannot be one of them; its `import()`s of the entries become requires.
+ */
+async function buildFrontDoor() {
+  await build({
+    entryPoints: [join(ROOT, "src/cli/front-door.ts")],
+    outfile: BIN,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    supported: { "dynamic-import": false },
+    define: { "import.meta.dirname": "__dirname" },
+    logLevel: "warning",
+    plugins: [entriesBuiltApart(relative(dirname(BIN), OUT))],
+  });
+  chmodSync(BIN, 0o755);
+}
 
 /** One entry bundled and split at every `await import()`: chunk name -> its file's name, text and sources. */
 async function splitBuild(name, entry) {
@@ -78,7 +101,7 @@ async function splitBuild(name, entry) {
     metafile: true,
     write: false,
     logLevel: "warning",
-    plugins: [commandsBuiltApart(), lighterIoredis()],
+    plugins: [entriesBuiltApart(), lighterIoredis()],
   });
   const chunks = new Map(outputFiles.map(({ path, text }) => [relative(OUT, path), { text, output: metafile.outputs[relative(ROOT, path)] }]));
   if ([...chunks.keys()].some((chunk) => chunk.includes("/"))) throw new Error(`every chunk must sit in ${OUT} itself: ${[...chunks.keys()].join(", ")}`);
@@ -96,16 +119,22 @@ async function splitBuild(name, entry) {
   );
 }
 
-/** `await import("./<name>-command.ts")` loads that command's own build (built before the entries that import it). */
-function commandsBuiltApart() {
+/**
+ * `await import("./<name>-command.ts")` loads that command's own build, and the front door's
+ * `import()` of an entry that entry's build (each built before what imports it); `from` is the
+ * chunks' folder as the importing file sees it.
+ */
+function entriesBuiltApart(from = ".") {
   return {
-    name: "commands-built-apart",
+    name: "entries-built-apart",
     setup(build) {
-      build.onResolve({ filter: /^\.\/[\w-]+-command\.ts$/ }, ({ path, kind }) => {
+      build.onResolve({ filter: /^\.\/[\w-]+\.ts$/ }, ({ path, kind }) => {
         if (kind !== "dynamic-import") return undefined;
-        const built = commandFiles[path.slice(2, -".ts".length)];
+        const module = path.slice("./".length);
+        if (from === "." && !module.endsWith("-command.ts")) return undefined;
+        const built = entryFiles[module];
         if (!built) throw new Error(`${path} is imported before its own build was made`);
-        return { path: `./${built}`, external: true };
+        return { path: `${from}/${built}`, external: true };
       });
     },
   };

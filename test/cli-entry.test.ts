@@ -82,5 +82,11 @@ describe("bin/gateway-setup.js", () => {
     expect(unknownOption.code).toBe(2);
     expect(unknownOption.stderr).toContain("error: unknown option '--bogus'");
     expect(await bin(["push"])).toMatchObject({ code: 2, stderr: expect.stringContaining("error: missing required argument 'type'") });
+    // a name every object has is no command either (the quick entry once crashed on it)
+    for (const name of ["constructor", "__proto__"]) {
+      const said = await bin([name]);
+      expect(said, name).toEqual(await commanderSays([name]));
+      expect(said, name).toMatchObject({ code: 2, stderr: expect.stringContaining("error: too many arguments") });
+    }
   });
 });

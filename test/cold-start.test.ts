@@ -88,7 +88,10 @@ describe("the built CLI loads only what a command uses", () => {
     expect(loaded.own.has("cli/main.ts")).toBe(true);
     expect(
       [...loaded.own].filter(
-        (path) => !/^(cli\/(main|exit-codes|json-error|guard|command-options|quick-entry|compile-cache)|core\/errors|platform\/package-root)\.ts$/.test(path),
+        (path) =>
+          !/^(cli\/(main|exit-codes|json-error|guard|closed-reader|command-options|quick-entry|quick-args)|core\/errors|platform\/package-root)\.ts$/.test(
+            path,
+          ),
       ),
     ).toEqual([]);
   });

@@ -60,8 +60,8 @@ function push(dir: string, env: Record<string, string> = {}, url = redisUrl): Pr
 const chunkOf = (cacheFile: string) => cacheFile.replace(/\.\d+\.\d+\.cache$/, "");
 
 const PUSH_CHUNKS = () => {
-  const text = readFileSync(join(REPO_ROOT, "dist/cli-bundle/push-command.cjs"), "utf8");
-  return ["push-command.cjs", ...[...text.matchAll(/require\("\.\/([\w-]+\.cjs)"\)/g)].map((m) => m[1]!)];
+  const text = readFileSync(join(REPO_ROOT, "dist/cli-bundle/push-entry.cjs"), "utf8");
+  return ["push-entry.cjs", ...[...text.matchAll(/require\("\.\/([\w-]+\.cjs)"\)/g)].map((m) => m[1]!)];
 };
 
 describe("the code cache of the CLI's chunks", () => {
@@ -90,15 +90,15 @@ describe("the code cache of the CLI's chunks", () => {
     expect(failed.stderr).toContain("no Redis answered at 127.0.0.1:1");
     const partial = readdirSync(cacheDir);
     expect(partial.map((file) => file.replace(/\.\d+\.\d+\.partial\.cache$/, "")).sort()).toEqual(PUSH_CHUNKS().sort());
-    const partialSize = statSync(join(cacheDir, partial.find((file) => file.startsWith("push-command.cjs."))!)).size;
+    const partialSize = statSync(join(cacheDir, partial.find((file) => file.startsWith("push-entry.cjs."))!)).size;
 
     const pushed = await push(dir);
     expect(pushed.code, pushed.stderr).toBe(0);
-    expect(pushed.stderr).toContain("code cache push-command.cjs taken");
+    expect(pushed.stderr).toContain("code cache push-entry.cjs taken");
     const whole = readdirSync(cacheDir);
     expect(whole.map(chunkOf).sort()).toEqual(PUSH_CHUNKS().sort());
     // what the push compiled after Redis answered is in it now
-    const wholeSize = statSync(join(cacheDir, whole.find((file) => file.startsWith("push-command.cjs."))!)).size;
+    const wholeSize = statSync(join(cacheDir, whole.find((file) => file.startsWith("push-entry.cjs."))!)).size;
     expect(wholeSize).toBeGreaterThan(partialSize);
 
     const next = await push(dir);
@@ -113,11 +113,11 @@ describe("the code cache of the CLI's chunks", () => {
   it("a cache V8 refuses (not its own) is compiled past and written again; runs side by side leave whole caches", async () => {
     const { dir, cacheDir } = packageCopy();
     mkdirSync(cacheDir, { recursive: true });
-    const { size, mtimeMs } = statSync(join(dir, "dist/cli-bundle/push-command.cjs"));
-    writeFileSync(join(cacheDir, `push-command.cjs.${size}.${Math.trunc(mtimeMs)}.cache`), "not a code cache");
+    const { size, mtimeMs } = statSync(join(dir, "dist/cli-bundle/push-entry.cjs"));
+    writeFileSync(join(cacheDir, `push-entry.cjs.${size}.${Math.trunc(mtimeMs)}.cache`), "not a code cache");
     const refused = await push(dir);
     expect(refused.code, refused.stderr).toBe(0);
-    expect(refused.stderr).toContain("code cache push-command.cjs refused");
+    expect(refused.stderr).toContain("code cache push-entry.cjs refused");
     const runs = await Promise.all(Array.from({ length: 4 }, () => push(dir)));
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     const after = await push(dir);
@@ -132,7 +132,7 @@ describe("the code cache of the CLI's chunks", () => {
   it("a chunk changed in place, even to the same length, runs its new text, not the old one's cache", async () => {
     const { dir } = packageCopy();
     expect((await push(dir)).stdout).toMatch(/^pushed job\.done /);
-    const chunk = join(dir, "dist/cli-bundle/push-command.cjs");
+    const chunk = join(dir, "dist/cli-bundle/push-entry.cjs");
     const text = readFileSync(chunk, "utf8");
     expect(text).toContain("`pushed ${");
     writeFileSync(chunk, text.replace("`pushed ${", "`PUSHED ${"));

@@ -1,5 +1,5 @@
 // Routing and `gateway-setup push` against the real redis-server.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -10,7 +10,7 @@ import { pushToSession } from "../src/runtime/protocol/push.ts";
 import { handOverSatelliteQueue } from "../src/runtime/protocol/registry-scripts.ts";
 import { liveSessions, pushEvent, routeTargets } from "../src/runtime/protocol/route.ts";
 import { deadSessions, pruneDeadSessions, pruneDeadSessionsDetailed } from "../src/runtime/protocol/sessions.ts";
-import { createSandbox, runCli } from "./helpers/cli.ts";
+import { CLI, createSandbox, runCli } from "./helpers/cli.ts";
 import { randomPrefix } from "./helpers/extension-dir.ts";
 import { installTier1 } from "./helpers/install.ts";
 import { freePort, startRedisServer } from "./helpers/redis-server.ts";
@@ -194,6 +194,20 @@ describe("gateway-setup push", () => {
     expect(report.targets.map((t: { sessionId: string }) => t.sessionId)).toEqual(["main"]);
     const raw = await redis.lindex(sessionKeys(plan.settings.prefix, "main").events, 0);
     expect(parseEvent(raw!)).toMatchObject({ ok: true, event: { type: "job.done", source: "ci", payload: { ok: true }, id: report.event.id } });
+  });
+
+  it("to a reader that is gone (`| head -0`), the event still lands: exit 0, nothing on stderr", async () => {
+    const { env, plan } = await installTier1(redisUrl);
+    const id = `gone-reader-${process.pid}`;
+    // the reading end is closed before the push writes its line: that write fails with EPIPE
+    const child = spawn(process.execPath, [CLI, "push", "job.done", "--id", id], { env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.destroy();
+    let stderr = "";
+    child.stderr!.on("data", (chunk) => (stderr += chunk));
+    expect(await new Promise((resolve) => child.once("close", resolve))).toBe(0);
+    expect(stderr).toBe("");
+    const raw = await redis.lindex(sessionKeys(plan.settings.prefix, "main").events, 0);
+    expect(parseEvent(raw!)).toMatchObject({ ok: true, event: { id, type: "job.done" } });
   });
 
   it("fans out to a live origin and the central session, exactly once each", async () => {

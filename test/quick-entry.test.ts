@@ -1,11 +1,17 @@
-// The quick entry (setup, push, status, doctor without commander) reads a command line exactly as
-// commander does, or leaves it to commander: for every command line here, either both agree on the
-// argument and the flags, or the quick entry declines.
+// The quick entries (setup, push, status, doctor without commander) read a command line exactly as
+// commander does, or leave it to commander: for every command line here, either both agree on the
+// argument and the flags, or the quick entry declines. The bin hands `push ...` to push-entry.ts and
+// any other line to quick-entry.ts: here both command tables read it, as one.
 import { Option } from "commander";
 import { describe, expect, it } from "vitest";
 import { DOCTOR_OPTIONS, optionNames, PUSH_OPTIONS, SETUP_OPTIONS, STATUS_OPTIONS } from "../src/cli/command-options.ts";
 import { buildProgram } from "../src/cli/main.ts";
-import { readQuickArgs } from "../src/cli/quick-entry.ts";
+import { PUSH_COMMANDS } from "../src/cli/push-entry.ts";
+import { type QuickCommands, readQuickArgs as readWith } from "../src/cli/quick-args.ts";
+import { QUICK_COMMANDS } from "../src/cli/quick-entry.ts";
+
+const BOTH_ENTRIES: QuickCommands = { ...QUICK_COMMANDS, named: { ...QUICK_COMMANDS.named, ...PUSH_COMMANDS.named } };
+const readQuickArgs = (args: string[]) => readWith(args, BOTH_ENTRIES);
 
 interface Read {
   argument?: string;
@@ -103,6 +109,10 @@ const LEFT_TO_COMMANDER = [
   ["status", "--help"],
   ["doctor", "--only"],
   ["doctor", "--verbose"],
+  // names an object has that are no command: commander says it knows no such command
+  ["constructor"],
+  ["__proto__"],
+  ["toString", "--json"],
 ];
 
 describe("the quick entry", () => {

@@ -1,4 +1,5 @@
-// What every command runs under, whichever way it was parsed (src/cli/main.ts, quick-entry.ts).
+// What every command runs under, whichever way it was parsed (src/cli/main.ts, quick-args.ts).
+import { ignoreClosedReader } from "./closed-reader.ts";
 import { writeErrorReport } from "./json-error.ts";
 
 /** Runs a command: a reader that goes away is no error, and an unexpected one is reported (exit 1). */
@@ -36,10 +37,4 @@ function keepWorkingWhenOutputCloses(): void {
       },
     });
   }
-}
-
-function ignoreClosedReader(stream: NodeJS.WriteStream): NodeJS.WriteStream {
-  return stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-  });
 }
