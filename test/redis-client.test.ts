@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { RedisConnection } from "../src/components/redis/connection.ts";
 import { connectRedis, openRedis, probeRedis } from "../src/components/redis/probe.ts";
 import { type Reply, ReplyError, ReplyParser } from "../src/components/redis/resp.ts";
@@ -156,6 +156,21 @@ describe("RedisConnection against redis-server", () => {
     const short = await openRedis(target);
     short.disconnect();
     await expect(short.ping()).rejects.toThrow("Connection is closed.");
+  });
+
+  it("after disconnect, in a process that goes on, Redis sees the connection closed (its socket goes on the loop's next turn)", async () => {
+    const admin = new Redis(redisUrl);
+    try {
+      const name = `rc-closed-${process.pid}`;
+      const listed = async () => ((await admin.client("LIST")) as string).split("\n").some((line) => line.includes(` name=${name} `));
+      const named = await openRedis(target);
+      expect(await named.call("CLIENT", "SETNAME", name)).toBe("OK");
+      expect(await listed()).toBe(true);
+      named.disconnect();
+      await vi.waitFor(async () => expect(await listed()).toBe(false), { timeout: 5_000, interval: 20 });
+    } finally {
+      admin.disconnect();
+    }
   });
 });
 
