@@ -1,8 +1,8 @@
 // Bundles the CLI (src/cli/main.ts, src/cli/quick-entry.ts and each command apart, see below) into
 // chunks in dist/cli-bundle/, split at every `await import()`:
 // a command loads its own chunk and the few it shares, not each module of ours one file at a time.
-// Then renders the program's --help with commander itself, which bin/gateway-setup.js prints
-// without loading commander or the CLI.
+// Then builds the package's bin, bin/gateway-setup.js, from src/cli/front-door.ts, and renders the
+// program's --help with commander itself, which the bin prints without loading commander or the CLI.
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";

@@ -2,8 +2,10 @@
 // (dist/cli-bundle/help.txt) and `--version`/`-v` from package.json, without loading the CLI: here
 // each is what commander itself prints, in any terminal width, so the two can never drift; anything
 // else (a subcommand's help, a usage error) still comes from commander. Run `npm run build` first.
-import { execFile, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -59,6 +61,55 @@ describe("bin/gateway-setup.js", () => {
       gone.stderr!.on("data", (chunk) => (goneStderr += chunk));
       expect(await new Promise((resolve) => gone.once("close", resolve))).toBe(0);
       expect(goneStderr).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--help into a full pipe that does not block (a node parent's): the rest waits for the reader, nothing is lost", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gw-help-pipe-"));
+    try {
+      const fifo = join(dir, "out");
+      execFileSync("mkfifo", [fifo]);
+      const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      let filled = 0;
+      const filler = Buffer.alloc(4096, "x");
+      try {
+        for (;;) filled += writeSync(writeEnd, filler);
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe("EAGAIN");
+      }
+      // says on standard error when the bin's direct write finds the pipe full
+      const recorder = join(dir, "record-eagain.cjs");
+      writeFileSync(
+        recorder,
+        `const fs = require("node:fs"); const write = fs.writeSync;
+fs.writeSync = function (...args) {
+  try { return write.apply(this, args); } catch (error) { if (error.code === "EAGAIN") write(2, "EAGAIN\\n"); throw error; }
+};`,
+      );
+      const child = spawn(process.execPath, ["-r", recorder, CLI, "--help"], { env: createSandbox().env, stdio: ["ignore", writeEnd, "pipe"] });
+      // libuv made the pipe block as the child started; a node parent's own use of it (libuv opening
+      // it) makes it non-blocking again, for the child too: here, as it closes this end
+      new Socket({ fd: writeEnd, readable: false, writable: true }).destroy();
+      let stderr = "";
+      const sawEagain = new Promise<void>((resolve) =>
+        child.stderr!.on("data", (chunk) => {
+          stderr += chunk;
+          if (stderr.includes("EAGAIN")) resolve();
+        }),
+      );
+      await sawEagain;
+      const reader = new Socket({ fd: readEnd, readable: true, writable: false });
+      const chunks: Buffer[] = [];
+      reader.on("data", (chunk: Buffer) => chunks.push(chunk));
+      const [[code]] = await Promise.all([once(child, "close"), once(reader, "end")]);
+      expect(code).toBe(0);
+      expect(stderr).toBe("EAGAIN\n");
+      const read = Buffer.concat(chunks).toString("utf8");
+      expect(read.length).toBe(filled + readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8").length);
+      expect(read.slice(filled)).toBe(readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8"));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

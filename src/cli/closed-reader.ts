@@ -21,10 +21,9 @@ export function writeToStandardOutput(text: string): void {
   try {
     while (written < bytes.length) written += writeSync(1, bytes, written);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EAGAIN") {
-      if ((error as NodeJS.ErrnoException).code === "EPIPE") return;
-      throw error;
-    }
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "EPIPE") return;
+    if (code !== "EAGAIN") throw error;
     ignoreClosedReader(process.stdout).write(bytes.subarray(written));
   }
 }
