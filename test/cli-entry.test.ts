@@ -14,6 +14,8 @@ import { CLI, type CliResult, createSandbox, REPO_ROOT, runCli } from "./helpers
 
 const BUNDLED_CLI = pathToFileURL(join(REPO_ROOT, "dist/cli-bundle/main.cjs")).href;
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
+/** the program's help as the build rendered it, which the bin prints */
+const builtHelp = () => readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8");
 
 /** What the bundled CLI's commander prints for `args`, its standard output a terminal `columns` wide when given. */
 function commanderSays(args: string[], columns?: number): Promise<CliResult> {
@@ -51,7 +53,7 @@ describe("bin/gateway-setup.js", () => {
       let stderr = "";
       toFile.stderr!.on("data", (chunk) => (stderr += chunk));
       expect(await new Promise((resolve) => toFile.once("close", resolve))).toBe(0);
-      expect(readFileSync(file, "utf8")).toBe(readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8"));
+      expect(readFileSync(file, "utf8")).toBe(builtHelp());
       expect(stderr).toBe("");
 
       // the reading end closed before the bin starts: its write fails with EPIPE
@@ -108,8 +110,9 @@ fs.writeSync = function (...args) {
       expect(code).toBe(0);
       expect(stderr).toBe("EAGAIN\n");
       const read = Buffer.concat(chunks).toString("utf8");
-      expect(read.length).toBe(filled + readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8").length);
-      expect(read.slice(filled)).toBe(readFileSync(join(REPO_ROOT, "dist/cli-bundle/help.txt"), "utf8"));
+      const help = builtHelp();
+      expect(read.length).toBe(filled + help.length);
+      expect(read.slice(filled)).toBe(help);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
