@@ -8,9 +8,10 @@ import { CLI, createSandbox, type Sandbox } from "../test/helpers/cli.ts";
 import { randomPrefix } from "../test/helpers/extension-dir.ts";
 import { atMost, median, pairedRatio, type Row } from "./rows.ts";
 
-const SETUP_ROUNDS = 7;
-// a median of 15 pairs moved by ~0.03x from run to run on this 2-core machine, as much as a push's margin
-const COLD_START_ROUNDS = 31;
+const SETUP_ROUNDS = 11;
+// One pair's ratio spreads widely on this 2-core machine (a push's deciles: 1.19x to 1.82x over 201
+// pairs). The median of 31 pairs then varies by ~0.05x (bootstrap), more than a push's margin; of 101, by ~0.03x.
+const COLD_START_ROUNDS = 101;
 const NODE = "node -e 0";
 
 interface Timed {

@@ -16,7 +16,7 @@ import { atLeast, countRow, median, pairedRatio, type Row } from "./rows.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const JITI = join(ROOT, "node_modules/jiti/lib/jiti-cli.mjs");
-const BURST_ROUNDS = 5;
+const BURST_ROUNDS = 7;
 const DRAIN_ROUNDS = 3;
 const PENDING = 100_000;
 

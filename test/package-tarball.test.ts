@@ -56,6 +56,8 @@ describe("the published package", () => {
     );
     // the code cache this checkout's own runs made stays out of the package (its users' runs make theirs)
     expect(listing.filter((file) => file.includes(".compile-cache"))).toEqual([]);
+    // the bin is built from src/cli/front-door.ts; tsc's copy of it runs nowhere
+    expect(listing.filter((file) => file.includes("dist/cli/front-door"))).toEqual([]);
 
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "empty", private: true }));
     const install = await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], app, npmEnv(home));
