@@ -16,6 +16,7 @@ import { loadInstalledExtension, VerificationHost } from "../src/verify/host.ts"
 import { createSandbox, runCli } from "./helpers/cli.ts";
 import { createExtensionDir, randomPrefix } from "./helpers/extension-dir.ts";
 import { installTier1 } from "./helpers/install.ts";
+import { asWebServer, hangingUp, startNotRedis } from "./helpers/not-redis.ts";
 import { expectSchema } from "./helpers/schema.ts";
 
 const redisUrl = inject("redisUrl");
@@ -97,6 +98,34 @@ describe("push", () => {
     expect(JSON.parse(tooBig.stdout).error.message).toContain(`larger than the ${MAX_EVENT_BYTES} bytes an event may be`);
     const both = await runCli(["push", "job.done", "--payload-file", file, "--payload", "{}", ...base], { env: sandbox.env });
     expect(JSON.parse(both.stdout).error.message).toBe("give --payload or --payload-file, not both");
+  });
+});
+
+describe("a Redis URL that reaches another service", () => {
+  it("push and setup say what answered there, and setup installs nothing and says how to check the address", async () => {
+    const web = await startNotRedis(asWebServer);
+    const silentHangUp = await startNotRedis(hangingUp);
+    try {
+      const sandbox = createSandbox();
+      const notRedis = `something other than Redis answered at 127.0.0.1:${web.port}: its reply began "HTTP/1.1 400 Bad Request".`;
+      const pushed = await runCli(["push", "job.done", "--redis-url", web.url], { env: sandbox.env });
+      expect({ code: pushed.code, stderr: pushed.stderr }).toEqual({ code: 1, stderr: `gateway-setup push: ${notRedis}\n` });
+      // a service that hangs up after the connection was made is named too, not only "Connection is closed."
+      const hungUp = await runCli(["push", "job.done", "--redis-url", silentHangUp.url], { env: sandbox.env });
+      expect(hungUp.code).toBe(1);
+      expect(hungUp.stderr).toContain(`127.0.0.1:${silentHangUp.port}`);
+      expect(hungUp.stderr).toMatch(/^gateway-setup push: .*(Connection is closed|ECONNRESET)/);
+
+      const setup = await runCli(["--tier", "1", "--yes", "--json", "--redis-url", web.url], { env: sandbox.env });
+      expect(setup.code).toBe(1);
+      expect(JSON.parse(setup.stdout).error).toEqual({
+        message: notRedis,
+        fix: `check that a Redis server (not another service) listens at 127.0.0.1:${web.port}: redis-cli -u ${web.url} PING`,
+      });
+      expect(readdirSync(sandbox.home)).toEqual([]);
+    } finally {
+      await Promise.all([web.close(), silentHangUp.close()]);
+    }
   });
 });
 

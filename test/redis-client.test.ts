@@ -10,11 +10,12 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { RedisConnection } from "../src/components/redis/connection.ts";
 import { connectRedis, openRedis, probeRedis } from "../src/components/redis/probe.ts";
-import { type Reply, ReplyError, ReplyParser } from "../src/components/redis/resp.ts";
+import { NotRedisReply, type Reply, ReplyError, ReplyParser } from "../src/components/redis/resp.ts";
 import { parseRedisUrl } from "../src/components/redis/url.ts";
 import type { RedisClient, RedisTarget } from "../src/core/redis.ts";
 import type { RedisCommands } from "../src/runtime/protocol/redis-commands.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
+import { asWebServer, startNotRedis } from "./helpers/not-redis.ts";
 import { freePort, type RunningRedis, startRedisServer } from "./helpers/redis-server.ts";
 
 const redisUrl = inject("redisUrl");
@@ -48,6 +49,19 @@ describe("ReplyParser", () => {
     expect(parse([wire])).toEqual(expected);
     expect(parse([...wire].map((byte) => Buffer.from([byte])))).toEqual(expected);
     for (let cut = 1; cut < wire.length; cut++) expect(parse([wire.subarray(0, cut), wire.subarray(cut)])).toEqual(expected);
+  });
+
+  it("fails at once on bytes no reply starts with, saying what came (no line end waited for), after the replies before them", () => {
+    const page = '<!DOCTYPE HTML>\n<html lang="en">\n    <head>';
+    expect(() => parse([Buffer.from(page)])).toThrow(new NotRedisReply("<!DOCTYPE HTML>"));
+    expect(() => parse([Buffer.from(`\x00\x01${"x".repeat(60)}`)])).toThrow(new NotRedisReply("x".repeat(38)));
+    expect(() => parse([Buffer.from("HTTP/1.1 400 Bad Request\r\n")])).toThrow(new NotRedisReply("HTTP/1.1 400 Bad Request"));
+    expect(() => parse([Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02])])).toThrow(new NotRedisReply(""));
+    const before: Reply[] = [];
+    expect(() => new ReplyParser().push(Buffer.from("+OK\r\n*2\r\n:1\r\nSSH-2.0-OpenSSH_9.2\r\n"), (reply) => before.push(reply))).toThrow(
+      new NotRedisReply("SSH-2.0-OpenSSH_9.2"),
+    );
+    expect(before).toEqual(["OK"]);
   });
 });
 
@@ -292,6 +306,28 @@ describe("a Redis that does not answer", () => {
       status: "unreachable",
       message: `no Redis answered at 127.0.0.1:${closed} (connect ECONNREFUSED 127.0.0.1:${closed}).`,
     });
+  });
+});
+
+describe("a service that is not Redis", () => {
+  it("fails the waiting command with what it sent, and the probe says something other than Redis answered", async () => {
+    const web = await startNotRedis(asWebServer);
+    // writes a page without a CRLF and keeps the connection open: only its first byte tells
+    const page = await startNotRedis((socket) => socket.write("<html><body>It works!</body></html>\n"));
+    try {
+      const connection = await openRedis(parseRedisUrl(web.url), 2000);
+      await expect(connection.ping()).rejects.toThrow(new NotRedisReply("HTTP/1.1 400 Bad Request"));
+      expect(await probeRedis(parseRedisUrl(web.url))).toEqual({
+        status: "error",
+        message: `something other than Redis answered at 127.0.0.1:${web.port}: its reply began "HTTP/1.1 400 Bad Request".`,
+      });
+      expect(await probeRedis(parseRedisUrl(page.url), 5000)).toEqual({
+        status: "error",
+        message: `something other than Redis answered at 127.0.0.1:${page.port}: its reply began "<html><body>It works!</body></html>".`,
+      });
+    } finally {
+      await Promise.all([web.close(), page.close()]);
+    }
   });
 });
 

@@ -145,8 +145,9 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
     }
     return EXIT_OK;
   } catch (error) {
+    // in the probe's words, which name the server: "Connection is closed." alone does not say where
     const probe = diagnose(target, error as Error);
-    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, (error as Error).message);
+    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, "message" in probe ? probe.message : (error as Error).message);
   } finally {
     client.disconnect();
   }

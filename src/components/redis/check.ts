@@ -1,6 +1,6 @@
 import type { DoctorCheck, DoctorContext } from "../../core/check.ts";
 import { fail, ok, warn } from "../../core/finding.ts";
-import type { RedisProbe } from "../../core/redis.ts";
+import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import { rerunCommand } from "../rerun.ts";
 
 const SLOW_PING_MS = 100;
@@ -18,10 +18,15 @@ export function redisFix(probe: Exclude<RedisProbe, { status: "ok" }>, { target,
     case "auth-failed":
       return `re-run the install with the right password: GATEWAY_REDIS_PASSWORD=<password> ${rerunCommand(manifest)}`;
     case "error":
-      return /TLS/.test(probe.message)
-        ? "if your Redis uses a private CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise check the rediss:// URL and the server's certificate"
-        : `check that a Redis server (not another service) listens at ${where}: redis-cli -u ${target.url} PING`;
+      return answeredWronglyFix(probe.message, target);
   }
+}
+
+/** The fix when something answered, but not as the Redis expected: TLS trouble, or another service at that address. */
+export function answeredWronglyFix(message: string, target: RedisTarget): string {
+  return /^the TLS /.test(message)
+    ? "if your Redis uses a private CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise check the rediss:// URL and the server's certificate"
+    : `check that a Redis server (not another service) listens at ${target.host}:${target.port}: redis-cli -u ${target.url} PING`;
 }
 
 export const redisCheck: DoctorCheck = {

@@ -5,6 +5,7 @@ import { PlanError } from "../../core/errors.ts";
 import type { PlanStep } from "../../core/plan.ts";
 import type { RedisProbe } from "../../core/redis.ts";
 import type { SystemInfo } from "../../core/system.ts";
+import { answeredWronglyFix } from "./check.ts";
 import { installCanServe, manualRedisHint, redisInstallRecipe } from "./install-recipe.ts";
 import { isLocalHost, parseRedisUrl } from "./url.ts";
 
@@ -14,7 +15,7 @@ export function planRedis(answers: Answers, system: SystemInfo, redis: RedisProb
   if (redis.status === "auth-required" || redis.status === "auth-failed") {
     throw new PlanError(redis.message, `set GATEWAY_REDIS_PASSWORD to the Redis password, then run gateway-setup again`);
   }
-  if (redis.status !== "unreachable") throw new PlanError(redis.message);
+  if (redis.status !== "unreachable") throw new PlanError(redis.message, answeredWronglyFix(redis.message, target));
   const recipe = redisInstallRecipe(system);
   if (!installCanServe(target) || !recipe) {
     const fix = !isLocalHost(target)

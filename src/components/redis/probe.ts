@@ -3,6 +3,7 @@
 import type { RedisProbe, RedisTarget } from "../../core/redis.ts";
 import { withTimeout } from "../../platform/abort.ts";
 import { RedisConnection } from "./connection.ts";
+import { NotRedisReply } from "./resp.ts";
 
 /** Connected, authenticated, on the URL's database; rejects with the first problem (ECONNREFUSED, WRONGPASS, a db that does not exist...). */
 export function openRedis(target: RedisTarget, timeoutMs = 2000): Promise<RedisConnection> {
@@ -47,6 +48,11 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 2000, signal?:
 export function diagnose(target: RedisTarget, error: Error): RedisProbe {
   const where = `${target.host}:${target.port}`;
   const text = error.message ?? String(error);
+  // first: what such a service sent is in the message, and may hold any of the words matched below
+  if (error instanceof NotRedisReply) {
+    const reply = error.began ? `its reply began "${error.began}"` : "its reply was not text";
+    return { status: "error", message: `something other than Redis answered at ${where}: ${reply}.` };
+  }
   // a server with a password answers an unauthenticated command of more than 10 arguments (a
   // script's) with "Protocol error: unauthenticated multibulk length" instead of NOAUTH
   if (/NOAUTH|unauthenticated (multi)?bulk/i.test(text)) {

@@ -6,6 +6,17 @@ export class ReplyError extends Error {
   override name = "ReplyError";
 }
 
+/**
+ * Bytes that cannot start a RESP reply: whatever answered is not Redis (a web server on that port,
+ * say). `began` is the first line of what it sent, printable, for the user to recognise it by.
+ */
+export class NotRedisReply extends Error {
+  override name = "NotRedisReply";
+  constructor(readonly began: string) {
+    super(`Protocol error: not a Redis reply (it began "${began}")`);
+  }
+}
+
 /** A reply as ioredis gives it: bulk strings as UTF-8 text, integers as numbers, nil as null; an error inside an array stays an element. */
 export type Reply = string | number | null | ReplyError | Reply[];
 
@@ -64,7 +75,12 @@ function lineEnd(buffer: Buffer, from: number): number {
   return end;
 }
 
+/** + - : $ *, the first byte of every RESP2 reply */
+const REPLY_TYPES = new Set([0x2b, 0x2d, 0x3a, 0x24, 0x2a]);
+
 function parseReply(buffer: Buffer, offset: number): [Reply, number] {
+  // known from the first byte: a service that is not Redis may never send the line end waited for
+  if (!REPLY_TYPES.has(buffer[offset]!)) throw new NotRedisReply(printableStart(buffer, offset));
   const end = lineEnd(buffer, offset + 1);
   const line = buffer.toString("utf8", offset + 1, end);
   const next = end + 2;
@@ -82,8 +98,8 @@ function parseReply(buffer: Buffer, offset: number): [Reply, number] {
       if (buffer.length < next + size + 2) throw new Incomplete(next + size + 2);
       return [buffer.toString("utf8", next, next + size), next + size + 2];
     }
-    case 0x2a: {
-      // *
+    default: {
+      // *, the one type left
       const count = Number(line);
       if (count < 0) return [null, next];
       const items: Reply[] = [];
@@ -96,7 +112,14 @@ function parseReply(buffer: Buffer, offset: number): [Reply, number] {
       }
       return [items, at];
     }
-    default:
-      throw new Error(`Protocol error: unexpected reply type ${JSON.stringify(String.fromCharCode(buffer[offset] ?? 0))}`);
   }
+}
+
+/** the first line of what came, at most 40 bytes, as printable ASCII */
+function printableStart(buffer: Buffer, offset: number): string {
+  const start = buffer.toString("latin1", offset, offset + 40);
+  return start
+    .split(/[\r\n]/)[0]!
+    .replace(/[^\x20-\x7e]+/g, " ")
+    .trim();
 }
