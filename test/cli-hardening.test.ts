@@ -1,6 +1,7 @@
 // Issue 14 item 8: one JSON error shape for every command, warnings kept in --json, push's payload
 // from a file or standard input, uninstall's word about a pi session that keeps consuming, stale
-// heartbeats not handed over late, and no old password left among the backups.
+// heartbeats not handed over late, and no old password left among the backups. Also: a Redis URL
+// that reaches another service (a web server) is named as such by push and setup.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,6 +1,7 @@
 // The CLI's own Redis client (components/redis/connection.ts) against a real redis-server: every
 // RESP2 reply type, the shapes ioredis gives for the same calls, pipelining, server errors, AUTH,
-// a server that never answers, a closed port, and a connection that never keeps the process alive.
+// a server that never answers, a service that is not Redis, a closed port, and a connection that
+// never keeps the process alive.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
