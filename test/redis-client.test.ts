@@ -16,7 +16,7 @@ import { parseRedisUrl } from "../src/components/redis/url.ts";
 import type { RedisClient, RedisTarget } from "../src/core/redis.ts";
 import type { RedisCommands } from "../src/runtime/protocol/redis-commands.ts";
 import { REPO_ROOT } from "./helpers/cli.ts";
-import { asWebServer, startNotRedis } from "./helpers/not-redis.ts";
+import { asWebServer, hangingUp, startNotRedis } from "./helpers/not-redis.ts";
 import { freePort, type RunningRedis, startRedisServer } from "./helpers/redis-server.ts";
 
 const redisUrl = inject("redisUrl");
@@ -290,14 +290,13 @@ describe("a Redis that does not answer", () => {
   });
 
   it("a server that hangs up fails the waiting command", async () => {
-    const rude = createServer((socket) => socket.once("data", () => socket.destroy()));
-    await new Promise<void>((resolve) => rude.listen(0, "127.0.0.1", resolve));
+    const rude = await startNotRedis(hangingUp);
     try {
-      const connection = await openRedis(parseRedisUrl(`redis://127.0.0.1:${(rude.address() as { port: number }).port}`), 2000);
+      const connection = await openRedis(parseRedisUrl(rude.url), 2000);
       await expect(connection.ping()).rejects.toThrow(/Connection is closed|ECONNRESET/);
       await expect(connection.ping()).rejects.toThrow("Connection is closed.");
     } finally {
-      await new Promise((resolve) => rude.close(resolve));
+      await rude.close();
     }
   });
 

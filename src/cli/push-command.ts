@@ -124,15 +124,17 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
   } catch (error) {
     return fail(EXIT_USAGE, (error as Error).message);
   }
-  const noPassword = () =>
-    fail(EXIT_FAILED, `Redis at ${target.host}:${target.port} requires a password and none was given (NOAUTH). Set GATEWAY_REDIS_PASSWORD to its password.`);
+  // in the probe's words, which name the server: "Connection is closed." alone does not say where
+  const redisFailed = (error: unknown) => {
+    const probe = diagnose(target, error as Error);
+    return fail(EXIT_FAILED, probe.status === "auth-required" ? `${probe.message} Set GATEWAY_REDIS_PASSWORD to its password.` : probe.message);
+  };
   // no PING first: the push is the first command, and its error says what a PING's would
   let client: RedisConnection;
   try {
     client = await openRedis(target);
   } catch (error) {
-    const probe = diagnose(target, error as Error);
-    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, "message" in probe ? probe.message : "Redis is not reachable");
+    return redisFailed(error);
   }
   try {
     // the installed session is where events go when Redis names no default session
@@ -145,9 +147,7 @@ export async function runPushCommand(type: string, flags: PushFlags, env = proce
     }
     return EXIT_OK;
   } catch (error) {
-    // in the probe's words, which name the server: "Connection is closed." alone does not say where
-    const probe = diagnose(target, error as Error);
-    return probe.status === "auth-required" ? noPassword() : fail(EXIT_FAILED, "message" in probe ? probe.message : (error as Error).message);
+    return redisFailed(error);
   } finally {
     client.disconnect();
   }

@@ -45,7 +45,7 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 2000, signal?:
 }
 
 /** What went wrong talking to Redis, in words a user can act on. */
-export function diagnose(target: RedisTarget, error: Error): RedisProbe {
+export function diagnose(target: RedisTarget, error: Error): Exclude<RedisProbe, { status: "ok" }> {
   const where = `${target.host}:${target.port}`;
   const text = error.message ?? String(error);
   // first: what such a service sent is in the message, and may hold any of the words matched below
